@@ -1,0 +1,741 @@
+//! The `Complaint` aggregate: `handle` checks every rule of the case's procedure and decides
+//! the events; `apply` only records what they say.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Months, NaiveDate, NaiveTime, TimeZone, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{Calendar, Division};
+use crate::command::{Action, ComplaintCommand, NoteKind, RespondToStage};
+use crate::error::ComplaintError;
+use crate::event::ComplaintEvent;
+use crate::procedure::{Procedure, ProcedureRegistry, Scheme, Step};
+use crate::uk_date;
+use crate::values::{Actor, Channel, Stage, StageResponse};
+
+/// Longest summary, in characters; longer text belongs in the description.
+const MAX_SUMMARY: usize = 500;
+/// Longest free text of any other field, in characters.
+const MAX_TEXT: usize = 50_000;
+
+/// Where "now" comes from, so tests and imports can fix it.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// What `handle` may consult besides the case itself.
+#[derive(Debug, Clone)]
+pub struct ComplaintServices {
+    pub procedures: Arc<ProcedureRegistry>,
+    pub calendar: Arc<Calendar>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl ComplaintServices {
+    pub fn new(procedures: ProcedureRegistry, calendar: Calendar) -> Self {
+        Self {
+            procedures: Arc::new(procedures),
+            calendar: Arc::new(calendar),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Whether the case is still being handled in-house.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    #[default]
+    Open,
+    Closed,
+    Withdrawn,
+    Refused,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+            Self::Withdrawn => "withdrawn",
+            Self::Refused => "refused",
+        })
+    }
+}
+
+/// The facts fixed when the complaint is logged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseFacts {
+    pub reference: String,
+    pub procedure: Procedure,
+    pub division: Division,
+    pub calendar_version: String,
+    pub received_on: NaiveDate,
+    pub issue_arose_on: Option<NaiveDate>,
+}
+
+/// A stage response: when and by whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Responded {
+    pub on: NaiveDate,
+    pub by: String,
+}
+
+/// Working days of extension granted so far, per stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extended {
+    pub stage1: u32,
+    pub stage2: u32,
+}
+
+impl Extended {
+    pub fn for_stage(&self, stage: Stage) -> u32 {
+        match stage {
+            Stage::Stage1 => self.stage1,
+            Stage::Stage2 => self.stage2,
+        }
+    }
+}
+
+/// The state the rules read. Dates are UK civil dates.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Complaint {
+    pub facts: Option<CaseFacts>,
+    pub status: Status,
+    pub last_occurred_at: Option<DateTime<Utc>>,
+    pub owner: Option<Actor>,
+    pub acknowledged_on: Option<NaiveDate>,
+    pub stage1: Option<Responded>,
+    pub escalated_on: Option<NaiveDate>,
+    pub stage2_acknowledged_on: Option<NaiveDate>,
+    pub stage2: Option<Responded>,
+    pub extended: Extended,
+    pub deadlocked_on: Option<NaiveDate>,
+    pub referred_to: Option<Scheme>,
+    /// When the case last left `open` (closed, withdrawn or refused).
+    pub ended_on: Option<NaiveDate>,
+    pub evidence_count: u32,
+}
+
+impl Aggregate for Complaint {
+    const TYPE: &'static str = "Complaint";
+    type Command = ComplaintCommand;
+    type Event = ComplaintEvent;
+    type Error = ComplaintError;
+    type Services = ComplaintServices;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        let events = self.decide(command, services)?;
+        for event in events {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        use ComplaintEvent::*;
+        let day = uk_date(event.occurred_at());
+        self.last_occurred_at = Some(event.occurred_at());
+        match event {
+            Logged {
+                reference,
+                procedure,
+                division,
+                calendar_version,
+                received_on,
+                issue_arose_on,
+                ..
+            } => {
+                self.facts = Some(CaseFacts {
+                    reference,
+                    procedure,
+                    division,
+                    calendar_version,
+                    received_on,
+                    issue_arose_on,
+                })
+            }
+            Acknowledged { .. } => self.acknowledged_on = Some(day),
+            OwnerAssigned { owner, .. } => self.owner = Some(owner),
+            EvidenceAttached { .. } => self.evidence_count += 1,
+            DeadlineExtended {
+                stage,
+                working_days,
+                ..
+            } => match stage {
+                Stage::Stage1 => self.extended.stage1 += working_days,
+                Stage::Stage2 => self.extended.stage2 += working_days,
+            },
+            Stage1Responded { by, .. } => self.stage1 = Some(Responded { on: day, by: by.id }),
+            Escalated { .. } => self.escalated_on = Some(day),
+            Stage2Acknowledged { .. } => self.stage2_acknowledged_on = Some(day),
+            Stage2Responded { by, .. } => self.stage2 = Some(Responded { on: day, by: by.id }),
+            Closed { .. } => self.end(Status::Closed, day),
+            Withdrawn { .. } => self.end(Status::Withdrawn, day),
+            Refused { .. } => self.end(Status::Refused, day),
+            Deadlocked { .. } => self.deadlocked_on = Some(day),
+            ReferredToRedress { scheme, .. } => self.referred_to = Some(scheme),
+            Reopened { .. } => {
+                self.status = Status::Open;
+                self.ended_on = None;
+            }
+            NoteRecorded { .. }
+            | CorrespondenceRecorded { .. }
+            | LinkedCaseAdded { .. }
+            | Categorised { .. } => {}
+        }
+    }
+}
+
+impl Complaint {
+    /// The state after `events`, in order: what loading the case from the store gives.
+    pub fn replay(events: impl IntoIterator<Item = ComplaintEvent>) -> Self {
+        let mut state = Self::default();
+        for event in events {
+            state.apply(event);
+        }
+        state
+    }
+
+    fn end(&mut self, status: Status, day: NaiveDate) {
+        self.status = status;
+        self.ended_on = Some(day);
+    }
+
+    /// The facts of a logged case.
+    pub fn facts(&self) -> Result<&CaseFacts, ComplaintError> {
+        self.facts.as_ref().ok_or(ComplaintError::NotLogged)
+    }
+
+    /// The stage the case is in: Stage 2 from the escalation on.
+    pub fn stage(&self) -> Stage {
+        if self.escalated_on.is_some() {
+            Stage::Stage2
+        } else {
+            Stage::Stage1
+        }
+    }
+
+    pub fn responded(&self, stage: Stage) -> Option<&Responded> {
+        match stage {
+            Stage::Stage1 => self.stage1.as_ref(),
+            Stage::Stage2 => self.stage2.as_ref(),
+        }
+    }
+
+    /// The in-house procedure is over: its final stage answered, deadlocked, or refused.
+    pub fn exhausted(&self) -> bool {
+        self.facts.as_ref().is_some_and(|facts| {
+            self.responded(facts.procedure.final_stage()).is_some()
+                || self.deadlocked_on.is_some()
+                || self.status == Status::Refused
+        })
+    }
+
+    /// Decides the events a command produces, or the rule it breaks. Pure: it reads the
+    /// clock from `services` and changes nothing.
+    pub fn decide(
+        &self,
+        command: ComplaintCommand,
+        services: &ComplaintServices,
+    ) -> Result<Vec<ComplaintEvent>, ComplaintError> {
+        use ComplaintEvent as E;
+        let now = services.clock.now();
+        let ComplaintCommand { actor: by, action } = command;
+
+        if let Action::Log {
+            reference,
+            complaint,
+        } = action
+        {
+            if self.facts.is_some() {
+                return Err(ComplaintError::AlreadyLogged);
+            }
+            let procedure = services
+                .procedures
+                .get(&complaint.procedure)
+                .ok_or_else(|| ComplaintError::UnknownProcedure(complaint.procedure.clone()))?;
+            let today = uk_date(now);
+            if complaint.received_on > today {
+                return Err(ComplaintError::ReceivedInFuture {
+                    received_on: complaint.received_on,
+                    today,
+                });
+            }
+            text("complainant.name", &complaint.complainant.name, 500)?;
+            text("summary", &complaint.summary, MAX_SUMMARY)?;
+            optional_text("description", &complaint.description, MAX_TEXT)?;
+            if complaint
+                .issue_arose_on
+                .is_some_and(|d| d > complaint.received_on)
+            {
+                return Err(invalid("issue_arose_on", "must not be after received_on"));
+            }
+            // A case logged after the day it was received happened, in the real world, on
+            // that day: later backdated entries must be able to follow it.
+            let occurred_at = match complaint.occurred_at {
+                Some(at) => at,
+                None if complaint.received_on < today => start_of_uk_day(complaint.received_on),
+                None => now,
+            };
+            if occurred_at > now {
+                return Err(ComplaintError::OccurredInFuture { occurred_at });
+            }
+            if uk_date(occurred_at) < complaint.received_on {
+                return Err(ComplaintError::OccurredBeforeReceipt {
+                    occurred_at,
+                    received_on: complaint.received_on,
+                });
+            }
+            return Ok(vec![E::Logged {
+                occurred_at,
+                by,
+                reference,
+                procedure: procedure.clone(),
+                division: complaint.division,
+                calendar_version: services.calendar.version(),
+                received_on: complaint.received_on,
+                issue_arose_on: complaint.issue_arose_on,
+                channel: complaint.channel,
+                complainant: complaint.complainant,
+                summary: complaint.summary,
+                description: complaint.description,
+            }]);
+        }
+
+        let facts = self.facts()?;
+        let procedure = &facts.procedure;
+        let occurred_at = self.occurred_at(action.occurred_at(), now)?;
+        let day = uk_date(occurred_at);
+
+        let event = match action {
+            Action::Log { .. } => return Err(ComplaintError::AlreadyLogged),
+            Action::Acknowledge(c) => {
+                optional_text("text", c.text.as_deref().unwrap_or(""), MAX_TEXT)?;
+                self.ensure_open()?;
+                if self.acknowledged_on.is_some() {
+                    return Err(ComplaintError::AlreadyAcknowledged);
+                }
+                E::Acknowledged {
+                    occurred_at,
+                    by,
+                    text: c.text,
+                }
+            }
+            Action::AssignOwner(c) => {
+                text("owner_id", &c.owner.id, 200)?;
+                E::OwnerAssigned {
+                    occurred_at,
+                    by,
+                    owner: c.owner,
+                    previous: self.owner.clone(),
+                }
+            }
+            Action::RecordNote(c) => {
+                text("text", &c.text, MAX_TEXT)?;
+                match c.kind {
+                    NoteKind::Note => E::NoteRecorded {
+                        occurred_at,
+                        by,
+                        text: c.text,
+                    },
+                    NoteKind::Correspondence => E::CorrespondenceRecorded {
+                        occurred_at,
+                        by,
+                        direction: c.direction.ok_or_else(|| {
+                            invalid("direction", "is required for correspondence")
+                        })?,
+                        channel: c.channel.unwrap_or(Channel::Email),
+                        text: c.text,
+                    },
+                }
+            }
+            Action::AttachEvidence(c) => {
+                text("name", &c.name, 500)?;
+                if !c.media_type.contains('/') || c.media_type.len() > 200 {
+                    return Err(invalid(
+                        "media_type",
+                        "must be a media type such as `image/jpeg`",
+                    ));
+                }
+                let sha_ok = c.sha256.len() == 64
+                    && c.sha256
+                        .chars()
+                        .all(|ch| ch.is_ascii_digit() || ('a'..='f').contains(&ch));
+                if !sha_ok {
+                    return Err(invalid("sha256", "must be 64 lower-case hex digits"));
+                }
+                E::EvidenceAttached {
+                    occurred_at,
+                    by,
+                    evidence_id: format!("ev-{}", self.evidence_count + 1),
+                    name: c.name,
+                    media_type: c.media_type,
+                    size_bytes: c.size_bytes,
+                    sha256: c.sha256,
+                }
+            }
+            Action::AddLinkedCase(c) => {
+                text("reference", &c.reference, 200)?;
+                optional_text("note", c.note.as_deref().unwrap_or(""), MAX_TEXT)?;
+                E::LinkedCaseAdded {
+                    occurred_at,
+                    by,
+                    kind: c.kind,
+                    reference: c.reference,
+                    note: c.note,
+                }
+            }
+            Action::Categorise(c) => {
+                text("theme", &c.theme, 200)?;
+                optional_text("root_cause", c.root_cause.as_deref().unwrap_or(""), 200)?;
+                E::Categorised {
+                    occurred_at,
+                    by,
+                    theme: c.theme,
+                    root_cause: c.root_cause,
+                }
+            }
+            Action::ExtendDeadline(c) => {
+                if c.working_days == 0 {
+                    return Err(invalid("working_days", "must be at least 1"));
+                }
+                text("reason", &c.reason, MAX_TEXT)?;
+                self.ensure_open()?;
+                let stage = self.stage();
+                let step = match stage {
+                    Stage::Stage1 => Step::Stage1Response,
+                    Stage::Stage2 => Step::Stage2Response,
+                };
+                if self.responded(stage).is_some() || procedure.step(step).is_none() {
+                    return Err(ComplaintError::NothingToExtend);
+                }
+                let rule = procedure
+                    .extensions
+                    .for_stage(stage)
+                    .ok_or(ComplaintError::ExtensionNotAllowed(stage))?;
+                if let Some(cap) = rule.max_working_days {
+                    let used = self.extended.for_stage(stage);
+                    let remaining = cap.saturating_sub(used);
+                    if c.working_days > remaining {
+                        return Err(ComplaintError::ExtensionExceedsCap {
+                            stage,
+                            requested: c.working_days,
+                            remaining,
+                            cap,
+                        });
+                    }
+                }
+                let resident_informed_on = c.resident_informed_on.unwrap_or(day);
+                if resident_informed_on < facts.received_on || resident_informed_on > uk_date(now) {
+                    return Err(invalid(
+                        "resident_informed_on",
+                        "must lie between the receipt and today",
+                    ));
+                }
+                E::DeadlineExtended {
+                    occurred_at,
+                    by,
+                    stage,
+                    working_days: c.working_days,
+                    reason: c.reason,
+                    resident_informed_on,
+                }
+            }
+            Action::RespondStage1(c) => {
+                let response = stage_response(c)?;
+                self.ensure_open()?;
+                if self.stage1.is_some() {
+                    return Err(ComplaintError::AlreadyResponded(Stage::Stage1));
+                }
+                if self.acknowledged_on.is_none() {
+                    return Err(ComplaintError::NotAcknowledged);
+                }
+                E::Stage1Responded {
+                    occurred_at,
+                    by,
+                    response,
+                }
+            }
+            Action::Escalate(c) => {
+                text("reason", &c.reason, MAX_TEXT)?;
+                self.ensure_open()?;
+                if procedure.stages < 2 {
+                    return Err(ComplaintError::NoStageTwo);
+                }
+                if self.escalated_on.is_some() {
+                    return Err(ComplaintError::AlreadyEscalated);
+                }
+                if self.stage1.is_none() {
+                    return Err(ComplaintError::Stage1NotResponded);
+                }
+                E::Escalated {
+                    occurred_at,
+                    by,
+                    reason: c.reason,
+                }
+            }
+            Action::AcknowledgeStage2(c) => {
+                optional_text("text", c.text.as_deref().unwrap_or(""), MAX_TEXT)?;
+                self.ensure_open()?;
+                if self.escalated_on.is_none() {
+                    return Err(ComplaintError::NotEscalated);
+                }
+                if self.stage2_acknowledged_on.is_some() {
+                    return Err(ComplaintError::AlreadyAcknowledged);
+                }
+                E::Stage2Acknowledged {
+                    occurred_at,
+                    by,
+                    text: c.text,
+                }
+            }
+            Action::RespondStage2(c) => {
+                let response = stage_response(c)?;
+                self.ensure_open()?;
+                if self.escalated_on.is_none() {
+                    return Err(ComplaintError::NotEscalated);
+                }
+                if self.stage2.is_some() {
+                    return Err(ComplaintError::AlreadyResponded(Stage::Stage2));
+                }
+                if procedure.step(Step::Stage2Acknowledge).is_some()
+                    && self.stage2_acknowledged_on.is_none()
+                {
+                    return Err(ComplaintError::NotAcknowledged);
+                }
+                if self.stage1.as_ref().is_some_and(|s1| s1.by == by.id) {
+                    return Err(ComplaintError::SameReviewer);
+                }
+                E::Stage2Responded {
+                    occurred_at,
+                    by,
+                    response,
+                }
+            }
+            Action::Close(c) => {
+                texts("remedy.actions", &c.remedy.actions)?;
+                texts("learning", &c.learning)?;
+                self.ensure_open()?;
+                if self.responded(self.stage()).is_none() && self.deadlocked_on.is_none() {
+                    return Err(ComplaintError::ResponseOutstanding);
+                }
+                E::Closed {
+                    occurred_at,
+                    by,
+                    remedy: c.remedy,
+                    learning: c.learning,
+                }
+            }
+            Action::DeclareDeadlock(c) => {
+                text("reason", &c.reason, MAX_TEXT)?;
+                self.ensure_open()?;
+                let rule = procedure
+                    .deadlock
+                    .as_ref()
+                    .ok_or(ComplaintError::NoDeadlockRule)?;
+                if self.deadlocked_on.is_some() {
+                    return Err(ComplaintError::AlreadyDeadlocked);
+                }
+                if c.on_request {
+                    if !rule.on_request {
+                        return Err(ComplaintError::DeadlockOnRequestNotAllowed);
+                    }
+                } else {
+                    let weeks = rule.after_weeks.ok_or(ComplaintError::NoDeadlockRule)?;
+                    let eligible_on = facts.received_on + chrono::Days::new(u64::from(weeks) * 7);
+                    if day < eligible_on {
+                        return Err(ComplaintError::DeadlockTooEarly { eligible_on });
+                    }
+                }
+                E::Deadlocked {
+                    occurred_at,
+                    by,
+                    on_request: c.on_request,
+                    reason: c.reason,
+                }
+            }
+            Action::ReferToRedress(c) => {
+                text("reference", &c.reference, 200)?;
+                if self.status == Status::Withdrawn {
+                    return Err(ComplaintError::CaseClosed(Status::Withdrawn));
+                }
+                if self.referred_to.is_some() {
+                    return Err(ComplaintError::AlreadyReferred);
+                }
+                if !procedure.allows_scheme(c.scheme) {
+                    return Err(ComplaintError::SchemeNotAllowed(c.scheme));
+                }
+                if !self.exhausted() {
+                    return Err(ComplaintError::ProcedureNotExhausted);
+                }
+                let final_response = self.responded(procedure.final_stage());
+                if let (Some(months), Some(response)) =
+                    (procedure.redress.within_months, final_response)
+                {
+                    let closed_on = response
+                        .on
+                        .checked_add_months(Months::new(months))
+                        .unwrap_or(NaiveDate::MAX);
+                    if day > closed_on {
+                        return Err(ComplaintError::ReferralWindowExpired { closed_on });
+                    }
+                }
+                E::ReferredToRedress {
+                    occurred_at,
+                    by,
+                    scheme: c.scheme,
+                    reference: c.reference,
+                }
+            }
+            Action::Refuse(c) => {
+                text("explanation", &c.explanation, MAX_TEXT)?;
+                self.ensure_open()?;
+                if self.stage1.is_some() {
+                    return Err(ComplaintError::AlreadyResponded(Stage::Stage1));
+                }
+                if c.reason == crate::values::RefusalReason::OlderThanTwelveMonths {
+                    let months = procedure.refusal_age_months;
+                    let old_enough = facts.issue_arose_on.is_some_and(|arose| {
+                        arose
+                            .checked_add_months(Months::new(months))
+                            .is_some_and(|limit| facts.received_on > limit)
+                    });
+                    if !old_enough {
+                        return Err(ComplaintError::NotOlderThanLimit { months });
+                    }
+                }
+                E::Refused {
+                    occurred_at,
+                    by,
+                    reason: c.reason,
+                    explanation: c.explanation,
+                    signposted_to: procedure.redress.schemes.clone(),
+                }
+            }
+            Action::Withdraw(c) => {
+                text("reason", &c.reason, MAX_TEXT)?;
+                self.ensure_open()?;
+                E::Withdrawn {
+                    occurred_at,
+                    by,
+                    reason: c.reason,
+                }
+            }
+            Action::Reopen(c) => {
+                text("reason", &c.reason, MAX_TEXT)?;
+                if self.status == Status::Open {
+                    return Err(ComplaintError::CaseNotClosed);
+                }
+                E::Reopened {
+                    occurred_at,
+                    by,
+                    reason: c.reason,
+                }
+            }
+        };
+        Ok(vec![event])
+    }
+
+    fn ensure_open(&self) -> Result<(), ComplaintError> {
+        match self.status {
+            Status::Open => Ok(()),
+            status => Err(ComplaintError::CaseClosed(status)),
+        }
+    }
+
+    /// The real-world time of the next event: now, or a backdated time that is neither in
+    /// the future nor before the case's previous event.
+    fn occurred_at(
+        &self,
+        requested: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, ComplaintError> {
+        let occurred_at = requested.unwrap_or(now);
+        if occurred_at > now {
+            return Err(ComplaintError::OccurredInFuture { occurred_at });
+        }
+        if let Some(previous) = self.last_occurred_at {
+            if occurred_at < previous {
+                return Err(ComplaintError::OccurredBeforePreviousEvent {
+                    occurred_at,
+                    previous,
+                });
+            }
+        }
+        Ok(occurred_at)
+    }
+}
+
+/// Midnight at the start of a UK day, as an instant.
+fn start_of_uk_day(day: NaiveDate) -> DateTime<Utc> {
+    let local = day.and_time(NaiveTime::MIN);
+    chrono_tz::Europe::London
+        .from_local_datetime(&local)
+        .earliest()
+        .map(|at| at.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&local))
+}
+
+fn invalid(field: &'static str, reason: &str) -> ComplaintError {
+    ComplaintError::InvalidField {
+        field,
+        reason: reason.to_string(),
+    }
+}
+
+/// Required free text: not blank, not longer than `max` characters.
+fn text(field: &'static str, value: &str, max: usize) -> Result<(), ComplaintError> {
+    if value.trim().is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    optional_text(field, value, max)
+}
+
+fn optional_text(field: &'static str, value: &str, max: usize) -> Result<(), ComplaintError> {
+    if value.chars().count() > max {
+        return Err(ComplaintError::InvalidField {
+            field,
+            reason: format!("must be at most {max} characters"),
+        });
+    }
+    Ok(())
+}
+
+fn texts(field: &'static str, values: &[String]) -> Result<(), ComplaintError> {
+    values
+        .iter()
+        .try_for_each(|value| text(field, value, MAX_TEXT))
+}
+
+fn stage_response(c: RespondToStage) -> Result<StageResponse, ComplaintError> {
+    text("decision", &c.decision, MAX_TEXT)?;
+    text("reasons", &c.reasons, MAX_TEXT)?;
+    texts("remedy.actions", &c.remedy.actions)?;
+    texts("outstanding_actions", &c.outstanding_actions)?;
+    Ok(StageResponse {
+        outcome: c.outcome,
+        decision: c.decision,
+        reasons: c.reasons,
+        remedy: c.remedy,
+        outstanding_actions: c.outstanding_actions,
+    })
+}

@@ -1,0 +1,331 @@
+//! UK bank-holiday calendar and working-day arithmetic.
+//!
+//! Bank holidays differ by legal division (England and Wales, Scotland,
+//! Northern Ireland). The recurring rules cover any year; one-off changes made
+//! by proclamation live in a data table in [`rules`]; dates announced later
+//! can be loaded from the official gov.uk `bank-holidays.json` file with
+//! [`Calendar::with_govuk_json`]. The caller reads that file: this module does
+//! no I/O.
+
+mod govuk;
+mod rules;
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use chrono::{Datelike, NaiveDate, Weekday};
+use serde::{Deserialize, Serialize};
+
+/// A legal division of the UK with its own bank holidays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Division {
+    EnglandAndWales,
+    Scotland,
+    NorthernIreland,
+}
+
+impl Division {
+    pub const ALL: [Division; 3] = [
+        Division::EnglandAndWales,
+        Division::Scotland,
+        Division::NorthernIreland,
+    ];
+
+    /// The kebab-case id, as used by gov.uk and by serde.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Division::EnglandAndWales => "england-and-wales",
+            Division::Scotland => "scotland",
+            Division::NorthernIreland => "northern-ireland",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Division::EnglandAndWales => 0,
+            Division::Scotland => 1,
+            Division::NorthernIreland => 2,
+        }
+    }
+}
+
+impl FromStr for Division {
+    type Err = CalendarError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Division::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| CalendarError::UnknownDivision(s.to_owned()))
+    }
+}
+
+impl fmt::Display for Division {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    #[error("unknown division {0:?} (expected england-and-wales, scotland or northern-ireland)")]
+    UnknownDivision(String),
+    /// The message starts with the path of the offending field.
+    #[error("invalid gov.uk bank-holidays file: {0}")]
+    InvalidGovUkFile(String),
+}
+
+/// Years whose rule-and-one-off holidays are precomputed; others are computed
+/// on demand, which costs microseconds.
+const CACHED_FIRST_YEAR: i32 = 1990;
+const CACHED_LAST_YEAR: i32 = 2100;
+
+/// Built-in holidays per division, per year from `CACHED_FIRST_YEAR`.
+type Cache = [Vec<Vec<NaiveDate>>; 3];
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        Division::ALL.map(|division| {
+            (CACHED_FIRST_YEAR..=CACHED_LAST_YEAR)
+                .map(|year| rules::year_days(division, year))
+                .collect()
+        })
+    })
+}
+
+/// Sorted built-in (rules + one-offs) holidays of one division and year.
+fn builtin_year(division: Division, year: i32) -> Cow<'static, [NaiveDate]> {
+    let cached = usize::try_from(year - CACHED_FIRST_YEAR)
+        .ok()
+        .and_then(|i| cache()[division.index()].get(i));
+    match cached {
+        Some(days) => Cow::Borrowed(days.as_slice()),
+        None => Cow::Owned(rules::year_days(division, year)),
+    }
+}
+
+fn is_weekday(date: NaiveDate) -> bool {
+    !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+/// Bank holidays of the three UK divisions. Cheap to clone; `Send + Sync`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Calendar {
+    /// Dates loaded from gov.uk files that the built-in calendar lacks.
+    /// Duplicates of built-in days are not stored, so `version` only changes
+    /// when the loaded file actually changes the calendar.
+    added: BTreeSet<(Division, NaiveDate)>,
+}
+
+impl Default for Calendar {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+impl Calendar {
+    /// Rules for any year plus the built-in one-off days.
+    pub fn builtin() -> Self {
+        Calendar {
+            added: BTreeSet::new(),
+        }
+    }
+
+    /// Adds the one-off days of an official gov.uk `bank-holidays.json` file.
+    /// Every listed date becomes a bank holiday of its division. Unknown
+    /// division keys, a missing `events` array or a malformed date are errors
+    /// naming the path, e.g. `scotland.events[3].date`. The file cannot remove
+    /// a day.
+    pub fn with_govuk_json(mut self, json: &str) -> Result<Self, CalendarError> {
+        for (division, date) in govuk::parse(json)? {
+            if !self.is_bank_holiday(division, date) {
+                self.added.insert((division, date));
+            }
+        }
+        Ok(self)
+    }
+
+    /// A short stable fingerprint of the extra dates loaded: `builtin-1`, or
+    /// `builtin-1+` and 12 hex digits of an FNV-1a 64 hash of the added
+    /// dates once a gov.uk file added days the built-in calendar lacks.
+    pub fn version(&self) -> String {
+        const BASE: &str = "builtin-1";
+        if self.added.is_empty() {
+            return BASE.to_owned();
+        }
+        // FNV-1a 64: tiny, deterministic across platforms and releases,
+        // unlike std's `DefaultHasher`.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        // The set iterates sorted by division then date, so the canonical
+        // text (and hash) does not depend on load order.
+        for (division, date) in &self.added {
+            let line = format!("{division}:{}\n", date.format("%Y-%m-%d"));
+            for byte in line.bytes() {
+                hash ^= u64::from(byte);
+                hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        let hex = format!("{hash:016x}");
+        format!("{BASE}+{}", &hex[..12])
+    }
+
+    pub fn is_bank_holiday(&self, division: Division, date: NaiveDate) -> bool {
+        builtin_year(division, date.year()).contains(&date)
+            || self.added.contains(&(division, date))
+    }
+
+    /// Sorted bank holidays of one division in one calendar year (rules +
+    /// one-offs + loaded).
+    pub fn bank_holidays(&self, division: Division, year: i32) -> Vec<NaiveDate> {
+        let mut days = builtin_year(division, year).into_owned();
+        let (Some(first), Some(last)) = (
+            NaiveDate::from_ymd_opt(year, 1, 1),
+            NaiveDate::from_ymd_opt(year, 12, 31),
+        ) else {
+            return days;
+        };
+        days.extend(
+            self.added
+                .range((division, first)..=(division, last))
+                .map(|&(_, date)| date),
+        );
+        days.sort_unstable();
+        days.dedup();
+        days
+    }
+
+    /// Monday–Friday and not a bank holiday of the division.
+    pub fn is_working_day(&self, division: Division, date: NaiveDate) -> bool {
+        is_weekday(date) && !self.is_bank_holiday(division, date)
+    }
+
+    /// The day of `start` is day 0; returns the date `n` working days later.
+    /// Never returns a non-working day: with `n = 0` it returns `start` if
+    /// that is a working day, else the next working day. Saturates at the end
+    /// of chrono's date range rather than panicking.
+    pub fn add_working_days(&self, division: Division, start: NaiveDate, n: u32) -> NaiveDate {
+        let mut date = start;
+        if n == 0 {
+            while !self.is_working_day(division, date) {
+                match date.succ_opt() {
+                    Some(next) => date = next,
+                    None => return date,
+                }
+            }
+            return date;
+        }
+        let mut remaining = n;
+        while let Some(next) = date.succ_opt() {
+            date = next;
+            if self.is_working_day(division, date) {
+                remaining -= 1;
+                if remaining == 0 {
+                    break;
+                }
+            }
+        }
+        date
+    }
+
+    /// Number of working days `d` with `from < d <= to` (0 if `to <= from`),
+    /// so `add_working_days(from, n)` is the first `t` with
+    /// `working_days_between(from, t) == n` for `n > 0`.
+    pub fn working_days_between(&self, division: Division, from: NaiveDate, to: NaiveDate) -> u32 {
+        if to <= from {
+            return 0;
+        }
+        // Count weekdays arithmetically, then subtract weekday holidays, so
+        // long spans cost per year rather than per day.
+        let days = (to - from).num_days();
+        let full_weeks = days / 7;
+        let mut weekdays = full_weeks * 5;
+        let mut date = from + chrono::Duration::days(full_weeks * 7);
+        while date < to {
+            match date.succ_opt() {
+                Some(next) => date = next,
+                None => break,
+            }
+            if is_weekday(date) {
+                weekdays += 1;
+            }
+        }
+        let holidays = (from.year()..=to.year())
+            .flat_map(|year| self.bank_holidays(division, year))
+            .filter(|&d| from < d && d <= to && is_weekday(d))
+            .count();
+        let working = weekdays - i64::try_from(holidays).unwrap_or(i64::MAX);
+        u32::try_from(working.max(0)).unwrap_or(u32::MAX)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)] // a failed expectation is a failed test
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().expect("test date")
+    }
+
+    #[test]
+    fn calendar_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<Calendar>();
+    }
+
+    #[test]
+    fn division_ids_round_trip() {
+        for division in Division::ALL {
+            assert_eq!(division.as_str().parse::<Division>(), Ok(division));
+            assert_eq!(division.to_string(), division.as_str());
+            let json = serde_json::to_string(&division).expect("serialise");
+            assert_eq!(json, format!("\"{}\"", division.as_str()));
+            let back: Division = serde_json::from_str(&json).expect("deserialise");
+            assert_eq!(back, division);
+        }
+        assert_eq!(
+            "wales".parse::<Division>(),
+            Err(CalendarError::UnknownDivision("wales".into()))
+        );
+    }
+
+    #[test]
+    fn uncached_years_use_the_rules() {
+        let cal = Calendar::builtin();
+        // 2101-2200 is outside the precomputed range.
+        assert!(cal.is_bank_holiday(Division::EnglandAndWales, date("2101-12-26")));
+        assert_eq!(cal.bank_holidays(Division::Scotland, 2150).len(), 9);
+        assert_eq!(cal.bank_holidays(Division::NorthernIreland, 1980).len(), 10);
+    }
+
+    #[test]
+    fn working_days_between_matches_day_by_day_count() {
+        let cal = Calendar::builtin();
+        let from = date("2019-12-20");
+        let mut count = 0;
+        let mut to = from;
+        for _ in 0..800 {
+            to = to.succ_opt().expect("in range");
+            if cal.is_working_day(Division::Scotland, to) {
+                count += 1;
+            }
+            assert_eq!(
+                cal.working_days_between(Division::Scotland, from, to),
+                count
+            );
+        }
+    }
+
+    #[test]
+    fn saturates_at_end_of_range() {
+        let cal = Calendar::builtin();
+        let max = NaiveDate::MAX;
+        assert_eq!(cal.add_working_days(Division::Scotland, max, 5), max);
+    }
+}

@@ -1,0 +1,276 @@
+//! What staff ask of a complaint. Each command's fields are also the JSON body of its HTTP
+//! action, so they reject unknown fields; `occurred_at` backdates an entry (imports, late
+//! recording) and defaults to now.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::Division;
+use crate::procedure::Scheme;
+use crate::values::{
+    Actor, Channel, Complainant, Direction, LinkKind, Outcome, RefusalReason, Remedy,
+};
+
+/// A command with the user it is issued by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComplaintCommand {
+    pub actor: Actor,
+    pub action: Action,
+}
+
+/// One variant per thing staff can do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// `reference` is allocated by the service before logging.
+    Log {
+        reference: String,
+        complaint: LogComplaint,
+    },
+    Acknowledge(AcknowledgeComplaint),
+    AssignOwner(AssignOwner),
+    RecordNote(RecordNote),
+    AttachEvidence(AttachEvidence),
+    AddLinkedCase(AddLinkedCase),
+    Categorise(Categorise),
+    ExtendDeadline(ExtendDeadline),
+    RespondStage1(RespondToStage),
+    Escalate(Escalate),
+    AcknowledgeStage2(AcknowledgeComplaint),
+    RespondStage2(RespondToStage),
+    Close(CloseComplaint),
+    DeclareDeadlock(DeclareDeadlock),
+    ReferToRedress(ReferToRedress),
+    Refuse(RefuseComplaint),
+    Withdraw(WithdrawComplaint),
+    Reopen(ReopenComplaint),
+}
+
+impl Action {
+    /// The backdated time the user gave, if any.
+    pub fn occurred_at(&self) -> Option<DateTime<Utc>> {
+        use Action::*;
+        match self {
+            Log { complaint, .. } => complaint.occurred_at,
+            Acknowledge(c) | AcknowledgeStage2(c) => c.occurred_at,
+            AssignOwner(c) => c.occurred_at,
+            RecordNote(c) => c.occurred_at,
+            AttachEvidence(c) => c.occurred_at,
+            AddLinkedCase(c) => c.occurred_at,
+            Categorise(c) => c.occurred_at,
+            ExtendDeadline(c) => c.occurred_at,
+            RespondStage1(c) | RespondStage2(c) => c.occurred_at,
+            Escalate(c) => c.occurred_at,
+            Close(c) => c.occurred_at,
+            DeclareDeadlock(c) => c.occurred_at,
+            ReferToRedress(c) => c.occurred_at,
+            Refuse(c) => c.occurred_at,
+            Withdraw(c) => c.occurred_at,
+            Reopen(c) => c.occurred_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LogComplaint {
+    /// Procedure id, e.g. `chc-2024`.
+    pub procedure: String,
+    pub division: Division,
+    /// The day the complaint reached the organisation: day 0 of its deadlines.
+    pub received_on: NaiveDate,
+    /// When the issue complained about arose, if known (for the twelve-month rule).
+    #[serde(default)]
+    pub issue_arose_on: Option<NaiveDate>,
+    pub channel: Channel,
+    pub complainant: Complainant,
+    pub summary: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeComplaint {
+    /// What the resident was told, if recorded.
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignOwner {
+    pub owner: Actor,
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// An internal note (`kind: note`) or a piece of correspondence with the resident.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    #[default]
+    Note,
+    Correspondence,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RecordNote {
+    #[serde(default)]
+    pub kind: NoteKind,
+    pub text: String,
+    /// Required for correspondence.
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// For correspondence; defaults to email.
+    #[serde(default)]
+    pub channel: Option<Channel>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AttachEvidence {
+    pub name: String,
+    pub media_type: String,
+    pub size_bytes: u64,
+    /// Lower-case hex SHA-256 of the file's bytes.
+    pub sha256: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddLinkedCase {
+    pub kind: LinkKind,
+    pub reference: String,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Categorise {
+    pub theme: String,
+    #[serde(default)]
+    pub root_cause: Option<String>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Extends the response deadline of the current stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ExtendDeadline {
+    pub working_days: u32,
+    pub reason: String,
+    /// The day the resident was told of the new date; defaults to the day of the extension.
+    #[serde(default)]
+    pub resident_informed_on: Option<NaiveDate>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// A Stage 1 or Stage 2 response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RespondToStage {
+    pub outcome: Outcome,
+    pub decision: String,
+    pub reasons: String,
+    #[serde(default)]
+    pub remedy: Remedy,
+    #[serde(default)]
+    pub outstanding_actions: Vec<String>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Escalate {
+    /// Why the resident is dissatisfied with the Stage 1 response.
+    pub reason: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CloseComplaint {
+    #[serde(default)]
+    pub remedy: Remedy,
+    /// What the organisation learned.
+    #[serde(default)]
+    pub learning: Vec<String>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeclareDeadlock {
+    /// The resident asked for a deadlock letter; otherwise the procedure's time limit is relied on.
+    #[serde(default)]
+    pub on_request: bool,
+    pub reason: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReferToRedress {
+    pub scheme: Scheme,
+    /// The scheme's own case reference.
+    pub reference: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RefuseComplaint {
+    pub reason: RefusalReason,
+    pub explanation: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawComplaint {
+    pub reason: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReopenComplaint {
+    pub reason: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}

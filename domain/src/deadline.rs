@@ -1,0 +1,108 @@
+//! Deadlines as a pure function of a case, the calendar and a date: each live step's due
+//! date and SLA state, with extensions applied.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{Complaint, Status};
+use crate::calendar::Calendar;
+use crate::procedure::{ClockStart, Step};
+
+/// A step is `due_soon` from this many working days before its due date.
+pub const DUE_SOON_WORKING_DAYS: u32 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineState {
+    Pending,
+    DueSoon,
+    Breached,
+    Met,
+    MetLate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deadline {
+    pub step: Step,
+    /// Day 0 of the step's clock.
+    pub starts_on: NaiveDate,
+    /// Working days the procedure gives the step.
+    pub working_days: u32,
+    /// Working days added by extensions.
+    pub extended_by: u32,
+    pub due: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub met_on: Option<NaiveDate>,
+    pub state: DeadlineState,
+}
+
+/// Every live step of the case as it stands on `today`. A step is live once its clock has
+/// started; an unmet step of a case that ended before its due date is no longer live.
+pub fn deadlines(case: &Complaint, calendar: &Calendar, today: NaiveDate) -> Vec<Deadline> {
+    let Some(facts) = &case.facts else {
+        return Vec::new();
+    };
+    facts
+        .procedure
+        .steps
+        .iter()
+        .filter_map(|rule| {
+            let starts_on = match rule.from {
+                ClockStart::Received => Some(facts.received_on),
+                ClockStart::Acknowledged => case.acknowledged_on,
+                ClockStart::Escalated => case.escalated_on,
+                ClockStart::Stage2Acknowledged => case.stage2_acknowledged_on,
+            }?;
+            let extended_by = match rule.step {
+                Step::Stage1Response | Step::Stage2Response => {
+                    case.extended.for_stage(rule.step.stage())
+                }
+                Step::Acknowledge | Step::Stage2Acknowledge => 0,
+            };
+            let due = calendar.add_working_days(
+                facts.division,
+                starts_on,
+                rule.working_days + extended_by,
+            );
+            let met_on = match rule.step {
+                Step::Acknowledge => case.acknowledged_on,
+                Step::Stage1Response => case.stage1.as_ref().map(|r| r.on),
+                Step::Stage2Acknowledge => case.stage2_acknowledged_on,
+                Step::Stage2Response => case.stage2.as_ref().map(|r| r.on),
+            };
+            let state = match met_on {
+                Some(on) if on <= due => DeadlineState::Met,
+                Some(_) => DeadlineState::MetLate,
+                None => {
+                    // An ended case is judged on the day it ended.
+                    let at = match (case.status, case.ended_on) {
+                        (Status::Open, _) | (_, None) => today,
+                        (_, Some(ended_on)) => ended_on,
+                    };
+                    if at > due {
+                        DeadlineState::Breached
+                    } else if case.status != Status::Open {
+                        return None;
+                    } else if calendar.working_days_between(facts.division, at, due)
+                        <= DUE_SOON_WORKING_DAYS
+                    {
+                        DeadlineState::DueSoon
+                    } else {
+                        DeadlineState::Pending
+                    }
+                }
+            };
+            Some(Deadline {
+                step: rule.step,
+                starts_on,
+                working_days: rule.working_days,
+                extended_by,
+                due,
+                met_on,
+                state,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,266 @@
+//! What happened to a complaint: one enum, each variant versioned, each carrying when it
+//! happened in the real world (`occurred_at`) and who did it (`by`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::Division;
+use crate::procedure::{Procedure, Scheme};
+use crate::values::{
+    Actor, Channel, Complainant, Direction, LinkKind, RefusalReason, Remedy, Stage, StageResponse,
+};
+
+/// Bumped per variant when its payload changes shape; upcasters read the old ones.
+const EVENT_VERSION: &str = "1.0";
+
+// `Logged` carries the procedure copy; events are records read once per load, not a hot
+// in-memory structure, so boxing it would only complicate every match.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ComplaintEvent {
+    Logged {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        reference: String,
+        /// A copy of the procedure as it stood, so deadlines replay the same years later.
+        procedure: Procedure,
+        division: Division,
+        /// The calendar version that first computed this case's deadlines.
+        calendar_version: String,
+        received_on: NaiveDate,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        issue_arose_on: Option<NaiveDate>,
+        channel: Channel,
+        complainant: Complainant,
+        summary: String,
+        description: String,
+    },
+    Acknowledged {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
+    OwnerAssigned {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        owner: Actor,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<Actor>,
+    },
+    NoteRecorded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        text: String,
+    },
+    CorrespondenceRecorded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        direction: Direction,
+        channel: Channel,
+        text: String,
+    },
+    EvidenceAttached {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        evidence_id: String,
+        name: String,
+        media_type: String,
+        size_bytes: u64,
+        sha256: String,
+    },
+    LinkedCaseAdded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        kind: LinkKind,
+        reference: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    Categorised {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        theme: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root_cause: Option<String>,
+    },
+    DeadlineExtended {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        stage: Stage,
+        working_days: u32,
+        reason: String,
+        resident_informed_on: NaiveDate,
+    },
+    Stage1Responded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        response: StageResponse,
+    },
+    Escalated {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        reason: String,
+    },
+    Stage2Acknowledged {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
+    Stage2Responded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        response: StageResponse,
+    },
+    Closed {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        remedy: Remedy,
+        learning: Vec<String>,
+    },
+    Deadlocked {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        /// The resident asked for a deadlock letter (otherwise the time limit passed).
+        on_request: bool,
+        reason: String,
+    },
+    ReferredToRedress {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        scheme: Scheme,
+        reference: String,
+    },
+    Refused {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        reason: RefusalReason,
+        explanation: String,
+        /// The scheme the resident was told they may still go to.
+        signposted_to: Vec<Scheme>,
+    },
+    Withdrawn {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        reason: String,
+    },
+    Reopened {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        reason: String,
+    },
+}
+
+impl ComplaintEvent {
+    /// When it happened in the real world.
+    pub fn occurred_at(&self) -> DateTime<Utc> {
+        *self.stamp().0
+    }
+
+    /// Who did it.
+    pub fn by(&self) -> &Actor {
+        self.stamp().1
+    }
+
+    fn stamp(&self) -> (&DateTime<Utc>, &Actor) {
+        use ComplaintEvent::*;
+        match self {
+            Logged {
+                occurred_at, by, ..
+            }
+            | Acknowledged {
+                occurred_at, by, ..
+            }
+            | OwnerAssigned {
+                occurred_at, by, ..
+            }
+            | NoteRecorded {
+                occurred_at, by, ..
+            }
+            | CorrespondenceRecorded {
+                occurred_at, by, ..
+            }
+            | EvidenceAttached {
+                occurred_at, by, ..
+            }
+            | LinkedCaseAdded {
+                occurred_at, by, ..
+            }
+            | Categorised {
+                occurred_at, by, ..
+            }
+            | DeadlineExtended {
+                occurred_at, by, ..
+            }
+            | Stage1Responded {
+                occurred_at, by, ..
+            }
+            | Escalated {
+                occurred_at, by, ..
+            }
+            | Stage2Acknowledged {
+                occurred_at, by, ..
+            }
+            | Stage2Responded {
+                occurred_at, by, ..
+            }
+            | Closed {
+                occurred_at, by, ..
+            }
+            | Deadlocked {
+                occurred_at, by, ..
+            }
+            | ReferredToRedress {
+                occurred_at, by, ..
+            }
+            | Refused {
+                occurred_at, by, ..
+            }
+            | Withdrawn {
+                occurred_at, by, ..
+            }
+            | Reopened {
+                occurred_at, by, ..
+            } => (occurred_at, by),
+        }
+    }
+
+    /// The variant name, as stored in the event store's `event_type` column.
+    pub fn name(&self) -> &'static str {
+        use ComplaintEvent::*;
+        match self {
+            Logged { .. } => "Logged",
+            Acknowledged { .. } => "Acknowledged",
+            OwnerAssigned { .. } => "OwnerAssigned",
+            NoteRecorded { .. } => "NoteRecorded",
+            CorrespondenceRecorded { .. } => "CorrespondenceRecorded",
+            EvidenceAttached { .. } => "EvidenceAttached",
+            LinkedCaseAdded { .. } => "LinkedCaseAdded",
+            Categorised { .. } => "Categorised",
+            DeadlineExtended { .. } => "DeadlineExtended",
+            Stage1Responded { .. } => "Stage1Responded",
+            Escalated { .. } => "Escalated",
+            Stage2Acknowledged { .. } => "Stage2Acknowledged",
+            Stage2Responded { .. } => "Stage2Responded",
+            Closed { .. } => "Closed",
+            Deadlocked { .. } => "Deadlocked",
+            ReferredToRedress { .. } => "ReferredToRedress",
+            Refused { .. } => "Refused",
+            Withdrawn { .. } => "Withdrawn",
+            Reopened { .. } => "Reopened",
+        }
+    }
+}
+
+impl DomainEvent for ComplaintEvent {
+    fn event_type(&self) -> String {
+        self.name().to_string()
+    }
+
+    fn event_version(&self) -> String {
+        EVENT_VERSION.to_string()
+    }
+}

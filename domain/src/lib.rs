@@ -1,0 +1,40 @@
+//! The complaint domain: everything Casefile knows about a complaint, with no I/O.
+//!
+//! A complaint is one [`Complaint`] aggregate. Staff act on it through
+//! [`ComplaintCommand`]s; the aggregate checks the procedure's rules and answers with
+//! [`ComplaintEvent`]s or a [`ComplaintError`] naming the broken rule. Deadlines are a pure
+//! function of the aggregate's state, the [`Calendar`] and a date.
+//!
+//! # Layout
+//!
+//! - [`calendar`]: UK divisions, bank-holiday rules and one-offs, working-day arithmetic.
+//! - [`procedure`]: complaint procedures as data (built in and loaded from files).
+//! - [`values`]: the value types commands and events share (actor, channel, remedy…).
+//! - [`command`]: what staff ask for.
+//! - [`event`]: what happened, one versioned enum.
+//! - [`error`]: one variant per business rule, each with a stable code.
+//! - [`aggregate`]: the rules (`handle`) and the state they read (`apply`).
+//! - [`deadline`]: due dates and SLA states of each live step.
+
+pub mod aggregate;
+pub mod calendar;
+pub mod command;
+pub mod deadline;
+pub mod error;
+pub mod event;
+pub mod procedure;
+pub mod values;
+
+pub use aggregate::{Clock, Complaint, ComplaintServices, Status, SystemClock};
+pub use calendar::{Calendar, Division};
+pub use command::{Action, ComplaintCommand};
+pub use deadline::{deadlines, Deadline, DeadlineState};
+pub use error::ComplaintError;
+pub use event::ComplaintEvent;
+pub use procedure::{Procedure, ProcedureRegistry, Scheme, Step};
+pub use values::Actor;
+
+/// The UK civil date of an instant: deadlines count in the days residents live by.
+pub fn uk_date(at: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    at.with_timezone(&chrono_tz::Europe::London).date_naive()
+}

@@ -1,0 +1,126 @@
+//! Value types shared by commands, events and read models.
+
+use serde::{Deserialize, Serialize};
+
+/// Who did something: the authenticated user behind a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Actor {
+    /// Stable user id.
+    pub id: String,
+    /// Display name at the time of acting.
+    pub name: String,
+}
+
+/// How a complaint or a piece of correspondence reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Phone,
+    Email,
+    WebForm,
+    Portal,
+    Letter,
+    InPerson,
+}
+
+/// The person complaining.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Complainant {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The landlord's own id for the resident or tenancy, to find their other cases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident_id: Option<String>,
+}
+
+/// The finding of a stage response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Upheld,
+    PartlyUpheld,
+    NotUpheld,
+}
+
+/// What the landlord puts right: actions and compensation in pence.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Remedy {
+    #[serde(default)]
+    pub actions: Vec<String>,
+    #[serde(default)]
+    pub compensation_pence: u64,
+}
+
+/// A Stage 1 or Stage 2 response, as sent to the resident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StageResponse {
+    pub outcome: Outcome,
+    pub decision: String,
+    pub reasons: String,
+    pub remedy: Remedy,
+    pub outstanding_actions: Vec<String>,
+}
+
+/// The kind of record a complaint can be linked to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    Repair,
+    AntiSocialBehaviour,
+    Tenancy,
+    Contact,
+}
+
+/// Which way a piece of correspondence went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// Why a complaint may be refused (Complaint Handling Code 2024, 2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalReason {
+    /// The issue arose more than twelve months before the complaint was received.
+    OlderThanTwelveMonths,
+    /// Legal proceedings have started (a claim has been filed at court).
+    LegalProceedings,
+    /// The matter was already considered under the complaints policy.
+    PreviouslyConsidered,
+}
+
+/// The two in-house stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Stage1,
+    Stage2,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Stage1 => "stage 1",
+            Self::Stage2 => "stage 2",
+        })
+    }
+}

@@ -1,0 +1,449 @@
+//! The case as staff see it: where it stands, who owns it, every live deadline with its SLA
+//! state, the responses, links, evidence and correspondence.
+
+use std::collections::BTreeMap;
+
+use casefile_domain::aggregate::{Complaint, Status};
+use casefile_domain::calendar::{Calendar, Division};
+use casefile_domain::deadline::{deadlines, DeadlineState};
+use casefile_domain::procedure::Scheme;
+use casefile_domain::values::{
+    Actor, Channel, Complainant, Direction, LinkKind, RefusalReason, Remedy, Stage, StageResponse,
+};
+use casefile_domain::ComplaintEvent;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::recorded::RecordedEvent;
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ProcedureSummary {
+    pub id: String,
+    pub version: u32,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DeadlineView {
+    pub due: NaiveDate,
+    pub state: DeadlineState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub met_on: Option<NaiveDate>,
+    pub starts_on: NaiveDate,
+    pub working_days: u32,
+    pub extended_by: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ResponseView {
+    pub on: NaiveDate,
+    pub by: Actor,
+    #[serde(flatten)]
+    pub response: StageResponse,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ExtensionView {
+    pub stage: Stage,
+    pub working_days: u32,
+    pub reason: String,
+    pub resident_informed_on: NaiveDate,
+    pub at: DateTime<Utc>,
+    pub by: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct LinkView {
+    pub kind: LinkKind,
+    pub reference: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EvidenceView {
+    pub evidence_id: String,
+    pub name: String,
+    pub media_type: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub at: DateTime<Utc>,
+    pub by: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct NoteView {
+    pub text: String,
+    pub at: DateTime<Utc>,
+    pub by: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CorrespondenceView {
+    pub direction: Direction,
+    pub channel: Channel,
+    pub text: String,
+    pub at: DateTime<Utc>,
+    pub by: Actor,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ClosureView {
+    pub on: NaiveDate,
+    pub by: Actor,
+    pub remedy: Remedy,
+    pub learning: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ReferralView {
+    pub scheme: Scheme,
+    pub reference: String,
+    pub on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct RefusalView {
+    pub reason: RefusalReason,
+    pub explanation: String,
+    pub signposted_to: Vec<Scheme>,
+    pub on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct WithdrawalView {
+    pub reason: String,
+    pub on: NaiveDate,
+}
+
+/// One case, as of the day it is built for.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CaseView {
+    pub id: String,
+    pub reference: String,
+    /// The sequence of the case's last event: the version a write was checked against.
+    pub version: u64,
+    pub procedure: ProcedureSummary,
+    pub division: Division,
+    pub calendar_version: String,
+    pub received_on: NaiveDate,
+    pub issue_arose_on: Option<NaiveDate>,
+    pub channel: Channel,
+    pub complainant: Complainant,
+    pub summary: String,
+    pub description: String,
+    pub status: Status,
+    pub stage: Stage,
+    pub owner: Option<Actor>,
+    pub acknowledged_on: Option<NaiveDate>,
+    pub escalated_on: Option<NaiveDate>,
+    pub stage2_acknowledged_on: Option<NaiveDate>,
+    pub deadlocked_on: Option<NaiveDate>,
+    pub referral: Option<ReferralView>,
+    pub refusal: Option<RefusalView>,
+    pub withdrawal: Option<WithdrawalView>,
+    pub theme: Option<String>,
+    pub root_cause: Option<String>,
+    /// Each live step keyed by its name (`acknowledge`, `stage1_response`, …).
+    pub deadlines: BTreeMap<String, DeadlineView>,
+    pub stage1_response: Option<ResponseView>,
+    pub stage2_response: Option<ResponseView>,
+    pub closure: Option<ClosureView>,
+    pub extensions: Vec<ExtensionView>,
+    pub links: Vec<LinkView>,
+    pub evidence: Vec<EvidenceView>,
+    pub notes: Vec<NoteView>,
+    pub correspondence: Vec<CorrespondenceView>,
+    pub logged_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CaseView {
+    /// Folds a case's events into its view as it stands on `today`. `None` if the events do
+    /// not start with `Logged`.
+    pub fn build(
+        id: &str,
+        events: &[RecordedEvent],
+        calendar: &Calendar,
+        today: NaiveDate,
+    ) -> Option<Self> {
+        let (first, rest) = events.split_first()?;
+        let ComplaintEvent::Logged {
+            occurred_at,
+            reference,
+            procedure,
+            division,
+            calendar_version,
+            received_on,
+            issue_arose_on,
+            channel,
+            complainant,
+            summary,
+            description,
+            ..
+        } = &first.event
+        else {
+            return None;
+        };
+        let mut view = CaseView {
+            id: id.to_string(),
+            reference: reference.clone(),
+            version: first.sequence,
+            procedure: ProcedureSummary {
+                id: procedure.id.clone(),
+                version: procedure.version,
+                name: procedure.name.clone(),
+            },
+            division: *division,
+            calendar_version: calendar_version.clone(),
+            received_on: *received_on,
+            issue_arose_on: *issue_arose_on,
+            channel: *channel,
+            complainant: complainant.clone(),
+            summary: summary.clone(),
+            description: description.clone(),
+            status: Status::Open,
+            stage: Stage::Stage1,
+            owner: None,
+            acknowledged_on: None,
+            escalated_on: None,
+            stage2_acknowledged_on: None,
+            deadlocked_on: None,
+            referral: None,
+            refusal: None,
+            withdrawal: None,
+            theme: None,
+            root_cause: None,
+            deadlines: BTreeMap::new(),
+            stage1_response: None,
+            stage2_response: None,
+            closure: None,
+            extensions: Vec::new(),
+            links: Vec::new(),
+            evidence: Vec::new(),
+            notes: Vec::new(),
+            correspondence: Vec::new(),
+            logged_at: *occurred_at,
+            updated_at: *occurred_at,
+        };
+        for recorded in rest {
+            view.record(recorded);
+        }
+        let state = Complaint::replay(events.iter().map(|r| r.event.clone()));
+        view.status = state.status;
+        view.stage = state.stage();
+        view.owner = state.owner.clone();
+        view.acknowledged_on = state.acknowledged_on;
+        view.escalated_on = state.escalated_on;
+        view.stage2_acknowledged_on = state.stage2_acknowledged_on;
+        view.deadlocked_on = state.deadlocked_on;
+        view.deadlines = deadlines(&state, calendar, today)
+            .into_iter()
+            .map(|d| {
+                (
+                    d.step.as_str().to_string(),
+                    DeadlineView {
+                        due: d.due,
+                        state: d.state,
+                        met_on: d.met_on,
+                        starts_on: d.starts_on,
+                        working_days: d.working_days,
+                        extended_by: d.extended_by,
+                    },
+                )
+            })
+            .collect();
+        Some(view)
+    }
+
+    /// Adds what the aggregate's state does not keep: text, lists, who said what.
+    fn record(&mut self, recorded: &RecordedEvent) {
+        use ComplaintEvent as E;
+        let at = recorded.event.occurred_at();
+        let on = casefile_domain::uk_date(at);
+        let by = recorded.event.by().clone();
+        self.version = recorded.sequence;
+        self.updated_at = at;
+        match recorded.event.clone() {
+            E::Categorised {
+                theme, root_cause, ..
+            } => {
+                self.theme = Some(theme);
+                self.root_cause = root_cause;
+            }
+            E::DeadlineExtended {
+                stage,
+                working_days,
+                reason,
+                resident_informed_on,
+                ..
+            } => self.extensions.push(ExtensionView {
+                stage,
+                working_days,
+                reason,
+                resident_informed_on,
+                at,
+                by,
+            }),
+            E::LinkedCaseAdded {
+                kind,
+                reference,
+                note,
+                ..
+            } => self.links.push(LinkView {
+                kind,
+                reference,
+                note,
+                at,
+            }),
+            E::EvidenceAttached {
+                evidence_id,
+                name,
+                media_type,
+                size_bytes,
+                sha256,
+                ..
+            } => self.evidence.push(EvidenceView {
+                evidence_id,
+                name,
+                media_type,
+                size_bytes,
+                sha256,
+                at,
+                by,
+            }),
+            E::NoteRecorded { text, .. } => self.notes.push(NoteView { text, at, by }),
+            E::CorrespondenceRecorded {
+                direction,
+                channel,
+                text,
+                ..
+            } => self.correspondence.push(CorrespondenceView {
+                direction,
+                channel,
+                text,
+                at,
+                by,
+            }),
+            E::Stage1Responded { response, .. } => {
+                self.stage1_response = Some(ResponseView { on, by, response })
+            }
+            E::Stage2Responded { response, .. } => {
+                self.stage2_response = Some(ResponseView { on, by, response })
+            }
+            E::Closed {
+                remedy, learning, ..
+            } => {
+                self.closure = Some(ClosureView {
+                    on,
+                    by,
+                    remedy,
+                    learning,
+                })
+            }
+            E::ReferredToRedress {
+                scheme, reference, ..
+            } => {
+                self.referral = Some(ReferralView {
+                    scheme,
+                    reference,
+                    on,
+                })
+            }
+            E::Refused {
+                reason,
+                explanation,
+                signposted_to,
+                ..
+            } => {
+                self.refusal = Some(RefusalView {
+                    reason,
+                    explanation,
+                    signposted_to,
+                    on,
+                })
+            }
+            E::Withdrawn { reason, .. } => self.withdrawal = Some(WithdrawalView { reason, on }),
+            E::Reopened { .. } => {
+                self.closure = None;
+                self.refusal = None;
+                self.withdrawal = None;
+            }
+            E::Logged { .. }
+            | E::Acknowledged { .. }
+            | E::OwnerAssigned { .. }
+            | E::Escalated { .. }
+            | E::Stage2Acknowledged { .. }
+            | E::Deadlocked { .. } => {}
+        }
+    }
+}
+
+/// The nearest unmet deadline of a case.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct NextDue {
+    pub step: String,
+    pub due: NaiveDate,
+    pub state: DeadlineState,
+}
+
+/// One line of a work queue.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CaseSummary {
+    pub id: String,
+    pub reference: String,
+    pub version: u64,
+    pub procedure: String,
+    pub division: Division,
+    pub status: Status,
+    pub stage: Stage,
+    pub owner: Option<Actor>,
+    pub received_on: NaiveDate,
+    pub complainant: String,
+    pub summary: String,
+    pub theme: Option<String>,
+    pub next_due: Option<NextDue>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CaseSummary {
+    pub fn stage_code(&self) -> &'static str {
+        match self.stage {
+            Stage::Stage1 => "stage1",
+            Stage::Stage2 => "stage2",
+        }
+    }
+}
+
+impl CaseView {
+    pub fn summary(&self) -> CaseSummary {
+        let next_due = self
+            .deadlines
+            .iter()
+            .filter(|(_, d)| d.met_on.is_none())
+            .min_by_key(|(_, d)| d.due)
+            .map(|(step, d)| NextDue {
+                step: step.clone(),
+                due: d.due,
+                state: d.state,
+            });
+        CaseSummary {
+            id: self.id.clone(),
+            reference: self.reference.clone(),
+            version: self.version,
+            procedure: self.procedure.id.clone(),
+            division: self.division,
+            status: self.status,
+            stage: self.stage,
+            owner: self.owner.clone(),
+            received_on: self.received_on,
+            complainant: self.complainant.name.clone(),
+            summary: self.summary.clone(),
+            theme: self.theme.clone(),
+            next_due,
+            updated_at: self.updated_at,
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Read models built from complaint events. Each is a pure fold of the recorded events, so
+//! it can be rebuilt at any time and gives the same answer as when it was first built.
+//!
+//! # Layout
+//!
+//! - [`recorded`]: an event as the store hands it back (sequence, time recorded, metadata).
+//! - [`case_view`]: the case as staff see it: stage, owner, deadlines, responses, timeline.
+//! - [`history`]: the audit trail of one case, event by event.
+
+pub mod case_view;
+pub mod history;
+pub mod recorded;
+
+pub use case_view::CaseView;
+pub use history::{History, HistoryEntry};
+pub use recorded::RecordedEvent;
