@@ -1,0 +1,135 @@
+//! Bearer-token authentication and role checks.
+
+use std::fmt;
+use std::str::FromStr;
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Advisor,
+    Officer,
+    Reviewer,
+    Manager,
+    Compliance,
+    Auditor,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Advisor => "advisor",
+            Self::Officer => "officer",
+            Self::Reviewer => "reviewer",
+            Self::Manager => "manager",
+            Self::Compliance => "compliance",
+            Self::Auditor => "auditor",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .map_err(|_| format!("unknown role `{s}`"))
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub id: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+}
+
+impl Principal {
+    /// The first of `allowed` the caller holds (admin may do everything), or 403.
+    pub fn require(&self, allowed: &[Role]) -> Result<Role, ApiError> {
+        if let Some(role) = allowed.iter().find(|r| self.roles.contains(r)) {
+            return Ok(*role);
+        }
+        if self.roles.contains(&Role::Admin) {
+            return Ok(Role::Admin);
+        }
+        let names: Vec<&str> = allowed.iter().map(Role::as_str).collect();
+        Err(ApiError::Forbidden(format!(
+            "this action needs one of the roles: {}, admin",
+            names.join(", ")
+        )))
+    }
+
+    pub fn actor(&self) -> casefile_domain::Actor {
+        casefile_domain::Actor {
+            id: self.id.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+pub fn parse_roles(text: &str) -> Vec<Role> {
+    text.split(',')
+        .filter_map(|r| r.trim().parse().ok())
+        .collect()
+}
+
+/// A new random bearer token: `cf_` and 32 random bytes in hex.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("cf_{}", hex::encode(bytes))
+}
+
+/// Tokens are stored only as this hash.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Resolves the bearer token into a [`Principal`] request extension, or answers 401.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let token = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|token| !token.is_empty())
+        .ok_or(ApiError::Unauthorized)?;
+    let user = state
+        .store
+        .user_by_token(&hash_token(token))
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    request.extensions_mut().insert(Principal {
+        roles: parse_roles(&user.roles),
+        id: user.id,
+        name: user.name,
+    });
+    Ok(next.run(request).await)
+}

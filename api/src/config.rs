@@ -1,0 +1,101 @@
+//! Configuration: command-line flags, each with an environment variable, over defaults.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// A value that must never reach a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Casefile: complaint case management with deadlines, audit trail and redress.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "casefile", version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "CASEFILE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// Event store: `sqlite://PATH` (embedded, created if missing) or `postgres://…`.
+    #[arg(
+        long,
+        env = "CASEFILE_DATABASE_URL",
+        default_value = "sqlite://./casefile-data/casefile.db"
+    )]
+    pub database_url: String,
+
+    /// Bearer token of the first administrator; generated and printed once if unset.
+    #[arg(long, env = "CASEFILE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+
+    /// Extra procedure definitions (TOML or JSON files), comma-separated.
+    #[arg(long, env = "CASEFILE_PROCEDURES", value_delimiter = ',')]
+    pub procedures: Vec<PathBuf>,
+
+    /// A gov.uk `bank-holidays.json` file whose one-off days are added to the calendar.
+    #[arg(long, env = "CASEFILE_BANK_HOLIDAYS")]
+    pub bank_holidays: Option<PathBuf>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "CASEFILE_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
+    pub body_limit_bytes: usize,
+
+    /// Snapshot a case every this many events.
+    #[arg(long, env = "CASEFILE_SNAPSHOT_EVERY", default_value_t = 50)]
+    pub snapshot_every: usize,
+
+    /// Log format.
+    #[arg(long, env = "CASEFILE_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Log filter, in `RUST_LOG` syntax.
+    #[arg(long, env = "CASEFILE_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    /// A configuration for tests: port 0, the given store, a fresh random admin token.
+    pub fn for_tests(database_url: &str) -> Self {
+        Self {
+            listen: "127.0.0.1:0".to_string(),
+            database_url: database_url.to_string(),
+            admin_token: Some(Secret::new(crate::auth::new_token())),
+            procedures: Vec::new(),
+            bank_holidays: None,
+            body_limit_bytes: 1024 * 1024,
+            snapshot_every: 50,
+            log_format: LogFormat::Text,
+            log: "warn".to_string(),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Request extractors whose rejections are our JSON errors, never axum's plain text.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+
+/// A JSON body: 415 without a JSON content type, 413 over the limit, 400 if it is not
+/// JSON, 422 (with the offending path) if its fields are wrong.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                ApiError::BadRequest {
+                    code: "malformed_json",
+                    message: format!("the body is not valid JSON: {inner}"),
+                }
+            }
+            _ => ApiError::Unprocessable {
+                code: "invalid_body",
+                message: format!("the body does not fit this request: {inner}"),
+                details: json!({"path": path, "reason": inner.to_string()}),
+            },
+        }
+    })?;
+    // Trailing garbage after the value is malformed too.
+    de.end().map_err(|err| ApiError::BadRequest {
+        code: "malformed_json",
+        message: format!("the body is not valid JSON: {err}"),
+    })?;
+    Ok(value)
+}
+
+/// A body read as bytes, its rejection kept for [`body_bytes`] to turn into our error.
+pub type BodyBytes = Result<Bytes, BytesRejection>;
+
+pub fn body_bytes(bytes: BodyBytes) -> Result<Bytes, ApiError> {
+    bytes.map_err(body_rejection)
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::BadRequest {
+            code: "unreadable_body",
+            message: rejection.body_text(),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized)
+    }
+}

@@ -1,0 +1,29 @@
+//! The Casefile HTTP service: routes, authentication, configuration, telemetry and the
+//! CQRS wiring that carries each request to the complaint aggregate and back.
+//!
+//! Data flows one way: request → command → aggregate → events → store → read model →
+//! response.
+//!
+//! # Layout
+//!
+//! - [`config`]: flags and environment.
+//! - [`startup`]: [`startup::Application`], built from a config, bound, run until stopped.
+//! - [`routes`]: the HTTP surface; [`openapi`] documents it.
+//! - [`auth`]: bearer tokens and roles; [`idempotency`]: `Idempotency-Key` replays.
+//! - [`cases`]: the CQRS framework and the read side of a case.
+//! - [`store`]: PostgreSQL or SQLite behind one type.
+//! - [`error`], [`extract`]: one JSON error body for everything.
+//! - [`metrics`], [`telemetry`]: Prometheus and tracing.
+
+pub mod auth;
+pub mod cases;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

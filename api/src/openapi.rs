@@ -1,0 +1,77 @@
+//! The OpenAPI 3 document, generated from the handlers and types, and a readable page for
+//! it that needs nothing from the network.
+
+use axum::response::Html;
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{complaints, ops, users};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Casefile",
+        description = "Complaint case management: procedures, deadlines, audit trail and redress."
+    ),
+    paths(
+        complaints::log_complaint,
+        complaints::list_complaints,
+        complaints::get_complaint,
+        complaints::get_history,
+        complaints::acknowledge,
+        complaints::assign,
+        complaints::notes,
+        complaints::evidence,
+        complaints::links,
+        complaints::categorise,
+        complaints::extend,
+        complaints::stage1_response,
+        complaints::escalate,
+        complaints::stage2_acknowledge,
+        complaints::stage2_response,
+        complaints::close,
+        complaints::deadlock,
+        complaints::refer,
+        complaints::refuse,
+        complaints::withdraw,
+        complaints::reopen,
+        users::create_user,
+        users::list_users,
+        users::issue_token,
+        users::revoke_tokens,
+        users::me,
+        ops::healthz,
+        ops::readyz,
+        ops::metrics,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "complaints", description = "Log, read and list cases"),
+        (name = "actions", description = "One command on a case per endpoint"),
+        (name = "users", description = "Users, roles and tokens"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// A self-contained page that renders the document: no CDN, no build step.
+pub async fn page() -> Html<&'static str> {
+    Html(include_str!("openapi/page.html"))
+}

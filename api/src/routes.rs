@@ -1,0 +1,77 @@
+//! The HTTP routes, grouped by resource.
+//!
+//! # Layout
+//!
+//! - [`complaints`]: log, read, list and act on cases.
+//! - [`users`]: users and tokens.
+//! - [`ops`]: health, readiness, metrics.
+
+pub mod complaints;
+pub mod ops;
+pub mod users;
+
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::startup::AppState;
+
+/// The authenticated API under `/api/v1`.
+pub fn api(state: AppState) -> Router<AppState> {
+    use complaints as c;
+    Router::new()
+        .route(
+            "/complaints",
+            post(c::log_complaint).get(c::list_complaints),
+        )
+        .route("/complaints/{id}", get(c::get_complaint))
+        .route("/complaints/{id}/history", get(c::get_history))
+        .route("/complaints/{id}/acknowledge", post(c::acknowledge))
+        .route("/complaints/{id}/assign", post(c::assign))
+        .route("/complaints/{id}/notes", post(c::notes))
+        .route("/complaints/{id}/evidence", post(c::evidence))
+        .route("/complaints/{id}/links", post(c::links))
+        .route("/complaints/{id}/categorise", post(c::categorise))
+        .route("/complaints/{id}/extend", post(c::extend))
+        .route("/complaints/{id}/stage1-response", post(c::stage1_response))
+        .route("/complaints/{id}/escalate", post(c::escalate))
+        .route(
+            "/complaints/{id}/stage2-acknowledge",
+            post(c::stage2_acknowledge),
+        )
+        .route("/complaints/{id}/stage2-response", post(c::stage2_response))
+        .route("/complaints/{id}/close", post(c::close))
+        .route("/complaints/{id}/deadlock", post(c::deadlock))
+        .route("/complaints/{id}/refer", post(c::refer))
+        .route("/complaints/{id}/refuse", post(c::refuse))
+        .route("/complaints/{id}/withdraw", post(c::withdraw))
+        .route("/complaints/{id}/reopen", post(c::reopen))
+        .route("/users", post(users::create_user).get(users::list_users))
+        .route(
+            "/users/{id}/tokens",
+            post(users::issue_token).delete(users::revoke_tokens),
+        )
+        .route("/me", get(users::me))
+        // Layers run bottom-up: authenticate, then deduplicate by Idempotency-Key.
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::idempotency::idempotent,
+        ))
+        .layer(from_fn_with_state(state, crate::auth::authenticate))
+        .method_not_allowed_fallback(ops::method_not_allowed)
+}
+
+/// Everything the server answers.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/v1/openapi.json", get(crate::openapi::document))
+        .route("/api/v1/docs", get(crate::openapi::page))
+        .nest("/api/v1", api(state.clone()))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(from_fn(crate::metrics::track))
+        .with_state(state)
+}

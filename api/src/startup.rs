@@ -1,0 +1,174 @@
+//! Building and running the service: configuration in, a bound server out.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderName;
+use axum::Router;
+use casefile_domain::{Calendar, ComplaintServices, ProcedureRegistry};
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{hash_token, new_token};
+use crate::cases::Cases;
+use crate::config::Config;
+use crate::store::users::UserRow;
+use crate::store::{Store, StoreError};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub cases: Arc<Cases>,
+    pub body_limit: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Procedure(#[from] casefile_domain::procedure::ProcedureError),
+    #[error("bank holidays file {path}: {message}")]
+    BankHolidays { path: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot set up the administrator: {0}")]
+    Admin(#[source] sqlx::Error),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// The id of the administrator created on first start.
+const ADMIN_ID: &str = "admin";
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    address: SocketAddr,
+    admin_token: String,
+    generated_admin_token: bool,
+    backend: &'static str,
+}
+
+impl Application {
+    /// Loads procedures and calendar, opens and migrates the store, seeds the administrator
+    /// and binds the listener. Fails with a message naming what is wrong.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        crate::telemetry::init(&config.log, config.log_format);
+        crate::metrics::handle();
+
+        let mut procedures = ProcedureRegistry::builtin();
+        for path in &config.procedures {
+            procedures.load_file(path)?;
+        }
+        let mut calendar = Calendar::builtin();
+        if let Some(path) = &config.bank_holidays {
+            let failed = |message: String| StartupError::BankHolidays {
+                path: path.display().to_string(),
+                message,
+            };
+            let text = std::fs::read_to_string(path).map_err(|e| failed(e.to_string()))?;
+            calendar = calendar
+                .with_govuk_json(&text)
+                .map_err(|e| failed(e.to_string()))?;
+            tracing::info!(version = %calendar.version(), "bank holidays loaded");
+        }
+
+        let store = Store::open(&config.database_url).await?;
+        let (admin_token, generated_admin_token) =
+            seed_admin(&store, config.admin_token.as_ref().map(|s| s.expose()))
+                .await
+                .map_err(StartupError::Admin)?;
+
+        let services = ComplaintServices::new(procedures, calendar);
+        let state = AppState {
+            store: store.clone(),
+            cases: Arc::new(Cases::new(store.clone(), services, config.snapshot_every)),
+            body_limit: config.body_limit_bytes,
+        };
+        let request_id = HeaderName::from_static("x-request-id");
+        let router = crate::routes::router(state)
+            .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+            .layer(PropagateRequestIdLayer::new(request_id.clone()))
+            .layer(TraceLayer::new_for_http())
+            .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+
+        let listener =
+            TcpListener::bind(&config.listen)
+                .await
+                .map_err(|source| StartupError::Listen {
+                    address: config.listen.clone(),
+                    source,
+                })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartupError::Listen {
+                address: config.listen.clone(),
+                source,
+            })?;
+        Ok(Self {
+            listener,
+            router,
+            address,
+            admin_token,
+            generated_admin_token,
+            backend: store.backend(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The administrator token set up by this start: the configured one, or one generated
+    /// because no administrator had a token. Empty when an administrator already existed.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// Whether [`admin_token`](Self::admin_token) was generated now and must be shown once.
+    pub fn generated_admin_token(&self) -> bool {
+        self.generated_admin_token
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// Makes sure an administrator can sign in: with the configured token, or with a new one
+/// when no administrator has a live token yet.
+async fn seed_admin(
+    store: &Store,
+    configured: Option<&str>,
+) -> Result<(String, bool), sqlx::Error> {
+    let (token, generated) = match configured {
+        Some(token) => (token.to_string(), false),
+        None if store.admin_has_token().await? => return Ok((String::new(), false)),
+        None => (new_token(), true),
+    };
+    store
+        .ensure_user(&UserRow {
+            id: ADMIN_ID.to_string(),
+            name: "Administrator".to_string(),
+            roles: "admin".to_string(),
+        })
+        .await?;
+    store.insert_token(ADMIN_ID, &hash_token(&token)).await?;
+    Ok((token, generated))
+}
