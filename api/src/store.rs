@@ -232,3 +232,15 @@ impl RawEvent {
         })
     }
 }
+
+impl Store {
+    /// The id of every case in the store, oldest first.
+    pub async fn case_ids(&self) -> Result<Vec<String>, sqlx::Error> {
+        let sql = "SELECT aggregate_id FROM events WHERE aggregate_type = $1 AND sequence = 1 \
+                   ORDER BY recorded_at, aggregate_id";
+        on_pool!(self, |pool| sqlx::query_scalar::<_, String>(sql)
+            .bind(Complaint::TYPE)
+            .fetch_all(pool)
+            .await)
+    }
+}
