@@ -35,6 +35,9 @@ pub enum ApiError {
         message: String,
         details: Value,
     },
+    /// The request conflicts with the state of something other than a case.
+    #[error("{message}")]
+    Rejected { code: &'static str, message: String },
     #[error("authentication required: send `Authorization: Bearer <token>`")]
     Unauthorized,
     #[error("{0}")]
@@ -76,6 +79,7 @@ impl ApiError {
             Self::Unprocessable { code, details, .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, code, details.clone())
             }
+            Self::Rejected { code, .. } => (StatusCode::CONFLICT, code, Value::Null),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", Value::Null),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", Value::Null),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found", Value::Null),

@@ -1,12 +1,15 @@
 //! The OpenAPI 3 document, generated from the handlers and types, and a readable page for
 //! it that needs nothing from the network.
 
+use axum::extract::State;
 use axum::response::Html;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{complaints, ops, users};
+use crate::startup::AppState;
 
 struct BearerAuth;
 
@@ -67,8 +70,27 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The document, with the procedure ids this server knows filled in.
+pub async fn document(State(state): State<AppState>) -> Json<utoipa::openapi::OpenApi> {
+    let mut doc = ApiDoc::openapi();
+    let procedure = doc
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut("LogComplaint"))
+        .and_then(|schema| match schema {
+            RefOr::T(Schema::Object(object)) => object.properties.get_mut("procedure"),
+            _ => None,
+        });
+    if let Some(RefOr::T(Schema::Object(field))) = procedure {
+        field.enum_values = Some(
+            state
+                .procedure_ids
+                .iter()
+                .map(|id| serde_json::Value::String(id.clone()))
+                .collect(),
+        );
+    }
+    Json(doc)
 }
 
 /// A self-contained page that renders the document: no CDN, no build step.

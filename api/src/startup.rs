@@ -24,6 +24,8 @@ pub struct AppState {
     pub store: Store,
     pub cases: Arc<Cases>,
     pub body_limit: usize,
+    /// Ids of every procedure, for the OpenAPI document.
+    pub procedure_ids: Arc<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,11 +87,13 @@ impl Application {
                 .await
                 .map_err(StartupError::Admin)?;
 
+        let procedure_ids = Arc::new(procedures.all().map(|p| p.id.clone()).collect());
         let services = ComplaintServices::new(procedures, calendar);
         let state = AppState {
             store: store.clone(),
             cases: Arc::new(Cases::new(store.clone(), services, config.snapshot_every)),
             body_limit: config.body_limit_bytes,
+            procedure_ids,
         };
         let request_id = HeaderName::from_static("x-request-id");
         let router = crate::routes::router(state)

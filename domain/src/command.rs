@@ -75,6 +75,7 @@ impl Action {
 #[serde(deny_unknown_fields)]
 pub struct LogComplaint {
     /// Procedure id, e.g. `chc-2024`.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub procedure: String,
     pub division: Division,
     /// The day the complaint reached the organisation: day 0 of its deadlines.
@@ -84,6 +85,7 @@ pub struct LogComplaint {
     pub issue_arose_on: Option<NaiveDate>,
     pub channel: Channel,
     pub complainant: Complainant,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub summary: String,
     #[serde(default)]
     pub description: String,
@@ -124,6 +126,7 @@ pub enum NoteKind {
 pub struct RecordNote {
     #[serde(default)]
     pub kind: NoteKind,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub text: String,
     /// Required for correspondence.
     #[serde(default)]
@@ -139,10 +142,13 @@ pub struct RecordNote {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AttachEvidence {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub media_type: String,
     pub size_bytes: u64,
     /// Lower-case hex SHA-256 of the file's bytes.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub sha256: String,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
@@ -153,6 +159,7 @@ pub struct AttachEvidence {
 #[serde(deny_unknown_fields)]
 pub struct AddLinkedCase {
     pub kind: LinkKind,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub reference: String,
     #[serde(default)]
     pub note: Option<String>,
@@ -164,6 +171,7 @@ pub struct AddLinkedCase {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Categorise {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub theme: String,
     #[serde(default)]
     pub root_cause: Option<String>,
@@ -176,7 +184,9 @@ pub struct Categorise {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExtendDeadline {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub working_days: u32,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub reason: String,
     /// The day the resident was told of the new date; defaults to the day of the extension.
     #[serde(default)]
@@ -191,7 +201,9 @@ pub struct ExtendDeadline {
 #[serde(deny_unknown_fields)]
 pub struct RespondToStage {
     pub outcome: Outcome,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub decision: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub reasons: String,
     #[serde(default)]
     pub remedy: Remedy,
@@ -206,6 +218,7 @@ pub struct RespondToStage {
 #[serde(deny_unknown_fields)]
 pub struct Escalate {
     /// Why the resident is dissatisfied with the Stage 1 response.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub reason: String,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
@@ -231,6 +244,7 @@ pub struct DeclareDeadlock {
     /// The resident asked for a deadlock letter; otherwise the procedure's time limit is relied on.
     #[serde(default)]
     pub on_request: bool,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub reason: String,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
@@ -242,6 +256,7 @@ pub struct DeclareDeadlock {
 pub struct ReferToRedress {
     pub scheme: Scheme,
     /// The scheme's own case reference.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub reference: String,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
@@ -252,6 +267,7 @@ pub struct ReferToRedress {
 #[serde(deny_unknown_fields)]
 pub struct RefuseComplaint {
     pub reason: RefusalReason,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub explanation: String,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
@@ -261,6 +277,7 @@ pub struct RefuseComplaint {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawComplaint {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub reason: String,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
@@ -270,6 +287,7 @@ pub struct WithdrawComplaint {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReopenComplaint {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub reason: String,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,

@@ -156,9 +156,12 @@ pub struct ListParams {
     pub stage: Option<Stage>,
     pub owner_id: Option<String>,
     pub procedure: Option<String>,
-    /// Page size, 1 to 500 (default 50).
-    pub limit: Option<u32>,
-    pub offset: Option<u32>,
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// Cases to skip.
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -187,10 +190,11 @@ pub async fn list_complaints(
         message: rejection.body_text(),
     })?;
     let limit = params.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
+    let offset = params.offset.unwrap_or(0);
+    if !(1..=500).contains(&limit) || offset < 0 {
         return Err(ApiError::BadRequest {
             code: "invalid_query",
-            message: "limit must be between 1 and 500".to_string(),
+            message: "limit must be between 1 and 500 and offset at least 0".to_string(),
         });
     }
     let filter = SummaryFilter {
@@ -201,8 +205,8 @@ pub async fn list_complaints(
         }),
         owner_id: params.owner_id,
         procedure: params.procedure,
-        limit: i64::from(limit),
-        offset: i64::from(params.offset.unwrap_or(0)),
+        limit,
+        offset,
     };
     let (items, total) = state.store.list_summaries(&filter).await?;
     Ok(Json(serde_json::json!({"items": items, "total": total})))
@@ -212,6 +216,7 @@ pub async fn list_complaints(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignRequest {
+    #[schema(min_length = 1)]
     pub owner_id: String,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,

@@ -15,7 +15,9 @@ use crate::store::users::UserRow;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(min_length = 1)]
     pub name: String,
+    #[schema(min_items = 1)]
     pub roles: Vec<Role>,
 }
 
@@ -156,7 +158,7 @@ pub async fn issue_token(
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn revoke_tokens(
@@ -165,7 +167,16 @@ pub async fn revoke_tokens(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     principal.require(&[Role::Admin])?;
-    state.store.user(&id).await?.ok_or(ApiError::NotFound)?;
+    let user = state.store.user(&id).await?.ok_or(ApiError::NotFound)?;
+    let is_admin = parse_roles(&user.roles).contains(&Role::Admin);
+    if is_admin && state.store.admins_with_tokens().await? <= 1 {
+        return Err(ApiError::Rejected {
+            code: "last_administrator",
+            message: "these are the tokens of the only administrator who can sign in; \
+                      give another administrator a token first"
+                .to_string(),
+        });
+    }
     state.store.revoke_tokens(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

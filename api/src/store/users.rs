@@ -86,12 +86,16 @@ impl Store {
 
     /// Whether any administrator holds a live token.
     pub async fn admin_has_token(&self) -> Result<bool, sqlx::Error> {
-        let sql = "SELECT COUNT(*) FROM tokens t JOIN users u ON u.id = t.user_id \
+        Ok(self.admins_with_tokens().await? > 0)
+    }
+
+    /// How many administrators hold a live token.
+    pub async fn admins_with_tokens(&self) -> Result<i64, sqlx::Error> {
+        let sql = "SELECT COUNT(DISTINCT u.id) FROM tokens t JOIN users u ON u.id = t.user_id \
                    WHERE t.revoked_at IS NULL AND (',' || u.roles || ',') LIKE '%,admin,%'";
-        let count = on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(sql)
+        on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(sql)
             .fetch_one(pool)
-            .await)?;
-        Ok(count > 0)
+            .await)
     }
 }
 
