@@ -66,7 +66,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .route(
+            "/metrics",
+            get(ops::metrics).layer(from_fn_with_state(state.clone(), crate::auth::authenticate)),
+        )
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .route("/api/v1/docs", get(crate::openapi::page))
         .nest("/api/v1", api(state.clone()))

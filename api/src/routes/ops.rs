@@ -34,9 +34,13 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     ))
 }
 
-/// Prometheus text format.
+/// Prometheus text format; any authenticated user may scrape it.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus metrics", body = String, content_type = "text/plain")))]
+    responses(
+        (status = 200, description = "Prometheus metrics", body = String, content_type = "text/plain"),
+        (status = 401, body = crate::error::ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn metrics() -> impl IntoResponse {
     let text = crate::metrics::handle()
         .map(|handle| handle.render())

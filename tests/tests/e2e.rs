@@ -1,0 +1,23 @@
+//! End-to-end suites: the real service on port 0, over HTTP, against SQLite and PostgreSQL
+//! (each test its own database). The expected answers come from `docs/api.md`; deadlines are
+//! worked out by hand in comments, never by calling the code under test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "e2e/auth.rs"]
+mod auth;
+#[path = "e2e/bad_input.rs"]
+mod bad_input;
+#[path = "e2e/concurrency.rs"]
+mod concurrency;
+#[path = "e2e/deadlines.rs"]
+mod deadlines;
+#[path = "e2e/idempotency.rs"]
+mod idempotency;
+#[path = "e2e/lifecycle.rs"]
+mod lifecycle;
+#[path = "e2e/listing.rs"]
+mod listing;
+#[path = "e2e/ops.rs"]
+mod ops;
+#[path = "e2e/rules.rs"]
+mod rules;

@@ -1,0 +1,290 @@
+//! Bad requests get a clear 4xx with the one error body (`error`, `message`, `details`),
+//! never a 5xx (the harness fails any 5xx), and write nothing.
+
+use casefile_tests::*;
+use reqwest::Method;
+
+both_backends! {
+    malformed_and_mistyped_bodies => bodies_scenario,
+    content_type_and_size => content_type_scenario,
+    unknown_cases_and_routes => not_found_scenario,
+}
+
+/// POSTs raw bytes with a content type.
+async fn raw(app: &TestApp, path: &str, content_type: Option<&str>, bytes: Vec<u8>) -> Response {
+    app.send(
+        Method::POST,
+        path,
+        Some(&app.admin_token),
+        Body::Raw {
+            content_type: content_type.map(str::to_string),
+            bytes,
+        },
+        &[],
+    )
+    .await
+}
+
+async fn bodies_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.new_case().await;
+    let notes = format!("/api/v1/complaints/{id}/notes");
+
+    // Not JSON at all.
+    for (path, text) in [
+        ("/api/v1/complaints", r#"{"procedure": "chc-2024", "#),
+        ("/api/v1/complaints", "procedure=chc-2024"),
+        (notes.as_str(), r#"{"text": "unterminated}"#),
+        (notes.as_str(), "{'text': 'single quotes'}"),
+    ] {
+        let r = raw(
+            &app,
+            path,
+            Some("application/json"),
+            text.as_bytes().to_vec(),
+        )
+        .await;
+        assert_error(r.status, &r.json, StatusCode::BAD_REQUEST, "malformed_json");
+    }
+
+    // Unknown, missing and wrongly typed fields when logging.
+    let mut missing = valid_complaint();
+    missing.as_object_mut().map(|o| o.remove("summary"));
+    let mut missing_nested = valid_complaint();
+    missing_nested["complainant"]
+        .as_object_mut()
+        .map(|o| o.remove("name"));
+    let mut unknown_nested = valid_complaint();
+    unknown_nested["complainant"]["shoe_size"] = json!(9);
+    let cases = [
+        (
+            "unknown field",
+            merge(valid_complaint(), json!({"colour": "red"})),
+        ),
+        ("unknown nested field", unknown_nested),
+        ("missing field", missing),
+        ("missing nested field", missing_nested),
+        (
+            "number for a date",
+            merge(valid_complaint(), json!({"received_on": 42})),
+        ),
+        (
+            "impossible date",
+            merge(valid_complaint(), json!({"received_on": "2025-02-30"})),
+        ),
+        (
+            "unknown channel",
+            merge(valid_complaint(), json!({"channel": "pigeon"})),
+        ),
+        (
+            "unknown division",
+            merge(valid_complaint(), json!({"division": "wessex"})),
+        ),
+        (
+            "string for an object",
+            merge(valid_complaint(), json!({"complainant": "Alex"})),
+        ),
+        ("array body", json!([])),
+        (
+            "bad occurred_at",
+            merge(valid_complaint(), json!({"occurred_at": "yesterday"})),
+        ),
+    ];
+    for (what, body) in cases {
+        let (status, error) = app.post("/api/v1/complaints", &app.admin_token, body).await;
+        assert_error(
+            status,
+            &error,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        );
+        assert!(
+            error["details"]["reason"]
+                .as_str()
+                .is_some_and(|r| !r.is_empty()),
+            "{what}: invalid_body has details.reason: {error}"
+        );
+    }
+    assert_eq!(app.case_total().await, 1, "bad bodies wrote cases");
+
+    // The same for actions.
+    let before = app.history(&id).await;
+    let actions = [
+        ("notes", json!({"text": "x", "colour": "red"})),
+        ("notes", json!({})),
+        ("notes", json!({"text": 42})),
+        ("notes", json!({"text": "x", "kind": "gossip"})),
+        (
+            "evidence",
+            json!({"name": "a", "media_type": "image/png", "size_bytes": "big", "sha256": "a".repeat(64)}),
+        ),
+        (
+            "evidence",
+            json!({"name": "a", "media_type": "image/png", "size_bytes": -1, "sha256": "a".repeat(64)}),
+        ),
+        ("links", json!({"kind": "garden", "reference": "G-1"})),
+        ("extend", json!({"working_days": "five", "reason": "x"})),
+        ("refer", json!({"scheme": "the-press", "reference": "x"})),
+        ("refuse", json!({"reason": "bored", "explanation": "x"})),
+        (
+            "stage1-response",
+            json!({"outcome": "maybe", "decision": "d", "reasons": "r"}),
+        ),
+        ("deadlock", json!({"reason": "x", "on_request": "yes"})),
+        ("acknowledge", json!({"occurred_at": 17})),
+        ("assign", json!({})),
+    ];
+    for (action, body) in actions {
+        let (status, error) = app.act(&app.admin_token, &id, action, body.clone()).await;
+        assert_eq!(
+            (status, error["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")),
+            "{action} {body}: {error}"
+        );
+        assert_error_shape(&error);
+    }
+    assert_eq!(
+        app.history(&id).await,
+        before,
+        "bad action bodies wrote events"
+    );
+}
+
+async fn content_type_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.new_case().await;
+    let before = app.history(&id).await;
+    let notes = format!("/api/v1/complaints/{id}/notes");
+    let note = serde_json::to_vec(&json!({"text": "hello"})).unwrap();
+    let complaint = serde_json::to_vec(&valid_complaint()).unwrap();
+
+    // Without a content type, or with another one: 415.
+    for (path, bytes) in [("/api/v1/complaints", &complaint), (notes.as_str(), &note)] {
+        let r = raw(&app, path, None, bytes.clone()).await;
+        assert_error(
+            r.status,
+            &r.json,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        );
+        let r = raw(&app, path, Some("text/plain"), bytes.clone()).await;
+        assert_error(
+            r.status,
+            &r.json,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        );
+    }
+
+    // Over the 1 MiB default limit: 2 MiB of otherwise valid JSON.
+    let big_text = "x".repeat(2 * 1024 * 1024);
+    let big_note = serde_json::to_vec(&json!({"text": big_text})).unwrap();
+    let r = raw(&app, &notes, Some("application/json"), big_note).await;
+    assert_error(
+        r.status,
+        &r.json,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+    let big_complaint = serde_json::to_vec(&merge(
+        valid_complaint(),
+        json!({"description": "y".repeat(2 * 1024 * 1024)}),
+    ))
+    .unwrap();
+    let r = raw(
+        &app,
+        "/api/v1/complaints",
+        Some("application/json"),
+        big_complaint,
+    )
+    .await;
+    assert_error(
+        r.status,
+        &r.json,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+
+    // A charset parameter is still JSON.
+    let r = raw(&app, &notes, Some("application/json; charset=utf-8"), note).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    assert_eq!(app.case_total().await, 1);
+    assert_eq!(app.history(&id).await.len(), before.len() + 1);
+}
+
+async fn not_found_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.admin_token.clone();
+    app.new_case().await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    for id in [unknown.as_str(), "not-a-uuid", "CF-2025-000001"] {
+        for path in [
+            format!("/api/v1/complaints/{id}"),
+            format!("/api/v1/complaints/{id}/history"),
+        ] {
+            let (status, body) = app.get(&path, &token).await;
+            assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+        }
+        for (action, body) in [
+            ("notes", json!({"text": "hello"})),
+            ("acknowledge", json!({})),
+            ("withdraw", json!({"reason": "x"})),
+        ] {
+            let (status, error) = app.act(&token, id, action, body).await;
+            assert_error(status, &error, StatusCode::NOT_FOUND, "not_found");
+        }
+    }
+    // Acting on an unknown id created nothing.
+    assert_eq!(app.case_total().await, 1);
+
+    for path in [
+        "/api/v1/nope",
+        "/api/v1/complaints/x/y/z",
+        "/nope",
+        "/api/v2/complaints",
+    ] {
+        let (status, body) = app.get(path, &token).await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    }
+    let (status, body) = app
+        .post(
+            "/api/v1/complaints/00000000-0000-0000-0000-000000000000/fly",
+            &token,
+            json!({}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+
+    // A known route with the wrong method.
+    let r = app
+        .send(
+            Method::DELETE,
+            "/api/v1/complaints",
+            Some(&token),
+            Body::None,
+            &[],
+        )
+        .await;
+    assert_error(
+        r.status,
+        &r.json,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+    let r = app
+        .send(
+            Method::PUT,
+            "/api/v1/me",
+            Some(&token),
+            Body::Json(json!({})),
+            &[],
+        )
+        .await;
+    assert_error(
+        r.status,
+        &r.json,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+}

@@ -1,0 +1,113 @@
+//! Optimistic concurrency: many staff writing to one case at once never lose an event.
+
+use std::collections::BTreeSet;
+
+use casefile_tests::*;
+
+both_backends! {
+    thirty_two_writers_on_one_case => thirty_two_writers,
+    concurrent_stage_commands_decide_once => one_winner,
+}
+
+const WRITERS: usize = 32;
+
+/// 32 `notes` commands at once, from tokio tasks sharing one client: every 2xx is in the
+/// history, nothing else is, the sequences are 1..n, and any failure is a retryable 409.
+async fn thirty_two_writers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.new_case().await;
+    let url = app.url(&format!("/api/v1/complaints/{id}/notes"));
+    let mut tasks = Vec::new();
+    for i in 0..WRITERS {
+        let client = app.client.clone();
+        let url = url.clone();
+        let token = app.admin_token.clone();
+        tasks.push(tokio::spawn(async move {
+            let text = format!("note number {i}");
+            let response = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"text": text}))
+                .send()
+                .await
+                .expect("an HTTP answer");
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            (text, status, body)
+        }));
+    }
+    let mut written = BTreeSet::new();
+    for task in tasks {
+        let (text, status, body) = task.await.expect("the writer task");
+        if status.is_success() {
+            assert_eq!(status, StatusCode::OK, "{body}");
+            written.insert(text);
+        } else {
+            assert_error(
+                status,
+                &body,
+                StatusCode::CONFLICT,
+                "concurrent_modification",
+            );
+            assert_eq!(body["details"]["retryable"], true, "{body}");
+        }
+    }
+    assert!(!written.is_empty(), "no writer succeeded");
+
+    let events = app.history(&id).await;
+    assert_gapless(&events);
+    assert_eq!(events[0]["type"], "Logged");
+    let recorded: Vec<String> = events
+        .iter()
+        .filter(|e| e["type"] == "NoteRecorded")
+        .map(|e| e["payload"]["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        events.len(),
+        1 + recorded.len(),
+        "only the notes were written"
+    );
+    let recorded_set: BTreeSet<String> = recorded.iter().cloned().collect();
+    assert_eq!(
+        recorded_set.len(),
+        recorded.len(),
+        "a note was written twice"
+    );
+    assert_eq!(
+        recorded_set, written,
+        "the history holds exactly the notes that got a 2xx"
+    );
+    // The case view agrees.
+    let view = app.case(&id).await;
+    assert_eq!(view["notes"].as_array().map(Vec::len), Some(written.len()));
+    assert_eq!(view["version"], events.len() as u64);
+}
+
+/// Eight officers acknowledge the same case at once: one wins, the rest get 409 (the rule
+/// re-checked against the winner's state, or a lost race), and one event is written.
+async fn one_winner(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.new_case().await;
+    let token = app.admin_token.clone();
+    let responses =
+        futures::future::join_all((0..8).map(|_| app.act(&token, &id, "acknowledge", json!({}))))
+            .await;
+    let mut winners = 0;
+    for (status, body) in &responses {
+        if *status == StatusCode::OK {
+            winners += 1;
+        } else {
+            assert_eq!(*status, StatusCode::CONFLICT, "{body}");
+            let code = body["error"].as_str().unwrap_or("");
+            assert!(
+                code == "already_acknowledged" || code == "concurrent_modification",
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(
+        winners, 1,
+        "exactly one acknowledgement wins: {responses:?}"
+    );
+    assert_eq!(app.event_types(&id).await, ["Logged", "Acknowledged"]);
+}
