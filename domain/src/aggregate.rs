@@ -20,6 +20,9 @@ use crate::values::{Actor, Channel, Stage, StageResponse};
 const MAX_SUMMARY: usize = 500;
 /// Longest free text of any other field, in characters.
 const MAX_TEXT: usize = 50_000;
+/// Longest single extension, in working days (a year): even an uncapped procedure means
+/// weeks, and the bound keeps date arithmetic far from the calendar's ends.
+pub const MAX_EXTENSION: u32 = 260;
 
 /// Where "now" comes from, so tests and imports can fix it.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -415,8 +418,11 @@ impl Complaint {
                 }
             }
             Action::ExtendDeadline(c) => {
-                if c.working_days == 0 {
-                    return Err(invalid("working_days", "must be at least 1"));
+                if c.working_days == 0 || c.working_days > MAX_EXTENSION {
+                    return Err(ComplaintError::InvalidField {
+                        field: "working_days",
+                        reason: format!("must be between 1 and {MAX_EXTENSION}"),
+                    });
                 }
                 text("reason", &c.reason, MAX_TEXT)?;
                 self.ensure_open()?;

@@ -184,7 +184,7 @@ pub struct Categorise {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExtendDeadline {
-    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 260))]
     pub working_days: u32,
     #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub reason: String,

@@ -149,6 +149,9 @@ pub struct Redress {
     pub within_months: Option<u32>,
 }
 
+/// Longest deadline a step may have, in working days (a year).
+pub const MAX_STEP_WORKING_DAYS: u32 = 260;
+
 fn two() -> u8 {
     2
 }
@@ -240,6 +243,12 @@ impl Procedure {
             let field = format!("steps[{i}]");
             if self.steps[..i].iter().any(|r| r.step == rule.step) {
                 return Err(fail(&format!("{field}.step"), "step listed twice"));
+            }
+            if rule.working_days > MAX_STEP_WORKING_DAYS {
+                return Err(fail(
+                    &format!("{field}.working_days"),
+                    &format!("must be at most {MAX_STEP_WORKING_DAYS}"),
+                ));
             }
             if rule.step.stage() == Stage::Stage2 && self.stages < 2 {
                 return Err(fail(

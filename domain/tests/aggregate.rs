@@ -749,7 +749,23 @@ mod rules {
         rejects(
             chc_acknowledged(),
             by(officer(), extend(0)),
-            invalid("working_days", "must be at least 1"),
+            invalid("working_days", "must be between 1 and 260"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_extension_beyond_a_year_of_working_days_is_an_invalid_field_even_uncapped() {
+        rejects(
+            vec![
+                logged("ocasa", "2025-04-01"),
+                acknowledged("2025-04-02"),
+                stage1_responded("2025-04-08", officer()),
+                escalated("2025-04-09"),
+                stage2_acknowledged("2025-04-10"),
+            ],
+            by(officer(), extend(261)),
+            invalid("working_days", "must be between 1 and 260"),
         )
         .await;
     }

@@ -146,6 +146,11 @@ pub struct TestApp {
 
 /// Starts the service against a fresh store of `backend`.
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// The store URL a fresh test store of `backend` is reached by, and its handle.
+async fn fresh_store(backend: Backend) -> (Store, String) {
     let store = match backend {
         Backend::Sqlite => Store::Sqlite(
             std::env::temp_dir().join(format!("casefile-test-{}.db", Uuid::new_v4().simple())),
@@ -159,7 +164,16 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
             database,
         } => with_database(admin_url, database),
     };
-    let app = match Application::build(Config::for_tests(&url)).await {
+    (store, url)
+}
+
+/// Starts the service against a fresh store of `backend`, with `configure` applied to the
+/// test configuration first (extra procedures, a bank-holidays file…).
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let (store, url) = fresh_store(backend).await;
+    let mut config = Config::for_tests(&url);
+    configure(&mut config);
+    let app = match Application::build(config).await {
         Ok(app) => app,
         Err(err) => panic!("the service did not start against {backend:?} ({url}): {err:?}"),
     };

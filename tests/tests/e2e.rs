@@ -9,6 +9,8 @@ mod auth;
 mod bad_input;
 #[path = "e2e/concurrency.rs"]
 mod concurrency;
+#[path = "e2e/configuration.rs"]
+mod configuration;
 #[path = "e2e/deadlines.rs"]
 mod deadlines;
 #[path = "e2e/idempotency.rs"]

@@ -111,3 +111,33 @@ async fn one_winner(backend: Backend) {
     );
     assert_eq!(app.event_types(&id).await, ["Logged", "Acknowledged"]);
 }
+
+both_backends! {
+    a_long_case_keeps_its_rules_across_snapshots => long_case_across_snapshots,
+}
+
+/// With a snapshot every 5 events, a case of 40 events is loaded from snapshots many
+/// times; it must still know it was acknowledged and answered, and lose nothing.
+async fn long_case_across_snapshots(backend: Backend) {
+    let app = spawn_app_with(backend, |config| config.snapshot_every = 5).await;
+    let token = app.admin_token.clone();
+    let id = app.new_case().await;
+    app.act_ok(&token, &id, "acknowledge", json!({})).await;
+    for i in 0..36 {
+        app.act_ok(&token, &id, "notes", json!({"text": format!("note {i}")}))
+            .await;
+    }
+    let (status, body) = app.act(&token, &id, "acknowledge", json!({})).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "already_acknowledged");
+    let case = app
+        .act_ok(&token, &id, "stage1-response", stage_response("upheld"))
+        .await;
+    assert_eq!(case["version"], 39);
+    let (status, body) = app
+        .act(&token, &id, "stage1-response", stage_response("upheld"))
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "already_responded");
+    let events = app.history(&id).await;
+    assert_eq!(events.len(), 39);
+    assert_gapless(&events);
+}
