@@ -40,7 +40,11 @@ pub enum LogFormat {
 
 /// Casefile: complaint case management with deadlines, audit trail and redress.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "casefile", version, about)]
+#[command(
+    name = "casefile",
+    version,
+    about = "Casefile: complaint case management with deadlines, audit trail and redress."
+)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "CASEFILE_LISTEN", default_value = "127.0.0.1:8080")]
