@@ -167,7 +167,7 @@ async fn seed_admin(
         None => (new_token(), true),
     };
     store
-        .ensure_user(&UserRow {
+        .insert_user(&UserRow {
             id: ADMIN_ID.to_string(),
             name: "Administrator".to_string(),
             roles: "admin".to_string(),

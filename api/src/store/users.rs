@@ -14,8 +14,11 @@ pub struct UserRow {
 }
 
 impl Store {
+    /// Creates the user unless one with the id exists (several instances may start at
+    /// once and seed the same administrator).
     pub async fn insert_user(&self, user: &UserRow) -> Result<(), sqlx::Error> {
-        let sql = "INSERT INTO users (id, name, roles, created_at) VALUES ($1, $2, $3, $4)";
+        let sql = "INSERT INTO users (id, name, roles, created_at) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (id) DO NOTHING";
         let now = Utc::now().to_rfc3339();
         on_pool!(self, |pool| sqlx::query(sql)
             .bind(&user.id)
@@ -111,20 +114,3 @@ where
     })
 }
 
-impl Store {
-    /// Creates the user unless one with the id exists (several instances may start at once).
-    pub async fn ensure_user(&self, user: &UserRow) -> Result<(), sqlx::Error> {
-        let sql = "INSERT INTO users (id, name, roles, created_at) VALUES ($1, $2, $3, $4) \
-                   ON CONFLICT (id) DO NOTHING";
-        let now = Utc::now().to_rfc3339();
-        on_pool!(self, |pool| sqlx::query(sql)
-            .bind(&user.id)
-            .bind(&user.name)
-            .bind(&user.roles)
-            .bind(&now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-}
