@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use casefile_domain::command::LogComplaint;
 use casefile_domain::{uk_date, Action, Calendar, Complaint, ComplaintCommand, ComplaintServices};
+use casefile_projections::case_view::CaseRecord;
 use casefile_projections::recorded::meta;
 use casefile_projections::{CaseView, History};
 use chrono::{Datelike, Utc};
@@ -141,17 +142,45 @@ impl Cases {
 
     /// The case as it stands today, or `None` if no complaint was logged under the id.
     pub async fn view(&self, id: &str) -> Result<Option<CaseView>, ApiError> {
+        Ok(self
+            .record(id)
+            .await?
+            .map(|record| record.view(&self.calendar, uk_date(Utc::now()))))
+    }
+
+    /// The case folded up to its last event: the stored fold plus the events recorded since
+    /// (all of them when nothing usable is stored), saved again when it moved on.
+    async fn record(&self, id: &str) -> Result<Option<CaseRecord>, ApiError> {
+        let stored = self
+            .store
+            .case_record(id)
+            .await?
+            .and_then(|body| serde_json::from_str::<CaseRecord>(&body).ok())
+            .filter(|record| record.format == CaseRecord::FORMAT && record.view.id == id);
+        let after = stored.as_ref().map_or(0, CaseRecord::version);
         let events = self
             .store
-            .case_events(id)
+            .case_events_after(id, after)
             .await
             .map_err(ApiError::internal)?;
-        Ok(CaseView::build(
-            id,
-            &events,
-            &self.calendar,
-            uk_date(Utc::now()),
-        ))
+        let mut record = match (stored, events.first()) {
+            (Some(record), _) => record,
+            (None, Some(first)) => match CaseRecord::start(id, first) {
+                Some(record) => record,
+                None => return Ok(None),
+            },
+            (None, None) => return Ok(None),
+        };
+        for event in &events {
+            record.apply(event);
+        }
+        if !events.is_empty() {
+            let body = serde_json::to_string(&record).map_err(ApiError::internal)?;
+            self.store
+                .save_case_record(id, record.version(), &body)
+                .await?;
+        }
+        Ok(Some(record))
     }
 
     pub async fn history(&self, id: &str) -> Result<Option<History>, ApiError> {

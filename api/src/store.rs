@@ -131,22 +131,32 @@ impl Store {
 
     /// Every event of one case, in order, with the time each was recorded.
     pub async fn case_events(&self, id: &str) -> Result<Vec<RecordedEvent>, LoadError> {
+        self.case_events_after(id, 0).await
+    }
+
+    /// The events of one case after `sequence`, in order.
+    pub async fn case_events_after(
+        &self,
+        id: &str,
+        sequence: u64,
+    ) -> Result<Vec<RecordedEvent>, LoadError> {
         let sql = match self {
             // jsonb comes back as text here so both backends decode the same way.
             Self::Postgres(_) => {
                 "SELECT sequence, event_version, payload::text AS payload, metadata::text AS metadata, \
                  to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS recorded_at \
-                 FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
+                 FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 ORDER BY sequence"
             }
             Self::Sqlite(_) => {
                 "SELECT sequence, event_version, payload, metadata, recorded_at \
-                 FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence"
+                 FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 ORDER BY sequence"
             }
         };
         let rows = on_pool!(self, |pool| {
             let rows = sqlx::query(sql)
                 .bind(Complaint::TYPE)
                 .bind(id)
+                .bind(i64::try_from(sequence).unwrap_or(i64::MAX))
                 .fetch_all(pool)
                 .await?;
             rows.iter()
@@ -242,5 +252,44 @@ impl Store {
             .bind(Complaint::TYPE)
             .fetch_all(pool)
             .await)
+    }
+}
+
+impl Store {
+    /// The stored fold of a case, as JSON, if there is one.
+    pub async fn case_record(&self, id: &str) -> Result<Option<String>, sqlx::Error> {
+        let sql = "SELECT body FROM case_records WHERE id = $1";
+        on_pool!(self, |pool| sqlx::query_scalar::<_, String>(sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)
+    }
+
+    /// Stores a fold of a case unless a newer one is already there.
+    pub async fn save_case_record(
+        &self,
+        id: &str,
+        version: u64,
+        body: &str,
+    ) -> Result<(), sqlx::Error> {
+        let sql = "INSERT INTO case_records (id, version, body) VALUES ($1, $2, $3) \
+                   ON CONFLICT (id) DO UPDATE SET version = excluded.version, body = excluded.body \
+                   WHERE case_records.version < excluded.version";
+        on_pool!(self, |pool| sqlx::query(sql)
+            .bind(id)
+            .bind(i64::try_from(version).unwrap_or(i64::MAX))
+            .bind(body)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Forgets every stored fold; the next read of each case refolds it from its events.
+    pub async fn clear_case_records(&self) -> Result<u64, sqlx::Error> {
+        on_pool!(self, |pool| sqlx::query("DELETE FROM case_records")
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
     }
 }

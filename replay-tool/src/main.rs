@@ -48,7 +48,8 @@ enum Command {
         #[arg(long)]
         as_of: Option<String>,
     },
-    /// Rebuild the work-queue projection of every case from its events.
+    /// Rebuild the work-queue projection of every case from its events (and drop the stored
+    /// case folds, which refold on their next read).
     Rebuild,
 }
 
@@ -98,6 +99,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             print_json(&view)
         }
         Command::Rebuild => {
+            // Stored folds are refolded from the events on each case's next read.
+            let cleared = store
+                .clear_case_records()
+                .await
+                .map_err(|e| e.to_string())?;
             let ids = store.case_ids().await.map_err(|e| e.to_string())?;
             let today = uk_date(Utc::now());
             for id in &ids {
@@ -109,7 +115,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                         .map_err(|e| e.to_string())?;
                 }
             }
-            println!("rebuilt {} case summaries", ids.len());
+            println!(
+                "rebuilt {} case summaries; cleared {cleared} stored case folds",
+                ids.len()
+            );
             Ok(())
         }
     }

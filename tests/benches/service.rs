@@ -14,6 +14,8 @@ use casefile_tests::{spawn_app, stage_response, valid_complaint, Backend, TestAp
 use futures::future::join_all;
 use serde_json::{json, Value};
 
+const LONG_CASE_NOTES: usize = 300;
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -125,6 +127,44 @@ async fn measure(backend: Backend, cases: usize, concurrency: usize) -> Vec<Samp
             wall: wall.mul_f64(share),
         });
     }
+
+    // A long case: 300 notes. Reads fold every event; commands load the latest snapshot.
+    let (_, case) = timed(&app, "POST", "/api/v1/complaints", Some(valid_complaint())).await;
+    let base = format!("/api/v1/complaints/{}", case["id"].as_str().expect("an id"));
+    for i in 0..LONG_CASE_NOTES {
+        timed(
+            &app,
+            "POST",
+            &format!("{base}/notes"),
+            Some(json!({"text": format!("note {i}")})),
+        )
+        .await;
+    }
+    let started = Instant::now();
+    let mut micros = Vec::new();
+    for _ in 0..cases {
+        micros.push(timed(&app, "GET", &base, None).await.0);
+    }
+    samples.push(Sample {
+        name: "read case, 301 events",
+        micros,
+        wall: started.elapsed(),
+    });
+    let started = Instant::now();
+    let mut micros = Vec::new();
+    for i in 0..cases {
+        let body = json!({"text": format!("more {i}")});
+        micros.push(
+            timed(&app, "POST", &format!("{base}/notes"), Some(body))
+                .await
+                .0,
+        );
+    }
+    samples.push(Sample {
+        name: "command, 301+ events",
+        micros,
+        wall: started.elapsed(),
+    });
 
     // Concurrent: several clients each driving their own cases.
     let started = Instant::now();

@@ -113,4 +113,3 @@ where
         roles: row.try_get("roles")?,
     })
 }
-
