@@ -9,6 +9,7 @@ use axum::http::HeaderName;
 use axum::Router;
 use casefile_domain::{Calendar, ComplaintServices, ProcedureRegistry};
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -100,6 +101,12 @@ impl Application {
             .layer(DefaultBodyLimit::max(config.body_limit_bytes))
             .layer(PropagateRequestIdLayer::new(request_id.clone()))
             .layer(TraceLayer::new_for_http())
+            // A bug must still answer with our error body, not drop the connection.
+            .layer(CatchPanicLayer::custom(|_| {
+                axum::response::IntoResponse::into_response(crate::error::ApiError::Internal(
+                    "a request handler panicked".into(),
+                ))
+            }))
             .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
 
         let listener =
