@@ -1,6 +1,5 @@
 //! `/api/v1/complaints`: log, read, list and act on cases.
 
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Principal, Role};
 use crate::cases::CommandContext;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{body_bytes, parse_json, BodyBytes};
+use crate::extract::{body_bytes, json_body, BodyBytes};
 use crate::startup::AppState;
 use crate::store::summaries::SummaryFilter;
 
@@ -59,24 +58,6 @@ fn context(principal: &Principal, role: Role, headers: &HeaderMap) -> CommandCon
     }
 }
 
-/// Checks the content type and parses a body only after the role check has passed, so
-/// a caller without the right role hears 403 whatever they sent.
-fn body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, bytes: &Bytes) -> Result<T, ApiError> {
-    let is_json = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|m| {
-            let m = m.trim().to_ascii_lowercase();
-            m == "application/json" || m.ends_with("+json")
-        })
-        .unwrap_or(false);
-    if !is_json {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    parse_json(bytes)
-}
-
 /// Log a new complaint.
 #[utoipa::path(post, path = "/api/v1/complaints", tag = "complaints",
     request_body = LogComplaint,
@@ -95,7 +76,7 @@ pub async fn log_complaint(
     bytes: BodyBytes,
 ) -> Result<(StatusCode, Json<CaseView>), ApiError> {
     let role = principal.require(LOGGERS)?;
-    let complaint: LogComplaint = body(&headers, &body_bytes(bytes)?)?;
+    let complaint: LogComplaint = json_body(&headers, body_bytes(bytes)?)?;
     let ctx = context(&principal, role, &headers);
     let view = state.cases.log(complaint, &ctx).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -243,7 +224,7 @@ pub async fn assign(
 ) -> Result<Json<CaseView>, ApiError> {
     let role = principal.require(MANAGERS)?;
     let id = case_id(&id)?;
-    let request: AssignRequest = body(&headers, &body_bytes(bytes)?)?;
+    let request: AssignRequest = json_body(&headers, body_bytes(bytes)?)?;
     let owner =
         state
             .store
@@ -293,7 +274,7 @@ macro_rules! action {
         ) -> Result<Json<CaseView>, ApiError> {
             let role = principal.require($roles)?;
             let id = case_id(&id)?;
-            let command: $body = body(&headers, &body_bytes(bytes)?)?;
+            let command: $body = json_body(&headers, body_bytes(bytes)?)?;
             let ctx = context(&principal, role, &headers);
             state
                 .cases
