@@ -74,10 +74,6 @@ pub struct Config {
     #[arg(long, env = "CASEFILE_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
     pub body_limit_bytes: usize,
 
-    /// Snapshot a case every this many events.
-    #[arg(long, env = "CASEFILE_SNAPSHOT_EVERY", default_value_t = 50)]
-    pub snapshot_every: usize,
-
     /// Log format.
     #[arg(long, env = "CASEFILE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -97,7 +93,6 @@ impl Config {
             procedures: Vec::new(),
             bank_holidays: None,
             body_limit_bytes: 1024 * 1024,
-            snapshot_every: 50,
             log_format: LogFormat::Text,
             log: "warn".to_string(),
         }

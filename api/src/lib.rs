@@ -10,8 +10,7 @@
 //! - [`startup`]: [`startup::Application`], built from a config, bound, run until stopped.
 //! - [`routes`]: the HTTP surface; [`openapi`] documents it.
 //! - [`auth`]: bearer tokens and roles; [`idempotency`]: `Idempotency-Key` replays.
-//! - [`cases`]: the CQRS framework and the read side of a case.
-//! - [`store`]: PostgreSQL or SQLite behind one type.
+//! - [`cases`]: the CQRS framework over the store's unit of work, and the read side of a case.
 //! - [`error`], [`extract`]: one JSON error body for everything.
 //! - [`metrics`], [`telemetry`]: Prometheus and tracing.
 
@@ -25,5 +24,4 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod startup;
-pub mod store;
 pub mod telemetry;

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Complaint, Status};
-use crate::calendar::Calendar;
+use crate::calendar::{Calendar, Division};
 use crate::procedure::{ClockStart, Step};
 
 /// A step is `due_soon` from this many working days before its due date.
@@ -36,6 +36,23 @@ pub struct Deadline {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub met_on: Option<NaiveDate>,
     pub state: DeadlineState,
+}
+
+/// The SLA state on `today` of a live step due on `due` and not yet met: what a work queue
+/// recomputes every time it is read, so a stored due date never shows a frozen state.
+pub fn unmet_state(
+    calendar: &Calendar,
+    division: Division,
+    due: NaiveDate,
+    today: NaiveDate,
+) -> DeadlineState {
+    if today > due {
+        DeadlineState::Breached
+    } else if calendar.working_days_between(division, today, due) <= DUE_SOON_WORKING_DAYS {
+        DeadlineState::DueSoon
+    } else {
+        DeadlineState::Pending
+    }
 }
 
 /// Every live step of the case as it stands on `today`. A step is live once its clock has
@@ -85,12 +102,8 @@ pub fn deadlines(case: &Complaint, calendar: &Calendar, today: NaiveDate) -> Vec
                         DeadlineState::Breached
                     } else if case.status != Status::Open {
                         return None;
-                    } else if calendar.working_days_between(facts.division, at, due)
-                        <= DUE_SOON_WORKING_DAYS
-                    {
-                        DeadlineState::DueSoon
                     } else {
-                        DeadlineState::Pending
+                        unmet_state(calendar, facts.division, due, at)
                     }
                 }
             };

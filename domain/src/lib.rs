@@ -28,7 +28,7 @@ pub mod values;
 pub use aggregate::{Clock, Complaint, ComplaintServices, Status, SystemClock};
 pub use calendar::{Calendar, Division};
 pub use command::{Action, ComplaintCommand};
-pub use deadline::{deadlines, Deadline, DeadlineState};
+pub use deadline::{deadlines, unmet_state, Deadline, DeadlineState};
 pub use error::ComplaintError;
 pub use event::ComplaintEvent;
 pub use procedure::{Procedure, ProcedureRegistry, Scheme, Step};

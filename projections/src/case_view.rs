@@ -169,12 +169,8 @@ impl CaseView {
         calendar: &Calendar,
         today: NaiveDate,
     ) -> Option<Self> {
-        let (first, rest) = events.split_first()?;
-        let mut record = CaseRecord::start(id, first)?;
-        for recorded in rest {
-            record.apply(recorded);
-        }
-        Some(record.view(calendar, today))
+        let (record, items) = CaseRecord::fold(id, events)?;
+        Some(record.view(calendar, today, items.into_iter().map(|(_, item)| item)))
     }
 
     /// The view right after the `Logged` event.
@@ -389,7 +385,8 @@ impl CaseView {
     }
 }
 
-/// The nearest unmet deadline of a case.
+/// The nearest unmet deadline of a case. Its `state` is for the day the summary is read:
+/// stores keep the due date and recompute the state on every read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NextDue {
     pub step: String,
@@ -405,14 +402,22 @@ pub struct CaseSummary {
     pub version: u64,
     pub procedure: String,
     pub division: Division,
+    pub channel: Channel,
     pub status: Status,
     pub stage: Stage,
     pub owner: Option<Actor>,
     pub received_on: NaiveDate,
     pub complainant: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident_id: Option<String>,
     pub summary: String,
     pub theme: Option<String>,
+    #[serde(default)]
+    pub root_cause: Option<String>,
     pub next_due: Option<NextDue>,
+    /// When the case last left the open state (closed, withdrawn or refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_on: Option<NaiveDate>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -425,17 +430,24 @@ impl CaseSummary {
     }
 }
 
+/// A live step of an open case that is not met yet: what queues filter and the dashboard
+/// counts by due date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenStep {
+    pub step: String,
+    pub due: NaiveDate,
+}
+
 impl CaseView {
     pub fn summary(&self) -> CaseSummary {
         let next_due = self
-            .deadlines
-            .iter()
-            .filter(|(_, d)| d.met_on.is_none())
-            .min_by_key(|(_, d)| d.due)
-            .map(|(step, d)| NextDue {
-                step: step.clone(),
-                due: d.due,
-                state: d.state,
+            .open_steps()
+            .into_iter()
+            .min_by_key(|s| s.due)
+            .map(|s| NextDue {
+                state: self.deadlines[&s.step].state,
+                step: s.step,
+                due: s.due,
             });
         CaseSummary {
             id: self.id.clone(),
@@ -443,22 +455,88 @@ impl CaseView {
             version: self.version,
             procedure: self.procedure.id.clone(),
             division: self.division,
+            channel: self.channel,
             status: self.status,
             stage: self.stage,
             owner: self.owner.clone(),
             received_on: self.received_on,
             complainant: self.complainant.name.clone(),
+            resident_id: self.complainant.resident_id.clone(),
             summary: self.summary.clone(),
             theme: self.theme.clone(),
+            root_cause: self.root_cause.clone(),
             next_due,
+            ended_on: self.ended_on(),
             updated_at: self.updated_at,
+        }
+    }
+
+    /// The live, unmet steps of an open case (none once it has ended): they do not depend
+    /// on the day, only their SLA state does.
+    pub fn open_steps(&self) -> Vec<OpenStep> {
+        if self.status != Status::Open {
+            return Vec::new();
+        }
+        self.deadlines
+            .iter()
+            .filter(|(_, d)| d.met_on.is_none())
+            .map(|(step, d)| OpenStep {
+                step: step.clone(),
+                due: d.due,
+            })
+            .collect()
+    }
+
+    /// The day the case left the open state, if it is not open.
+    pub fn ended_on(&self) -> Option<NaiveDate> {
+        match self.status {
+            Status::Open => None,
+            Status::Closed => self.closure.as_ref().map(|c| c.on),
+            Status::Withdrawn => self.withdrawal.as_ref().map(|w| w.on),
+            Status::Refused => self.refusal.as_ref().map(|r| r.on),
         }
     }
 }
 
-/// A case folded up to some event: the view's lists and texts plus the aggregate's state,
-/// from which the deadlines of any day follow. Stored, it lets a read apply only the events
-/// recorded since, so long cases read as fast as short ones.
+/// An entry of one of a case's unbounded lists (notes, correspondence, evidence, links).
+/// Stores keep them apart from the case's fold, so a command on a case with a thousand notes
+/// reads and writes no more than one on a case with none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "list", rename_all = "snake_case")]
+pub enum CaseItem {
+    Note(NoteView),
+    Correspondence(CorrespondenceView),
+    Evidence(EvidenceView),
+    Link(LinkView),
+}
+
+impl CaseView {
+    /// Moves the entries of the unbounded lists out of the view (at most one per event).
+    fn take_items(&mut self) -> Vec<CaseItem> {
+        let mut items = Vec::new();
+        items.extend(self.notes.drain(..).map(CaseItem::Note));
+        items.extend(self.correspondence.drain(..).map(CaseItem::Correspondence));
+        items.extend(self.evidence.drain(..).map(CaseItem::Evidence));
+        items.extend(self.links.drain(..).map(CaseItem::Link));
+        items
+    }
+
+    /// Puts list entries back, in the order they were recorded.
+    fn put_items(&mut self, items: impl IntoIterator<Item = CaseItem>) {
+        for item in items {
+            match item {
+                CaseItem::Note(n) => self.notes.push(n),
+                CaseItem::Correspondence(c) => self.correspondence.push(c),
+                CaseItem::Evidence(e) => self.evidence.push(e),
+                CaseItem::Link(l) => self.links.push(l),
+            }
+        }
+    }
+}
+
+/// A case folded up to some event: the view's scalar fields and the aggregate's state, from
+/// which the deadlines of any day follow. The unbounded lists live apart as [`CaseItem`]s.
+/// Stored with every command, it is what the next command loads instead of the events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseRecord {
     /// Bumped whenever the stored shape changes; a record of another format is refolded.
@@ -468,7 +546,7 @@ pub struct CaseRecord {
 }
 
 impl CaseRecord {
-    pub const FORMAT: u32 = 1;
+    pub const FORMAT: u32 = 2;
 
     /// The record after the case's first event, which must be `Logged`.
     pub fn start(id: &str, first: &RecordedEvent) -> Option<Self> {
@@ -480,23 +558,43 @@ impl CaseRecord {
         })
     }
 
+    /// Folds a case's events, in order, into its record and its list entries (each with the
+    /// sequence of the event that added it). `None` if the events do not start with `Logged`.
+    pub fn fold(id: &str, events: &[RecordedEvent]) -> Option<(Self, Vec<(u64, CaseItem)>)> {
+        let (first, rest) = events.split_first()?;
+        let mut record = Self::start(id, first)?;
+        let mut items = Vec::new();
+        for recorded in rest {
+            items.extend(record.apply(recorded).map(|item| (recorded.sequence, item)));
+        }
+        Some((record, items))
+    }
+
     /// The sequence of the last event folded in.
     pub fn version(&self) -> u64 {
         self.view.version
     }
 
-    /// Folds in the next event; an event already folded in changes nothing.
-    pub fn apply(&mut self, recorded: &RecordedEvent) {
+    /// Folds in the next event and returns the list entry it adds, if any. An event already
+    /// folded in changes nothing.
+    pub fn apply(&mut self, recorded: &RecordedEvent) -> Option<CaseItem> {
         if recorded.sequence <= self.version() {
-            return;
+            return None;
         }
         self.view.record(recorded);
         cqrs_es::Aggregate::apply(&mut self.state, recorded.event.clone());
+        self.view.take_items().pop()
     }
 
-    /// The case as it stands on `today`.
-    pub fn view(&self, calendar: &Calendar, today: NaiveDate) -> CaseView {
+    /// The case as it stands on `today`, with its list entries in recorded order.
+    pub fn view(
+        &self,
+        calendar: &Calendar,
+        today: NaiveDate,
+        items: impl IntoIterator<Item = CaseItem>,
+    ) -> CaseView {
         let mut view = self.view.clone();
+        view.put_items(items);
         view.settle(&self.state, calendar, today);
         view
     }
@@ -598,14 +696,17 @@ mod tests {
         let whole = CaseView::build("case", &events, &calendar, today).unwrap();
 
         let mut record = CaseRecord::start("case", &events[0]).unwrap();
+        let mut items = Vec::new();
         for event in &events[1..3] {
-            record.apply(event);
+            items.extend(record.apply(event));
         }
-        // Stored and read back, as between two requests.
+        // Stored and read back, as between two requests: the note is kept apart.
         let text = serde_json::to_string(&record).unwrap();
         let mut record: CaseRecord = serde_json::from_str(&text).unwrap();
-        record.apply(&events[3]);
-        assert_eq!(record.view(&calendar, today), whole);
+        assert!(record.view.notes.is_empty());
+        items.extend(record.apply(&events[3]));
+        assert_eq!(items.len(), 1);
+        assert_eq!(record.view(&calendar, today, items), whole);
         assert_eq!(whole.version, 4);
         assert_eq!(whole.notes.len(), 1);
         // Acknowledged Tue 4 Mar: 10 working days later is Tue 18 Mar; answered Wed 12.
@@ -625,7 +726,7 @@ mod tests {
         }
         let once = record.clone();
         for event in &events {
-            record.apply(event);
+            assert_eq!(record.apply(event), None);
         }
         assert_eq!(record, once);
     }

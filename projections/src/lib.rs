@@ -6,8 +6,10 @@
 //! - [`recorded`]: an event as the store hands it back (sequence, time recorded, metadata).
 //! - [`case_view`]: the case as staff see it: stage, owner, deadlines, responses, timeline.
 //! - [`history`]: the audit trail of one case, event by event.
+//! - [`dashboard`]: the figures every role reads, each with the queue query behind it.
 
 pub mod case_view;
+pub mod dashboard;
 pub mod history;
 pub mod recorded;
 
