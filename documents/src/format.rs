@@ -9,9 +9,10 @@ pub fn long_date(date: NaiveDate) -> String {
     date.format("%-d %B %Y").to_string()
 }
 
-/// `2025-03-03 09:00:00 UTC`: instants in the case file say which clock they are on.
+/// `2025-03-03 09:00:00 UTC`, or `09:00:00.250 UTC` when the instant has a fraction:
+/// instants in the case file say which clock they are on and lose no precision.
 pub fn instant(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    at.format("%Y-%m-%d %H:%M:%S%.f UTC").to_string()
 }
 
 /// `£1,234.56`.
@@ -89,6 +90,14 @@ mod tests {
         assert_eq!(pounds(15_000), "£150.00");
         assert_eq!(pounds(123_456_789), "£1,234,567.89");
         assert_eq!(pounds(100_000), "£1,000.00");
+    }
+
+    #[test]
+    fn an_instant_shows_a_fraction_only_when_it_has_one() {
+        let at = DateTime::parse_from_rfc3339("2025-03-03T09:00:00Z").unwrap();
+        assert_eq!(instant(at.to_utc()), "2025-03-03 09:00:00 UTC");
+        let at = DateTime::parse_from_rfc3339("2025-03-03T09:00:00.25Z").unwrap();
+        assert_eq!(instant(at.to_utc()), "2025-03-03 09:00:00.250 UTC");
     }
 
     #[test]

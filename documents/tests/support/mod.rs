@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use casefile_documents::StreamLine;
 use casefile_domain::calendar::{Calendar, Division};
 use casefile_domain::command::{Action, LogComplaint};
 use casefile_domain::procedure::{Procedure, ProcedureRegistry};
@@ -14,6 +15,7 @@ use casefile_domain::{Clock, Complaint, ComplaintCommand, ComplaintServices};
 use casefile_projections::{CaseView, RecordedEvent};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use cqrs_es::Aggregate;
+use sha2::{Digest, Sha256};
 
 #[derive(Debug)]
 struct SetClock(Mutex<DateTime<Utc>>);
@@ -151,5 +153,32 @@ impl Story {
     /// The case as it stands on `today`.
     pub fn view(&self, today: NaiveDate) -> CaseView {
         CaseView::build(&self.id, &self.events, &Calendar::builtin(), today).unwrap()
+    }
+
+    /// The events as a store would hand them back raw, each chained to the one before by
+    /// SHA-256 (a stand-in for the store's own canonical form).
+    pub fn stream(&self) -> Vec<StreamLine> {
+        let mut previous = String::new();
+        self.events
+            .iter()
+            .map(|recorded| {
+                let payload = serde_json::to_value(&recorded.event).unwrap();
+                let metadata = serde_json::to_value(&recorded.metadata).unwrap();
+                let hash = hex::encode(Sha256::digest(
+                    format!("{previous}{payload}{metadata}").as_bytes(),
+                ));
+                previous = hash.clone();
+                StreamLine {
+                    position: 1000 + recorded.sequence,
+                    sequence: recorded.sequence,
+                    event_type: recorded.event.name().to_string(),
+                    event_version: recorded.event_version.clone(),
+                    payload,
+                    metadata,
+                    recorded_at: recorded.recorded_at,
+                    hash,
+                }
+            })
+            .collect()
     }
 }
