@@ -111,6 +111,7 @@ impl LetterContext {
         procedure: &Procedure,
         date: NaiveDate,
     ) -> Self {
+        // A validated procedure names at least one scheme; the fallback is the Code's own.
         let scheme = procedure
             .redress
             .schemes
