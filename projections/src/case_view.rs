@@ -547,7 +547,7 @@ mod tests {
                 reference: "CF-2025-000001".into(),
                 procedure,
                 division: Division::EnglandAndWales,
-                calendar_version: "builtin-1".into(),
+                calendar_version: Calendar::builtin().version(),
                 received_on: NaiveDate::from_ymd_opt(2025, 3, 3).unwrap(),
                 issue_arose_on: None,
                 channel: Channel::Email,
