@@ -14,7 +14,7 @@ use crate::error::ComplaintError;
 use crate::event::ComplaintEvent;
 use crate::procedure::{Procedure, ProcedureRegistry, Scheme, Step};
 use crate::uk_date;
-use crate::values::{Actor, Channel, Stage, StageResponse};
+use crate::values::{Actor, Channel, Stage, StageResponse, Tenure};
 
 /// Longest summary, in characters; longer text belongs in the description.
 const MAX_SUMMARY: usize = 500;
@@ -131,6 +131,9 @@ pub struct Complaint {
     /// When the case last left `open` (closed, withdrawn or refused).
     pub ended_on: Option<NaiveDate>,
     pub evidence_count: u32,
+    /// The tenure of the home; `None` until recorded.
+    #[serde(default)]
+    pub tenure: Option<Tenure>,
 }
 
 impl Aggregate for Complaint {
@@ -165,8 +168,10 @@ impl Aggregate for Complaint {
                 calendar_version,
                 received_on,
                 issue_arose_on,
+                tenure,
                 ..
             } => {
+                self.tenure = tenure;
                 self.facts = Some(CaseFacts {
                     reference,
                     procedure,
@@ -196,6 +201,7 @@ impl Aggregate for Complaint {
             Refused { .. } => self.end(Status::Refused, day),
             Deadlocked { .. } => self.deadlocked_on = Some(day),
             ReferredToRedress { scheme, .. } => self.referred_to = Some(scheme),
+            TenureRecorded { tenure, .. } => self.tenure = Some(tenure),
             Reopened { .. } => {
                 self.status = Status::Open;
                 self.ended_on = None;
@@ -321,6 +327,7 @@ impl Complaint {
                 complainant: complaint.complainant,
                 summary: complaint.summary,
                 description: complaint.description,
+                tenure: complaint.tenure,
             }]);
         }
 
@@ -644,6 +651,19 @@ impl Complaint {
                     occurred_at,
                     by,
                     reason: c.reason,
+                }
+            }
+            Action::SetTenure(c) => {
+                // A fact about the home, not a step of the procedure: it may be corrected
+                // whatever the case's status.
+                if self.tenure == Some(c.tenure) {
+                    return Err(ComplaintError::TenureUnchanged(c.tenure));
+                }
+                E::TenureRecorded {
+                    occurred_at,
+                    by,
+                    tenure: c.tenure,
+                    previous: self.tenure,
                 }
             }
             Action::Reopen(c) => {

@@ -125,3 +125,36 @@ impl std::fmt::Display for Stage {
         })
     }
 }
+
+/// The tenure of the home a complaint is about. The regulator's Tenant Satisfaction Measures
+/// are reported separately for low-cost rental and low-cost home ownership homes.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Tenure {
+    /// Low-cost rental accommodation (LCRA).
+    Lcra,
+    /// Low-cost home ownership (LCHO), such as shared ownership.
+    Lcho,
+    /// Anything else, and any case whose tenure was never recorded.
+    #[default]
+    Other,
+}
+
+impl Tenure {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Lcra => "lcra",
+            Self::Lcho => "lcho",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for Tenure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
