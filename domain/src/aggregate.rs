@@ -486,6 +486,7 @@ impl Complaint {
                     occurred_at,
                     by,
                     response,
+                    signposted_to: final_signposting(procedure, Stage::Stage1),
                 }
             }
             Action::Escalate(c) => {
@@ -542,6 +543,7 @@ impl Complaint {
                     occurred_at,
                     by,
                     response,
+                    signposted_to: final_signposting(procedure, Stage::Stage2),
                 }
             }
             Action::Close(c) => {
@@ -708,6 +710,16 @@ impl Complaint {
             }
         }
         Ok(occurred_at)
+    }
+}
+
+/// A final response tells the resident where they may go next (Complaint Handling Code
+/// 2024, 6.19): the procedure's redress schemes, recorded on the event as evidence.
+fn final_signposting(procedure: &Procedure, stage: Stage) -> Vec<Scheme> {
+    if procedure.final_stage() == stage {
+        procedure.redress.schemes.clone()
+    } else {
+        Vec::new()
     }
 }
 

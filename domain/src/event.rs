@@ -102,6 +102,10 @@ pub enum ComplaintEvent {
         occurred_at: DateTime<Utc>,
         by: Actor,
         response: StageResponse,
+        /// The schemes the resident was told they may take the complaint to: set when this
+        /// response ends the in-house procedure, empty otherwise (and in older events).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        signposted_to: Vec<Scheme>,
     },
     Escalated {
         occurred_at: DateTime<Utc>,
@@ -118,6 +122,10 @@ pub enum ComplaintEvent {
         occurred_at: DateTime<Utc>,
         by: Actor,
         response: StageResponse,
+        /// The schemes the resident was told they may take the complaint to: set when this
+        /// response ends the in-house procedure, empty otherwise (and in older events).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        signposted_to: Vec<Scheme>,
     },
     Closed {
         occurred_at: DateTime<Utc>,

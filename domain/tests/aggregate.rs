@@ -261,6 +261,7 @@ mod support {
             occurred_at: at(day),
             by,
             response: stage_response(),
+            signposted_to: vec![],
         }
     }
 
@@ -285,6 +286,7 @@ mod support {
             occurred_at: at(day),
             by,
             response: stage_response(),
+            signposted_to: vec![],
         }
     }
 
@@ -958,10 +960,12 @@ mod rules {
         accepts(
             chc_acknowledged(),
             by(officer(), respond_stage1()),
+            // Stage 1 of a two-stage procedure is not final: nothing is signposted yet.
             vec![E::Stage1Responded {
                 occurred_at: now(),
                 by: officer(),
                 response: stage_response(),
+                signposted_to: vec![],
             }],
         )
         .await;
@@ -1011,6 +1015,33 @@ mod rules {
             ComplaintError::AlreadyEscalated,
         )
         .await;
+    }
+
+    #[tokio::test]
+    async fn the_stage_one_response_of_a_one_stage_procedure_signposts_its_schemes() {
+        let mut one_stage = procedure("chc-2024");
+        one_stage.id = "one-stage".to_string();
+        one_stage.stages = 1;
+        one_stage
+            .steps
+            .retain(|rule| rule.step.stage() == Stage::Stage1);
+        one_stage.extensions.stage2 = None;
+        let mut registry = ProcedureRegistry::builtin();
+        registry.add(one_stage.clone(), "one-stage.toml").unwrap();
+        let mut history = chc_acknowledged();
+        if let E::Logged { procedure, .. } = &mut history[0] {
+            *procedure = one_stage;
+        }
+        TestFramework::<Complaint>::with(services_with(registry))
+            .given(history)
+            .when_async(by(officer(), respond_stage1()))
+            .await
+            .then_expect_events(vec![E::Stage1Responded {
+                occurred_at: now(),
+                by: officer(),
+                response: stage_response(),
+                signposted_to: vec![Scheme::HousingOmbudsman],
+            }]);
     }
 
     #[tokio::test]
@@ -1105,6 +1136,7 @@ mod rules {
                 occurred_at: now(),
                 by: reviewer(),
                 response: stage_response(),
+                signposted_to: vec![Scheme::PropertyRedressScheme],
             }],
         )
         .await;
@@ -1125,10 +1157,12 @@ mod rules {
         accepts(
             chc_stage2_acknowledged(),
             by(reviewer(), respond_stage2()),
+            // The final response signposts the procedure's scheme.
             vec![E::Stage2Responded {
                 occurred_at: now(),
                 by: reviewer(),
                 response: stage_response(),
+                signposted_to: vec![Scheme::HousingOmbudsman],
             }],
         )
         .await;

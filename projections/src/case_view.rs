@@ -42,6 +42,9 @@ pub struct ResponseView {
     pub by: Actor,
     #[serde(flatten)]
     pub response: StageResponse,
+    /// The schemes a final response told the resident they may go to.
+    #[serde(default)]
+    pub signposted_to: Vec<Scheme>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -342,11 +345,29 @@ impl CaseView {
                 at,
                 by,
             }),
-            E::Stage1Responded { response, .. } => {
-                self.stage1_response = Some(ResponseView { on, by, response })
+            E::Stage1Responded {
+                response,
+                signposted_to,
+                ..
+            } => {
+                self.stage1_response = Some(ResponseView {
+                    on,
+                    by,
+                    response,
+                    signposted_to,
+                })
             }
-            E::Stage2Responded { response, .. } => {
-                self.stage2_response = Some(ResponseView { on, by, response })
+            E::Stage2Responded {
+                response,
+                signposted_to,
+                ..
+            } => {
+                self.stage2_response = Some(ResponseView {
+                    on,
+                    by,
+                    response,
+                    signposted_to,
+                })
             }
             E::Closed {
                 remedy, learning, ..
@@ -590,6 +611,7 @@ mod tests {
                     remedy: Remedy::default(),
                     outstanding_actions: vec![],
                 },
+                signposted_to: vec![],
             },
         ];
         events
