@@ -25,6 +25,20 @@ pub enum Channel {
     InPerson,
 }
 
+impl Channel {
+    /// The snake_case id, as serde writes it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Phone => "phone",
+            Self::Email => "email",
+            Self::WebForm => "web_form",
+            Self::Portal => "portal",
+            Self::Letter => "letter",
+            Self::InPerson => "in_person",
+        }
+    }
+}
+
 /// The person complaining.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -6,10 +6,12 @@
 //! - [`recorded`]: an event as the store hands it back (sequence, time recorded, metadata).
 //! - [`case_view`]: the case as staff see it: stage, owner, deadlines, responses, timeline.
 //! - [`history`]: the audit trail of one case, event by event.
+//! - [`reports`]: KPI, Tenant Satisfaction Measures and the Code self-assessment, JSON and CSV.
 
 pub mod case_view;
 pub mod history;
 pub mod recorded;
+pub mod reports;
 
 pub use case_view::CaseView;
 pub use history::{History, HistoryEntry};
