@@ -5,7 +5,7 @@
 //! none divides by zero: an empty period gives zeros and `null` percentages.
 //!
 //! Timeliness is judged against the Housing Ombudsman's Complaint Handling Code 2024, whatever
-//! procedure a case follows (see [`code`]): acknowledgement within 5 working days of receipt
+//! procedure a case follows: acknowledgement within 5 working days of receipt
 //! (6.2), the Stage 1 response within 10 working days of the acknowledgement (6.3), the
 //! Stage 2 acknowledgement within 5 working days of the escalation request (6.11), the Stage 2
 //! response within 20 working days of that acknowledgement (6.14). An extension counts up to
