@@ -14,7 +14,7 @@ use crate::error::ComplaintError;
 use crate::event::ComplaintEvent;
 use crate::procedure::{Procedure, ProcedureRegistry, Scheme, Step};
 use crate::uk_date;
-use crate::values::{Actor, Channel, Stage, StageResponse};
+use crate::values::{Actor, Channel, Stage, StageResponse, Tenure};
 
 /// Longest summary, in characters; longer text belongs in the description.
 const MAX_SUMMARY: usize = 500;
@@ -131,6 +131,9 @@ pub struct Complaint {
     /// When the case last left `open` (closed, withdrawn or refused).
     pub ended_on: Option<NaiveDate>,
     pub evidence_count: u32,
+    /// The tenure of the home; `None` until recorded.
+    #[serde(default)]
+    pub tenure: Option<Tenure>,
 }
 
 impl Aggregate for Complaint {
@@ -165,8 +168,10 @@ impl Aggregate for Complaint {
                 calendar_version,
                 received_on,
                 issue_arose_on,
+                tenure,
                 ..
             } => {
+                self.tenure = tenure;
                 self.facts = Some(CaseFacts {
                     reference,
                     procedure,
@@ -196,6 +201,7 @@ impl Aggregate for Complaint {
             Refused { .. } => self.end(Status::Refused, day),
             Deadlocked { .. } => self.deadlocked_on = Some(day),
             ReferredToRedress { scheme, .. } => self.referred_to = Some(scheme),
+            TenureRecorded { tenure, .. } => self.tenure = Some(tenure),
             Reopened { .. } => {
                 self.status = Status::Open;
                 self.ended_on = None;
@@ -321,6 +327,7 @@ impl Complaint {
                 complainant: complaint.complainant,
                 summary: complaint.summary,
                 description: complaint.description,
+                tenure: complaint.tenure,
             }]);
         }
 
@@ -479,6 +486,7 @@ impl Complaint {
                     occurred_at,
                     by,
                     response,
+                    signposted_to: final_signposting(procedure, Stage::Stage1),
                 }
             }
             Action::Escalate(c) => {
@@ -535,6 +543,7 @@ impl Complaint {
                     occurred_at,
                     by,
                     response,
+                    signposted_to: final_signposting(procedure, Stage::Stage2),
                 }
             }
             Action::Close(c) => {
@@ -646,6 +655,19 @@ impl Complaint {
                     reason: c.reason,
                 }
             }
+            Action::SetTenure(c) => {
+                // A fact about the home, not a step of the procedure: it may be corrected
+                // whatever the case's status.
+                if self.tenure == Some(c.tenure) {
+                    return Err(ComplaintError::TenureUnchanged(c.tenure));
+                }
+                E::TenureRecorded {
+                    occurred_at,
+                    by,
+                    tenure: c.tenure,
+                    previous: self.tenure,
+                }
+            }
             Action::Reopen(c) => {
                 text("reason", &c.reason, MAX_TEXT)?;
                 if self.status == Status::Open {
@@ -688,6 +710,16 @@ impl Complaint {
             }
         }
         Ok(occurred_at)
+    }
+}
+
+/// A final response tells the resident where they may go next (Complaint Handling Code
+/// 2024, 6.19): the procedure's redress schemes, recorded on the event as evidence.
+fn final_signposting(procedure: &Procedure, stage: Stage) -> Vec<Scheme> {
+    if procedure.final_stage() == stage {
+        procedure.redress.schemes.clone()
+    } else {
+        Vec::new()
     }
 }
 

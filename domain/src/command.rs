@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Division;
 use crate::procedure::Scheme;
 use crate::values::{
-    Actor, Channel, Complainant, Direction, LinkKind, Outcome, RefusalReason, Remedy,
+    Actor, Channel, Complainant, Direction, LinkKind, Outcome, RefusalReason, Remedy, Tenure,
 };
 
 /// A command with the user it is issued by.
@@ -43,6 +43,7 @@ pub enum Action {
     Refuse(RefuseComplaint),
     Withdraw(WithdrawComplaint),
     Reopen(ReopenComplaint),
+    SetTenure(SetTenure),
 }
 
 impl Action {
@@ -66,6 +67,7 @@ impl Action {
             Refuse(c) => c.occurred_at,
             Withdraw(c) => c.occurred_at,
             Reopen(c) => c.occurred_at,
+            SetTenure(c) => c.occurred_at,
         }
     }
 }
@@ -85,6 +87,9 @@ pub struct LogComplaint {
     pub issue_arose_on: Option<NaiveDate>,
     pub channel: Channel,
     pub complainant: Complainant,
+    /// The tenure of the home, if known; it can be recorded or corrected later.
+    #[serde(default)]
+    pub tenure: Option<Tenure>,
     #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub summary: String,
     #[serde(default)]
@@ -289,6 +294,16 @@ pub struct WithdrawComplaint {
 pub struct ReopenComplaint {
     #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub reason: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Records or corrects the tenure of the home the complaint is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetTenure {
+    pub tenure: Tenure,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }

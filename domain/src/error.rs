@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::aggregate::Status;
 use crate::procedure::Scheme;
-use crate::values::Stage;
+use crate::values::{Stage, Tenure};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ComplaintError {
@@ -87,6 +87,8 @@ pub enum ComplaintError {
     ReferralWindowExpired { closed_on: NaiveDate },
     #[error("the issue is not known to be older than {months} months at receipt")]
     NotOlderThanLimit { months: u32 },
+    #[error("the case's tenure is already recorded as {0}")]
+    TenureUnchanged(Tenure),
 }
 
 /// How a broken rule should be read: the case is in the wrong state (retrying later may
@@ -134,6 +136,7 @@ impl ComplaintError {
             AlreadyReferred => "already_referred",
             ReferralWindowExpired { .. } => "referral_window_expired",
             NotOlderThanLimit { .. } => "not_older_than_limit",
+            TenureUnchanged(_) => "tenure_unchanged",
         }
     }
 

@@ -9,6 +9,7 @@ use crate::calendar::Division;
 use crate::procedure::{Procedure, Scheme};
 use crate::values::{
     Actor, Channel, Complainant, Direction, LinkKind, RefusalReason, Remedy, Stage, StageResponse,
+    Tenure,
 };
 
 /// Bumped per variant when its payload changes shape; upcasters read the old ones.
@@ -36,6 +37,9 @@ pub enum ComplaintEvent {
         complainant: Complainant,
         summary: String,
         description: String,
+        /// Absent in cases logged without it (and before it was recorded at all).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tenure: Option<Tenure>,
     },
     Acknowledged {
         occurred_at: DateTime<Utc>,
@@ -98,6 +102,10 @@ pub enum ComplaintEvent {
         occurred_at: DateTime<Utc>,
         by: Actor,
         response: StageResponse,
+        /// The schemes the resident was told they may take the complaint to: set when this
+        /// response ends the in-house procedure, empty otherwise (and in older events).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        signposted_to: Vec<Scheme>,
     },
     Escalated {
         occurred_at: DateTime<Utc>,
@@ -114,6 +122,10 @@ pub enum ComplaintEvent {
         occurred_at: DateTime<Utc>,
         by: Actor,
         response: StageResponse,
+        /// The schemes the resident was told they may take the complaint to: set when this
+        /// response ends the in-house procedure, empty otherwise (and in older events).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        signposted_to: Vec<Scheme>,
     },
     Closed {
         occurred_at: DateTime<Utc>,
@@ -151,6 +163,14 @@ pub enum ComplaintEvent {
         occurred_at: DateTime<Utc>,
         by: Actor,
         reason: String,
+    },
+    TenureRecorded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        tenure: Tenure,
+        /// The tenure recorded before, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<Tenure>,
     },
 }
 
@@ -224,6 +244,9 @@ impl ComplaintEvent {
             }
             | Reopened {
                 occurred_at, by, ..
+            }
+            | TenureRecorded {
+                occurred_at, by, ..
             } => (occurred_at, by),
         }
     }
@@ -251,6 +274,7 @@ impl ComplaintEvent {
             Refused { .. } => "Refused",
             Withdrawn { .. } => "Withdrawn",
             Reopened { .. } => "Reopened",
+            TenureRecorded { .. } => "TenureRecorded",
         }
     }
 }

@@ -25,6 +25,20 @@ pub enum Channel {
     InPerson,
 }
 
+impl Channel {
+    /// The snake_case id, as serde writes it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Phone => "phone",
+            Self::Email => "email",
+            Self::WebForm => "web_form",
+            Self::Portal => "portal",
+            Self::Letter => "letter",
+            Self::InPerson => "in_person",
+        }
+    }
+}
+
 /// The person complaining.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -123,5 +137,38 @@ impl std::fmt::Display for Stage {
             Self::Stage1 => "stage 1",
             Self::Stage2 => "stage 2",
         })
+    }
+}
+
+/// The tenure of the home a complaint is about. The regulator's Tenant Satisfaction Measures
+/// are reported separately for low-cost rental and low-cost home ownership homes.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Tenure {
+    /// Low-cost rental accommodation (LCRA).
+    Lcra,
+    /// Low-cost home ownership (LCHO), such as shared ownership.
+    Lcho,
+    /// Anything else, and any case whose tenure was never recorded.
+    #[default]
+    Other,
+}
+
+impl Tenure {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Lcra => "lcra",
+            Self::Lcho => "lcho",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for Tenure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -237,13 +237,14 @@ mod support {
             reference: "CF-2024-0001".to_string(),
             procedure: procedure(procedure_id),
             division,
-            calendar_version: "builtin-1".to_string(),
+            calendar_version: casefile_domain::Calendar::builtin().version(),
             received_on: date(received_on),
             issue_arose_on: issue_arose_on.map(date),
             channel: Channel::Email,
             complainant: complainant(),
             summary: SUMMARY.to_string(),
             description: String::new(),
+            tenure: None,
         }
     }
 
@@ -260,6 +261,7 @@ mod support {
             occurred_at: at(day),
             by,
             response: stage_response(),
+            signposted_to: vec![],
         }
     }
 
@@ -284,6 +286,7 @@ mod support {
             occurred_at: at(day),
             by,
             response: stage_response(),
+            signposted_to: vec![],
         }
     }
 
@@ -364,10 +367,10 @@ mod support {
 /// Given events, when a command, then the events or the broken rule.
 mod rules {
     use casefile_domain::command::{
-        AttachEvidence, ExtendDeadline, LogComplaint, NoteKind, RecordNote,
+        AttachEvidence, ExtendDeadline, LogComplaint, NoteKind, RecordNote, SetTenure,
     };
     use casefile_domain::procedure::DeadlockRule;
-    use casefile_domain::values::{Channel, Direction, RefusalReason, Remedy, Stage};
+    use casefile_domain::values::{Channel, Direction, RefusalReason, Remedy, Stage, Tenure};
     use casefile_domain::{
         Action, Complaint, ComplaintCommand, ComplaintError, ComplaintEvent, Division,
         ProcedureRegistry, Scheme, Status,
@@ -449,6 +452,7 @@ mod rules {
             complainant: complainant(),
             summary: SUMMARY.to_string(),
             description: String::new(),
+            tenure: None,
             occurred_at: None,
         }
     }
@@ -480,13 +484,14 @@ mod rules {
                 reference: "CF-2025-0042".to_string(),
                 procedure: procedure("chc-2024"),
                 division: Division::EnglandAndWales,
-                calendar_version: "builtin-1".to_string(),
+                calendar_version: casefile_domain::Calendar::builtin().version(),
                 received_on: date("2025-05-30"),
                 issue_arose_on: None,
                 channel: Channel::Email,
                 complainant: complainant(),
                 summary: SUMMARY.to_string(),
                 description: String::new(),
+                tenure: None,
             }],
         )
         .await;
@@ -955,10 +960,12 @@ mod rules {
         accepts(
             chc_acknowledged(),
             by(officer(), respond_stage1()),
+            // Stage 1 of a two-stage procedure is not final: nothing is signposted yet.
             vec![E::Stage1Responded {
                 occurred_at: now(),
                 by: officer(),
                 response: stage_response(),
+                signposted_to: vec![],
             }],
         )
         .await;
@@ -1008,6 +1015,33 @@ mod rules {
             ComplaintError::AlreadyEscalated,
         )
         .await;
+    }
+
+    #[tokio::test]
+    async fn the_stage_one_response_of_a_one_stage_procedure_signposts_its_schemes() {
+        let mut one_stage = procedure("chc-2024");
+        one_stage.id = "one-stage".to_string();
+        one_stage.stages = 1;
+        one_stage
+            .steps
+            .retain(|rule| rule.step.stage() == Stage::Stage1);
+        one_stage.extensions.stage2 = None;
+        let mut registry = ProcedureRegistry::builtin();
+        registry.add(one_stage.clone(), "one-stage.toml").unwrap();
+        let mut history = chc_acknowledged();
+        if let E::Logged { procedure, .. } = &mut history[0] {
+            *procedure = one_stage;
+        }
+        TestFramework::<Complaint>::with(services_with(registry))
+            .given(history)
+            .when_async(by(officer(), respond_stage1()))
+            .await
+            .then_expect_events(vec![E::Stage1Responded {
+                occurred_at: now(),
+                by: officer(),
+                response: stage_response(),
+                signposted_to: vec![Scheme::HousingOmbudsman],
+            }]);
     }
 
     #[tokio::test]
@@ -1102,6 +1136,7 @@ mod rules {
                 occurred_at: now(),
                 by: reviewer(),
                 response: stage_response(),
+                signposted_to: vec![Scheme::PropertyRedressScheme],
             }],
         )
         .await;
@@ -1122,10 +1157,12 @@ mod rules {
         accepts(
             chc_stage2_acknowledged(),
             by(reviewer(), respond_stage2()),
+            // The final response signposts the procedure's scheme.
             vec![E::Stage2Responded {
                 occurred_at: now(),
                 by: reviewer(),
                 response: stage_response(),
+                signposted_to: vec![Scheme::HousingOmbudsman],
             }],
         )
         .await;
@@ -1654,6 +1691,174 @@ mod rules {
         .await;
     }
 
+    // ----- tenure -----
+
+    fn set_tenure(tenure: Tenure) -> ComplaintCommand {
+        by(
+            officer(),
+            Action::SetTenure(SetTenure {
+                tenure,
+                occurred_at: None,
+            }),
+        )
+    }
+
+    fn tenure_recorded(tenure: Tenure, previous: Option<Tenure>) -> E {
+        E::TenureRecorded {
+            occurred_at: now(),
+            by: officer(),
+            tenure,
+            previous,
+        }
+    }
+
+    /// chc-2024, received 2025-04-01, logged with a tenure.
+    fn chc_logged_with(tenure: Tenure) -> Vec<E> {
+        match logged("chc-2024", "2025-04-01") {
+            E::Logged {
+                occurred_at,
+                by,
+                reference,
+                procedure,
+                division,
+                calendar_version,
+                received_on,
+                issue_arose_on,
+                channel,
+                complainant,
+                summary,
+                description,
+                ..
+            } => vec![E::Logged {
+                occurred_at,
+                by,
+                reference,
+                procedure,
+                division,
+                calendar_version,
+                received_on,
+                issue_arose_on,
+                channel,
+                complainant,
+                summary,
+                description,
+                tenure: Some(tenure),
+            }],
+            other => panic!("logged() gave {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tenure_given_when_logging_is_recorded_on_the_logged_event() {
+        let complaint = LogComplaint {
+            tenure: Some(Tenure::Lcho),
+            ..log_complaint("chc-2024", "2025-06-02")
+        };
+        let events = TestFramework::<Complaint>::with(services())
+            .given_no_previous_events()
+            .when_async(log(complaint))
+            .await
+            .inspect_result()
+            .expect("logged");
+        assert!(
+            matches!(
+                &events[..],
+                [E::Logged {
+                    tenure: Some(Tenure::Lcho),
+                    ..
+                }]
+            ),
+            "{events:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tenure_not_given_when_logging_can_be_recorded_later() {
+        accepts(
+            chc_logged(),
+            set_tenure(Tenure::Lcra),
+            vec![tenure_recorded(Tenure::Lcra, None)],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn correcting_a_tenure_records_what_it_was() {
+        accepts(
+            chc_logged_with(Tenure::Lcho),
+            set_tenure(Tenure::Lcra),
+            vec![tenure_recorded(Tenure::Lcra, Some(Tenure::Lcho))],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_corrected_tenure_is_what_the_next_correction_replaces() {
+        accepts(
+            [
+                chc_logged_with(Tenure::Lcho),
+                vec![tenure_recorded(Tenure::Lcra, Some(Tenure::Lcho))],
+            ]
+            .concat(),
+            set_tenure(Tenure::Other),
+            vec![tenure_recorded(Tenure::Other, Some(Tenure::Lcra))],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn recording_the_tenure_the_case_already_has_is_rejected() {
+        rejects(
+            chc_logged_with(Tenure::Lcra),
+            set_tenure(Tenure::Lcra),
+            ComplaintError::TenureUnchanged(Tenure::Lcra),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn recording_other_on_a_case_without_a_tenure_is_recorded() {
+        // Unrecorded is reported as `other`, but saying so explicitly is still a fact.
+        accepts(
+            chc_logged(),
+            set_tenure(Tenure::Other),
+            vec![tenure_recorded(Tenure::Other, None)],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_tenure_of_a_closed_case_can_still_be_corrected() {
+        accepts(
+            [chc_stage1_answered(), vec![closed("2025-04-11")]].concat(),
+            set_tenure(Tenure::Lcho),
+            vec![tenure_recorded(Tenure::Lcho, None)],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_tenure_of_a_case_never_logged_cannot_be_recorded() {
+        rejects(vec![], set_tenure(Tenure::Lcra), ComplaintError::NotLogged).await;
+    }
+
+    #[test]
+    fn a_logged_event_stored_before_tenure_existed_reads_as_no_tenure() {
+        let mut stored = serde_json::to_value(logged("chc-2024", "2025-04-01")).unwrap();
+        stored["Logged"].as_object_mut().unwrap().remove("tenure");
+        let event: E = serde_json::from_value(stored).unwrap();
+        assert!(matches!(event, E::Logged { tenure: None, .. }));
+        assert_eq!(Complaint::replay([event]).tenure, None);
+    }
+
+    #[test]
+    fn the_tenure_command_body_rejects_unknown_fields_and_tenures() {
+        let ok: SetTenure = serde_json::from_str(r#"{"tenure": "lcho"}"#).unwrap();
+        assert_eq!(ok.tenure, Tenure::Lcho);
+        assert!(serde_json::from_str::<SetTenure>(r#"{"tenure": "freehold"}"#).is_err());
+        assert!(serde_json::from_str::<SetTenure>(r#"{"tenure": "lcra", "x": 1}"#).is_err());
+    }
+
     #[test]
     fn every_rule_has_the_code_clients_match_on() {
         let codes = [
@@ -1670,6 +1875,10 @@ mod rules {
             (
                 ComplaintError::NotOlderThanLimit { months: 12 },
                 "not_older_than_limit",
+            ),
+            (
+                ComplaintError::TenureUnchanged(Tenure::Lcra),
+                "tenure_unchanged",
             ),
         ];
         for (error, code) in codes {
@@ -2325,6 +2534,7 @@ mod properties {
             complainant: complainant(),
             summary: SUMMARY.to_string(),
             description: String::new(),
+            tenure: None,
             occurred_at,
         }
     }

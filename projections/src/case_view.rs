@@ -9,6 +9,7 @@ use casefile_domain::deadline::{deadlines, DeadlineState};
 use casefile_domain::procedure::Scheme;
 use casefile_domain::values::{
     Actor, Channel, Complainant, Direction, LinkKind, RefusalReason, Remedy, Stage, StageResponse,
+    Tenure,
 };
 use casefile_domain::ComplaintEvent;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -41,6 +42,9 @@ pub struct ResponseView {
     pub by: Actor,
     #[serde(flatten)]
     pub response: StageResponse,
+    /// The schemes a final response told the resident they may go to.
+    #[serde(default)]
+    pub signposted_to: Vec<Scheme>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -132,6 +136,9 @@ pub struct CaseView {
     pub issue_arose_on: Option<NaiveDate>,
     pub channel: Channel,
     pub complainant: Complainant,
+    /// The tenure of the home; `other` until one is recorded.
+    #[serde(default)]
+    pub tenure: Tenure,
     pub summary: String,
     pub description: String,
     pub status: Status,
@@ -187,6 +194,7 @@ impl CaseView {
             complainant,
             summary,
             description,
+            tenure,
             ..
         } = &first.event
         else {
@@ -207,6 +215,7 @@ impl CaseView {
             issue_arose_on: *issue_arose_on,
             channel: *channel,
             complainant: complainant.clone(),
+            tenure: tenure.unwrap_or_default(),
             summary: summary.clone(),
             description: description.clone(),
             status: Status::Open,
@@ -239,6 +248,7 @@ impl CaseView {
     fn settle(&mut self, state: &Complaint, calendar: &Calendar, today: NaiveDate) {
         self.status = state.status;
         self.stage = state.stage();
+        self.tenure = state.tenure.unwrap_or_default();
         self.owner = state.owner.clone();
         self.acknowledged_on = state.acknowledged_on;
         self.escalated_on = state.escalated_on;
@@ -331,11 +341,29 @@ impl CaseView {
                 at,
                 by,
             }),
-            E::Stage1Responded { response, .. } => {
-                self.stage1_response = Some(ResponseView { on, by, response })
+            E::Stage1Responded {
+                response,
+                signposted_to,
+                ..
+            } => {
+                self.stage1_response = Some(ResponseView {
+                    on,
+                    by,
+                    response,
+                    signposted_to,
+                })
             }
-            E::Stage2Responded { response, .. } => {
-                self.stage2_response = Some(ResponseView { on, by, response })
+            E::Stage2Responded {
+                response,
+                signposted_to,
+                ..
+            } => {
+                self.stage2_response = Some(ResponseView {
+                    on,
+                    by,
+                    response,
+                    signposted_to,
+                })
             }
             E::Closed {
                 remedy, learning, ..
@@ -380,7 +408,8 @@ impl CaseView {
             | E::OwnerAssigned { .. }
             | E::Escalated { .. }
             | E::Stage2Acknowledged { .. }
-            | E::Deadlocked { .. } => {}
+            | E::Deadlocked { .. }
+            | E::TenureRecorded { .. } => {}
         }
     }
 }
@@ -645,7 +674,7 @@ mod tests {
                 reference: "CF-2025-000001".into(),
                 procedure,
                 division: Division::EnglandAndWales,
-                calendar_version: "builtin-1".into(),
+                calendar_version: Calendar::builtin().version(),
                 received_on: NaiveDate::from_ymd_opt(2025, 3, 3).unwrap(),
                 issue_arose_on: None,
                 channel: Channel::Email,
@@ -658,6 +687,7 @@ mod tests {
                 },
                 summary: "Boiler".into(),
                 description: String::new(),
+                tenure: None,
             },
             ComplaintEvent::Acknowledged {
                 occurred_at: at(4, 10),
@@ -679,6 +709,7 @@ mod tests {
                     remedy: Remedy::default(),
                     outstanding_actions: vec![],
                 },
+                signposted_to: vec![],
             },
         ];
         events
@@ -729,5 +760,38 @@ mod tests {
             assert_eq!(record.apply(event), None);
         }
         assert_eq!(record, once);
+    }
+
+    #[test]
+    fn a_case_without_a_tenure_shows_other_and_a_recorded_one_shows_itself() {
+        let mut events = life();
+        let calendar = Calendar::builtin();
+        let today = NaiveDate::from_ymd_opt(2025, 3, 20).unwrap();
+        let view = CaseView::build("case", &events, &calendar, today).unwrap();
+        assert_eq!(view.tenure, Tenure::Other);
+
+        events.push(recorded(
+            5,
+            ComplaintEvent::TenureRecorded {
+                occurred_at: at(13, 10),
+                by: actor(),
+                tenure: Tenure::Lcho,
+                previous: None,
+            },
+        ));
+        let view = CaseView::build("case", &events, &calendar, today).unwrap();
+        assert_eq!(view.tenure, Tenure::Lcho);
+        assert_eq!(serde_json::to_value(&view).unwrap()["tenure"], "lcho");
+    }
+
+    #[test]
+    fn a_record_stored_before_tenure_existed_reads_as_other() {
+        let events = life();
+        let record = CaseRecord::start("case", &events[0]).unwrap();
+        let mut stored = serde_json::to_value(&record).unwrap();
+        stored["view"].as_object_mut().unwrap().remove("tenure");
+        stored["state"].as_object_mut().unwrap().remove("tenure");
+        let back: CaseRecord = serde_json::from_value(stored).unwrap();
+        assert_eq!(back, record);
     }
 }

@@ -7,11 +7,13 @@
 //! - [`case_view`]: the case as staff see it: stage, owner, deadlines, responses, timeline.
 //! - [`history`]: the audit trail of one case, event by event.
 //! - [`dashboard`]: the figures every role reads, each with the queue query behind it.
+//! - [`reports`]: KPI, Tenant Satisfaction Measures and the Code self-assessment, JSON and CSV.
 
 pub mod case_view;
 pub mod dashboard;
 pub mod history;
 pub mod recorded;
+pub mod reports;
 
 pub use case_view::CaseView;
 pub use history::{History, HistoryEntry};
