@@ -6,7 +6,7 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: flags and environment.
+//! - [`config`]: flags and environment; [`cli`]: the `casefile` command.
 //! - [`startup`]: [`startup::Application`], built from a config, bound, run until stopped.
 //! - [`routes`]: the HTTP surface; [`openapi`] documents it.
 //! - [`auth`]: bearer tokens and roles; [`idempotency`]: `Idempotency-Key` replays.
@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod cases;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;

@@ -359,28 +359,30 @@ impl Store {
 /// only for a command the rules accepted; a commit that then fails leaves the serial unused.
 async fn next_serial_postgres(pool: &sqlx::PgPool, year: i32) -> Result<i64, sqlx::Error> {
     let name = format!("reference_serial_{year}");
-    for _ in 0..3 {
-        match sqlx::query_scalar::<_, i64>("SELECT nextval($1::regclass)")
-            .bind(&name)
-            .fetch_one(pool)
-            .await
-        {
-            Ok(serial) => return Ok(serial),
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P01") => {
-                let start: i64 = sqlx::query_scalar(
-                    "SELECT COALESCE(MAX(last), 0) + 1 FROM reference_counters WHERE year = $1",
-                )
-                .bind(i64::from(year))
-                .fetch_one(pool)
-                .await?;
-                // `year` is an integer, so the name is a plain identifier.
-                let create = format!("CREATE SEQUENCE IF NOT EXISTS {name} START WITH {start}");
-                if let Err(err) = sqlx::query(&create).execute(pool).await {
-                    // Another instance made it at the same moment: use theirs.
-                    tracing::debug!(%err, "reference sequence created elsewhere");
-                }
-            }
-            Err(err) => return Err(err),
+    let options = pool.connect_options();
+    let known = format!(
+        "{}:{}/{}/{name}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default()
+    );
+    let made = MADE_SEQUENCES.get_or_init(Default::default);
+    let is_made = made.lock().map(|m| m.contains(&known)).unwrap_or(false);
+    if !is_made {
+        let start: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(last), 0) + 1 FROM reference_counters WHERE year = $1",
+        )
+        .bind(i64::from(year))
+        .fetch_one(pool)
+        .await?;
+        // `year` is an integer, so the name is a plain identifier.
+        let create = format!("CREATE SEQUENCE IF NOT EXISTS {name} START WITH {start}");
+        if let Err(err) = sqlx::query(&create).execute(pool).await {
+            // Another instance made it at the same moment: theirs serves.
+            tracing::debug!(%err, "reference sequence made elsewhere");
+        }
+        if let Ok(mut made) = made.lock() {
+            made.insert(known);
         }
     }
     sqlx::query_scalar::<_, i64>("SELECT nextval($1::regclass)")
@@ -388,6 +390,10 @@ async fn next_serial_postgres(pool: &sqlx::PgPool, year: i32) -> Result<i64, sql
         .fetch_one(pool)
         .await
 }
+
+/// The reference sequences this process has made sure exist, per database.
+static MADE_SEQUENCES: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+    std::sync::OnceLock::new();
 
 const POSTGRES_COMMIT: &str = "\
 WITH ev AS (
