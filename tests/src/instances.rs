@@ -152,6 +152,10 @@ impl Process {
         Self { child, address }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or_default()
+    }
+
     /// SIGKILL: no shutdown, no flush, nothing finished.
     pub async fn kill(mut self) {
         let _ = self.child.start_kill();
