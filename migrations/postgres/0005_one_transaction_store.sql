@@ -37,11 +37,12 @@ CREATE TABLE case_records
 );
 
 -- Entries of a case's unbounded lists (notes, correspondence, evidence, links), one per
--- event that added it.
+-- event that added it: `list` names the list, `body` is the entry as the case view shows it.
 CREATE TABLE case_items
 (
     case_id  text   NOT NULL,
     sequence bigint NOT NULL,
+    list     text   NOT NULL,
     body     text   NOT NULL,
     PRIMARY KEY (case_id, sequence)
 );

@@ -30,12 +30,13 @@ CREATE TABLE case_records
 ) STRICT;
 
 -- Entries of a case's unbounded lists (notes, correspondence, evidence, links), one per
--- event that added it.
+-- event that added it: `list` names the list, `body` is the entry as the case view shows it.
 CREATE TABLE case_items
 (
-    case_id  text    NOT NULL,
+    case_id  text   NOT NULL,
     sequence integer NOT NULL,
-    body     text    NOT NULL,
+    list     text   NOT NULL,
+    body     text   NOT NULL,
     PRIMARY KEY (case_id, sequence)
 ) STRICT;
 

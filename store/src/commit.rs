@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use casefile_domain::{uk_date, Calendar, Complaint, ComplaintEvent};
-use casefile_projections::case_view::{CaseItem, CaseRecord, CaseSummary, OpenStep};
+use casefile_projections::case_view::{CaseRecord, CaseSummary, OpenStep};
 use casefile_projections::{CaseView, RecordedEvent};
 use chrono::{DateTime, SubsecRound, Utc};
 use cqrs_es::{Aggregate, DomainEvent};
@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::chain::{canonical, link};
 use crate::idempotency::KeyClaim;
-use crate::records::LoadedCase;
+use crate::records::{entry_row, view_json, LoadedCase};
 use crate::{to_i64, Store};
 
 /// What a command wants written.
@@ -42,8 +42,10 @@ pub struct NewCommit<'a> {
 /// What a commit wrote.
 #[derive(Debug, Clone)]
 pub struct Committed {
+    /// The case as the commit left it, without its unbounded lists (notes, correspondence,
+    /// evidence, links): `body` has them.
     pub view: CaseView,
-    /// `view` as JSON: the response body, serialised once.
+    /// The whole case view as JSON, lists included: the response, serialised once.
     pub body: String,
     pub events: Vec<RecordedEvent>,
 }
@@ -94,6 +96,7 @@ struct Prepared {
     last_hash: String,
     record_body: String,
     item_sequences: Vec<i64>,
+    item_lists: Vec<String>,
     item_bodies: Vec<String>,
     summary: SummaryRow,
     deadline_steps: Vec<String>,
@@ -178,10 +181,11 @@ pub fn derived_rows(view: &CaseView) -> Result<(SummaryRow, Vec<OpenStep>), serd
 
 impl NewCommit<'_> {
     /// Folds the events into the case, links them into the chain and renders every row.
-    /// `items_before` are the case's list entries already stored (for the response).
+    /// `rows_before` are the case's list entries already stored, `(list, body)`, for the
+    /// response.
     fn prepare(
         mut self,
-        items_before: Vec<CaseItem>,
+        rows_before: Vec<(String, String)>,
         serial: Option<i64>,
     ) -> Result<Prepared, CommitError> {
         if let (Some(serial), Some(year), Some(ComplaintEvent::Logged { reference, .. })) =
@@ -255,20 +259,28 @@ impl NewCommit<'_> {
         }
         let record = record.ok_or(CommitError::NotLogged)?;
         let item_sequences = items.iter().map(|(s, _)| to_i64(*s)).collect();
-        let item_bodies = items
-            .iter()
-            .map(|(_, item)| serde_json::to_string(item))
-            .collect::<Result<_, _>>()?;
-        let all_items: Vec<CaseItem> = if refolded {
-            items.into_iter().map(|(_, item)| item).collect()
-        } else {
-            items_before
-                .into_iter()
-                .chain(items.into_iter().map(|(_, item)| item))
-                .collect()
-        };
-        let view = record.view(self.calendar, uk_date(recorded_at), all_items);
+        let mut item_lists = Vec::with_capacity(items.len());
+        let mut item_bodies = Vec::with_capacity(items.len());
+        for (_, item) in &items {
+            let (list, body) = entry_row(item)?;
+            item_lists.push(list.to_string());
+            item_bodies.push(body);
+        }
+        // The queue row and deadlines need no list; the response gets them verbatim.
+        let view = record.view(self.calendar, uk_date(recorded_at), Vec::new());
         let (summary, open_steps) = derived_rows(&view)?;
+        let before = if refolded { &[][..] } else { &rows_before[..] };
+        let entries: Vec<(&str, &str)> = before
+            .iter()
+            .map(|(l, b)| (l.as_str(), b.as_str()))
+            .chain(
+                item_lists
+                    .iter()
+                    .zip(&item_bodies)
+                    .map(|(l, b)| (l.as_str(), b.as_str())),
+            )
+            .collect();
+        let body = view_json(&view, &entries)?;
         let (deadline_steps, deadline_dues) = open_steps
             .into_iter()
             .map(|s| (s.step, s.due.to_string()))
@@ -286,15 +298,12 @@ impl NewCommit<'_> {
             last_hash: prev,
             record_body: serde_json::to_string(&record)?,
             item_sequences,
+            item_lists,
             item_bodies,
             summary,
             deadline_steps,
             deadline_dues,
-            committed: Committed {
-                body: serde_json::to_string(&view)?,
-                view,
-                events,
-            },
+            committed: Committed { body, view, events },
         })
     }
 }
@@ -313,7 +322,7 @@ impl Store {
     #[tracing::instrument(skip_all, fields(case_id = %commit.id, events = commit.events.len()))]
     pub async fn commit(&self, commit: NewCommit<'_>) -> Result<Committed, CommitError> {
         let items_before = match &commit.base {
-            Some(base) if base.refolded_items.is_none() => self.case_items(commit.id).await?,
+            Some(base) if base.refolded_items.is_none() => self.case_item_rows(commit.id).await?,
             _ => Vec::new(),
         };
         let id = commit.id.to_string();
@@ -409,8 +418,8 @@ WITH ev AS (
                                    body = excluded.body
     RETURNING 1
 ), items AS (
-    INSERT INTO case_items (case_id, sequence, body)
-    SELECT $1, t.seq, t.body FROM UNNEST($13::bigint[], $14::text[]) AS t(seq, body)
+    INSERT INTO case_items (case_id, sequence, list, body)
+    SELECT $1, t.seq, t.list, t.body FROM UNNEST($13::bigint[], $14::text[], $39::text[]) AS t(seq, body, list)
     ON CONFLICT DO NOTHING
     RETURNING 1
 ), summary AS (
@@ -488,6 +497,7 @@ async fn write_postgres(
         .bind(i64::from(status))
         .bind(&p.committed.body)
         .bind(p.recorded_at.to_rfc3339())
+        .bind(&p.item_lists)
         .fetch_one(pool)
         .await?;
     Ok(())
@@ -534,13 +544,19 @@ async fn write_sqlite(
     .bind(&p.record_body)
     .execute(&mut **tx)
     .await?;
-    for (sequence, body) in p.item_sequences.iter().zip(&p.item_bodies) {
+    for ((sequence, list), body) in p
+        .item_sequences
+        .iter()
+        .zip(&p.item_lists)
+        .zip(&p.item_bodies)
+    {
         sqlx::query(
-            "INSERT INTO case_items (case_id, sequence, body) VALUES ($1, $2, $3) \
+            "INSERT INTO case_items (case_id, sequence, list, body) VALUES ($1, $2, $3, $4) \
              ON CONFLICT DO NOTHING",
         )
         .bind(id)
         .bind(sequence)
+        .bind(list)
         .bind(body)
         .execute(&mut **tx)
         .await?;

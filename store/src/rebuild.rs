@@ -8,7 +8,7 @@ use cqrs_es::Aggregate;
 use crate::chain::{canonical, link};
 use crate::commit::derived_rows;
 use crate::events::{EventRow, LoadError};
-use crate::records::fold_rows;
+use crate::records::{entry_row, fold_rows};
 use crate::{on_writer, to_i64, Store};
 
 /// How many events the rebuild reads per query.
@@ -198,13 +198,15 @@ where
     .execute(&mut *conn)
     .await?;
     for (sequence, item) in &items {
+        let (list, body) = entry_row(item).map_err(encode)?;
         sqlx::query(
-            "INSERT INTO case_items (case_id, sequence, body) VALUES ($1, $2, $3) \
+            "INSERT INTO case_items (case_id, sequence, list, body) VALUES ($1, $2, $3, $4) \
              ON CONFLICT DO NOTHING",
         )
         .bind(id.clone())
         .bind(to_i64(*sequence))
-        .bind(serde_json::to_string(item).map_err(encode)?)
+        .bind(list.to_string())
+        .bind(body)
         .execute(&mut *conn)
         .await?;
     }

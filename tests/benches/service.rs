@@ -147,8 +147,8 @@ impl Load {
     }
 }
 
-/// Runs `CLIENTS` clients, each sending what `request(client, n)` builds until time is up.
-async fn load<F>(seconds: u64, request: F) -> Load
+/// Runs `clients` clients, each sending what `request(client, n)` builds until time is up.
+async fn load<F>(clients: usize, seconds: u64, request: F) -> Load
 where
     F: Fn(usize, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
@@ -156,7 +156,7 @@ where
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for client in 0..CLIENTS {
+    for client in 0..clients {
         let (request, stop) = (request.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let mut micros = Vec::new();
@@ -227,7 +227,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
 
     let log = {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
-        load(seconds, move |_, _| {
+        load(CLIENTS, seconds, move |_, _| {
             client
                 .post(format!("{base}/api/v1/complaints"))
                 .bearer_auth(&token)
@@ -253,7 +253,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
     let note = {
         let (client, base, token, cases) =
             (client.clone(), base.clone(), token.clone(), cases.clone());
-        load(seconds, move |c, n| {
+        load(CLIENTS, seconds, move |c, n| {
             client
                 .post(format!("{base}/api/v1/complaints/{}/notes", cases[c]))
                 .bearer_auth(&token)
@@ -261,7 +261,8 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         })
         .await
     };
-    // A 10-event case and a 1,000-event case, one client each after the other.
+    // A 10-event case and a 1,000-event case, measured one after the other, one client
+    // each (more would only race each other on the one case).
     let mut sized = Vec::new();
     for events in [10, 1_000] {
         let view: Value = client
@@ -289,10 +290,9 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
     let mut sized_loads = Vec::new();
     for id in &sized {
         let (client, base, token, id) = (client.clone(), base.clone(), token.clone(), id.clone());
-        // Categorise: a command whose answer does not grow with the case's lists either way.
         let themes = ["Repairs", "Damp", "Noise", "Staff"];
         sized_loads.push(
-            load(seconds, move |_, n| {
+            load(1, seconds, move |_, n| {
                 client
                     .post(format!("{base}/api/v1/complaints/{id}/categorise"))
                     .bearer_auth(&token)

@@ -89,7 +89,7 @@ impl TestApp {
         let mut rows = Vec::new();
         for query in [
             "SELECT id || ' ' || version || ' ' || last_hash || ' ' || body FROM case_records ORDER BY id",
-            "SELECT case_id || ' ' || sequence || ' ' || body FROM case_items ORDER BY case_id, sequence",
+            "SELECT case_id || ' ' || sequence || ' ' || list || ' ' || body FROM case_items ORDER BY case_id, sequence",
             "SELECT id || ' ' || version || ' ' || status || ' ' || due_key || ' ' || search || ' ' || body \
              FROM case_summaries ORDER BY id",
             "SELECT case_id || ' ' || step || ' ' || due FROM case_deadlines ORDER BY case_id, step",

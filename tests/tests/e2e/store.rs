@@ -140,6 +140,11 @@ async fn rebuild_scenario(backend: Backend) {
         json!({"theme": "Repairs", "root_cause": "Contractor"}),
     )
     .await;
+    // A command's answer (its lists put in verbatim) is the case view a read gives.
+    let answer = app
+        .act_ok(&s.officer.token, &id, "notes", json!({"text": "one more"}))
+        .await;
+    assert_eq!(answer, app.case(&id).await);
     let other = app.new_case().await;
     app.act_ok(
         &s.officer.token,
