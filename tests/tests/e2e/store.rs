@@ -163,7 +163,7 @@ async fn rebuild_scenario(backend: Backend) {
     // And the service reads the rebuilt rows as it read its own.
     assert_eq!(
         app.case(&id).await["notes"].as_array().map(Vec::len),
-        Some(3)
+        Some(4)
     );
 }
 
