@@ -174,15 +174,20 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let background = tokio::spawn(self.sequencer.run(self.store.clone(), async move {
-            let mut stopped = stopped;
-            let _ = stopped.wait_for(|s| *s).await;
-        }));
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
+        let sequencer = tokio::spawn(self.sequencer.run(self.store.clone(), until_stopped()));
+        let purger = tokio::spawn(purge_keys(self.store.clone(), until_stopped()));
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop.send(true);
-        let _ = background.await;
+        let _ = sequencer.await;
+        let _ = purger.await;
         served
     }
 }
@@ -207,4 +212,20 @@ async fn seed_admin(
         .await?;
     store.insert_token(ADMIN_ID, &hash_token(&token)).await?;
     Ok((token, generated))
+}
+
+/// Forgets `Idempotency-Key` responses past their day, hourly.
+async fn purge_keys(store: Store, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        match store.purge_expired_keys().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(keys = n, "forgot expired Idempotency-Key responses"),
+            Err(err) => tracing::warn!(%err, "purging expired Idempotency-Key responses failed"),
+        }
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
+    }
 }

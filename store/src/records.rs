@@ -63,10 +63,12 @@ impl Store {
     /// The rows of a case's list entries, `(list, body)`, in the order they were recorded.
     pub async fn case_item_rows(&self, id: &str) -> Result<Vec<(String, String)>, LoadError> {
         let sql = "SELECT list, body FROM case_items WHERE case_id = $1 ORDER BY sequence";
-        Ok(on_pool!(self, |pool| sqlx::query_as::<_, (String, String)>(sql)
-            .bind(id)
-            .fetch_all(pool)
-            .await)?)
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as::<_, (String, String)>(sql)
+                .bind(id)
+                .fetch_all(pool)
+                .await
+        })?)
     }
 
     /// The entries of a case's unbounded lists, in the order they were recorded.
@@ -153,7 +155,10 @@ pub fn view_json(view: &CaseView, entries: &[(&str, &str)]) -> serde_json::Resul
         return Err(serde::ser::Error::custom("a case view is a JSON object"));
     };
     let mut json = String::with_capacity(
-        4096 + entries.iter().map(|(_, body)| body.len() + 1).sum::<usize>(),
+        4096 + entries
+            .iter()
+            .map(|(_, body)| body.len() + 1)
+            .sum::<usize>(),
     );
     json.push('{');
     for list in LISTS {

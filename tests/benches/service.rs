@@ -38,10 +38,15 @@ fn pgbench() -> PathBuf {
         return path;
     }
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path().join("bin/pgbench"))).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path().join("bin/pgbench")))
+                .collect()
+        })
         .unwrap_or_default();
     dirs.sort();
-    dirs.pop().filter(|p| p.exists()).expect("pgbench (install postgresql-client)")
+    dirs.pop()
+        .filter(|p| p.exists())
+        .expect("pgbench (install postgresql-client)")
 }
 
 fn which(name: &str) -> Result<PathBuf, ()> {
@@ -99,7 +104,15 @@ async fn baseline(seconds: u64) -> f64 {
     .unwrap();
     let (host, port, user) = pg_parts(&url);
     let output = Command::new(pgbench())
-        .args(["-n", "-c", &CLIENTS.to_string(), "-j", "2", "-T", &seconds.to_string()])
+        .args([
+            "-n",
+            "-c",
+            &CLIENTS.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+        ])
         .args(["-h", &host, "-p", &port, "-U", &user, "-f"])
         .arg(&script)
         .arg(&database)
@@ -116,7 +129,12 @@ async fn baseline(seconds: u64) -> f64 {
         .find_map(|l| l.strip_prefix("tps = "))
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("pgbench said: {text}\n{}", String::from_utf8_lossy(&output.stderr)))
+        .unwrap_or_else(|| {
+            panic!(
+                "pgbench said: {text}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
 }
 
 fn pg_parts(url: &str) -> (String, String, String) {
@@ -192,7 +210,11 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .and_then(|s| {
             s.lines()
                 .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse::<f64>().ok()))
+                .and_then(|v| {
+                    v.split_whitespace()
+                        .next()
+                        .and_then(|n| n.parse::<f64>().ok())
+                })
         })
         .map(|kib| kib / 1024.0)
         .unwrap_or(f64::NAN)
@@ -324,7 +346,9 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
 async fn main() {
     let seconds = seconds();
     let tps = baseline(seconds).await;
-    println!("baseline: pgbench, 16 clients, read 20 events + append 1 per transaction: {tps:.0} tps\n");
+    println!(
+        "baseline: pgbench, 16 clients, read 20 events + append 1 per transaction: {tps:.0} tps\n"
+    );
     println!("| store | request | req/s | ratio to baseline | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|");
     let mut all = Vec::new();
