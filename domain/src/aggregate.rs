@@ -113,7 +113,31 @@ impl Extended {
     }
 }
 
-/// The state the rules read. Dates are UK civil dates.
+/// A day for each stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageDays {
+    pub stage1: Option<NaiveDate>,
+    pub stage2: Option<NaiveDate>,
+}
+
+impl StageDays {
+    pub fn for_stage(&self, stage: Stage) -> Option<NaiveDate> {
+        match stage {
+            Stage::Stage1 => self.stage1,
+            Stage::Stage2 => self.stage2,
+        }
+    }
+
+    fn set(&mut self, stage: Stage, day: NaiveDate) {
+        match stage {
+            Stage::Stage1 => self.stage1 = Some(day),
+            Stage::Stage2 => self.stage2 = Some(day),
+        }
+    }
+}
+
+/// The state the rules read. Dates are UK civil dates. Fields added after the first
+/// release default when absent, so stored snapshots of older cases still load.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Complaint {
     pub facts: Option<CaseFacts>,
@@ -131,6 +155,9 @@ pub struct Complaint {
     /// When the case last left `open` (closed, withdrawn or refused).
     pub ended_on: Option<NaiveDate>,
     pub evidence_count: u32,
+    /// The day each stage's definition of the complaint was last recorded.
+    #[serde(default)]
+    pub defined_on: StageDays,
 }
 
 impl Aggregate for Complaint {
@@ -177,6 +204,7 @@ impl Aggregate for Complaint {
                 })
             }
             Acknowledged { .. } => self.acknowledged_on = Some(day),
+            Defined { stage, .. } => self.defined_on.set(stage, day),
             OwnerAssigned { owner, .. } => self.owner = Some(owner),
             EvidenceAttached { .. } => self.evidence_count += 1,
             DeadlineExtended {
@@ -286,6 +314,14 @@ impl Complaint {
             text("complainant.name", &complaint.complainant.name, 500)?;
             text("summary", &complaint.summary, MAX_SUMMARY)?;
             optional_text("description", &complaint.description, MAX_TEXT)?;
+            match &complaint.definition {
+                Some(definition) => text("definition", definition, MAX_TEXT)?,
+                None if !complaint.outcomes_sought.is_empty() => {
+                    return Err(invalid("outcomes_sought", "needs a definition"))
+                }
+                None => {}
+            }
+            texts("outcomes_sought", &complaint.outcomes_sought)?;
             if complaint
                 .issue_arose_on
                 .is_some_and(|d| d > complaint.received_on)
@@ -308,9 +344,9 @@ impl Complaint {
                     received_on: complaint.received_on,
                 });
             }
-            return Ok(vec![E::Logged {
+            let mut events = vec![E::Logged {
                 occurred_at,
-                by,
+                by: by.clone(),
                 reference,
                 procedure: procedure.clone(),
                 division: complaint.division,
@@ -321,7 +357,19 @@ impl Complaint {
                 complainant: complaint.complainant,
                 summary: complaint.summary,
                 description: complaint.description,
-            }]);
+            }];
+            // A definition settled at logging is the first Stage 1 definition, recorded as
+            // any later restatement is.
+            if let Some(definition) = complaint.definition {
+                events.push(E::Defined {
+                    occurred_at,
+                    by,
+                    stage: Stage::Stage1,
+                    definition,
+                    outcomes_sought: complaint.outcomes_sought,
+                });
+            }
+            return Ok(events);
         }
 
         let facts = self.facts()?;
@@ -417,6 +465,26 @@ impl Complaint {
                     root_cause: c.root_cause,
                 }
             }
+            Action::Define(c) => {
+                text("definition", &c.definition, MAX_TEXT)?;
+                texts("outcomes_sought", &c.outcomes_sought)?;
+                self.ensure_open()?;
+                if c.stage == Stage::Stage2 {
+                    if procedure.stages < 2 {
+                        return Err(ComplaintError::NoStageTwo);
+                    }
+                    if self.escalated_on.is_none() {
+                        return Err(ComplaintError::NotEscalated);
+                    }
+                }
+                E::Defined {
+                    occurred_at,
+                    by,
+                    stage: c.stage,
+                    definition: c.definition,
+                    outcomes_sought: c.outcomes_sought,
+                }
+            }
             Action::ExtendDeadline(c) => {
                 if c.working_days == 0 || c.working_days > MAX_EXTENSION {
                     return Err(ComplaintError::InvalidField {
@@ -475,6 +543,7 @@ impl Complaint {
                 if self.acknowledged_on.is_none() {
                     return Err(ComplaintError::NotAcknowledged);
                 }
+                self.ensure_defined(Stage::Stage1)?;
                 E::Stage1Responded {
                     occurred_at,
                     by,
@@ -531,6 +600,7 @@ impl Complaint {
                 if self.stage1.as_ref().is_some_and(|s1| s1.by == by.id) {
                     return Err(ComplaintError::SameReviewer);
                 }
+                self.ensure_defined(Stage::Stage2)?;
                 E::Stage2Responded {
                     occurred_at,
                     by,
@@ -659,6 +729,24 @@ impl Complaint {
             }
         };
         Ok(vec![event])
+    }
+
+    /// A stage is answered against a definition of the complaint; Stage 2's must be restated
+    /// at or after the escalation, since the resident's dissatisfaction reframes it.
+    fn ensure_defined(&self, stage: Stage) -> Result<(), ComplaintError> {
+        let defined = match stage {
+            Stage::Stage1 => self.defined_on.stage1.is_some(),
+            Stage::Stage2 => self
+                .defined_on
+                .stage2
+                .zip(self.escalated_on)
+                .is_some_and(|(defined_on, escalated_on)| defined_on >= escalated_on),
+        };
+        if defined {
+            Ok(())
+        } else {
+            Err(ComplaintError::DefinitionMissing(stage))
+        }
     }
 
     fn ensure_open(&self) -> Result<(), ComplaintError> {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Division;
 use crate::procedure::Scheme;
 use crate::values::{
-    Actor, Channel, Complainant, Direction, LinkKind, Outcome, RefusalReason, Remedy,
+    Actor, Channel, Complainant, Direction, LinkKind, Outcome, RefusalReason, Remedy, Stage,
 };
 
 /// A command with the user it is issued by.
@@ -32,6 +32,7 @@ pub enum Action {
     AttachEvidence(AttachEvidence),
     AddLinkedCase(AddLinkedCase),
     Categorise(Categorise),
+    Define(DefineComplaint),
     ExtendDeadline(ExtendDeadline),
     RespondStage1(RespondToStage),
     Escalate(Escalate),
@@ -57,6 +58,7 @@ impl Action {
             AttachEvidence(c) => c.occurred_at,
             AddLinkedCase(c) => c.occurred_at,
             Categorise(c) => c.occurred_at,
+            Define(c) => c.occurred_at,
             ExtendDeadline(c) => c.occurred_at,
             RespondStage1(c) | RespondStage2(c) => c.occurred_at,
             Escalate(c) => c.occurred_at,
@@ -91,6 +93,13 @@ pub struct LogComplaint {
     pub description: String,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
+    /// The landlord's definition of the complaint, when already settled: it is recorded as
+    /// the Stage 1 definition.
+    #[serde(default)]
+    pub definition: Option<String>,
+    /// The outcomes the resident seeks; only with a `definition`.
+    #[serde(default)]
+    pub outcomes_sought: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +184,22 @@ pub struct Categorise {
     pub theme: String,
     #[serde(default)]
     pub root_cause: Option<String>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// The landlord's understanding of the complaint, in its own words, and the outcomes the
+/// resident seeks (Complaint Handling Code 2024, 5.6). Each stage's response needs one; a
+/// later one restates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DefineComplaint {
+    pub stage: Stage,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub definition: String,
+    #[serde(default)]
+    pub outcomes_sought: Vec<String>,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }

@@ -87,6 +87,10 @@ pub enum ComplaintError {
     ReferralWindowExpired { closed_on: NaiveDate },
     #[error("the issue is not known to be older than {months} months at receipt")]
     NotOlderThanLimit { months: u32 },
+    #[error(
+        "{0} has no definition of the complaint (for stage 2, one recorded since the escalation)"
+    )]
+    DefinitionMissing(Stage),
 }
 
 /// How a broken rule should be read: the case is in the wrong state (retrying later may
@@ -134,6 +138,7 @@ impl ComplaintError {
             AlreadyReferred => "already_referred",
             ReferralWindowExpired { .. } => "referral_window_expired",
             NotOlderThanLimit { .. } => "not_older_than_limit",
+            DefinitionMissing(_) => "definition_missing",
         }
     }
 

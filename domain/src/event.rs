@@ -86,6 +86,14 @@ pub enum ComplaintEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         root_cause: Option<String>,
     },
+    /// The definition of the complaint for a stage, restating any earlier one.
+    Defined {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        stage: Stage,
+        definition: String,
+        outcomes_sought: Vec<String>,
+    },
     DeadlineExtended {
         occurred_at: DateTime<Utc>,
         by: Actor,
@@ -192,6 +200,9 @@ impl ComplaintEvent {
             | Categorised {
                 occurred_at, by, ..
             }
+            | Defined {
+                occurred_at, by, ..
+            }
             | DeadlineExtended {
                 occurred_at, by, ..
             }
@@ -240,6 +251,7 @@ impl ComplaintEvent {
             EvidenceAttached { .. } => "EvidenceAttached",
             LinkedCaseAdded { .. } => "LinkedCaseAdded",
             Categorised { .. } => "Categorised",
+            Defined { .. } => "Defined",
             DeadlineExtended { .. } => "DeadlineExtended",
             Stage1Responded { .. } => "Stage1Responded",
             Escalated { .. } => "Escalated",

@@ -11,8 +11,9 @@ mod support {
     use std::sync::Arc;
 
     use casefile_domain::command::{
-        AcknowledgeComplaint, CloseComplaint, DeclareDeadlock, Escalate, ExtendDeadline,
-        ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage, WithdrawComplaint,
+        AcknowledgeComplaint, CloseComplaint, DeclareDeadlock, DefineComplaint, Escalate,
+        ExtendDeadline, ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage,
+        WithdrawComplaint,
     };
     use casefile_domain::values::{
         Channel, Complainant, Outcome, RefusalReason, Remedy, Stage, StageResponse,
@@ -153,6 +154,25 @@ mod support {
         Action::RespondStage2(response())
     }
 
+    pub const DEFINITION: &str =
+        "The resident says mould has returned to the back bedroom after two repairs";
+
+    pub fn outcomes_sought() -> Vec<String> {
+        vec![
+            "A lasting repair".to_string(),
+            "Compensation for damaged clothes".to_string(),
+        ]
+    }
+
+    pub fn define(stage: Stage) -> Action {
+        Action::Define(DefineComplaint {
+            stage,
+            definition: DEFINITION.to_string(),
+            outcomes_sought: outcomes_sought(),
+            occurred_at: None,
+        })
+    }
+
     pub const ESCALATION_REASON: &str = "The mould came back within a month";
 
     pub fn escalate() -> Action {
@@ -263,6 +283,16 @@ mod support {
         }
     }
 
+    pub fn defined(day: &str, stage: Stage) -> ComplaintEvent {
+        ComplaintEvent::Defined {
+            occurred_at: at(day),
+            by: officer(),
+            stage,
+            definition: DEFINITION.to_string(),
+            outcomes_sought: outcomes_sought(),
+        }
+    }
+
     pub fn escalated(day: &str) -> ComplaintEvent {
         ComplaintEvent::Escalated {
             occurred_at: at(day),
@@ -366,6 +396,7 @@ mod rules {
     use casefile_domain::command::{
         AttachEvidence, ExtendDeadline, LogComplaint, NoteKind, RecordNote,
     };
+    use casefile_domain::error::ErrorKind;
     use casefile_domain::procedure::DeadlockRule;
     use casefile_domain::values::{Channel, Direction, RefusalReason, Remedy, Stage};
     use casefile_domain::{
@@ -409,7 +440,16 @@ mod rules {
         vec![logged("chc-2024", "2025-04-01")]
     }
 
+    /// Acknowledged with the Stage 1 definition of the complaint, as the Code asks.
     fn chc_acknowledged() -> Vec<E> {
+        [
+            chc_acknowledged_undefined(),
+            vec![defined("2025-04-03", Stage::Stage1)],
+        ]
+        .concat()
+    }
+
+    fn chc_acknowledged_undefined() -> Vec<E> {
         [chc_logged(), vec![acknowledged("2025-04-03")]].concat()
     }
 
@@ -422,7 +462,16 @@ mod rules {
         .concat()
     }
 
+    /// Escalated, with the definition restated for Stage 2.
     fn chc_escalated() -> Vec<E> {
+        [
+            chc_escalated_undefined(),
+            vec![defined("2025-04-15", Stage::Stage2)],
+        ]
+        .concat()
+    }
+
+    fn chc_escalated_undefined() -> Vec<E> {
         [chc_stage1_answered(), vec![escalated("2025-04-15")]].concat()
     }
 
@@ -450,6 +499,8 @@ mod rules {
             summary: SUMMARY.to_string(),
             description: String::new(),
             occurred_at: None,
+            definition: None,
+            outcomes_sought: vec![],
         }
     }
 
@@ -1094,6 +1145,7 @@ mod rules {
             acknowledged("2025-04-03"),
             stage1_responded("2025-04-10", officer()),
             escalated("2025-04-15"),
+            defined("2025-04-15", Stage::Stage2),
         ];
         accepts(
             history,
@@ -1137,6 +1189,211 @@ mod rules {
             chc_stage2_answered(),
             by(advisor(), respond_stage2()),
             ComplaintError::AlreadyResponded(Stage::Stage2),
+        )
+        .await;
+    }
+
+    // ----- the definition of the complaint -----
+
+    #[tokio::test]
+    async fn defining_the_complaint_is_recorded_with_the_outcomes_sought() {
+        accepts(
+            chc_logged(),
+            by(officer(), define(Stage::Stage1)),
+            vec![E::Defined {
+                occurred_at: now(),
+                by: officer(),
+                stage: Stage::Stage1,
+                definition: DEFINITION.to_string(),
+                outcomes_sought: outcomes_sought(),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_definition_given_when_logging_is_recorded_as_the_stage_one_definition() {
+        let complaint = LogComplaint {
+            definition: Some(DEFINITION.to_string()),
+            outcomes_sought: outcomes_sought(),
+            ..log_complaint("chc-2024", "2025-06-02")
+        };
+        let events = TestFramework::<Complaint>::with(services())
+            .given_no_previous_events()
+            .when_async(log(complaint))
+            .await
+            .inspect_result()
+            .unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].name(), "Logged");
+        assert_eq!(
+            events[1],
+            E::Defined {
+                occurred_at: now(),
+                by: advisor(),
+                stage: Stage::Stage1,
+                definition: DEFINITION.to_string(),
+                outcomes_sought: outcomes_sought(),
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn outcomes_sought_without_a_definition_are_an_invalid_field_when_logging() {
+        let complaint = LogComplaint {
+            outcomes_sought: outcomes_sought(),
+            ..log_complaint("chc-2024", "2025-05-30")
+        };
+        rejects(
+            vec![],
+            log(complaint),
+            invalid("outcomes_sought", "needs a definition"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_blank_definition_is_an_invalid_field() {
+        let action = Action::Define(casefile_domain::command::DefineComplaint {
+            stage: Stage::Stage1,
+            definition: " ".to_string(),
+            outcomes_sought: vec![],
+            occurred_at: None,
+        });
+        rejects(
+            chc_logged(),
+            by(officer(), action),
+            invalid("definition", "must not be empty"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn stage_one_cannot_be_answered_without_a_definition_of_the_complaint() {
+        rejects(
+            chc_acknowledged_undefined(),
+            by(officer(), respond_stage1()),
+            ComplaintError::DefinitionMissing(Stage::Stage1),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_missing_definition_is_a_state_conflict_with_its_own_code() {
+        let error = ComplaintError::DefinitionMissing(Stage::Stage2);
+        assert_eq!(error.code(), "definition_missing");
+        assert_eq!(error.kind(), ErrorKind::Conflict);
+    }
+
+    #[tokio::test]
+    async fn a_stage_two_definition_cannot_be_recorded_before_escalation() {
+        rejects(
+            chc_stage1_answered(),
+            by(reviewer(), define(Stage::Stage2)),
+            ComplaintError::NotEscalated,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn stage_two_cannot_be_answered_on_the_stage_one_definition_alone() {
+        let history = [
+            chc_escalated_undefined(),
+            vec![stage2_acknowledged("2025-04-16")],
+        ]
+        .concat();
+        rejects(
+            history,
+            by(reviewer(), respond_stage2()),
+            ComplaintError::DefinitionMissing(Stage::Stage2),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_stage_one_definition_restated_after_escalation_does_not_define_stage_two() {
+        let history = [
+            chc_escalated_undefined(),
+            vec![
+                defined("2025-04-15", Stage::Stage1),
+                stage2_acknowledged("2025-04-16"),
+            ],
+        ]
+        .concat();
+        rejects(
+            history,
+            by(reviewer(), respond_stage2()),
+            ComplaintError::DefinitionMissing(Stage::Stage2),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn stage_two_can_be_defined_once_escalated() {
+        accepts(
+            chc_escalated_undefined(),
+            by(reviewer(), define(Stage::Stage2)),
+            vec![E::Defined {
+                occurred_at: now(),
+                by: reviewer(),
+                stage: Stage::Stage2,
+                definition: DEFINITION.to_string(),
+                outcomes_sought: outcomes_sought(),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn stage_two_restated_after_its_acknowledgement_can_be_answered() {
+        let history = [
+            chc_escalated_undefined(),
+            vec![
+                stage2_acknowledged("2025-04-16"),
+                defined("2025-04-17", Stage::Stage2),
+            ],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(reviewer(), respond_stage2()),
+            vec![E::Stage2Responded {
+                occurred_at: now(),
+                by: reviewer(),
+                response: stage_response(),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_one_stage_procedure_takes_no_stage_two_definition() {
+        let mut one_stage = procedure("chc-2024");
+        one_stage.id = "one-stage".to_string();
+        one_stage.stages = 1;
+        one_stage
+            .steps
+            .retain(|rule| rule.step.stage() == Stage::Stage1);
+        one_stage.extensions.stage2 = None;
+        let mut registry = ProcedureRegistry::builtin();
+        registry.add(one_stage.clone(), "one-stage.toml").unwrap();
+        let mut history = chc_acknowledged();
+        if let E::Logged { procedure, .. } = &mut history[0] {
+            *procedure = one_stage;
+        }
+        TestFramework::<Complaint>::with(services_with(registry))
+            .given(history)
+            .when_async(by(officer(), define(Stage::Stage2)))
+            .await
+            .then_expect_error(ComplaintError::NoStageTwo);
+    }
+
+    #[tokio::test]
+    async fn a_closed_case_takes_no_new_definition() {
+        rejects(
+            [chc_stage1_answered(), vec![closed("2025-04-11")]].concat(),
+            by(officer(), define(Stage::Stage1)),
+            ComplaintError::CaseClosed(Status::Closed),
         )
         .await;
     }
@@ -1671,6 +1928,10 @@ mod rules {
                 ComplaintError::NotOlderThanLimit { months: 12 },
                 "not_older_than_limit",
             ),
+            (
+                ComplaintError::DefinitionMissing(Stage::Stage1),
+                "definition_missing",
+            ),
         ];
         for (error, code) in codes {
             assert_eq!(error.code(), code);
@@ -2069,8 +2330,8 @@ mod deadlines {
 mod properties {
     use casefile_domain::command::{
         AcknowledgeComplaint, AddLinkedCase, AssignOwner, AttachEvidence, Categorise,
-        CloseComplaint, DeclareDeadlock, Escalate, ExtendDeadline, LogComplaint, NoteKind,
-        RecordNote, ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage,
+        CloseComplaint, DeclareDeadlock, DefineComplaint, Escalate, ExtendDeadline, LogComplaint,
+        NoteKind, RecordNote, ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage,
         WithdrawComplaint,
     };
     use casefile_domain::values::{
@@ -2099,6 +2360,7 @@ mod properties {
         Evidence,
         Link,
         Categorise,
+        Define,
         Extend,
         RespondStage1,
         Escalate,
@@ -2124,6 +2386,7 @@ mod properties {
             (Evidence, 1),
             (Link, 1),
             (Categorise, 1),
+            (Define, 6),
             (Extend, 4),
             (RespondStage1, 6),
             (Escalate, 6),
@@ -2263,6 +2526,12 @@ mod properties {
                 root_cause: m.flag.then(|| "Repairs".to_string()),
                 occurred_at,
             }),
+            Kind::Define => Action::Define(DefineComplaint {
+                stage: if m.flag { Stage::Stage2 } else { Stage::Stage1 },
+                definition: "Definition".to_string(),
+                outcomes_sought: vec!["Outcome".to_string(); m.choice],
+                occurred_at,
+            }),
             Kind::Extend => Action::ExtendDeadline(ExtendDeadline {
                 working_days: m.working_days,
                 reason: "Survey".to_string(),
@@ -2326,6 +2595,8 @@ mod properties {
             summary: SUMMARY.to_string(),
             description: String::new(),
             occurred_at,
+            definition: None,
+            outcomes_sought: vec![],
         }
     }
 
@@ -2434,6 +2705,18 @@ mod properties {
         if let Some(s1) = &case.stage1 {
             let acknowledged = case.acknowledged_on;
             prop_assert!(acknowledged.is_some_and(|on| on <= s1.on), "{:?}", case);
+            let defined = case.defined_on.stage1;
+            prop_assert!(defined.is_some(), "Stage 1 answered undefined: {:?}", case);
+        }
+        if let Some(s2) = &case.stage2 {
+            // Restatements after the response may move the day on, never before escalation.
+            let defined = case.defined_on.stage2;
+            prop_assert!(
+                defined.is_some_and(|on| case.escalated_on.is_some_and(|e| e <= on)),
+                "Stage 2 answered on {} without a definition since the escalation: {:?}",
+                s2.on,
+                case
+            );
         }
         if let Some(escalated_on) = case.escalated_on {
             prop_assert!(procedure.stages >= 2);

@@ -384,7 +384,8 @@ impl CaseView {
             | E::OwnerAssigned { .. }
             | E::Escalated { .. }
             | E::Stage2Acknowledged { .. }
-            | E::Deadlocked { .. } => {}
+            | E::Deadlocked { .. }
+            | E::Defined { .. } => {}
         }
     }
 }
