@@ -1,6 +1,7 @@
 //! The `Complaint` aggregate: `handle` checks every rule of the case's procedure and decides
 //! the events; `apply` only records what they say.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Months, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -14,7 +15,7 @@ use crate::error::ComplaintError;
 use crate::event::ComplaintEvent;
 use crate::procedure::{Procedure, ProcedureRegistry, Scheme, Step};
 use crate::uk_date;
-use crate::values::{Actor, Channel, Stage, StageResponse};
+use crate::values::{Actor, Channel, CorrespondenceTo, Stage, StageResponse};
 
 /// Longest summary, in characters; longer text belongs in the description.
 const MAX_SUMMARY: usize = 500;
@@ -158,6 +159,9 @@ pub struct Complaint {
     /// The day each stage's definition of the complaint was last recorded.
     #[serde(default)]
     pub defined_on: StageDays,
+    /// Each representative's id and whether they still act for the resident.
+    #[serde(default)]
+    pub representatives: BTreeMap<String, bool>,
 }
 
 impl Aggregate for Complaint {
@@ -205,6 +209,16 @@ impl Aggregate for Complaint {
             }
             Acknowledged { .. } => self.acknowledged_on = Some(day),
             Defined { stage, .. } => self.defined_on.set(stage, day),
+            RepresentativeAdded {
+                representative_id, ..
+            } => {
+                self.representatives.insert(representative_id, true);
+            }
+            RepresentativeEnded {
+                representative_id, ..
+            } => {
+                self.representatives.insert(representative_id, false);
+            }
             OwnerAssigned { owner, .. } => self.owner = Some(owner),
             EvidenceAttached { .. } => self.evidence_count += 1,
             DeadlineExtended {
@@ -483,6 +497,65 @@ impl Complaint {
                     stage: c.stage,
                     definition: c.definition,
                     outcomes_sought: c.outcomes_sought,
+                }
+            }
+            Action::AddRepresentative(c) => {
+                text("name", &c.name, 500)?;
+                text("authority.how", &c.authority.how, MAX_TEXT)?;
+                optional_text(
+                    "contact.email",
+                    c.contact.email.as_deref().unwrap_or(""),
+                    500,
+                )?;
+                optional_text(
+                    "contact.phone",
+                    c.contact.phone.as_deref().unwrap_or(""),
+                    100,
+                )?;
+                optional_text(
+                    "contact.address",
+                    c.contact.address.as_deref().unwrap_or(""),
+                    1000,
+                )?;
+                if c.authority.given_on > day {
+                    return Err(invalid(
+                        "authority.given_on",
+                        "must not be after the day it is recorded",
+                    ));
+                }
+                if c.correspondence_to != CorrespondenceTo::Resident && c.contact.is_empty() {
+                    return Err(invalid(
+                        "contact",
+                        "is needed when correspondence goes to the representative",
+                    ));
+                }
+                E::RepresentativeAdded {
+                    occurred_at,
+                    by,
+                    representative_id: format!("rep-{}", self.representatives.len() + 1),
+                    name: c.name,
+                    relationship: c.relationship,
+                    contact: c.contact,
+                    authority: c.authority,
+                    correspondence_to: c.correspondence_to,
+                }
+            }
+            Action::EndRepresentative(c) => {
+                text("reason", &c.reason, MAX_TEXT)?;
+                match self.representatives.get(&c.representative_id) {
+                    None => return Err(ComplaintError::UnknownRepresentative(c.representative_id)),
+                    Some(false) => {
+                        return Err(ComplaintError::RepresentativeAlreadyEnded(
+                            c.representative_id,
+                        ))
+                    }
+                    Some(true) => {}
+                }
+                E::RepresentativeEnded {
+                    occurred_at,
+                    by,
+                    representative_id: c.representative_id,
+                    reason: c.reason,
                 }
             }
             Action::ExtendDeadline(c) => {

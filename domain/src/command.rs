@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Division;
 use crate::procedure::Scheme;
 use crate::values::{
-    Actor, Channel, Complainant, Direction, LinkKind, Outcome, RefusalReason, Remedy, Stage,
+    Actor, Authority, Channel, Complainant, Contact, CorrespondenceTo, Direction, LinkKind,
+    Outcome, RefusalReason, Relationship, Remedy, Stage,
 };
 
 /// A command with the user it is issued by.
@@ -33,6 +34,8 @@ pub enum Action {
     AddLinkedCase(AddLinkedCase),
     Categorise(Categorise),
     Define(DefineComplaint),
+    AddRepresentative(AddRepresentative),
+    EndRepresentative(EndRepresentative),
     ExtendDeadline(ExtendDeadline),
     RespondStage1(RespondToStage),
     Escalate(Escalate),
@@ -59,6 +62,8 @@ impl Action {
             AddLinkedCase(c) => c.occurred_at,
             Categorise(c) => c.occurred_at,
             Define(c) => c.occurred_at,
+            AddRepresentative(c) => c.occurred_at,
+            EndRepresentative(c) => c.occurred_at,
             ExtendDeadline(c) => c.occurred_at,
             RespondStage1(c) | RespondStage2(c) => c.occurred_at,
             Escalate(c) => c.occurred_at,
@@ -200,6 +205,37 @@ pub struct DefineComplaint {
     pub definition: String,
     #[serde(default)]
     pub outcomes_sought: Vec<String>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Someone acting for the resident with their consent. The case gives them the next
+/// `rep-N` id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddRepresentative {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub name: String,
+    pub relationship: Relationship,
+    /// Required in part when correspondence goes to the representative.
+    #[serde(default)]
+    pub contact: Contact,
+    pub authority: Authority,
+    pub correspondence_to: CorrespondenceTo,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// A representative stops acting for the resident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EndRepresentative {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub representative_id: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub reason: String,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }

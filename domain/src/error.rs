@@ -91,6 +91,10 @@ pub enum ComplaintError {
         "{0} has no definition of the complaint (for stage 2, one recorded since the escalation)"
     )]
     DefinitionMissing(Stage),
+    #[error("the case has no representative `{0}`")]
+    UnknownRepresentative(String),
+    #[error("representative `{0}` no longer acts for the resident")]
+    RepresentativeAlreadyEnded(String),
 }
 
 /// How a broken rule should be read: the case is in the wrong state (retrying later may
@@ -139,13 +143,16 @@ impl ComplaintError {
             ReferralWindowExpired { .. } => "referral_window_expired",
             NotOlderThanLimit { .. } => "not_older_than_limit",
             DefinitionMissing(_) => "definition_missing",
+            UnknownRepresentative(_) => "unknown_representative",
+            RepresentativeAlreadyEnded(_) => "representative_already_ended",
         }
     }
 
     pub fn kind(&self) -> ErrorKind {
         use ComplaintError::*;
         match self {
-            NotLogged => ErrorKind::NotFound,
+            // An id that names nothing on the case, as a path to it would.
+            NotLogged | UnknownRepresentative(_) => ErrorKind::NotFound,
             UnknownProcedure(_)
             | InvalidField { .. }
             | ReceivedInFuture { .. }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Division;
 use crate::procedure::{Procedure, Scheme};
 use crate::values::{
-    Actor, Channel, Complainant, Direction, LinkKind, RefusalReason, Remedy, Stage, StageResponse,
+    Actor, Authority, Channel, Complainant, Contact, CorrespondenceTo, Direction, LinkKind,
+    RefusalReason, Relationship, Remedy, Stage, StageResponse,
 };
 
 /// Bumped per variant when its payload changes shape; upcasters read the old ones.
@@ -93,6 +94,22 @@ pub enum ComplaintEvent {
         stage: Stage,
         definition: String,
         outcomes_sought: Vec<String>,
+    },
+    RepresentativeAdded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        representative_id: String,
+        name: String,
+        relationship: Relationship,
+        contact: Contact,
+        authority: Authority,
+        correspondence_to: CorrespondenceTo,
+    },
+    RepresentativeEnded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        representative_id: String,
+        reason: String,
     },
     DeadlineExtended {
         occurred_at: DateTime<Utc>,
@@ -203,6 +220,12 @@ impl ComplaintEvent {
             | Defined {
                 occurred_at, by, ..
             }
+            | RepresentativeAdded {
+                occurred_at, by, ..
+            }
+            | RepresentativeEnded {
+                occurred_at, by, ..
+            }
             | DeadlineExtended {
                 occurred_at, by, ..
             }
@@ -252,6 +275,8 @@ impl ComplaintEvent {
             LinkedCaseAdded { .. } => "LinkedCaseAdded",
             Categorised { .. } => "Categorised",
             Defined { .. } => "Defined",
+            RepresentativeAdded { .. } => "RepresentativeAdded",
+            RepresentativeEnded { .. } => "RepresentativeEnded",
             DeadlineExtended { .. } => "DeadlineExtended",
             Stage1Responded { .. } => "Stage1Responded",
             Escalated { .. } => "Escalated",

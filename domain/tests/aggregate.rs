@@ -394,11 +394,15 @@ mod support {
 /// Given events, when a command, then the events or the broken rule.
 mod rules {
     use casefile_domain::command::{
-        AttachEvidence, ExtendDeadline, LogComplaint, NoteKind, RecordNote,
+        AddRepresentative, AttachEvidence, EndRepresentative, ExtendDeadline, LogComplaint,
+        NoteKind, RecordNote,
     };
     use casefile_domain::error::ErrorKind;
     use casefile_domain::procedure::DeadlockRule;
-    use casefile_domain::values::{Channel, Direction, RefusalReason, Remedy, Stage};
+    use casefile_domain::values::{
+        Authority, Channel, Contact, CorrespondenceTo, Direction, RefusalReason, Relationship,
+        Remedy, Stage,
+    };
     use casefile_domain::{
         Action, Complaint, ComplaintCommand, ComplaintError, ComplaintEvent, Division,
         ProcedureRegistry, Scheme, Status,
@@ -1398,6 +1402,214 @@ mod rules {
         .await;
     }
 
+    // ----- representatives -----
+
+    fn advocate_contact() -> Contact {
+        Contact {
+            email: Some("lee@advocacy.example.org".to_string()),
+            phone: None,
+            address: None,
+        }
+    }
+
+    fn consent() -> Authority {
+        Authority {
+            how: "Signed consent form, scanned to the case".to_string(),
+            given_on: date("2025-04-02"),
+        }
+    }
+
+    fn representative(contact: Contact, correspondence_to: CorrespondenceTo) -> AddRepresentative {
+        AddRepresentative {
+            name: "Lee Advocate".to_string(),
+            relationship: Relationship::Advocate,
+            contact,
+            authority: consent(),
+            correspondence_to,
+            occurred_at: None,
+        }
+    }
+
+    fn add_representative(contact: Contact, correspondence_to: CorrespondenceTo) -> Action {
+        Action::AddRepresentative(representative(contact, correspondence_to))
+    }
+
+    fn representative_added(occurred_at: DateTime<Utc>, id: &str) -> E {
+        E::RepresentativeAdded {
+            occurred_at,
+            by: officer(),
+            representative_id: id.to_string(),
+            name: "Lee Advocate".to_string(),
+            relationship: Relationship::Advocate,
+            contact: advocate_contact(),
+            authority: consent(),
+            correspondence_to: CorrespondenceTo::Both,
+        }
+    }
+
+    const ENDING_REASON: &str = "The resident asked us to deal with them directly";
+
+    fn end_representative(id: &str) -> Action {
+        Action::EndRepresentative(EndRepresentative {
+            representative_id: id.to_string(),
+            reason: ENDING_REASON.to_string(),
+            occurred_at: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn adding_a_representative_is_recorded_under_the_next_id() {
+        let add = || {
+            by(
+                officer(),
+                add_representative(advocate_contact(), CorrespondenceTo::Both),
+            )
+        };
+        accepts(
+            chc_logged(),
+            add(),
+            vec![representative_added(now(), "rep-1")],
+        )
+        .await;
+        // Ended representatives keep their ids: the next is still new.
+        let history = [
+            chc_logged(),
+            vec![
+                representative_added(at("2025-04-02"), "rep-1"),
+                E::RepresentativeEnded {
+                    occurred_at: at("2025-04-03"),
+                    by: officer(),
+                    representative_id: "rep-1".to_string(),
+                    reason: ENDING_REASON.to_string(),
+                },
+            ],
+        ]
+        .concat();
+        accepts(history, add(), vec![representative_added(now(), "rep-2")]).await;
+    }
+
+    #[tokio::test]
+    async fn a_representative_who_is_to_receive_correspondence_needs_a_contact() {
+        for to in [CorrespondenceTo::Representative, CorrespondenceTo::Both] {
+            rejects(
+                chc_logged(),
+                by(officer(), add_representative(Contact::default(), to)),
+                invalid(
+                    "contact",
+                    "is needed when correspondence goes to the representative",
+                ),
+            )
+            .await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_representative_writing_only_to_the_resident_needs_no_contact() {
+        let events = TestFramework::<Complaint>::with(services())
+            .given(chc_logged())
+            .when_async(by(
+                officer(),
+                add_representative(Contact::default(), CorrespondenceTo::Resident),
+            ))
+            .await
+            .inspect_result()
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].name(), "RepresentativeAdded");
+    }
+
+    #[tokio::test]
+    async fn consent_cannot_be_dated_after_the_day_it_is_recorded() {
+        let action = Action::AddRepresentative(AddRepresentative {
+            authority: Authority {
+                given_on: date("2025-06-03"),
+                ..consent()
+            },
+            ..representative(advocate_contact(), CorrespondenceTo::Both)
+        });
+        rejects(
+            chc_logged(),
+            by(officer(), action),
+            invalid(
+                "authority.given_on",
+                "must not be after the day it is recorded",
+            ),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn ending_a_representative_records_who_ended_it_and_why() {
+        let history = [
+            chc_logged(),
+            vec![representative_added(at("2025-04-02"), "rep-1")],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(advisor(), end_representative("rep-1")),
+            vec![E::RepresentativeEnded {
+                occurred_at: now(),
+                by: advisor(),
+                representative_id: "rep-1".to_string(),
+                reason: ENDING_REASON.to_string(),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_representative_the_case_does_not_have_cannot_be_ended() {
+        rejects(
+            chc_logged(),
+            by(advisor(), end_representative("rep-1")),
+            ComplaintError::UnknownRepresentative("rep-1".to_string()),
+        )
+        .await;
+        let error = ComplaintError::UnknownRepresentative("rep-1".to_string());
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn a_representative_cannot_be_ended_twice() {
+        let history = [
+            chc_logged(),
+            vec![
+                representative_added(at("2025-04-02"), "rep-1"),
+                E::RepresentativeEnded {
+                    occurred_at: at("2025-04-03"),
+                    by: officer(),
+                    representative_id: "rep-1".to_string(),
+                    reason: ENDING_REASON.to_string(),
+                },
+            ],
+        ]
+        .concat();
+        rejects(
+            history,
+            by(advisor(), end_representative("rep-1")),
+            ComplaintError::RepresentativeAlreadyEnded("rep-1".to_string()),
+        )
+        .await;
+        let error = ComplaintError::RepresentativeAlreadyEnded("rep-1".to_string());
+        assert_eq!(error.kind(), ErrorKind::Conflict);
+    }
+
+    #[tokio::test]
+    async fn a_representative_can_be_added_to_a_closed_case() {
+        // A resident may appoint someone to take a closed case to the Ombudsman.
+        let history = [chc_stage1_answered(), vec![closed("2025-04-11")]].concat();
+        accepts(
+            history,
+            by(
+                officer(),
+                add_representative(advocate_contact(), CorrespondenceTo::Both),
+            ),
+            vec![representative_added(now(), "rep-1")],
+        )
+        .await;
+    }
+
     // ----- extensions -----
 
     #[tokio::test]
@@ -1931,6 +2143,14 @@ mod rules {
             (
                 ComplaintError::DefinitionMissing(Stage::Stage1),
                 "definition_missing",
+            ),
+            (
+                ComplaintError::UnknownRepresentative("rep-9".to_string()),
+                "unknown_representative",
+            ),
+            (
+                ComplaintError::RepresentativeAlreadyEnded("rep-1".to_string()),
+                "representative_already_ended",
             ),
         ];
         for (error, code) in codes {

@@ -385,7 +385,9 @@ impl CaseView {
             | E::Escalated { .. }
             | E::Stage2Acknowledged { .. }
             | E::Deadlocked { .. }
-            | E::Defined { .. } => {}
+            | E::Defined { .. }
+            | E::RepresentativeAdded { .. }
+            | E::RepresentativeEnded { .. } => {}
         }
     }
 }
