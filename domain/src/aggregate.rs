@@ -15,12 +15,15 @@ use crate::error::ComplaintError;
 use crate::event::ComplaintEvent;
 use crate::procedure::{Procedure, ProcedureRegistry, Scheme, Step};
 use crate::uk_date;
-use crate::values::{Actor, Channel, CorrespondenceTo, Stage, StageResponse};
+use crate::values::{ActionSource, Actor, Channel, CorrespondenceTo, Stage, StageResponse};
 
 /// Longest summary, in characters; longer text belongs in the description.
 const MAX_SUMMARY: usize = 500;
 /// Longest free text of any other field, in characters.
 const MAX_TEXT: usize = 50_000;
+/// Furthest ahead, in days, the next update to the resident may be agreed: beyond a year
+/// it is no commitment to keep them informed.
+pub const MAX_UPDATE_INTERVAL_DAYS: u64 = 366;
 /// Longest single extension, in working days (a year): even an uncapped procedure means
 /// weeks, and the bound keeps date arithmetic far from the calendar's ends.
 pub const MAX_EXTENSION: u32 = 260;
@@ -137,6 +140,23 @@ impl StageDays {
     }
 }
 
+/// The date agreed for the next update to the resident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateCommitment {
+    /// The day of the update that agreed it.
+    pub set_on: NaiveDate,
+    pub due: NaiveDate,
+    /// The day the next update was given.
+    pub met_on: Option<NaiveDate>,
+}
+
+/// An action of a stage response, followed until done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedAction {
+    pub id: String,
+    pub done: bool,
+}
+
 /// The state the rules read. Dates are UK civil dates. Fields added after the first
 /// release default when absent, so stored snapshots of older cases still load.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -162,6 +182,12 @@ pub struct Complaint {
     /// Each representative's id and whether they still act for the resident.
     #[serde(default)]
     pub representatives: BTreeMap<String, bool>,
+    /// The latest agreed date for an update to the resident.
+    #[serde(default)]
+    pub resident_update: Option<UpdateCommitment>,
+    /// Tracked actions, in the order the responses gave them.
+    #[serde(default)]
+    pub actions: Vec<TrackedAction>,
 }
 
 impl Aggregate for Complaint {
@@ -219,6 +245,30 @@ impl Aggregate for Complaint {
             } => {
                 self.representatives.insert(representative_id, false);
             }
+            UpdateRecorded {
+                next_update_due, ..
+            } => {
+                // Any update keeps an earlier promise of one; a new date makes a new promise.
+                if let Some(commitment) = &mut self.resident_update {
+                    commitment.met_on.get_or_insert(day);
+                }
+                if let Some(due) = next_update_due {
+                    self.resident_update = Some(UpdateCommitment {
+                        set_on: day,
+                        due,
+                        met_on: None,
+                    });
+                }
+            }
+            ActionTracked { action_id, .. } => self.actions.push(TrackedAction {
+                id: action_id,
+                done: false,
+            }),
+            ActionCompleted { action_id, .. } => {
+                if let Some(action) = self.actions.iter_mut().find(|a| a.id == action_id) {
+                    action.done = true;
+                }
+            }
             OwnerAssigned { owner, .. } => self.owner = Some(owner),
             EvidenceAttached { .. } => self.evidence_count += 1,
             DeadlineExtended {
@@ -245,7 +295,8 @@ impl Aggregate for Complaint {
             NoteRecorded { .. }
             | CorrespondenceRecorded { .. }
             | LinkedCaseAdded { .. }
-            | Categorised { .. } => {}
+            | Categorised { .. }
+            | ActionAssigned { .. } => {}
         }
     }
 }
@@ -558,6 +609,57 @@ impl Complaint {
                     reason: c.reason,
                 }
             }
+            Action::RecordUpdate(c) => {
+                text("summary", &c.summary, MAX_TEXT)?;
+                if let Some(due) = c.next_update_due {
+                    if due <= day {
+                        return Err(invalid(
+                            "next_update_due",
+                            "must be after the day of the update",
+                        ));
+                    }
+                    if due > day + chrono::Days::new(MAX_UPDATE_INTERVAL_DAYS) {
+                        return Err(invalid(
+                            "next_update_due",
+                            "must be within a year of the update",
+                        ));
+                    }
+                }
+                E::UpdateRecorded {
+                    occurred_at,
+                    by,
+                    channel: c.channel,
+                    summary: c.summary,
+                    next_update_due: c.next_update_due,
+                }
+            }
+            Action::SetAction(c) => {
+                text("owner", &c.owner, 200)?;
+                self.ensure_action_open(&c.action_id)?;
+                if c.due_on < facts.received_on {
+                    return Err(invalid(
+                        "due_on",
+                        "must not be before the complaint was received",
+                    ));
+                }
+                E::ActionAssigned {
+                    occurred_at,
+                    by,
+                    action_id: c.action_id,
+                    owner: c.owner,
+                    due_on: c.due_on,
+                }
+            }
+            Action::CompleteAction(c) => {
+                text("evidence", &c.evidence, MAX_TEXT)?;
+                self.ensure_action_open(&c.action_id)?;
+                E::ActionCompleted {
+                    occurred_at,
+                    by,
+                    action_id: c.action_id,
+                    evidence: c.evidence,
+                }
+            }
             Action::ExtendDeadline(c) => {
                 if c.working_days == 0 || c.working_days > MAX_EXTENSION {
                     return Err(ComplaintError::InvalidField {
@@ -617,11 +719,13 @@ impl Complaint {
                     return Err(ComplaintError::NotAcknowledged);
                 }
                 self.ensure_defined(Stage::Stage1)?;
-                E::Stage1Responded {
+                let tracked = tracked_actions(Stage::Stage1, &response, occurred_at, &by);
+                let responded = E::Stage1Responded {
                     occurred_at,
                     by,
                     response,
-                }
+                };
+                return Ok([vec![responded], tracked].concat());
             }
             Action::Escalate(c) => {
                 text("reason", &c.reason, MAX_TEXT)?;
@@ -674,24 +778,40 @@ impl Complaint {
                     return Err(ComplaintError::SameReviewer);
                 }
                 self.ensure_defined(Stage::Stage2)?;
-                E::Stage2Responded {
+                let tracked = tracked_actions(Stage::Stage2, &response, occurred_at, &by);
+                let responded = E::Stage2Responded {
                     occurred_at,
                     by,
                     response,
-                }
+                };
+                return Ok([vec![responded], tracked].concat());
             }
             Action::Close(c) => {
                 texts("remedy.actions", &c.remedy.actions)?;
                 texts("learning", &c.learning)?;
+                if let Some(reason) = &c.open_actions_reason {
+                    text("open_actions_reason", reason, MAX_TEXT)?;
+                }
                 self.ensure_open()?;
                 if self.responded(self.stage()).is_none() && self.deadlocked_on.is_none() {
                     return Err(ComplaintError::ResponseOutstanding);
+                }
+                let open: Vec<String> = self
+                    .actions
+                    .iter()
+                    .filter(|action| !action.done)
+                    .map(|action| action.id.clone())
+                    .collect();
+                if !open.is_empty() && c.open_actions_reason.is_none() {
+                    return Err(ComplaintError::OpenActions { open });
                 }
                 E::Closed {
                     occurred_at,
                     by,
                     remedy: c.remedy,
                     learning: c.learning,
+                    open_actions: open,
+                    open_actions_reason: c.open_actions_reason,
                 }
             }
             Action::DeclareDeadlock(c) => {
@@ -822,6 +942,17 @@ impl Complaint {
         }
     }
 
+    /// A tracked action that exists and is not yet done.
+    fn ensure_action_open(&self, action_id: &str) -> Result<(), ComplaintError> {
+        match self.actions.iter().find(|action| action.id == action_id) {
+            None => Err(ComplaintError::UnknownAction(action_id.to_string())),
+            Some(action) if action.done => Err(ComplaintError::ActionAlreadyCompleted(
+                action_id.to_string(),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
     fn ensure_open(&self) -> Result<(), ComplaintError> {
         match self.status {
             Status::Open => Ok(()),
@@ -891,6 +1022,45 @@ fn texts(field: &'static str, values: &[String]) -> Result<(), ComplaintError> {
     values
         .iter()
         .try_for_each(|value| text(field, value, MAX_TEXT))
+}
+
+/// Every action a response commits to, as tracked items: the remedy's actions, then the
+/// outstanding ones, numbered within the stage (`s1-a1`, `s1-a2`, …, `s2-a1`, …).
+fn tracked_actions(
+    stage: Stage,
+    response: &StageResponse,
+    occurred_at: DateTime<Utc>,
+    by: &Actor,
+) -> Vec<ComplaintEvent> {
+    let prefix = match stage {
+        Stage::Stage1 => "s1",
+        Stage::Stage2 => "s2",
+    };
+    let remedy = response
+        .remedy
+        .actions
+        .iter()
+        .map(|action| (ActionSource::Remedy, action));
+    let outstanding = response
+        .outstanding_actions
+        .iter()
+        .map(|action| (ActionSource::Outstanding, action));
+    remedy
+        .chain(outstanding)
+        .zip(1..)
+        .map(
+            |((source, description), n): ((ActionSource, &String), u32)| {
+                ComplaintEvent::ActionTracked {
+                    occurred_at,
+                    by: by.clone(),
+                    action_id: format!("{prefix}-a{n}"),
+                    stage,
+                    source,
+                    description: description.clone(),
+                }
+            },
+        )
+        .collect()
 }
 
 fn stage_response(c: RespondToStage) -> Result<StageResponse, ComplaintError> {

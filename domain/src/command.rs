@@ -36,6 +36,9 @@ pub enum Action {
     Define(DefineComplaint),
     AddRepresentative(AddRepresentative),
     EndRepresentative(EndRepresentative),
+    RecordUpdate(RecordUpdate),
+    SetAction(SetAction),
+    CompleteAction(CompleteAction),
     ExtendDeadline(ExtendDeadline),
     RespondStage1(RespondToStage),
     Escalate(Escalate),
@@ -64,6 +67,9 @@ impl Action {
             Define(c) => c.occurred_at,
             AddRepresentative(c) => c.occurred_at,
             EndRepresentative(c) => c.occurred_at,
+            RecordUpdate(c) => c.occurred_at,
+            SetAction(c) => c.occurred_at,
+            CompleteAction(c) => c.occurred_at,
             ExtendDeadline(c) => c.occurred_at,
             RespondStage1(c) | RespondStage2(c) => c.occurred_at,
             Escalate(c) => c.occurred_at,
@@ -240,6 +246,52 @@ pub struct EndRepresentative {
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
+/// An update given to the resident and, if one was agreed, the date of the next: a missed
+/// date is a breach of the `resident_update` deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RecordUpdate {
+    pub channel: Channel,
+    /// What the resident was told.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub summary: String,
+    /// After the day of the update and within a year of it.
+    #[serde(default)]
+    pub next_update_due: Option<NaiveDate>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Gives a tracked action (`s1-a1`, …: the stage's remedy actions, then its outstanding
+/// actions, in order) an owner and a due date, replacing any earlier ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetAction {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub action_id: String,
+    /// The person or team who will do it.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub owner: String,
+    pub due_on: NaiveDate,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CompleteAction {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub action_id: String,
+    /// What shows it was done: a job number, an inspection, an evidence id.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub evidence: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
 /// Extends the response deadline of the current stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -296,6 +348,9 @@ pub struct CloseComplaint {
     pub learning: Vec<String>,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
+    /// Why the case closes while tracked actions are still open; required then.
+    #[serde(default)]
+    pub open_actions_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

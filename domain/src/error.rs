@@ -95,6 +95,15 @@ pub enum ComplaintError {
     UnknownRepresentative(String),
     #[error("representative `{0}` no longer acts for the resident")]
     RepresentativeAlreadyEnded(String),
+    #[error("the case has no tracked action `{0}`")]
+    UnknownAction(String),
+    #[error("action `{0}` has already been completed")]
+    ActionAlreadyCompleted(String),
+    #[error(
+        "actions {} are still open: closing needs `open_actions_reason`",
+        .open.join(", ")
+    )]
+    OpenActions { open: Vec<String> },
 }
 
 /// How a broken rule should be read: the case is in the wrong state (retrying later may
@@ -145,6 +154,9 @@ impl ComplaintError {
             DefinitionMissing(_) => "definition_missing",
             UnknownRepresentative(_) => "unknown_representative",
             RepresentativeAlreadyEnded(_) => "representative_already_ended",
+            UnknownAction(_) => "unknown_action",
+            ActionAlreadyCompleted(_) => "action_already_completed",
+            OpenActions { .. } => "open_actions",
         }
     }
 
@@ -152,7 +164,7 @@ impl ComplaintError {
         use ComplaintError::*;
         match self {
             // An id that names nothing on the case, as a path to it would.
-            NotLogged | UnknownRepresentative(_) => ErrorKind::NotFound,
+            NotLogged | UnknownRepresentative(_) | UnknownAction(_) => ErrorKind::NotFound,
             UnknownProcedure(_)
             | InvalidField { .. }
             | ReceivedInFuture { .. }

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Division;
 use crate::procedure::{Procedure, Scheme};
 use crate::values::{
-    Actor, Authority, Channel, Complainant, Contact, CorrespondenceTo, Direction, LinkKind,
-    RefusalReason, Relationship, Remedy, Stage, StageResponse,
+    ActionSource, Actor, Authority, Channel, Complainant, Contact, CorrespondenceTo, Direction,
+    LinkKind, RefusalReason, Relationship, Remedy, Stage, StageResponse,
 };
 
 /// Bumped per variant when its payload changes shape; upcasters read the old ones.
@@ -111,6 +111,36 @@ pub enum ComplaintEvent {
         representative_id: String,
         reason: String,
     },
+    UpdateRecorded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        channel: Channel,
+        summary: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_update_due: Option<NaiveDate>,
+    },
+    /// An action of a stage response, now followed until done; written with the response.
+    ActionTracked {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        action_id: String,
+        stage: Stage,
+        source: ActionSource,
+        description: String,
+    },
+    ActionAssigned {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        action_id: String,
+        owner: String,
+        due_on: NaiveDate,
+    },
+    ActionCompleted {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        action_id: String,
+        evidence: String,
+    },
     DeadlineExtended {
         occurred_at: DateTime<Utc>,
         by: Actor,
@@ -145,6 +175,11 @@ pub enum ComplaintEvent {
         by: Actor,
         remedy: Remedy,
         learning: Vec<String>,
+        /// Tracked actions still open at closing, and the closer's reason.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        open_actions: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        open_actions_reason: Option<String>,
     },
     Deadlocked {
         occurred_at: DateTime<Utc>,
@@ -226,6 +261,18 @@ impl ComplaintEvent {
             | RepresentativeEnded {
                 occurred_at, by, ..
             }
+            | UpdateRecorded {
+                occurred_at, by, ..
+            }
+            | ActionTracked {
+                occurred_at, by, ..
+            }
+            | ActionAssigned {
+                occurred_at, by, ..
+            }
+            | ActionCompleted {
+                occurred_at, by, ..
+            }
             | DeadlineExtended {
                 occurred_at, by, ..
             }
@@ -277,6 +324,10 @@ impl ComplaintEvent {
             Defined { .. } => "Defined",
             RepresentativeAdded { .. } => "RepresentativeAdded",
             RepresentativeEnded { .. } => "RepresentativeEnded",
+            UpdateRecorded { .. } => "UpdateRecorded",
+            ActionTracked { .. } => "ActionTracked",
+            ActionAssigned { .. } => "ActionAssigned",
+            ActionCompleted { .. } => "ActionCompleted",
             DeadlineExtended { .. } => "DeadlineExtended",
             Stage1Responded { .. } => "Stage1Responded",
             Escalated { .. } => "Escalated",

@@ -14,7 +14,7 @@
 //! - [`event`]: what happened, one versioned enum.
 //! - [`error`]: one variant per business rule, each with a stable code.
 //! - [`aggregate`]: the rules (`handle`) and the state they read (`apply`).
-//! - [`deadline`]: due dates and SLA states of each live step.
+//! - [`deadline`]: due dates and SLA states of each live step and the promised next update.
 
 pub mod aggregate;
 pub mod calendar;
@@ -28,7 +28,7 @@ pub mod values;
 pub use aggregate::{Clock, Complaint, ComplaintServices, Status, SystemClock};
 pub use calendar::{Calendar, Division};
 pub use command::{Action, ComplaintCommand};
-pub use deadline::{deadlines, Deadline, DeadlineState};
+pub use deadline::{deadlines, Commitment, Deadline, DeadlineState, DeadlineStep};
 pub use error::ComplaintError;
 pub use event::ComplaintEvent;
 pub use procedure::{Procedure, ProcedureRegistry, Scheme, Step};

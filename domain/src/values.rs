@@ -133,6 +133,17 @@ pub struct StageResponse {
     pub outstanding_actions: Vec<String>,
 }
 
+/// Where a tracked action comes from in a stage response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ActionSource {
+    /// One of the remedy's actions.
+    Remedy,
+    /// One of the actions the response said were still outstanding.
+    Outstanding,
+}
+
 /// The kind of record a complaint can be linked to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

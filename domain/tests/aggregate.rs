@@ -16,7 +16,7 @@ mod support {
         WithdrawComplaint,
     };
     use casefile_domain::values::{
-        Channel, Complainant, Outcome, RefusalReason, Remedy, Stage, StageResponse,
+        ActionSource, Channel, Complainant, Outcome, RefusalReason, Remedy, Stage, StageResponse,
     };
     use casefile_domain::{
         Action, Actor, Calendar, Clock, Complaint, ComplaintCommand, ComplaintEvent,
@@ -293,6 +293,26 @@ mod support {
         }
     }
 
+    /// The tracked action a `response()` writes for its one remedy action.
+    pub fn mould_wash_tracked(
+        occurred_at: DateTime<Utc>,
+        stage: Stage,
+        by: Actor,
+    ) -> ComplaintEvent {
+        ComplaintEvent::ActionTracked {
+            occurred_at,
+            by,
+            action_id: match stage {
+                Stage::Stage1 => "s1-a1",
+                Stage::Stage2 => "s2-a1",
+            }
+            .to_string(),
+            stage,
+            source: ActionSource::Remedy,
+            description: "Mould wash".to_string(),
+        }
+    }
+
     pub fn escalated(day: &str) -> ComplaintEvent {
         ComplaintEvent::Escalated {
             occurred_at: at(day),
@@ -334,6 +354,8 @@ mod support {
             by: officer(),
             remedy: Remedy::default(),
             learning: vec![],
+            open_actions: vec![],
+            open_actions_reason: None,
         }
     }
 
@@ -381,6 +403,18 @@ mod support {
         }
     }
 
+    pub const UPDATE_SUMMARY: &str = "Told the resident the survey is booked";
+
+    pub fn update_given(day: &str, next_update_due: Option<&str>) -> ComplaintEvent {
+        ComplaintEvent::UpdateRecorded {
+            occurred_at: at(day),
+            by: officer(),
+            channel: Channel::Phone,
+            summary: UPDATE_SUMMARY.to_string(),
+            next_update_due: next_update_due.map(date),
+        }
+    }
+
     /// The state a stream of events leaves.
     pub fn case_from(events: Vec<ComplaintEvent>) -> Complaint {
         let mut case = Complaint::default();
@@ -394,14 +428,15 @@ mod support {
 /// Given events, when a command, then the events or the broken rule.
 mod rules {
     use casefile_domain::command::{
-        AddRepresentative, AttachEvidence, EndRepresentative, ExtendDeadline, LogComplaint,
-        NoteKind, RecordNote,
+        AddRepresentative, AttachEvidence, CloseComplaint, CompleteAction, EndRepresentative,
+        ExtendDeadline, LogComplaint, NoteKind, RecordNote, RecordUpdate, RespondToStage,
+        SetAction,
     };
     use casefile_domain::error::ErrorKind;
     use casefile_domain::procedure::DeadlockRule;
     use casefile_domain::values::{
-        Authority, Channel, Contact, CorrespondenceTo, Direction, RefusalReason, Relationship,
-        Remedy, Stage,
+        ActionSource, Authority, Channel, Contact, CorrespondenceTo, Direction, RefusalReason,
+        Relationship, Remedy, Stage, StageResponse,
     };
     use casefile_domain::{
         Action, Complaint, ComplaintCommand, ComplaintError, ComplaintEvent, Division,
@@ -1010,11 +1045,14 @@ mod rules {
         accepts(
             chc_acknowledged(),
             by(officer(), respond_stage1()),
-            vec![E::Stage1Responded {
-                occurred_at: now(),
-                by: officer(),
-                response: stage_response(),
-            }],
+            vec![
+                E::Stage1Responded {
+                    occurred_at: now(),
+                    by: officer(),
+                    response: stage_response(),
+                },
+                mould_wash_tracked(now(), Stage::Stage1, officer()),
+            ],
         )
         .await;
     }
@@ -1154,11 +1192,14 @@ mod rules {
         accepts(
             history,
             by(reviewer(), respond_stage2()),
-            vec![E::Stage2Responded {
-                occurred_at: now(),
-                by: reviewer(),
-                response: stage_response(),
-            }],
+            vec![
+                E::Stage2Responded {
+                    occurred_at: now(),
+                    by: reviewer(),
+                    response: stage_response(),
+                },
+                mould_wash_tracked(now(), Stage::Stage2, reviewer()),
+            ],
         )
         .await;
     }
@@ -1178,11 +1219,14 @@ mod rules {
         accepts(
             chc_stage2_acknowledged(),
             by(reviewer(), respond_stage2()),
-            vec![E::Stage2Responded {
-                occurred_at: now(),
-                by: reviewer(),
-                response: stage_response(),
-            }],
+            vec![
+                E::Stage2Responded {
+                    occurred_at: now(),
+                    by: reviewer(),
+                    response: stage_response(),
+                },
+                mould_wash_tracked(now(), Stage::Stage2, reviewer()),
+            ],
         )
         .await;
     }
@@ -1361,11 +1405,14 @@ mod rules {
         accepts(
             history,
             by(reviewer(), respond_stage2()),
-            vec![E::Stage2Responded {
-                occurred_at: now(),
-                by: reviewer(),
-                response: stage_response(),
-            }],
+            vec![
+                E::Stage2Responded {
+                    occurred_at: now(),
+                    by: reviewer(),
+                    response: stage_response(),
+                },
+                mould_wash_tracked(now(), Stage::Stage2, reviewer()),
+            ],
         )
         .await;
     }
@@ -1610,6 +1657,377 @@ mod rules {
         .await;
     }
 
+    // ----- updates to the resident -----
+
+    fn record_update(next_update_due: Option<&str>) -> Action {
+        Action::RecordUpdate(RecordUpdate {
+            channel: Channel::Phone,
+            summary: UPDATE_SUMMARY.to_string(),
+            next_update_due: next_update_due.map(date),
+            occurred_at: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn an_update_given_to_the_resident_is_recorded_with_the_next_date_agreed() {
+        accepts(
+            chc_acknowledged(),
+            by(officer(), record_update(Some("2025-06-09"))),
+            vec![E::UpdateRecorded {
+                occurred_at: now(),
+                by: officer(),
+                channel: Channel::Phone,
+                summary: UPDATE_SUMMARY.to_string(),
+                next_update_due: Some(date("2025-06-09")),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_next_update_must_be_due_after_the_day_of_the_update() {
+        rejects(
+            chc_acknowledged(),
+            by(officer(), record_update(Some("2025-06-02"))),
+            invalid("next_update_due", "must be after the day of the update"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_next_update_cannot_be_promised_more_than_a_year_ahead() {
+        // 2 June 2025 plus 366 days is 3 June 2026.
+        rejects(
+            chc_acknowledged(),
+            by(officer(), record_update(Some("2026-06-04"))),
+            invalid("next_update_due", "must be within a year of the update"),
+        )
+        .await;
+        let events = TestFramework::<Complaint>::with(services())
+            .given(chc_acknowledged())
+            .when_async(by(officer(), record_update(Some("2026-06-03"))))
+            .await
+            .inspect_result()
+            .unwrap();
+        assert_eq!(events.len(), 1);
+    }
+
+    // ----- tracked actions -----
+
+    /// A Stage 1 response with two remedy actions and one outstanding action.
+    fn response_with_actions() -> RespondToStage {
+        RespondToStage {
+            remedy: Remedy {
+                actions: vec!["Mould wash".to_string(), "Repair the gutter".to_string()],
+                compensation_pence: 15_000,
+            },
+            outstanding_actions: vec!["Damp survey".to_string()],
+            ..response()
+        }
+    }
+
+    fn tracked(id: &str, stage: Stage, source: ActionSource, description: &str) -> E {
+        E::ActionTracked {
+            occurred_at: at("2025-04-10"),
+            by: officer(),
+            action_id: id.to_string(),
+            stage,
+            source,
+            description: description.to_string(),
+        }
+    }
+
+    /// Stage 1 answered with `response_with_actions()`: three open actions.
+    fn chc_with_open_actions() -> Vec<E> {
+        let mut answered = chc_acknowledged();
+        let response = response_with_actions();
+        answered.push(E::Stage1Responded {
+            occurred_at: at("2025-04-10"),
+            by: officer(),
+            response: StageResponse {
+                outcome: response.outcome,
+                decision: response.decision,
+                reasons: response.reasons,
+                remedy: response.remedy,
+                outstanding_actions: response.outstanding_actions,
+            },
+        });
+        answered.extend([
+            tracked("s1-a1", Stage::Stage1, ActionSource::Remedy, "Mould wash"),
+            tracked(
+                "s1-a2",
+                Stage::Stage1,
+                ActionSource::Remedy,
+                "Repair the gutter",
+            ),
+            tracked(
+                "s1-a3",
+                Stage::Stage1,
+                ActionSource::Outstanding,
+                "Damp survey",
+            ),
+        ]);
+        answered
+    }
+
+    fn action_completed(day: &str, id: &str) -> E {
+        E::ActionCompleted {
+            occurred_at: at(day),
+            by: officer(),
+            action_id: id.to_string(),
+            evidence: "Job 4471 signed off".to_string(),
+        }
+    }
+
+    fn complete_action(id: &str) -> Action {
+        Action::CompleteAction(CompleteAction {
+            action_id: id.to_string(),
+            evidence: "Job 4471 signed off".to_string(),
+            occurred_at: None,
+        })
+    }
+
+    fn set_action(id: &str, due_on: &str) -> Action {
+        Action::SetAction(SetAction {
+            action_id: id.to_string(),
+            owner: "Repairs team".to_string(),
+            due_on: date(due_on),
+            occurred_at: None,
+        })
+    }
+
+    fn close_because(reason: &str) -> Action {
+        Action::Close(CloseComplaint {
+            open_actions_reason: Some(reason.to_string()),
+            ..CloseComplaint::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn a_stage_response_tracks_its_remedy_actions_then_its_outstanding_actions() {
+        let events = TestFramework::<Complaint>::with(services())
+            .given(chc_acknowledged())
+            .when_async(by(
+                officer(),
+                Action::RespondStage1(response_with_actions()),
+            ))
+            .await
+            .inspect_result()
+            .unwrap();
+        let now_tracked = |id: &str, source, description: &str| E::ActionTracked {
+            occurred_at: now(),
+            by: officer(),
+            action_id: id.to_string(),
+            stage: Stage::Stage1,
+            source,
+            description: description.to_string(),
+        };
+        assert_eq!(events[0].name(), "Stage1Responded");
+        assert_eq!(
+            events[1..],
+            [
+                now_tracked("s1-a1", ActionSource::Remedy, "Mould wash"),
+                now_tracked("s1-a2", ActionSource::Remedy, "Repair the gutter"),
+                now_tracked("s1-a3", ActionSource::Outstanding, "Damp survey"),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_response_with_no_actions_tracks_none() {
+        let bare = RespondToStage {
+            remedy: Remedy::default(),
+            ..response()
+        };
+        let events = TestFramework::<Complaint>::with(services())
+            .given(chc_acknowledged())
+            .when_async(by(officer(), Action::RespondStage1(bare)))
+            .await
+            .inspect_result()
+            .unwrap();
+        assert_eq!(events.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn setting_an_actions_owner_and_due_date_is_recorded() {
+        accepts(
+            chc_with_open_actions(),
+            by(officer(), set_action("s1-a2", "2025-06-20")),
+            vec![E::ActionAssigned {
+                occurred_at: now(),
+                by: officer(),
+                action_id: "s1-a2".to_string(),
+                owner: "Repairs team".to_string(),
+                due_on: date("2025-06-20"),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_action_cannot_be_due_before_the_complaint_was_received() {
+        rejects(
+            chc_with_open_actions(),
+            by(officer(), set_action("s1-a1", "2025-03-31")),
+            invalid("due_on", "must not be before the complaint was received"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_action_the_case_does_not_track_cannot_be_set_or_completed() {
+        for action in [set_action("s1-a4", "2025-06-20"), complete_action("s2-a1")] {
+            let id = match &action {
+                Action::SetAction(c) => c.action_id.clone(),
+                Action::CompleteAction(c) => c.action_id.clone(),
+                _ => unreachable!("only action commands are listed"),
+            };
+            rejects(
+                chc_with_open_actions(),
+                by(officer(), action),
+                ComplaintError::UnknownAction(id),
+            )
+            .await;
+        }
+        let error = ComplaintError::UnknownAction("s1-a4".to_string());
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn completing_an_action_is_recorded_with_its_evidence() {
+        accepts(
+            chc_with_open_actions(),
+            by(officer(), complete_action("s1-a3")),
+            vec![E::ActionCompleted {
+                occurred_at: now(),
+                by: officer(),
+                action_id: "s1-a3".to_string(),
+                evidence: "Job 4471 signed off".to_string(),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_completed_action_cannot_be_completed_again_or_reassigned() {
+        let history = [
+            chc_with_open_actions(),
+            vec![action_completed("2025-04-20", "s1-a1")],
+        ]
+        .concat();
+        for action in [complete_action("s1-a1"), set_action("s1-a1", "2025-06-20")] {
+            rejects(
+                history.clone(),
+                by(officer(), action),
+                ComplaintError::ActionAlreadyCompleted("s1-a1".to_string()),
+            )
+            .await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_case_with_open_actions_cannot_be_closed_without_a_reason() {
+        let history = [
+            chc_with_open_actions(),
+            vec![action_completed("2025-04-20", "s1-a2")],
+        ]
+        .concat();
+        rejects(
+            history,
+            by(officer(), close()),
+            ComplaintError::OpenActions {
+                open: vec!["s1-a1".to_string(), "s1-a3".to_string()],
+            },
+        )
+        .await;
+        let error = ComplaintError::OpenActions { open: vec![] };
+        assert_eq!(error.code(), "open_actions");
+        assert_eq!(error.kind(), ErrorKind::Conflict);
+    }
+
+    #[tokio::test]
+    async fn closing_with_open_actions_records_which_were_open_and_why() {
+        let reason = "The survey is booked for July; the case is resolved otherwise";
+        let history = [
+            chc_with_open_actions(),
+            vec![
+                action_completed("2025-04-20", "s1-a1"),
+                action_completed("2025-04-21", "s1-a2"),
+            ],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(officer(), close_because(reason)),
+            vec![E::Closed {
+                occurred_at: now(),
+                by: officer(),
+                remedy: Remedy::default(),
+                learning: vec![],
+                open_actions: vec!["s1-a3".to_string()],
+                open_actions_reason: Some(reason.to_string()),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_case_whose_actions_are_all_done_closes_without_a_reason() {
+        let history = [
+            chc_with_open_actions(),
+            vec![
+                action_completed("2025-04-20", "s1-a1"),
+                action_completed("2025-04-21", "s1-a2"),
+                action_completed("2025-04-22", "s1-a3"),
+            ],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(officer(), close()),
+            vec![E::Closed {
+                occurred_at: now(),
+                by: officer(),
+                remedy: Remedy::default(),
+                learning: vec![],
+                open_actions: vec![],
+                open_actions_reason: None,
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_action_left_open_at_closing_can_still_be_completed() {
+        let history = [
+            chc_with_open_actions(),
+            vec![E::Closed {
+                occurred_at: at("2025-04-25"),
+                by: officer(),
+                remedy: Remedy::default(),
+                learning: vec![],
+                open_actions: vec![
+                    "s1-a1".to_string(),
+                    "s1-a2".to_string(),
+                    "s1-a3".to_string(),
+                ],
+                open_actions_reason: Some("Works booked".to_string()),
+            }],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(officer(), complete_action("s1-a1")),
+            vec![E::ActionCompleted {
+                occurred_at: now(),
+                by: officer(),
+                action_id: "s1-a1".to_string(),
+                evidence: "Job 4471 signed off".to_string(),
+            }],
+        )
+        .await;
+    }
+
     // ----- extensions -----
 
     #[tokio::test]
@@ -1781,6 +2199,7 @@ mod rules {
             },
             learning: vec!["Chase repeat repairs".to_string()],
             occurred_at: None,
+            open_actions_reason: None,
         });
         accepts(
             chc_stage2_answered(),
@@ -1793,6 +2212,8 @@ mod rules {
                     compensation_pence: 25_000,
                 },
                 learning: vec!["Chase repeat repairs".to_string()],
+                open_actions: vec![],
+                open_actions_reason: None,
             }],
         )
         .await;
@@ -1901,6 +2322,8 @@ mod rules {
                 by: officer(),
                 remedy: Remedy::default(),
                 learning: vec![],
+                open_actions: vec![],
+                open_actions_reason: None,
             }],
         )
         .await;
@@ -2152,6 +2575,14 @@ mod rules {
                 ComplaintError::RepresentativeAlreadyEnded("rep-1".to_string()),
                 "representative_already_ended",
             ),
+            (
+                ComplaintError::UnknownAction("s1-a9".to_string()),
+                "unknown_action",
+            ),
+            (
+                ComplaintError::ActionAlreadyCompleted("s1-a1".to_string()),
+                "action_already_completed",
+            ),
         ];
         for (error, code) in codes {
             assert_eq!(error.code(), code);
@@ -2166,7 +2597,9 @@ mod rules {
 /// Scotland has Good Friday but no Easter Monday.
 mod deadlines {
     use casefile_domain::values::Stage;
-    use casefile_domain::{deadlines, Calendar, Deadline, DeadlineState, Division, Step};
+    use casefile_domain::{
+        deadlines, Calendar, Commitment, Deadline, DeadlineState, DeadlineStep, Division, Step,
+    };
 
     use super::support::*;
 
@@ -2177,7 +2610,7 @@ mod deadlines {
     fn find(deadlines: &[Deadline], step: Step) -> Deadline {
         deadlines
             .iter()
-            .find(|d| d.step == step)
+            .find(|d| d.step == step.into())
             .cloned()
             .unwrap_or_else(|| panic!("no {step:?} deadline in {deadlines:?}"))
     }
@@ -2192,7 +2625,7 @@ mod deadlines {
         state: DeadlineState,
     ) -> Deadline {
         Deadline {
-            step,
+            step: step.into(),
             starts_on: date(starts_on),
             working_days,
             extended_by,
@@ -2391,7 +2824,7 @@ mod deadlines {
             )
         );
         // The Stage 2 response clock has not started: it waits for the acknowledgement.
-        assert!(all.iter().all(|d| d.step != Step::Stage2Response));
+        assert!(all.iter().all(|d| d.step != Step::Stage2Response.into()));
     }
 
     fn stage_two_case() -> Vec<casefile_domain::ComplaintEvent> {
@@ -2496,6 +2929,83 @@ mod deadlines {
         );
     }
 
+    fn resident_update(deadlines: &[Deadline]) -> Option<Deadline> {
+        let step = DeadlineStep::Commitment(Commitment::ResidentUpdate);
+        deadlines.iter().find(|d| d.step == step).cloned()
+    }
+
+    /// Acknowledged Wed 3 Apr 2024 with a call to the resident that day, promising the
+    /// next by Wed 10 Apr: Thu 4, Fri 5, Mon 8, Tue 9, Wed 10 = 5 working days.
+    fn update_promised() -> Vec<casefile_domain::ComplaintEvent> {
+        [
+            easter_case(),
+            vec![
+                acknowledged("2024-04-03"),
+                update_given("2024-04-03", Some("2024-04-10")),
+            ],
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn a_case_with_no_update_promised_has_no_resident_update_deadline() {
+        let events = [easter_case(), vec![update_given("2024-04-02", None)]].concat();
+        assert_eq!(resident_update(&due_dates(events, "2024-04-03")), None);
+    }
+
+    #[test]
+    fn a_promised_update_is_pending_then_due_soon_then_breached() {
+        let state_on = |today: &str| resident_update(&due_dates(update_promised(), today)).unwrap();
+        assert_eq!(
+            state_on("2024-04-05"),
+            Deadline {
+                step: DeadlineStep::Commitment(Commitment::ResidentUpdate),
+                starts_on: date("2024-04-03"),
+                working_days: 5,
+                extended_by: 0,
+                due: date("2024-04-10"),
+                met_on: None,
+                state: DeadlineState::Pending,
+            }
+        );
+        // Mon 8 Apr: Tue 9, Wed 10 left = 2.
+        assert_eq!(state_on("2024-04-08").state, DeadlineState::DueSoon);
+        assert_eq!(state_on("2024-04-10").state, DeadlineState::DueSoon);
+        assert_eq!(state_on("2024-04-11").state, DeadlineState::Breached);
+    }
+
+    #[test]
+    fn the_next_update_keeps_the_promise_on_time_or_late() {
+        let kept = [update_promised(), vec![update_given("2024-04-10", None)]].concat();
+        let d = resident_update(&due_dates(kept, "2024-05-01")).unwrap();
+        assert_eq!(d.met_on, Some(date("2024-04-10")));
+        assert_eq!(d.state, DeadlineState::Met);
+
+        let late = [update_promised(), vec![update_given("2024-04-11", None)]].concat();
+        let d = resident_update(&due_dates(late, "2024-05-01")).unwrap();
+        assert_eq!(d.state, DeadlineState::MetLate);
+    }
+
+    #[test]
+    fn an_update_that_promises_another_starts_a_new_promise() {
+        // Kept on Tue 9 Apr, promising the next by Tue 16 Apr.
+        let events = [
+            update_promised(),
+            vec![update_given("2024-04-09", Some("2024-04-16"))],
+        ]
+        .concat();
+        let d = resident_update(&due_dates(events, "2024-04-17")).unwrap();
+        assert_eq!(d.starts_on, date("2024-04-09"));
+        assert_eq!(d.due, date("2024-04-16"));
+        assert_eq!(d.state, DeadlineState::Breached);
+    }
+
+    #[test]
+    fn a_withdrawn_case_drops_an_update_promise_not_yet_due() {
+        let events = [update_promised(), vec![withdrawn("2024-04-05")]].concat();
+        assert_eq!(resident_update(&due_dates(events, "2024-06-01")), None);
+    }
+
     #[test]
     fn a_withdrawn_case_drops_unmet_steps_that_were_not_yet_due() {
         // Withdrawn Tue 2 Apr 2024, before the acknowledgement fell due on Mon 8 Apr.
@@ -2510,7 +3020,7 @@ mod deadlines {
         .concat();
         let all = due_dates(events, "2024-06-01");
         assert_eq!(all.len(), 1);
-        assert_eq!(all[0].step, Step::Acknowledge);
+        assert_eq!(all[0].step, Step::Acknowledge.into());
         assert_eq!(all[0].state, DeadlineState::Met);
     }
 
@@ -2550,16 +3060,16 @@ mod deadlines {
 mod properties {
     use casefile_domain::command::{
         AcknowledgeComplaint, AddLinkedCase, AssignOwner, AttachEvidence, Categorise,
-        CloseComplaint, DeclareDeadlock, DefineComplaint, Escalate, ExtendDeadline, LogComplaint,
-        NoteKind, RecordNote, ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage,
-        WithdrawComplaint,
+        CloseComplaint, CompleteAction, DeclareDeadlock, DefineComplaint, Escalate, ExtendDeadline,
+        LogComplaint, NoteKind, RecordNote, RecordUpdate, ReferToRedress, RefuseComplaint,
+        ReopenComplaint, RespondToStage, SetAction, WithdrawComplaint,
     };
     use casefile_domain::values::{
         Channel, Direction, LinkKind, Outcome, RefusalReason, Remedy, Stage,
     };
     use casefile_domain::{
         deadlines, uk_date, Action, Calendar, Complaint, ComplaintCommand, ComplaintEvent,
-        ComplaintServices, DeadlineState, Division, Scheme,
+        ComplaintServices, DeadlineState, DeadlineStep, Division, Scheme,
     };
     use chrono::{DateTime, Duration, NaiveDate, Utc};
     use cqrs_es::test::TestFramework;
@@ -2581,6 +3091,9 @@ mod properties {
         Link,
         Categorise,
         Define,
+        Update,
+        SetAction,
+        CompleteAction,
         Extend,
         RespondStage1,
         Escalate,
@@ -2607,6 +3120,9 @@ mod properties {
             (Link, 1),
             (Categorise, 1),
             (Define, 6),
+            (Update, 2),
+            (SetAction, 2),
+            (CompleteAction, 3),
             (Extend, 4),
             (RespondStage1, 6),
             (Escalate, 6),
@@ -2687,15 +3203,21 @@ mod properties {
     }
 
     fn action(scenario: &Scenario, m: &Move, occurred_at: DateTime<Utc>) -> Action {
+        let day = uk_date(occurred_at);
         let occurred_at = Some(occurred_at);
         let response = || RespondToStage {
             outcome: [Outcome::Upheld, Outcome::PartlyUpheld, Outcome::NotUpheld][m.choice],
             decision: "Decision".to_string(),
             reasons: "Reasons".to_string(),
-            remedy: Remedy::default(),
-            outstanding_actions: vec![],
+            remedy: Remedy {
+                actions: vec!["Repair".to_string(); m.choice],
+                compensation_pence: 0,
+            },
+            outstanding_actions: vec!["Inspect".to_string(); usize::from(m.flag)],
             occurred_at,
         };
+        // The ids a response gives its actions: `s1-a1`…, `s2-a1`….
+        let action_id = format!("s{}-a{}", if m.flag { 2 } else { 1 }, m.choice + 1);
         let ack = || AcknowledgeComplaint {
             text: m.flag.then(|| "Acknowledged".to_string()),
             occurred_at,
@@ -2752,6 +3274,25 @@ mod properties {
                 outcomes_sought: vec!["Outcome".to_string(); m.choice],
                 occurred_at,
             }),
+            Kind::Update => Action::RecordUpdate(RecordUpdate {
+                channel: Channel::Phone,
+                summary: "Update".to_string(),
+                next_update_due: m
+                    .flag
+                    .then(|| day + chrono::Days::new(u64::from(m.working_days))),
+                occurred_at,
+            }),
+            Kind::SetAction => Action::SetAction(SetAction {
+                action_id,
+                owner: "Repairs team".to_string(),
+                due_on: scenario.received_on + chrono::Days::new(u64::from(m.working_days)),
+                occurred_at,
+            }),
+            Kind::CompleteAction => Action::CompleteAction(CompleteAction {
+                action_id,
+                evidence: "Job 1 closed".to_string(),
+                occurred_at,
+            }),
             Kind::Extend => Action::ExtendDeadline(ExtendDeadline {
                 working_days: m.working_days,
                 reason: "Survey".to_string(),
@@ -2769,6 +3310,7 @@ mod properties {
                 remedy: Remedy::default(),
                 learning: vec![],
                 occurred_at,
+                open_actions_reason: m.flag.then(|| "Repairs continue".to_string()),
             }),
             Kind::Deadlock => Action::DeclareDeadlock(DeclareDeadlock {
                 on_request: m.flag,
@@ -2906,17 +3448,20 @@ mod properties {
         for today in [facts.received_on, last, uk_date(now())] {
             for d in deadlines(case, calendar, today) {
                 prop_assert!(d.due >= d.starts_on, "{:?}", d);
-                prop_assert!(
-                    calendar.is_working_day(facts.division, d.due),
-                    "due on a non-working day: {:?}",
-                    d
-                );
                 let met = matches!(d.state, DeadlineState::Met | DeadlineState::MetLate);
                 prop_assert_eq!(d.met_on.is_some(), met, "{:?}", d);
                 if let Some(on) = d.met_on {
                     prop_assert_eq!(on <= d.due, d.state == DeadlineState::Met, "{:?}", d);
                 }
-                prop_assert!(procedure.step(d.step).is_some(), "{:?}", d);
+                // A promised update may fall on any day the resident agreed to.
+                if let DeadlineStep::Procedure(step) = d.step {
+                    prop_assert!(procedure.step(step).is_some(), "{:?}", d);
+                    prop_assert!(
+                        calendar.is_working_day(facts.division, d.due),
+                        "due on a non-working day: {:?}",
+                        d
+                    );
+                }
             }
         }
         if let (Some(s1), Some(s2)) = (&case.stage1, &case.stage2) {
@@ -2963,6 +3508,34 @@ mod properties {
         Ok(())
     }
 
+    /// Action ids are given once, only tracked actions are completed, and a case closes
+    /// with actions open only with the closer's reason.
+    fn check_commitments(events: &[ComplaintEvent]) -> Result<(), TestCaseError> {
+        let mut tracked: Vec<&String> = Vec::new();
+        for event in events {
+            match event {
+                ComplaintEvent::ActionTracked { action_id, .. } => {
+                    prop_assert!(!tracked.contains(&action_id), "{} twice", action_id);
+                    tracked.push(action_id);
+                }
+                ComplaintEvent::ActionCompleted { action_id, .. } => {
+                    prop_assert!(tracked.contains(&action_id), "{} untracked", action_id);
+                }
+                ComplaintEvent::Closed {
+                    open_actions,
+                    open_actions_reason,
+                    ..
+                } => prop_assert!(
+                    open_actions.is_empty() || open_actions_reason.is_some(),
+                    "closed with {:?} open and no reason",
+                    open_actions
+                ),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         // Failures print their minimal case; no regression file is written next to the test.
         #![proptest_config(ProptestConfig {
@@ -2977,6 +3550,7 @@ mod properties {
             let calendar = Calendar::builtin();
             let Run { case, events, .. } =
                 run(&scenario, &services, |case| check_invariants(case, &calendar))?;
+            check_commitments(&events)?;
             // A replay of the accepted events gives the same case.
             prop_assert_eq!(case_from(events), case);
         }

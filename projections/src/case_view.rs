@@ -387,7 +387,11 @@ impl CaseView {
             | E::Deadlocked { .. }
             | E::Defined { .. }
             | E::RepresentativeAdded { .. }
-            | E::RepresentativeEnded { .. } => {}
+            | E::RepresentativeEnded { .. }
+            | E::UpdateRecorded { .. }
+            | E::ActionTracked { .. }
+            | E::ActionAssigned { .. }
+            | E::ActionCompleted { .. } => {}
         }
     }
 }
