@@ -10,7 +10,9 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Calendar, Division};
-use crate::command::{Action, ComplaintCommand, NoteKind, RespondToStage};
+use crate::command::{
+    Action, ComplaintCommand, LearningAction, LearningEntry, NoteKind, RespondToStage,
+};
 use crate::error::ComplaintError;
 use crate::event::ComplaintEvent;
 use crate::procedure::{Procedure, ProcedureRegistry, Scheme, Step};
@@ -188,6 +190,9 @@ pub struct Complaint {
     /// Tracked actions, in the order the responses gave them.
     #[serde(default)]
     pub actions: Vec<TrackedAction>,
+    /// Each learning action's id and whether it is done.
+    #[serde(default)]
+    pub learning: BTreeMap<String, bool>,
 }
 
 impl Aggregate for Complaint {
@@ -264,6 +269,12 @@ impl Aggregate for Complaint {
                 id: action_id,
                 done: false,
             }),
+            LearningRecorded { learning_id, .. } => {
+                self.learning.insert(learning_id, false);
+            }
+            LearningCompleted { learning_id, .. } => {
+                self.learning.insert(learning_id, true);
+            }
             ActionCompleted { action_id, .. } => {
                 if let Some(action) = self.actions.iter_mut().find(|a| a.id == action_id) {
                     action.done = true;
@@ -660,6 +671,32 @@ impl Complaint {
                     evidence: c.evidence,
                 }
             }
+            Action::RecordLearning(c) => {
+                let item = LearningAction {
+                    learning: c.learning,
+                    theme: c.theme,
+                    owner: c.owner,
+                    due_on: c.due_on,
+                };
+                check_learning(&item, &ON_ITS_OWN, facts.received_on)?;
+                return Ok(self.learning_recorded(vec![item], occurred_at, &by));
+            }
+            Action::CompleteLearning(c) => {
+                text("what_changed", &c.what_changed, MAX_TEXT)?;
+                match self.learning.get(&c.learning_id) {
+                    None => return Err(ComplaintError::UnknownLearning(c.learning_id)),
+                    Some(true) => {
+                        return Err(ComplaintError::LearningAlreadyCompleted(c.learning_id))
+                    }
+                    Some(false) => {}
+                }
+                E::LearningCompleted {
+                    occurred_at,
+                    by,
+                    learning_id: c.learning_id,
+                    what_changed: c.what_changed,
+                }
+            }
             Action::ExtendDeadline(c) => {
                 if c.working_days == 0 || c.working_days > MAX_EXTENSION {
                     return Err(ComplaintError::InvalidField {
@@ -788,7 +825,20 @@ impl Complaint {
             }
             Action::Close(c) => {
                 texts("remedy.actions", &c.remedy.actions)?;
-                texts("learning", &c.learning)?;
+                let mut notes = Vec::new();
+                let mut actions = Vec::new();
+                for entry in c.learning {
+                    match entry {
+                        LearningEntry::Note(note) => {
+                            text("learning", &note, MAX_TEXT)?;
+                            notes.push(note);
+                        }
+                        LearningEntry::Action(item) => {
+                            check_learning(&item, &AT_CLOSING, facts.received_on)?;
+                            actions.push(item);
+                        }
+                    }
+                }
                 if let Some(reason) = &c.open_actions_reason {
                     text("open_actions_reason", reason, MAX_TEXT)?;
                 }
@@ -805,14 +855,16 @@ impl Complaint {
                 if !open.is_empty() && c.open_actions_reason.is_none() {
                     return Err(ComplaintError::OpenActions { open });
                 }
-                E::Closed {
+                let learning = self.learning_recorded(actions, occurred_at, &by);
+                let closed = E::Closed {
                     occurred_at,
                     by,
                     remedy: c.remedy,
-                    learning: c.learning,
+                    learning: notes,
                     open_actions: open,
                     open_actions_reason: c.open_actions_reason,
-                }
+                };
+                return Ok([vec![closed], learning].concat());
             }
             Action::DeclareDeadlock(c) => {
                 text("reason", &c.reason, MAX_TEXT)?;
@@ -942,6 +994,28 @@ impl Complaint {
         }
     }
 
+    /// Learning actions under the case's next `learn-N` ids.
+    fn learning_recorded(
+        &self,
+        items: Vec<LearningAction>,
+        occurred_at: DateTime<Utc>,
+        by: &Actor,
+    ) -> Vec<ComplaintEvent> {
+        items
+            .into_iter()
+            .zip(self.learning.len() + 1..)
+            .map(|(item, n)| ComplaintEvent::LearningRecorded {
+                occurred_at,
+                by: by.clone(),
+                learning_id: format!("learn-{n}"),
+                learning: item.learning,
+                theme: item.theme,
+                owner: item.owner,
+                due_on: item.due_on,
+            })
+            .collect()
+    }
+
     /// A tracked action that exists and is not yet done.
     fn ensure_action_open(&self, action_id: &str) -> Result<(), ComplaintError> {
         match self.actions.iter().find(|action| action.id == action_id) {
@@ -1061,6 +1135,45 @@ fn tracked_actions(
             },
         )
         .collect()
+}
+
+/// The names a learning action's fields have in the body that carries it.
+struct LearningFields {
+    learning: &'static str,
+    theme: &'static str,
+    owner: &'static str,
+    due_on: &'static str,
+}
+
+const ON_ITS_OWN: LearningFields = LearningFields {
+    learning: "learning",
+    theme: "theme",
+    owner: "owner",
+    due_on: "due_on",
+};
+
+const AT_CLOSING: LearningFields = LearningFields {
+    learning: "learning.learning",
+    theme: "learning.theme",
+    owner: "learning.owner",
+    due_on: "learning.due_on",
+};
+
+fn check_learning(
+    item: &LearningAction,
+    fields: &LearningFields,
+    received_on: NaiveDate,
+) -> Result<(), ComplaintError> {
+    text(fields.learning, &item.learning, MAX_TEXT)?;
+    text(fields.theme, &item.theme, 200)?;
+    text(fields.owner, &item.owner, 200)?;
+    if item.due_on < received_on {
+        return Err(invalid(
+            fields.due_on,
+            "must not be before the complaint was received",
+        ));
+    }
+    Ok(())
 }
 
 fn stage_response(c: RespondToStage) -> Result<StageResponse, ComplaintError> {

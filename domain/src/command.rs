@@ -39,6 +39,8 @@ pub enum Action {
     RecordUpdate(RecordUpdate),
     SetAction(SetAction),
     CompleteAction(CompleteAction),
+    RecordLearning(RecordLearning),
+    CompleteLearning(CompleteLearning),
     ExtendDeadline(ExtendDeadline),
     RespondStage1(RespondToStage),
     Escalate(Escalate),
@@ -70,6 +72,8 @@ impl Action {
             RecordUpdate(c) => c.occurred_at,
             SetAction(c) => c.occurred_at,
             CompleteAction(c) => c.occurred_at,
+            RecordLearning(c) => c.occurred_at,
+            CompleteLearning(c) => c.occurred_at,
             ExtendDeadline(c) => c.occurred_at,
             RespondStage1(c) | RespondStage2(c) => c.occurred_at,
             Escalate(c) => c.occurred_at,
@@ -343,14 +347,72 @@ pub struct Escalate {
 pub struct CloseComplaint {
     #[serde(default)]
     pub remedy: Remedy,
-    /// What the organisation learned.
+    /// What the organisation learned: plain notes, or actions to take (tracked as
+    /// `learn-N` until done).
     #[serde(default)]
-    pub learning: Vec<String>,
+    pub learning: Vec<LearningEntry>,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
     /// Why the case closes while tracked actions are still open; required then.
     #[serde(default)]
     pub open_actions_reason: Option<String>,
+}
+
+/// One thing learned at closing: a note, as before, or an action with a theme, an owner
+/// and a due date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum LearningEntry {
+    Note(String),
+    Action(LearningAction),
+}
+
+/// A change the organisation will make because of what a complaint showed (Complaint
+/// Handling Code 2024, sections 8 and 9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LearningAction {
+    /// What was learned and what will change.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub learning: String,
+    /// E.g. `repairs`, `communication`; what the learning reports group by.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub theme: String,
+    /// The person or team who will make the change.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub owner: String,
+    pub due_on: NaiveDate,
+}
+
+/// A learning action recorded on its own, at any point of the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RecordLearning {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub learning: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub theme: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub owner: String,
+    pub due_on: NaiveDate,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CompleteLearning {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub learning_id: String,
+    /// What the organisation changed.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub what_changed: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

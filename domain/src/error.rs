@@ -104,6 +104,10 @@ pub enum ComplaintError {
         .open.join(", ")
     )]
     OpenActions { open: Vec<String> },
+    #[error("the case has no learning action `{0}`")]
+    UnknownLearning(String),
+    #[error("learning action `{0}` has already been completed")]
+    LearningAlreadyCompleted(String),
 }
 
 /// How a broken rule should be read: the case is in the wrong state (retrying later may
@@ -157,6 +161,8 @@ impl ComplaintError {
             UnknownAction(_) => "unknown_action",
             ActionAlreadyCompleted(_) => "action_already_completed",
             OpenActions { .. } => "open_actions",
+            UnknownLearning(_) => "unknown_learning",
+            LearningAlreadyCompleted(_) => "learning_already_completed",
         }
     }
 
@@ -164,7 +170,9 @@ impl ComplaintError {
         use ComplaintError::*;
         match self {
             // An id that names nothing on the case, as a path to it would.
-            NotLogged | UnknownRepresentative(_) | UnknownAction(_) => ErrorKind::NotFound,
+            NotLogged | UnknownRepresentative(_) | UnknownAction(_) | UnknownLearning(_) => {
+                ErrorKind::NotFound
+            }
             UnknownProcedure(_)
             | InvalidField { .. }
             | ReceivedInFuture { .. }

@@ -141,6 +141,22 @@ pub enum ComplaintEvent {
         action_id: String,
         evidence: String,
     },
+    /// A learning action: written with the closing that recorded it, or on its own.
+    LearningRecorded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        learning_id: String,
+        learning: String,
+        theme: String,
+        owner: String,
+        due_on: NaiveDate,
+    },
+    LearningCompleted {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        learning_id: String,
+        what_changed: String,
+    },
     DeadlineExtended {
         occurred_at: DateTime<Utc>,
         by: Actor,
@@ -174,6 +190,8 @@ pub enum ComplaintEvent {
         occurred_at: DateTime<Utc>,
         by: Actor,
         remedy: Remedy,
+        /// The plain notes of what was learned; learning actions follow as
+        /// `LearningRecorded`.
         learning: Vec<String>,
         /// Tracked actions still open at closing, and the closer's reason.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -273,6 +291,12 @@ impl ComplaintEvent {
             | ActionCompleted {
                 occurred_at, by, ..
             }
+            | LearningRecorded {
+                occurred_at, by, ..
+            }
+            | LearningCompleted {
+                occurred_at, by, ..
+            }
             | DeadlineExtended {
                 occurred_at, by, ..
             }
@@ -328,6 +352,8 @@ impl ComplaintEvent {
             ActionTracked { .. } => "ActionTracked",
             ActionAssigned { .. } => "ActionAssigned",
             ActionCompleted { .. } => "ActionCompleted",
+            LearningRecorded { .. } => "LearningRecorded",
+            LearningCompleted { .. } => "LearningCompleted",
             DeadlineExtended { .. } => "DeadlineExtended",
             Stage1Responded { .. } => "Stage1Responded",
             Escalated { .. } => "Escalated",

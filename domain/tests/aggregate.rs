@@ -428,9 +428,9 @@ mod support {
 /// Given events, when a command, then the events or the broken rule.
 mod rules {
     use casefile_domain::command::{
-        AddRepresentative, AttachEvidence, CloseComplaint, CompleteAction, EndRepresentative,
-        ExtendDeadline, LogComplaint, NoteKind, RecordNote, RecordUpdate, RespondToStage,
-        SetAction,
+        AddRepresentative, AttachEvidence, CloseComplaint, CompleteAction, CompleteLearning,
+        EndRepresentative, ExtendDeadline, LearningAction, LearningEntry, LogComplaint, NoteKind,
+        RecordLearning, RecordNote, RecordUpdate, RespondToStage, SetAction,
     };
     use casefile_domain::error::ErrorKind;
     use casefile_domain::procedure::DeadlockRule;
@@ -439,7 +439,7 @@ mod rules {
         Relationship, Remedy, Stage, StageResponse,
     };
     use casefile_domain::{
-        Action, Complaint, ComplaintCommand, ComplaintError, ComplaintEvent, Division,
+        Action, Actor, Complaint, ComplaintCommand, ComplaintError, ComplaintEvent, Division,
         ProcedureRegistry, Scheme, Status,
     };
     use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -2028,6 +2028,213 @@ mod rules {
         .await;
     }
 
+    // ----- learning -----
+
+    fn boiler_learning() -> LearningAction {
+        LearningAction {
+            learning: "Inspect boilers older than ten years each autumn".to_string(),
+            theme: "repairs".to_string(),
+            owner: "Head of Repairs".to_string(),
+            due_on: date("2025-09-30"),
+        }
+    }
+
+    fn learning_recorded(occurred_at: DateTime<Utc>, by: Actor, id: &str) -> E {
+        let item = boiler_learning();
+        E::LearningRecorded {
+            occurred_at,
+            by,
+            learning_id: id.to_string(),
+            learning: item.learning,
+            theme: item.theme,
+            owner: item.owner,
+            due_on: item.due_on,
+        }
+    }
+
+    fn record_learning(item: LearningAction) -> Action {
+        Action::RecordLearning(RecordLearning {
+            learning: item.learning,
+            theme: item.theme,
+            owner: item.owner,
+            due_on: item.due_on,
+            occurred_at: None,
+        })
+    }
+
+    fn complete_learning(id: &str) -> Action {
+        Action::CompleteLearning(CompleteLearning {
+            learning_id: id.to_string(),
+            what_changed: "Autumn boiler inspections added to the planned programme".to_string(),
+            occurred_at: None,
+        })
+    }
+
+    #[test]
+    fn closing_learning_is_read_as_plain_notes_or_as_actions() {
+        let body = serde_json::json!({
+            "learning": [
+                "Chase repeat repairs",
+                {
+                    "learning": "Inspect boilers older than ten years each autumn",
+                    "theme": "repairs",
+                    "owner": "Head of Repairs",
+                    "due_on": "2025-09-30"
+                }
+            ]
+        });
+        let close: CloseComplaint = serde_json::from_value(body).unwrap();
+        assert_eq!(
+            close.learning,
+            vec![
+                LearningEntry::Note("Chase repeat repairs".to_string()),
+                LearningEntry::Action(boiler_learning()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_records_each_learning_action_after_the_closure_and_keeps_notes_on_it() {
+        let action = Action::Close(CloseComplaint {
+            learning: vec![
+                LearningEntry::Note("Chase repeat repairs".to_string()),
+                LearningEntry::Action(boiler_learning()),
+            ],
+            ..CloseComplaint::default()
+        });
+        accepts(
+            chc_stage2_answered(),
+            by(reviewer(), action),
+            vec![
+                E::Closed {
+                    occurred_at: now(),
+                    by: reviewer(),
+                    remedy: Remedy::default(),
+                    learning: vec!["Chase repeat repairs".to_string()],
+                    open_actions: vec![],
+                    open_actions_reason: None,
+                },
+                learning_recorded(now(), reviewer(), "learn-1"),
+            ],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_learning_action_at_closing_needs_a_theme() {
+        let action = Action::Close(CloseComplaint {
+            learning: vec![LearningEntry::Action(LearningAction {
+                theme: String::new(),
+                ..boiler_learning()
+            })],
+            ..CloseComplaint::default()
+        });
+        rejects(
+            chc_stage2_answered(),
+            by(reviewer(), action),
+            invalid("learning.theme", "must not be empty"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_learning_action_recorded_on_its_own_takes_the_next_id() {
+        let history = [
+            chc_stage2_answered(),
+            vec![
+                closed("2025-05-02"),
+                learning_recorded(at("2025-05-02"), officer(), "learn-1"),
+            ],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(officer(), record_learning(boiler_learning())),
+            vec![learning_recorded(now(), officer(), "learn-2")],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_learning_action_needs_an_owner_and_a_due_date_not_before_receipt() {
+        let no_owner = LearningAction {
+            owner: " ".to_string(),
+            ..boiler_learning()
+        };
+        rejects(
+            chc_logged(),
+            by(officer(), record_learning(no_owner)),
+            invalid("owner", "must not be empty"),
+        )
+        .await;
+        let too_early = LearningAction {
+            due_on: date("2025-03-31"),
+            ..boiler_learning()
+        };
+        rejects(
+            chc_logged(),
+            by(officer(), record_learning(too_early)),
+            invalid("due_on", "must not be before the complaint was received"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn completing_a_learning_action_records_what_changed() {
+        let history = [
+            chc_logged(),
+            vec![learning_recorded(at("2025-04-02"), officer(), "learn-1")],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(advisor(), complete_learning("learn-1")),
+            vec![E::LearningCompleted {
+                occurred_at: now(),
+                by: advisor(),
+                learning_id: "learn-1".to_string(),
+                what_changed: "Autumn boiler inspections added to the planned programme"
+                    .to_string(),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_learning_action_the_case_does_not_have_cannot_be_completed() {
+        rejects(
+            chc_logged(),
+            by(advisor(), complete_learning("learn-1")),
+            ComplaintError::UnknownLearning("learn-1".to_string()),
+        )
+        .await;
+        let error = ComplaintError::UnknownLearning("learn-1".to_string());
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn a_learning_action_cannot_be_completed_twice() {
+        let history = [
+            chc_logged(),
+            vec![
+                learning_recorded(at("2025-04-02"), officer(), "learn-1"),
+                E::LearningCompleted {
+                    occurred_at: at("2025-04-03"),
+                    by: officer(),
+                    learning_id: "learn-1".to_string(),
+                    what_changed: "Done".to_string(),
+                },
+            ],
+        ]
+        .concat();
+        rejects(
+            history,
+            by(advisor(), complete_learning("learn-1")),
+            ComplaintError::LearningAlreadyCompleted("learn-1".to_string()),
+        )
+        .await;
+    }
+
     // ----- extensions -----
 
     #[tokio::test]
@@ -2197,7 +2404,7 @@ mod rules {
                 actions: vec!["Gutter repaired".to_string()],
                 compensation_pence: 25_000,
             },
-            learning: vec!["Chase repeat repairs".to_string()],
+            learning: vec![LearningEntry::Note("Chase repeat repairs".to_string())],
             occurred_at: None,
             open_actions_reason: None,
         });
@@ -2582,6 +2789,14 @@ mod rules {
             (
                 ComplaintError::ActionAlreadyCompleted("s1-a1".to_string()),
                 "action_already_completed",
+            ),
+            (
+                ComplaintError::UnknownLearning("learn-9".to_string()),
+                "unknown_learning",
+            ),
+            (
+                ComplaintError::LearningAlreadyCompleted("learn-1".to_string()),
+                "learning_already_completed",
             ),
         ];
         for (error, code) in codes {
@@ -3060,9 +3275,10 @@ mod deadlines {
 mod properties {
     use casefile_domain::command::{
         AcknowledgeComplaint, AddLinkedCase, AssignOwner, AttachEvidence, Categorise,
-        CloseComplaint, CompleteAction, DeclareDeadlock, DefineComplaint, Escalate, ExtendDeadline,
-        LogComplaint, NoteKind, RecordNote, RecordUpdate, ReferToRedress, RefuseComplaint,
-        ReopenComplaint, RespondToStage, SetAction, WithdrawComplaint,
+        CloseComplaint, CompleteAction, CompleteLearning, DeclareDeadlock, DefineComplaint,
+        Escalate, ExtendDeadline, LearningAction, LearningEntry, LogComplaint, NoteKind,
+        RecordLearning, RecordNote, RecordUpdate, ReferToRedress, RefuseComplaint, ReopenComplaint,
+        RespondToStage, SetAction, WithdrawComplaint,
     };
     use casefile_domain::values::{
         Channel, Direction, LinkKind, Outcome, RefusalReason, Remedy, Stage,
@@ -3094,6 +3310,8 @@ mod properties {
         Update,
         SetAction,
         CompleteAction,
+        Learning,
+        CompleteLearning,
         Extend,
         RespondStage1,
         Escalate,
@@ -3123,6 +3341,8 @@ mod properties {
             (Update, 2),
             (SetAction, 2),
             (CompleteAction, 3),
+            (Learning, 1),
+            (CompleteLearning, 1),
             (Extend, 4),
             (RespondStage1, 6),
             (Escalate, 6),
@@ -3293,6 +3513,18 @@ mod properties {
                 evidence: "Job 1 closed".to_string(),
                 occurred_at,
             }),
+            Kind::Learning => Action::RecordLearning(RecordLearning {
+                learning: "Learning".to_string(),
+                theme: "communication".to_string(),
+                owner: "Owner".to_string(),
+                due_on: day,
+                occurred_at,
+            }),
+            Kind::CompleteLearning => Action::CompleteLearning(CompleteLearning {
+                learning_id: format!("learn-{}", m.choice + 1),
+                what_changed: "Changed".to_string(),
+                occurred_at,
+            }),
             Kind::Extend => Action::ExtendDeadline(ExtendDeadline {
                 working_days: m.working_days,
                 reason: "Survey".to_string(),
@@ -3308,7 +3540,17 @@ mod properties {
             Kind::RespondStage2 => Action::RespondStage2(response()),
             Kind::Close => Action::Close(CloseComplaint {
                 remedy: Remedy::default(),
-                learning: vec![],
+                learning: (0..m.choice)
+                    .map(|_| {
+                        LearningEntry::Action(LearningAction {
+                            learning: "Learning".to_string(),
+                            theme: "repairs".to_string(),
+                            owner: "Owner".to_string(),
+                            due_on: scenario.received_on,
+                        })
+                    })
+                    .chain(m.flag.then(|| LearningEntry::Note("Note".to_string())))
+                    .collect(),
                 occurred_at,
                 open_actions_reason: m.flag.then(|| "Repairs continue".to_string()),
             }),
@@ -3508,10 +3750,11 @@ mod properties {
         Ok(())
     }
 
-    /// Action ids are given once, only tracked actions are completed, and a case closes
-    /// with actions open only with the closer's reason.
+    /// Action and learning ids are given once, only what was recorded is completed, and a
+    /// case closes with actions open only with the closer's reason.
     fn check_commitments(events: &[ComplaintEvent]) -> Result<(), TestCaseError> {
         let mut tracked: Vec<&String> = Vec::new();
+        let mut learning: Vec<&String> = Vec::new();
         for event in events {
             match event {
                 ComplaintEvent::ActionTracked { action_id, .. } => {
@@ -3520,6 +3763,13 @@ mod properties {
                 }
                 ComplaintEvent::ActionCompleted { action_id, .. } => {
                     prop_assert!(tracked.contains(&action_id), "{} untracked", action_id);
+                }
+                ComplaintEvent::LearningRecorded { learning_id, .. } => {
+                    prop_assert!(!learning.contains(&learning_id), "{} twice", learning_id);
+                    learning.push(learning_id);
+                }
+                ComplaintEvent::LearningCompleted { learning_id, .. } => {
+                    prop_assert!(learning.contains(&learning_id), "{} unknown", learning_id);
                 }
                 ComplaintEvent::Closed {
                     open_actions,

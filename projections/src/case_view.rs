@@ -391,7 +391,9 @@ impl CaseView {
             | E::UpdateRecorded { .. }
             | E::ActionTracked { .. }
             | E::ActionAssigned { .. }
-            | E::ActionCompleted { .. } => {}
+            | E::ActionCompleted { .. }
+            | E::LearningRecorded { .. }
+            | E::LearningCompleted { .. } => {}
         }
     }
 }
