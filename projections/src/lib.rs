@@ -6,11 +6,14 @@
 //! - [`recorded`]: an event as the store hands it back (sequence, time recorded, metadata).
 //! - [`case_view`]: the case as staff see it: stage, owner, deadlines, responses, timeline.
 //! - [`history`]: the audit trail of one case, event by event.
+//! - [`resident_view`]: a resident's disclosed needs and agreed adjustments.
 
 pub mod case_view;
 pub mod history;
 pub mod recorded;
+pub mod resident_view;
 
 pub use case_view::CaseView;
 pub use history::{History, HistoryEntry};
 pub use recorded::RecordedEvent;
+pub use resident_view::ResidentView;
