@@ -2754,6 +2754,30 @@ mod rules {
     }
 
     #[test]
+    fn a_snapshot_stored_before_definitions_and_commitments_still_loads() {
+        let case = case_from(chc_stage1_answered());
+        let mut stored = serde_json::to_value(&case).unwrap();
+        let fields = stored.as_object_mut().unwrap();
+        for added in [
+            "defined_on",
+            "representatives",
+            "resident_update",
+            "actions",
+            "learning",
+        ] {
+            assert!(fields.remove(added).is_some(), "no `{added}` to remove");
+        }
+        let loaded: Complaint = serde_json::from_value(stored).unwrap();
+        assert_eq!(
+            loaded,
+            Complaint {
+                defined_on: Default::default(),
+                ..case
+            }
+        );
+    }
+
+    #[test]
     fn every_rule_has_the_code_clients_match_on() {
         let codes = [
             (ComplaintError::AlreadyLogged, "already_logged"),
