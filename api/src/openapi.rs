@@ -44,6 +44,7 @@ impl Modify for BearerAuth {
         complaints::evidence,
         complaints::links,
         complaints::categorise,
+        complaints::define,
         complaints::extend,
         complaints::stage1_response,
         complaints::escalate,

@@ -43,6 +43,7 @@ pub fn api(state: AppState) -> Router<AppState> {
         .route("/complaints/{id}/evidence", post(c::evidence))
         .route("/complaints/{id}/links", post(c::links))
         .route("/complaints/{id}/categorise", post(c::categorise))
+        .route("/complaints/{id}/definition", post(c::define))
         .route("/complaints/{id}/extend", post(c::extend))
         .route("/complaints/{id}/stage1-response", post(c::stage1_response))
         .route("/complaints/{id}/escalate", post(c::escalate))

@@ -16,10 +16,10 @@ use casefile_documents::{
     Letters, Organisation, SchemeContact,
 };
 use casefile_domain::command::{
-    AcknowledgeComplaint, Action, AssignOwner, AttachEvidence, CloseComplaint, Escalate,
-    ExtendDeadline, NoteKind, RecordNote, RespondToStage,
+    AcknowledgeComplaint, Action, AssignOwner, AttachEvidence, CloseComplaint, CompleteAction,
+    DefineComplaint, Escalate, ExtendDeadline, LearningEntry, NoteKind, RecordNote, RespondToStage,
 };
-use casefile_domain::values::{Direction, Outcome, Remedy};
+use casefile_domain::values::{Direction, Outcome, Remedy, Stage};
 use casefile_domain::Scheme;
 use casefile_projections::case_view::EvidenceView;
 use sha2::{Digest, Sha256};
@@ -174,10 +174,31 @@ fn fixture() -> Fixture {
             Action::AcknowledgeStage2(AcknowledgeComplaint::default()),
         )
         .act(
+            day(3, 19),
+            &reviewer,
+            "manager",
+            Action::Define(DefineComplaint {
+                stage: Stage::Stage2,
+                definition: "The boiler is still broken after the Stage 1 repair".into(),
+                outcomes_sought: vec!["A new boiler".into()],
+                occurred_at: None,
+            }),
+        )
+        .act(
             day(4, 30),
             &reviewer,
             "manager",
             Action::RespondStage2(respond(Outcome::Upheld, "We uphold the complaint in full")),
+        )
+        .act(
+            day(5, 1),
+            &handler,
+            "handler",
+            Action::CompleteAction(CompleteAction {
+                action_id: "s1-a1".into(),
+                evidence: "Job 4471: boiler replaced".into(),
+                occurred_at: None,
+            }),
         )
         .act(
             day(5, 2),
@@ -188,8 +209,9 @@ fn fixture() -> Fixture {
                     actions: vec!["Boiler replaced".into()],
                     compensation_pence: 25_000,
                 },
-                learning: vec!["Book engineers within two days".into()],
+                learning: vec![LearningEntry::Note("Book engineers within two days".into())],
                 occurred_at: None,
+                open_actions_reason: Some("The radiators are booked for next week".into()),
             }),
         );
 
@@ -501,6 +523,10 @@ fn the_case_file_shows_parties_deadlines_extensions_responses_remedy_evidence_an
         has(&format!("<tr><td>{}</td>", recorded.sequence));
     }
     has("Escalated to Stage 2: The boiler is still broken");
+    // The definitions, tracked actions and why the case closed with some still open.
+    has("The boiler is still broken after the Stage 1 repair; outcomes sought: A new boiler");
+    has("Action s1-a1 completed: Job 4471: boiler replaced");
+    has("still open: The radiators are booked for next week");
     has(&fixture.input.chain.digest);
 }
 
@@ -591,9 +617,10 @@ fn a_case_just_logged_bundles_with_its_empty_sections_said_so() {
     let input = BundleInput {
         case: story.view(date(3, 3)),
         events: story.events.clone(),
+        // Logged with its definition: two events from the one command.
         chain: ChainSummary {
-            events: 1,
-            digest: stream[0].hash.clone(),
+            events: stream.len() as u64,
+            digest: stream[stream.len() - 1].hash.clone(),
         },
         stream,
         letters: Vec::new(),

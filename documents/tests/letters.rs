@@ -10,11 +10,13 @@ use casefile_documents::{
     LetterContext, LetterError, LetterKind, Letters, Organisation, RenderedLetter, SchemeContact,
 };
 use casefile_domain::command::{
-    AcknowledgeComplaint, Action, DeclareDeadlock, Escalate, ExtendDeadline, RefuseComplaint,
-    RespondToStage,
+    AcknowledgeComplaint, Action, AddRepresentative, DeclareDeadlock, DefineComplaint, Escalate,
+    ExtendDeadline, RefuseComplaint, RespondToStage,
 };
 use casefile_domain::procedure::{Procedure, ProcedureRegistry};
-use casefile_domain::values::{Outcome, RefusalReason, Remedy, Stage};
+use casefile_domain::values::{
+    Authority, Contact, CorrespondenceTo, Outcome, RefusalReason, Relationship, Remedy, Stage,
+};
 use casefile_domain::Scheme;
 use casefile_projections::CaseView;
 use support::{actor, date, day, Story};
@@ -109,6 +111,17 @@ fn stage2_answered() -> Story {
         Action::AcknowledgeStage2(AcknowledgeComplaint::default()),
     );
     story.act(
+        day(3, 19),
+        &reviewer(),
+        "manager",
+        Action::Define(DefineComplaint {
+            stage: Stage::Stage2,
+            definition: "The boiler still fails after the Stage 1 repair".into(),
+            outcomes_sought: vec!["A new boiler".into(), "Compensation".into()],
+            occurred_at: None,
+        }),
+    );
+    story.act(
         day(4, 1),
         &reviewer(),
         "manager",
@@ -162,7 +175,10 @@ fn assert_has_scheme(letter: &RenderedLetter, scheme: &SchemeContact) {
 fn assert_has_case(letter: &RenderedLetter, view: &CaseView) {
     assert_contains(letter, &view.reference);
     assert_contains(letter, &view.complainant.name);
-    assert_contains(letter, &view.summary);
+    // The complaint as the case's current stage defines it.
+    let defined = view.definitions.stage2.as_ref();
+    let defined = defined.or(view.definitions.stage1.as_ref()).unwrap();
+    assert_contains(letter, &defined.definition);
     assert!(letter.subject.contains(&view.reference));
     assert!(letter
         .html
@@ -238,6 +254,94 @@ fn a_stage_2_response_is_final_and_sends_the_resident_to_the_ombudsman_not_to_an
     assert_has_scheme(&letter, &SchemeContact::builtin(Scheme::HousingOmbudsman));
     assert_contains(&letter, "you have the right to refer your complaint");
     assert_contains(&letter, "Jo Reviewer");
+    // Stage 2's own definition, not the one Stage 1 answered.
+    assert_contains(&letter, "The boiler still fails after the Stage 1 repair");
+    assert_contains(
+        &letter,
+        "The outcome you are seeking: A new boiler; Compensation",
+    );
+    assert_lacks(
+        &letter,
+        &view.definitions.stage1.as_ref().unwrap().definition,
+    );
+}
+
+fn represented(correspondence_to: CorrespondenceTo) -> AddRepresentative {
+    AddRepresentative {
+        name: "Pat Advocate".into(),
+        relationship: Relationship::Advocate,
+        contact: Contact {
+            email: Some("pat@advice.example".into()),
+            phone: None,
+            address: Some("Advice Centre, 5 Market Street, Leeds, LS1 6DT".into()),
+        },
+        authority: Authority {
+            how: "Signed consent form".into(),
+            given_on: date(3, 5),
+        },
+        correspondence_to,
+        occurred_at: None,
+    }
+}
+
+#[test]
+fn a_letter_goes_to_the_representative_the_case_says_letters_go_to_about_the_resident() {
+    let mut story = acknowledged("chc-2024");
+    story.act(
+        day(3, 5),
+        &handler(),
+        "handler",
+        Action::AddRepresentative(represented(CorrespondenceTo::Representative)),
+    );
+    let view = story.view(date(3, 5));
+    let letter = letters()
+        .render(LetterKind::Acknowledgement, &view, &context(&story))
+        .unwrap();
+
+    assert_has_case(&letter, &view);
+    assert!(
+        letter.text.contains("Dear Pat Advocate,"),
+        "{}",
+        letter.text
+    );
+    assert!(
+        letter.html.contains("Dear Pat Advocate,"),
+        "{}",
+        letter.html
+    );
+    assert_contains(&letter, "Advice Centre");
+    assert_contains(&letter, "LS1 6DT");
+    assert_contains(&letter, "About the complaint of: Alex Resident");
+    assert_lacks(&letter, "Dear Alex Resident");
+    assert_lacks(&letter, "LS1 1AA");
+}
+
+#[test]
+fn a_representative_who_receives_letters_as_well_is_copied_in() {
+    let mut story = acknowledged("chc-2024");
+    story.act(
+        day(3, 5),
+        &handler(),
+        "handler",
+        Action::AddRepresentative(represented(CorrespondenceTo::Both)),
+    );
+    let view = story.view(date(3, 5));
+    let letter = letters()
+        .render(LetterKind::Acknowledgement, &view, &context(&story))
+        .unwrap();
+
+    assert!(
+        letter.text.contains("Dear Alex Resident,"),
+        "{}",
+        letter.text
+    );
+    assert!(
+        letter.html.contains("Dear Alex Resident,"),
+        "{}",
+        letter.html
+    );
+    assert_contains(&letter, "Copy to: Pat Advocate");
+    assert_lacks(&letter, "About the complaint of");
 }
 
 #[test]
@@ -308,6 +412,7 @@ fn an_acknowledgement_restates_the_complaint_and_gives_the_response_date() {
         .unwrap();
 
     assert_has_case(&letter, &view);
+    assert_contains(&letter, "The outcome you are seeking: A working boiler");
     assert_contains(&letter, "Stage 1");
     assert_contains(&letter, &format::long_date(view.received_on));
     assert_contains(&letter, &format::long_date(view.acknowledged_on.unwrap()));

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Division;
 use crate::procedure::{Procedure, Scheme};
 use crate::values::{
-    Actor, Channel, Complainant, Direction, LinkKind, RefusalReason, Remedy, Stage, StageResponse,
-    Tenure,
+    ActionSource, Actor, Authority, Channel, Complainant, Contact, CorrespondenceTo, Direction,
+    LinkKind, RefusalReason, Relationship, Remedy, Stage, StageResponse, Tenure,
 };
 
 /// Bumped per variant when its payload changes shape; upcasters read the old ones.
@@ -90,6 +90,76 @@ pub enum ComplaintEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         root_cause: Option<String>,
     },
+    /// The definition of the complaint for a stage, restating any earlier one.
+    Defined {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        stage: Stage,
+        definition: String,
+        outcomes_sought: Vec<String>,
+    },
+    RepresentativeAdded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        representative_id: String,
+        name: String,
+        relationship: Relationship,
+        contact: Contact,
+        authority: Authority,
+        correspondence_to: CorrespondenceTo,
+    },
+    RepresentativeEnded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        representative_id: String,
+        reason: String,
+    },
+    UpdateRecorded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        channel: Channel,
+        summary: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_update_due: Option<NaiveDate>,
+    },
+    /// An action of a stage response, now followed until done; written with the response.
+    ActionTracked {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        action_id: String,
+        stage: Stage,
+        source: ActionSource,
+        description: String,
+    },
+    ActionAssigned {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        action_id: String,
+        owner: String,
+        due_on: NaiveDate,
+    },
+    ActionCompleted {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        action_id: String,
+        evidence: String,
+    },
+    /// A learning action: written with the closing that recorded it, or on its own.
+    LearningRecorded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        learning_id: String,
+        learning: String,
+        theme: String,
+        owner: String,
+        due_on: NaiveDate,
+    },
+    LearningCompleted {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        learning_id: String,
+        what_changed: String,
+    },
     DeadlineExtended {
         occurred_at: DateTime<Utc>,
         by: Actor,
@@ -131,7 +201,14 @@ pub enum ComplaintEvent {
         occurred_at: DateTime<Utc>,
         by: Actor,
         remedy: Remedy,
+        /// The plain notes of what was learned; learning actions follow as
+        /// `LearningRecorded`.
         learning: Vec<String>,
+        /// Tracked actions still open at closing, and the closer's reason.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        open_actions: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        open_actions_reason: Option<String>,
     },
     Deadlocked {
         occurred_at: DateTime<Utc>,
@@ -212,6 +289,33 @@ impl ComplaintEvent {
             | Categorised {
                 occurred_at, by, ..
             }
+            | Defined {
+                occurred_at, by, ..
+            }
+            | RepresentativeAdded {
+                occurred_at, by, ..
+            }
+            | RepresentativeEnded {
+                occurred_at, by, ..
+            }
+            | UpdateRecorded {
+                occurred_at, by, ..
+            }
+            | ActionTracked {
+                occurred_at, by, ..
+            }
+            | ActionAssigned {
+                occurred_at, by, ..
+            }
+            | ActionCompleted {
+                occurred_at, by, ..
+            }
+            | LearningRecorded {
+                occurred_at, by, ..
+            }
+            | LearningCompleted {
+                occurred_at, by, ..
+            }
             | DeadlineExtended {
                 occurred_at, by, ..
             }
@@ -263,6 +367,15 @@ impl ComplaintEvent {
             EvidenceAttached { .. } => "EvidenceAttached",
             LinkedCaseAdded { .. } => "LinkedCaseAdded",
             Categorised { .. } => "Categorised",
+            Defined { .. } => "Defined",
+            RepresentativeAdded { .. } => "RepresentativeAdded",
+            RepresentativeEnded { .. } => "RepresentativeEnded",
+            UpdateRecorded { .. } => "UpdateRecorded",
+            ActionTracked { .. } => "ActionTracked",
+            ActionAssigned { .. } => "ActionAssigned",
+            ActionCompleted { .. } => "ActionCompleted",
+            LearningRecorded { .. } => "LearningRecorded",
+            LearningCompleted { .. } => "LearningCompleted",
             DeadlineExtended { .. } => "DeadlineExtended",
             Stage1Responded { .. } => "Stage1Responded",
             Escalated { .. } => "Escalated",

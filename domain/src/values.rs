@@ -1,5 +1,6 @@
 //! Value types shared by commands, events and read models.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// Who did something: the authenticated user behind a command.
@@ -57,6 +58,63 @@ pub struct Complainant {
     pub resident_id: Option<String>,
 }
 
+/// Who a representative is to the resident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Relationship {
+    Advocate,
+    Family,
+    Friend,
+    /// A Member of Parliament.
+    Mp,
+    Councillor,
+    Solicitor,
+    /// Acting for the estate of a resident who has died.
+    Executor,
+    Other,
+}
+
+/// How to reach someone; each part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl Contact {
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none() && self.phone.is_none() && self.address.is_none()
+    }
+}
+
+/// How and when the resident consented to someone acting for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Authority {
+    /// E.g. "signed consent form", "verbal consent by phone, call recorded".
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub how: String,
+    pub given_on: NaiveDate,
+}
+
+/// Who the case's letters and emails go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CorrespondenceTo {
+    Resident,
+    Representative,
+    Both,
+}
+
 /// The finding of a stage response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -87,6 +145,17 @@ pub struct StageResponse {
     pub reasons: String,
     pub remedy: Remedy,
     pub outstanding_actions: Vec<String>,
+}
+
+/// Where a tracked action comes from in a stage response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ActionSource {
+    /// One of the remedy's actions.
+    Remedy,
+    /// One of the actions the response said were still outstanding.
+    Outstanding,
 }
 
 /// The kind of record a complaint can be linked to.

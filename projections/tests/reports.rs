@@ -216,6 +216,8 @@ impl History {
             by: person("officer"),
             remedy,
             learning: vec![],
+            open_actions: vec![],
+            open_actions_reason: None,
         })
     }
 

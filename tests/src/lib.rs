@@ -432,6 +432,16 @@ impl TestApp {
         view
     }
 
+    /// Records the Stage 2 definition of the complaint, which a Stage 2 response needs, at
+    /// `occurred_at` if given (a case backdated to its real dates defines it on one of them).
+    pub async fn define_stage2(&self, token: &str, id: &str, occurred_at: Option<&str>) -> Value {
+        let mut body = definition("stage2");
+        if let Some(at) = occurred_at {
+            body["occurred_at"] = json!(at);
+        }
+        self.act_ok(token, id, "definition", body).await
+    }
+
     /// `POST /api/v1/users`; returns `(id, token)`.
     pub async fn create_user(&self, name: &str, roles: &[&str]) -> (String, String) {
         let (status, body) = self
@@ -578,7 +588,9 @@ pub fn valid_complaint() -> Value {
             "resident_id": "T-1042"
         },
         "summary": "Repeated boiler failure",
-        "description": "No heating for three weeks."
+        "description": "No heating for three weeks.",
+        "definition": "The boiler has failed repeatedly and the repairs have not lasted.",
+        "outcomes_sought": ["A boiler that works"]
     })
 }
 
@@ -608,6 +620,15 @@ pub fn merge(mut base: Value, patch: Value) -> Value {
         }
     }
     base
+}
+
+/// A definition of the complaint for `stage` (`stage1` or `stage2`), recorded now.
+pub fn definition(stage: &str) -> Value {
+    json!({
+        "stage": stage,
+        "definition": "The boiler still fails after the Stage 1 repair.",
+        "outcomes_sought": ["A new boiler", "Compensation for the weeks without heating"]
+    })
 }
 
 /// A stage response body.

@@ -7,8 +7,8 @@ use axum::{Extension, Json};
 use casefile_domain::aggregate::Status;
 use casefile_domain::command::{
     AcknowledgeComplaint, AddLinkedCase, AssignOwner, AttachEvidence, Categorise, CloseComplaint,
-    DeclareDeadlock, Escalate, ExtendDeadline, LogComplaint, RecordNote, ReferToRedress,
-    RefuseComplaint, ReopenComplaint, RespondToStage, WithdrawComplaint,
+    DeclareDeadlock, DefineComplaint, Escalate, ExtendDeadline, LogComplaint, RecordNote,
+    ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage, WithdrawComplaint,
 };
 use casefile_domain::values::{Channel, Stage};
 use casefile_domain::{uk_date, Action, Actor, Division};
@@ -526,6 +526,14 @@ action!(
     CASEWORKERS,
     Categorise,
     "Set the theme and root cause."
+);
+action!(
+    define,
+    "/api/v1/complaints/{id}/definition",
+    DefineComplaint,
+    CASEWORKERS,
+    Define,
+    "Record the landlord's definition of the complaint for a stage, with the outcomes the resident seeks (each stage's response needs one)."
 );
 action!(
     extend,

@@ -1,8 +1,8 @@
 //! `case.html`: the case file a person reads, headed by the chosen redress scheme.
 
-use casefile_domain::values::{Remedy, Stage};
+use casefile_domain::values::{Remedy, Stage, Tenure};
 use casefile_domain::ComplaintEvent;
-use casefile_projections::case_view::ResponseView;
+use casefile_projections::case_view::{DefinitionView, RepresentativeView, ResponseView};
 use casefile_projections::recorded::meta;
 use casefile_projections::RecordedEvent;
 use minijinja::value::Serde;
@@ -158,6 +158,52 @@ fn response_block(stage: Stage, view: &ResponseView) -> ResponseBlock {
     }
 }
 
+/// A stage's definition with the outcomes sought and when it was last stated.
+fn definition(view: &DefinitionView) -> String {
+    let mut text = view.definition.clone();
+    if !view.outcomes_sought.is_empty() {
+        text.push_str(&format!(
+            "; outcomes sought: {}",
+            view.outcomes_sought.join("; ")
+        ));
+    }
+    text.push_str(&format!(
+        " (by {} on {})",
+        view.by.name,
+        format::long_date(view.on)
+    ));
+    text
+}
+
+/// Someone who acted for the resident: who, how to reach them, on what authority and
+/// whether they still act.
+fn representative(r: &RepresentativeView) -> (&'static str, String) {
+    let contact = [&r.contact.address, &r.contact.email, &r.contact.phone]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut text = format!("{} ({})", r.name, words(&r.relationship));
+    if !contact.is_empty() {
+        text.push_str(&format!(", {contact}"));
+    }
+    text.push_str(&format!(
+        "; authority: {} given on {}; correspondence to {}",
+        r.authority.how,
+        format::long_date(r.authority.given_on),
+        words(&r.correspondence_to)
+    ));
+    if let Some(ended) = &r.ended {
+        text.push_str(&format!(
+            "; no longer acts since {}: {}",
+            format::instant(ended.at),
+            ended.reason
+        ));
+    }
+    ("Representative", text)
+}
+
 fn compensation(remedy: &Remedy) -> String {
     if remedy.compensation_pence == 0 {
         "none".into()
@@ -238,7 +284,18 @@ fn describe(event: &ComplaintEvent) -> String {
         E::Stage2Responded { response, .. } => {
             format!("Stage 2 response sent: {}", format::outcome(response.outcome))
         }
-        E::Closed { .. } => "Case closed".into(),
+        E::Closed {
+            open_actions,
+            open_actions_reason,
+            ..
+        } => match (open_actions.is_empty(), open_actions_reason) {
+            (true, _) => "Case closed".into(),
+            (false, reason) => format!(
+                "Case closed with actions {} still open: {}",
+                open_actions.join(", "),
+                reason.as_deref().unwrap_or("no reason given")
+            ),
+        },
         E::Deadlocked {
             on_request, reason, ..
         } => format!(
@@ -265,6 +322,109 @@ fn describe(event: &ComplaintEvent) -> String {
         ),
         E::Withdrawn { reason, .. } => format!("Withdrawn: {reason}"),
         E::Reopened { reason, .. } => format!("Reopened: {reason}"),
+        E::TenureRecorded {
+            tenure, previous, ..
+        } => match previous {
+            Some(previous) => format!(
+                "Tenure changed from {} to {}",
+                tenure_words(*previous),
+                tenure_words(*tenure)
+            ),
+            None => format!("Tenure recorded as {}", tenure_words(*tenure)),
+        },
+        E::Defined {
+            stage,
+            definition,
+            outcomes_sought,
+            ..
+        } => {
+            let defined = format!("{} complaint defined: {definition}", format::stage(*stage));
+            if outcomes_sought.is_empty() {
+                defined
+            } else {
+                format!("{defined}; outcomes sought: {}", outcomes_sought.join("; "))
+            }
+        }
+        E::RepresentativeAdded {
+            representative_id,
+            name,
+            relationship,
+            authority,
+            correspondence_to,
+            ..
+        } => format!(
+            "Representative {representative_id} added: {name} ({}), authority {} given on {}; correspondence to {}",
+            words(relationship),
+            authority.how,
+            format::long_date(authority.given_on),
+            words(correspondence_to)
+        ),
+        E::RepresentativeEnded {
+            representative_id,
+            reason,
+            ..
+        } => format!("Representative {representative_id} no longer acts: {reason}"),
+        E::UpdateRecorded {
+            channel,
+            summary,
+            next_update_due,
+            ..
+        } => match next_update_due {
+            Some(due) => format!(
+                "Update given by {}: {summary}; next update by {}",
+                words(channel),
+                format::long_date(*due)
+            ),
+            None => format!("Update given by {}: {summary}", words(channel)),
+        },
+        E::ActionTracked {
+            action_id,
+            stage,
+            description,
+            ..
+        } => format!(
+            "{} action {action_id} tracked: {description}",
+            format::stage(*stage)
+        ),
+        E::ActionAssigned {
+            action_id,
+            owner,
+            due_on,
+            ..
+        } => format!(
+            "Action {action_id} given to {owner}, due {}",
+            format::long_date(*due_on)
+        ),
+        E::ActionCompleted {
+            action_id,
+            evidence,
+            ..
+        } => format!("Action {action_id} completed: {evidence}"),
+        E::LearningRecorded {
+            learning_id,
+            learning,
+            theme,
+            owner,
+            due_on,
+            ..
+        } => format!(
+            "Learning {learning_id} recorded ({theme}): {learning}; owner {owner}, due {}",
+            format::long_date(*due_on)
+        ),
+        E::LearningCompleted {
+            learning_id,
+            what_changed,
+            ..
+        } => format!("Learning {learning_id} completed: {what_changed}"),
+    }
+}
+
+/// A tenure as the regulator's measures name it.
+fn tenure_words(tenure: Tenure) -> &'static str {
+    match tenure {
+        Tenure::Lcra => "low-cost rental (LCRA)",
+        Tenure::Lcho => "low-cost home ownership (LCHO)",
+        Tenure::Other => "other",
     }
 }
 
@@ -377,6 +537,17 @@ pub(super) fn render(
             format::long_date,
         ),
         optional("Deadlocked", case.deadlocked_on, format::long_date),
+        Some(("Tenure", tenure_words(case.tenure).to_string())),
+        optional(
+            "Stage 1 definition",
+            case.definitions.stage1.as_ref(),
+            definition,
+        ),
+        optional(
+            "Stage 2 definition",
+            case.definitions.stage2.as_ref(),
+            definition,
+        ),
         optional("Theme", case.theme.clone(), |t| t),
         optional("Root cause", case.root_cause.clone(), |t| t),
         Some(("Logged at", format::instant(case.logged_at))),
@@ -396,6 +567,7 @@ pub(super) fn render(
     ]
     .into_iter()
     .flatten()
+    .chain(case.representatives.iter().map(representative))
     .collect();
 
     let deadlines = case

@@ -4,7 +4,7 @@
 //! Optional values are left out rather than set to `none`, so a template that prints one
 //! without testing for it fails against the sparse sample case at load time.
 
-use casefile_domain::values::Stage;
+use casefile_domain::values::{CorrespondenceTo, Stage};
 use casefile_projections::case_view::ResponseView;
 use casefile_projections::CaseView;
 use serde::Serialize;
@@ -22,7 +22,16 @@ pub(super) struct LetterData<'a> {
     ombudsman: &'a SchemeContact,
     #[serde(skip_serializing_if = "Option::is_none")]
     redress_within_months: Option<u32>,
-    resident: Resident,
+    /// The resident the complaint is about.
+    resident: Recipient,
+    /// Who the letter is addressed to: the resident, or a representative that the case's
+    /// letters go to instead of them.
+    addressee: Recipient,
+    /// Whom the letter is copied to: representatives that receive the case's letters as
+    /// well as the resident, or besides the one addressed.
+    copy_to: Vec<Recipient>,
+    /// The addressee is a representative, not the resident.
+    to_representative: bool,
     case: Facts,
     /// The stage the letter is about: `Stage 1` or `Stage 2`.
     stage: &'static str,
@@ -47,8 +56,8 @@ pub(super) struct LetterData<'a> {
     view: &'a CaseView,
 }
 
-#[derive(Debug, Serialize)]
-struct Resident {
+#[derive(Debug, Clone, Serialize)]
+struct Recipient {
     name: String,
     /// Postal address, one line per element.
     address: Vec<String>,
@@ -60,9 +69,11 @@ struct Resident {
 struct Facts {
     reference: String,
     received_on: String,
-    /// The landlord's understanding of the complaint: the summary recorded when it was
-    /// logged, the case's only statement of it so far.
+    /// The landlord's understanding of the complaint: the definition recorded for the
+    /// letter's stage (Stage 1's while Stage 2 has none), else the summary it was logged with.
     definition: String,
+    /// The outcomes the resident seeks, as the same definition records them.
+    outcomes_sought: Vec<String>,
     /// The fuller account given when the complaint was logged.
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<String>,
@@ -125,21 +136,29 @@ impl<'a> LetterData<'a> {
         case: &'a CaseView,
         context: &'a LetterContext,
     ) -> Result<Self, LetterError> {
+        let resident = Recipient {
+            name: case.complainant.name.clone(),
+            address: address_lines(case.complainant.address.as_deref()),
+            email: case.complainant.email.clone(),
+        };
+        let (representative, copy_to) = recipients(case);
+        let to_representative = representative.is_some();
+        let addressee = representative.unwrap_or_else(|| resident.clone());
         let mut data = Self {
             kind,
             date: format::long_date(context.date),
             landlord: &context.organisation,
             ombudsman: &context.scheme,
             redress_within_months: context.redress_within_months,
-            resident: Resident {
-                name: case.complainant.name.clone(),
-                address: address_lines(case.complainant.address.as_deref()),
-                email: case.complainant.email.clone(),
-            },
+            resident,
+            addressee,
+            copy_to,
+            to_representative,
             case: Facts {
                 reference: case.reference.clone(),
                 received_on: format::long_date(case.received_on),
                 definition: case.summary.clone(),
+                outcomes_sought: Vec::new(),
                 details: Some(case.description.clone()).filter(|d| !d.trim().is_empty()),
             },
             stage: format::stage(case.stage),
@@ -217,6 +236,15 @@ impl<'a> LetterData<'a> {
             }
         };
         data.stage = format::stage(stage);
+        let definitions = &case.definitions;
+        let defined = match stage {
+            Stage::Stage1 => definitions.stage1.as_ref(),
+            Stage::Stage2 => definitions.stage2.as_ref().or(definitions.stage1.as_ref()),
+        };
+        if let Some(defined) = defined {
+            data.case.definition = defined.definition.clone();
+            data.case.outcomes_sought = defined.outcomes_sought.clone();
+        }
         data.final_stage = stage >= context.final_stage();
         data.procedure_complete = match kind {
             LetterKind::Stage1Response | LetterKind::Stage2Response => data.final_stage,
@@ -244,6 +272,27 @@ impl From<&ResponseView> for Response {
             outstanding_actions: r.outstanding_actions.clone(),
         }
     }
+}
+
+/// The representative a letter is addressed to instead of the resident, and those it is
+/// copied to, as the active representatives' `correspondence_to` says: the first whose
+/// letters go to them alone is addressed; the others who receive letters are copied in.
+fn recipients(case: &CaseView) -> (Option<Recipient>, Vec<Recipient>) {
+    let mut addressee = None;
+    let mut copy_to = Vec::new();
+    for representative in case.active_representatives() {
+        let recipient = Recipient {
+            name: representative.name.clone(),
+            address: address_lines(representative.contact.address.as_deref()),
+            email: representative.contact.email.clone(),
+        };
+        match representative.correspondence_to {
+            CorrespondenceTo::Resident => {}
+            CorrespondenceTo::Representative if addressee.is_none() => addressee = Some(recipient),
+            CorrespondenceTo::Representative | CorrespondenceTo::Both => copy_to.push(recipient),
+        }
+    }
+    (addressee, copy_to)
 }
 
 /// A free-text address as the lines of a letter's address block: split at line breaks,

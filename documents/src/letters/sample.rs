@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use casefile_domain::calendar::{Calendar, Division};
 use casefile_domain::procedure::ProcedureRegistry;
 use casefile_domain::values::{
-    Actor, Channel, Complainant, Outcome, RefusalReason, Remedy, Stage, StageResponse,
+    Actor, Authority, Channel, Complainant, Contact, CorrespondenceTo, Outcome, RefusalReason,
+    Relationship, Remedy, Stage, StageResponse,
 };
 use casefile_domain::ComplaintEvent;
 use casefile_projections::{CaseView, RecordedEvent};
@@ -56,7 +57,7 @@ fn case(full: bool) -> Option<CaseView> {
     let handler = actor("sample-1", "Sample Handler");
     let reviewer = actor("sample-2", "Sample Reviewer");
     let optional = |text: &str| full.then(|| text.to_string());
-    let events = vec![
+    let mut events = vec![
         ComplaintEvent::Logged {
             occurred_at: at(3, 3),
             by: handler.clone(),
@@ -80,6 +81,7 @@ fn case(full: bool) -> Option<CaseView> {
             } else {
                 String::new()
             },
+            tenure: None,
         },
         ComplaintEvent::Acknowledged {
             occurred_at: at(3, 4),
@@ -98,6 +100,7 @@ fn case(full: bool) -> Option<CaseView> {
             occurred_at: at(3, 20),
             by: handler.clone(),
             response: response(full),
+            signposted_to: Vec::new(),
         },
         ComplaintEvent::Escalated {
             occurred_at: at(3, 24),
@@ -113,6 +116,7 @@ fn case(full: bool) -> Option<CaseView> {
             occurred_at: at(4, 10),
             by: reviewer.clone(),
             response: response(full),
+            signposted_to: vec![casefile_domain::Scheme::HousingOmbudsman],
         },
         ComplaintEvent::Deadlocked {
             occurred_at: at(4, 11),
@@ -128,6 +132,53 @@ fn case(full: bool) -> Option<CaseView> {
             signposted_to: Vec::new(),
         },
     ];
+    // The full case defines the complaint at both stages and has one representative the
+    // letters go to instead of the resident and one they are copied to; the sparse case
+    // has neither, so its letters fall back to the summary and go to the resident.
+    if full {
+        let defined = |stage, month, day| ComplaintEvent::Defined {
+            occurred_at: at(month, day),
+            by: handler.clone(),
+            stage,
+            definition: "Sample definition".into(),
+            outcomes_sought: vec!["Sample outcome".into()],
+        };
+        let representative =
+            |id: &str, name: &str, correspondence_to| ComplaintEvent::RepresentativeAdded {
+                occurred_at: at(3, 5),
+                by: handler.clone(),
+                representative_id: id.into(),
+                name: name.into(),
+                relationship: Relationship::Advocate,
+                contact: Contact {
+                    email: Some("representative@example.org".into()),
+                    phone: None,
+                    address: Some("2 Sample Street\nSampletown\nAB1 2CE".into()),
+                },
+                authority: Authority {
+                    how: "Sample consent".into(),
+                    given_on: NaiveDate::from_ymd_opt(2025, 3, 5).unwrap_or_default(),
+                },
+                correspondence_to,
+            };
+        events.splice(
+            2..2,
+            [
+                defined(Stage::Stage1, 3, 4),
+                representative(
+                    "rep-1",
+                    "Sample Representative",
+                    CorrespondenceTo::Representative,
+                ),
+                representative("rep-2", "Sample Copy", CorrespondenceTo::Both),
+            ],
+        );
+        let escalated = events
+            .iter()
+            .position(|e| matches!(e, ComplaintEvent::Stage2Acknowledged { .. }))
+            .unwrap_or(events.len());
+        events.insert(escalated + 1, defined(Stage::Stage2, 3, 26));
+    }
     let recorded: Vec<RecordedEvent> = events
         .into_iter()
         .zip(1..)

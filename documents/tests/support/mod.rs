@@ -110,7 +110,11 @@ impl Story {
                     complainant: complainant(),
                     summary: summary.into(),
                     description: description.into(),
+                    tenure: None,
                     occurred_at: None,
+                    // Letters restate the summary as the Stage 1 definition.
+                    definition: Some(summary.into()),
+                    outcomes_sought: vec!["A working boiler".into()],
                 },
             },
         );
