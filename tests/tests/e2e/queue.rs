@@ -88,7 +88,8 @@ async fn fixture(app: &TestApp, s: &Staff) -> Fixture {
         &s.officer.token,
         &closed,
         "close",
-        json!({"learning": ["Confirm appointments by text"]}),
+        json!({"learning": ["Confirm appointments by text"],
+               "open_actions_reason": "The boiler is booked in with the contractor"}),
     )
     .await;
     let withdrawn = log(merge(

@@ -19,7 +19,8 @@ both_backends! {
     two_instances_on_one_store_agree => two_instances_scenario,
 }
 
-/// A case with `notes` notes after its `Logged` event: `1 + notes` events.
+/// A case with `notes` notes after its `Logged` and `Defined` events: `2 + notes` events
+/// (note `n` is event `2 + n`).
 async fn case_with_notes(app: &TestApp, notes: usize) -> String {
     let id = app.new_case().await;
     for i in 1..=notes {
@@ -52,19 +53,19 @@ async fn tampering_scenario(backend: Backend) {
 
     let intact = verify(&app, &untouched).await;
     assert_eq!(intact["valid"], true, "{intact}");
-    assert_eq!(intact["events"], 6);
+    assert_eq!(intact["events"], 7);
     assert_eq!(intact["first_break"], Value::Null);
     let digest = intact["digest"].as_str().unwrap_or_default();
     assert_eq!(digest.len(), 64, "a hex SHA-256: {intact}");
 
-    // One byte of one payload: "note 2" becomes "note 7".
+    // One byte of one payload: "note 2" (event 4) becomes "note 7".
     let payload = match backend {
         Backend::Postgres => "replace(payload::text, 'note 2', 'note 7')::jsonb",
         Backend::Sqlite => "replace(payload, 'note 2', 'note 7')",
     };
     let changed = app
         .sql(&format!(
-            "UPDATE events SET payload = {payload} WHERE aggregate_id = '{altered}' AND sequence = 3"
+            "UPDATE events SET payload = {payload} WHERE aggregate_id = '{altered}' AND sequence = 4"
         ))
         .await;
     assert_eq!(changed, 1);
@@ -79,21 +80,21 @@ async fn tampering_scenario(backend: Backend) {
     ] {
         app.sql(&statement.replace("{id}", &swapped)).await;
     }
-    // A forged seventh event, copied from the sixth and linked to it, with a made-up hash.
+    // A forged eighth event, copied from the seventh and linked to it, with a made-up hash.
     app.sql(&format!(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
          payload, metadata, prev_hash, hash) \
-         SELECT aggregate_type, aggregate_id, 7, event_type, event_version, payload, metadata, \
-         hash, '{}' FROM events WHERE aggregate_id = '{forged}' AND sequence = 6",
+         SELECT aggregate_type, aggregate_id, 8, event_type, event_version, payload, metadata, \
+         hash, '{}' FROM events WHERE aggregate_id = '{forged}' AND sequence = 7",
         "ab".repeat(32)
     ))
     .await;
 
     for (id, sequence, problem) in [
-        (&altered, 3, "altered"),
+        (&altered, 4, "altered"),
         (&deleted, 4, "missing"),
         (&swapped, 3, "reordered"),
-        (&forged, 7, "inserted"),
+        (&forged, 8, "inserted"),
     ] {
         let verdict = verify(&app, id).await;
         assert_eq!(verdict["valid"], false, "{problem}: {verdict}");
@@ -272,7 +273,8 @@ async fn feed_scenario(backend: Backend) {
     let got: BTreeSet<(String, u64)> = seen.iter().map(|(_, c, s)| (c.clone(), *s)).collect();
     let mut want = BTreeSet::new();
     for id in &ids {
-        for seq in 1..=3 {
+        // Logged, Defined and two notes.
+        for seq in 1..=4 {
             want.insert((id.clone(), seq));
         }
     }
@@ -346,7 +348,11 @@ async fn two_instances_scenario(backend: Backend) {
             notes, want,
             "every acknowledged note of {id}, and nothing else"
         );
-        assert_eq!(events.len(), 1 + want.len());
+        assert_eq!(
+            events.len(),
+            2 + want.len(),
+            "Logged, Defined and the notes"
+        );
     }
     let before = app.read_model_rows().await;
     app.rebuild().await;
