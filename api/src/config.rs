@@ -74,6 +74,11 @@ pub struct Config {
     #[arg(long, env = "CASEFILE_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
     pub body_limit_bytes: usize,
 
+    /// The UK division of a complaint logged without one: `england-and-wales`, `scotland` or
+    /// `northern-ireland`.
+    #[arg(long, env = "CASEFILE_DEFAULT_DIVISION", default_value = "england-and-wales", value_parser = parse_division)]
+    pub default_division: casefile_domain::Division,
+
     /// Log format.
     #[arg(long, env = "CASEFILE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -93,8 +98,20 @@ impl Config {
             procedures: Vec::new(),
             bank_holidays: None,
             body_limit_bytes: 1024 * 1024,
+            default_division: casefile_domain::Division::EnglandAndWales,
             log_format: LogFormat::Text,
             log: "warn".to_string(),
         }
     }
+}
+
+fn parse_division(text: &str) -> Result<casefile_domain::Division, String> {
+    casefile_domain::Division::ALL
+        .into_iter()
+        .find(|d| d.as_str() == text)
+        .ok_or_else(|| {
+            format!(
+                "`{text}` is not a division: use england-and-wales, scotland or northern-ireland"
+            )
+        })
 }

@@ -53,6 +53,7 @@ impl Modify for BearerAuth {
         complaints::close,
         complaints::deadlock,
         complaints::refer,
+        complaints::referral_reference,
         complaints::refuse,
         complaints::withdraw,
         complaints::reopen,

@@ -55,6 +55,10 @@ pub fn api(state: AppState) -> Router<AppState> {
         .route("/complaints/{id}/close", post(c::close))
         .route("/complaints/{id}/deadlock", post(c::deadlock))
         .route("/complaints/{id}/refer", post(c::refer))
+        .route(
+            "/complaints/{id}/referral-reference",
+            post(c::referral_reference),
+        )
         .route("/complaints/{id}/refuse", post(c::refuse))
         .route("/complaints/{id}/withdraw", post(c::withdraw))
         .route("/complaints/{id}/reopen", post(c::reopen))

@@ -100,7 +100,8 @@ impl Application {
                 .map_err(StartupError::Admin)?;
 
         let procedure_ids = Arc::new(procedures.all().map(|p| p.id.clone()).collect());
-        let services = ComplaintServices::new(procedures, calendar);
+        let mut services = ComplaintServices::new(procedures, calendar);
+        services.default_division = config.default_division;
         let sequencer = Sequencer::default();
         let state = AppState {
             store: store.clone(),

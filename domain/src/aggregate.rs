@@ -50,6 +50,8 @@ pub struct ComplaintServices {
     pub procedures: Arc<ProcedureRegistry>,
     pub calendar: Arc<Calendar>,
     pub clock: Arc<dyn Clock>,
+    /// The division of a complaint logged without one: the organisation's own.
+    pub default_division: Division,
 }
 
 impl ComplaintServices {
@@ -58,6 +60,7 @@ impl ComplaintServices {
             procedures: Arc::new(procedures),
             calendar: Arc::new(calendar),
             clock: Arc::new(SystemClock),
+            default_division: Division::EnglandAndWales,
         }
     }
 }
@@ -175,6 +178,9 @@ pub struct Complaint {
     pub extended: Extended,
     pub deadlocked_on: Option<NaiveDate>,
     pub referred_to: Option<Scheme>,
+    /// Whether the scheme's reference for the referral is on record.
+    #[serde(default)]
+    pub referral_reference_known: bool,
     /// When the case last left `open` (closed, withdrawn or refused).
     pub ended_on: Option<NaiveDate>,
     pub evidence_count: u32,
@@ -303,7 +309,13 @@ impl Aggregate for Complaint {
             Withdrawn { .. } => self.end(Status::Withdrawn, day),
             Refused { .. } => self.end(Status::Refused, day),
             Deadlocked { .. } => self.deadlocked_on = Some(day),
-            ReferredToRedress { scheme, .. } => self.referred_to = Some(scheme),
+            ReferredToRedress {
+                scheme, reference, ..
+            } => {
+                self.referred_to = Some(scheme);
+                self.referral_reference_known = reference.is_some();
+            }
+            ReferralReferenceRecorded { .. } => self.referral_reference_known = true,
             TenureRecorded { tenure, .. } => self.tenure = Some(tenure),
             Reopened { .. } => {
                 self.status = Status::Open;
@@ -387,13 +399,19 @@ impl Complaint {
                 .get(&complaint.procedure)
                 .ok_or_else(|| ComplaintError::UnknownProcedure(complaint.procedure.clone()))?;
             let today = uk_date(now);
-            if complaint.received_on > today {
-                return Err(ComplaintError::ReceivedInFuture {
-                    received_on: complaint.received_on,
-                    today,
-                });
+            let received_on = complaint.received_on.unwrap_or(today);
+            let division = complaint.division.unwrap_or(services.default_division);
+            if received_on > today {
+                return Err(ComplaintError::ReceivedInFuture { received_on, today });
             }
-            text("complainant.name", &complaint.complainant.name, 500)?;
+            let mut complainant = complaint.complainant;
+            if let Some(postcode) = &complainant.postcode {
+                complainant.postcode = Some(
+                    normalise_postcode(postcode)
+                        .ok_or_else(|| invalid("complainant.postcode", "is not a UK postcode"))?,
+                );
+            }
+            text("complainant.name", &complainant.name, 500)?;
             text("summary", &complaint.summary, MAX_SUMMARY)?;
             optional_text("description", &complaint.description, MAX_TEXT)?;
             match &complaint.definition {
@@ -404,26 +422,23 @@ impl Complaint {
                 None => {}
             }
             texts("outcomes_sought", &complaint.outcomes_sought)?;
-            if complaint
-                .issue_arose_on
-                .is_some_and(|d| d > complaint.received_on)
-            {
+            if complaint.issue_arose_on.is_some_and(|d| d > received_on) {
                 return Err(invalid("issue_arose_on", "must not be after received_on"));
             }
             // A case logged after the day it was received happened, in the real world, on
             // that day: later backdated entries must be able to follow it.
             let occurred_at = match complaint.occurred_at {
                 Some(at) => at,
-                None if complaint.received_on < today => start_of_uk_day(complaint.received_on),
+                None if received_on < today => start_of_uk_day(received_on),
                 None => now,
             };
             if occurred_at > now {
                 return Err(ComplaintError::OccurredInFuture { occurred_at });
             }
-            if uk_date(occurred_at) < complaint.received_on {
+            if uk_date(occurred_at) < received_on {
                 return Err(ComplaintError::OccurredBeforeReceipt {
                     occurred_at,
-                    received_on: complaint.received_on,
+                    received_on,
                 });
             }
             let mut events = vec![E::Logged {
@@ -431,12 +446,12 @@ impl Complaint {
                 by: by.clone(),
                 reference,
                 procedure: procedure.clone(),
-                division: complaint.division,
+                division,
                 calendar_version: services.calendar.version(),
-                received_on: complaint.received_on,
+                received_on,
                 issue_arose_on: complaint.issue_arose_on,
                 channel: complaint.channel,
-                complainant: complaint.complainant,
+                complainant,
                 summary: complaint.summary,
                 description: complaint.description,
                 tenure: complaint.tenure,
@@ -904,7 +919,9 @@ impl Complaint {
                 }
             }
             Action::ReferToRedress(c) => {
-                text("reference", &c.reference, 200)?;
+                if let Some(reference) = &c.reference {
+                    text("reference", reference, 200)?;
+                }
                 if self.status == Status::Withdrawn {
                     return Err(ComplaintError::CaseClosed(Status::Withdrawn));
                 }
@@ -933,6 +950,20 @@ impl Complaint {
                     occurred_at,
                     by,
                     scheme: c.scheme,
+                    reference: c.reference,
+                }
+            }
+            Action::RecordReferralReference(c) => {
+                text("reference", &c.reference, 200)?;
+                if self.referred_to.is_none() {
+                    return Err(ComplaintError::NotReferred);
+                }
+                if self.referral_reference_known {
+                    return Err(ComplaintError::ReferralReferenceRecorded);
+                }
+                E::ReferralReferenceRecorded {
+                    occurred_at,
+                    by,
                     reference: c.reference,
                 }
             }
@@ -1220,4 +1251,35 @@ fn stage_response(c: RespondToStage) -> Result<StageResponse, ComplaintError> {
         remedy: c.remedy,
         outstanding_actions: c.outstanding_actions,
     })
+}
+
+/// A UK postcode in its usual form (`SW1A 1AA`), or `None` if `text` is not one: an outward
+/// code of a letter or two, a digit and an optional letter or digit, then an inward code of a
+/// digit and two letters.
+pub fn normalise_postcode(text: &str) -> Option<String> {
+    let compact: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if compact == "GIR0AA" {
+        return Some("GIR 0AA".to_string());
+    }
+    if !compact.is_ascii() || !(5..=7).contains(&compact.len()) {
+        return None;
+    }
+    let (outward, inward) = compact.split_at(compact.len() - 3);
+    let inward_ok = {
+        let b = inward.as_bytes();
+        b[0].is_ascii_digit() && b[1].is_ascii_alphabetic() && b[2].is_ascii_alphabetic()
+    };
+    let o = outward.as_bytes();
+    let letters = o.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    let rest = &o[letters..];
+    let outward_ok = (1..=2).contains(&letters)
+        && !rest.is_empty()
+        && rest.len() <= 2
+        && rest[0].is_ascii_digit()
+        && rest.get(1).is_none_or(|c| c.is_ascii_alphanumeric());
+    (inward_ok && outward_ok).then(|| format!("{outward} {inward}"))
 }

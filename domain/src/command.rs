@@ -49,6 +49,7 @@ pub enum Action {
     Close(CloseComplaint),
     DeclareDeadlock(DeclareDeadlock),
     ReferToRedress(ReferToRedress),
+    RecordReferralReference(RecordReferralReference),
     Refuse(RefuseComplaint),
     Withdraw(WithdrawComplaint),
     Reopen(ReopenComplaint),
@@ -81,6 +82,7 @@ impl Action {
             Close(c) => c.occurred_at,
             DeclareDeadlock(c) => c.occurred_at,
             ReferToRedress(c) => c.occurred_at,
+            RecordReferralReference(c) => c.occurred_at,
             Refuse(c) => c.occurred_at,
             Withdraw(c) => c.occurred_at,
             Reopen(c) => c.occurred_at,
@@ -96,9 +98,13 @@ pub struct LogComplaint {
     /// Procedure id, e.g. `chc-2024`.
     #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub procedure: String,
-    pub division: Division,
-    /// The day the complaint reached the organisation: day 0 of its deadlines.
-    pub received_on: NaiveDate,
+    /// The UK division whose bank holidays count; the organisation's default when omitted.
+    #[serde(default)]
+    pub division: Option<Division>,
+    /// The day the complaint reached the organisation: day 0 of its deadlines. Today (UK)
+    /// when omitted.
+    #[serde(default)]
+    pub received_on: Option<NaiveDate>,
     /// When the issue complained about arose, if known (for the twelve-month rule).
     #[serde(default)]
     pub issue_arose_on: Option<NaiveDate>,
@@ -438,7 +444,18 @@ pub struct DeclareDeadlock {
 #[serde(deny_unknown_fields)]
 pub struct ReferToRedress {
     pub scheme: Scheme,
-    /// The scheme's own case reference.
+    /// The scheme's own case reference, if it has given one yet (it can be added later).
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// The redress scheme's own reference for a referral made without one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RecordReferralReference {
     #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub reference: String,
     #[serde(default)]

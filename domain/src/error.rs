@@ -83,6 +83,10 @@ pub enum ComplaintError {
     ProcedureNotExhausted,
     #[error("the case has already been referred to redress")]
     AlreadyReferred,
+    #[error("the case has not been referred to redress")]
+    NotReferred,
+    #[error("the referral's reference is already recorded")]
+    ReferralReferenceRecorded,
     #[error("the referral window closed on {closed_on}")]
     ReferralWindowExpired { closed_on: NaiveDate },
     #[error("the issue is not known to be older than {months} months at receipt")]
@@ -155,6 +159,8 @@ impl ComplaintError {
             SchemeNotAllowed(_) => "scheme_not_allowed",
             ProcedureNotExhausted => "procedure_not_exhausted",
             AlreadyReferred => "already_referred",
+            NotReferred => "not_referred",
+            ReferralReferenceRecorded => "referral_reference_recorded",
             ReferralWindowExpired { .. } => "referral_window_expired",
             NotOlderThanLimit { .. } => "not_older_than_limit",
             TenureUnchanged(_) => "tenure_unchanged",

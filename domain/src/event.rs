@@ -221,6 +221,14 @@ pub enum ComplaintEvent {
         occurred_at: DateTime<Utc>,
         by: Actor,
         scheme: Scheme,
+        /// Absent when the scheme had not given its reference yet.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+    /// The scheme's reference for a referral recorded without one.
+    ReferralReferenceRecorded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
         reference: String,
     },
     Refused {
@@ -340,6 +348,9 @@ impl ComplaintEvent {
             | ReferredToRedress {
                 occurred_at, by, ..
             }
+            | ReferralReferenceRecorded {
+                occurred_at, by, ..
+            }
             | Refused {
                 occurred_at, by, ..
             }
@@ -384,6 +395,7 @@ impl ComplaintEvent {
             Closed { .. } => "Closed",
             Deadlocked { .. } => "Deadlocked",
             ReferredToRedress { .. } => "ReferredToRedress",
+            ReferralReferenceRecorded { .. } => "ReferralReferenceRecorded",
             Refused { .. } => "Refused",
             Withdrawn { .. } => "Withdrawn",
             Reopened { .. } => "Reopened",

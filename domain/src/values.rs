@@ -56,6 +56,24 @@ pub struct Complainant {
     /// The landlord's own id for the resident or tenancy, to find their other cases.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resident_id: Option<String>,
+    /// A UK postcode; stored in its usual form (`SW1A 1AA`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postcode: Option<String>,
+    /// How the resident prefers to be contacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_contact: Option<ContactMethod>,
+}
+
+/// A way of reaching the resident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ContactMethod {
+    Email,
+    Phone,
+    TextMessage,
+    Letter,
+    InPerson,
 }
 
 /// Who a representative is to the resident.

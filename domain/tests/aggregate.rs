@@ -58,6 +58,7 @@ mod support {
             procedures: Arc::new(procedures),
             calendar: Arc::new(Calendar::builtin()),
             clock: Arc::new(FixedClock(now())),
+            default_division: casefile_domain::Division::EnglandAndWales,
         }
     }
 
@@ -105,6 +106,8 @@ mod support {
             phone: None,
             address: None,
             resident_id: Some("T-1001".to_string()),
+            postcode: None,
+            preferred_contact: None,
         }
     }
 
@@ -208,7 +211,7 @@ mod support {
     pub fn refer(scheme: Scheme) -> Action {
         Action::ReferToRedress(ReferToRedress {
             scheme,
-            reference: "OMB-42".to_string(),
+            reference: Some("OMB-42".to_string()),
             occurred_at: None,
         })
     }
@@ -394,7 +397,7 @@ mod support {
             occurred_at: at(day),
             by: advisor(),
             scheme,
-            reference: "OMB-42".to_string(),
+            reference: Some("OMB-42".to_string()),
         }
     }
 
@@ -433,7 +436,8 @@ mod rules {
     use casefile_domain::command::{
         AddRepresentative, AttachEvidence, CloseComplaint, CompleteAction, CompleteLearning,
         EndRepresentative, ExtendDeadline, LearningAction, LearningEntry, LogComplaint, NoteKind,
-        RecordLearning, RecordNote, RecordUpdate, RespondToStage, SetAction, SetTenure,
+        RecordLearning, RecordNote, RecordReferralReference, RecordUpdate, RespondToStage,
+        SetAction, SetTenure,
     };
     use casefile_domain::error::ErrorKind;
     use casefile_domain::procedure::DeadlockRule;
@@ -533,8 +537,8 @@ mod rules {
     fn log_complaint(procedure: &str, received_on: &str) -> LogComplaint {
         LogComplaint {
             procedure: procedure.to_string(),
-            division: Division::EnglandAndWales,
-            received_on: date(received_on),
+            division: Some(Division::EnglandAndWales),
+            received_on: Some(date(received_on)),
             issue_arose_on: None,
             channel: Channel::Email,
             complainant: complainant(),
@@ -558,6 +562,72 @@ mod rules {
     }
 
     // ----- logging -----
+
+    /// The `Logged` event of `complaint`, logged now with the given fields settled.
+    fn decided_log(complaint: LogComplaint) -> E {
+        let events = Complaint::default()
+            .decide(log(complaint), &services())
+            .expect("accepted");
+        events.into_iter().next().expect("a Logged event")
+    }
+
+    #[test]
+    fn a_complaint_logged_without_a_date_was_received_today_in_the_uk() {
+        let mut complaint = log_complaint("chc-2024", "2025-06-02");
+        complaint.received_on = None;
+        let E::Logged { received_on, .. } = decided_log(complaint) else {
+            panic!("not Logged")
+        };
+        // "Now" is 2025-06-02 13:00 in London.
+        assert_eq!(received_on, date("2025-06-02"));
+    }
+
+    #[test]
+    fn a_complaint_logged_without_a_division_takes_the_organisations_default() {
+        let mut complaint = log_complaint("chc-2024", "2025-06-02");
+        complaint.division = None;
+        let mut scottish = services();
+        scottish.default_division = Division::Scotland;
+        let events = Complaint::default()
+            .decide(log(complaint), &scottish)
+            .expect("accepted");
+        let Some(E::Logged { division, .. }) = events.first() else {
+            panic!("not Logged")
+        };
+        assert_eq!(*division, Division::Scotland);
+    }
+
+    #[test]
+    fn a_postcode_is_stored_in_its_usual_form() {
+        for (given, stored) in [
+            ("sw1a1aa", "SW1A 1AA"),
+            (" m1  1ae ", "M1 1AE"),
+            ("EH6 8RE", "EH6 8RE"),
+            ("bt7 1nn", "BT7 1NN"),
+            ("gir0aa", "GIR 0AA"),
+        ] {
+            let mut complaint = log_complaint("chc-2024", "2025-06-02");
+            complaint.complainant.postcode = Some(given.to_string());
+            let E::Logged { complainant, .. } = decided_log(complaint) else {
+                panic!("not Logged")
+            };
+            assert_eq!(complainant.postcode.as_deref(), Some(stored), "{given}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_complaint_with_a_postcode_that_is_not_one_is_refused() {
+        for given in ["12345", "SW1A", "SW1A 1A1", "ABC1 1AA", "Ω1 1AA", ""] {
+            let mut complaint = log_complaint("chc-2024", "2025-06-02");
+            complaint.complainant.postcode = Some(given.to_string());
+            rejects(
+                vec![],
+                log(complaint),
+                invalid("complainant.postcode", "is not a UK postcode"),
+            )
+            .await;
+        }
+    }
 
     #[tokio::test]
     async fn logging_records_the_procedure_copy_the_calendar_version_and_the_reference() {
@@ -2615,7 +2685,7 @@ mod rules {
                 occurred_at: now(),
                 by: advisor(),
                 scheme: Scheme::HousingOmbudsman,
-                reference: "OMB-42".to_string(),
+                reference: Some("OMB-42".to_string()),
             }],
         )
         .await;
@@ -2634,8 +2704,87 @@ mod rules {
                 occurred_at: now(),
                 by: advisor(),
                 scheme: Scheme::OmbudsmanServices,
-                reference: "OMB-42".to_string(),
+                reference: Some("OMB-42".to_string()),
             }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_referral_may_wait_for_the_schemes_reference_and_record_it_later() {
+        let given = vec![
+            logged("cloud-direct", "2025-05-01"),
+            deadlocked("2025-05-20", true),
+        ];
+        let mut without = refer(Scheme::OmbudsmanServices);
+        if let Action::ReferToRedress(c) = &mut without {
+            c.reference = None;
+        }
+        accepts(
+            given.clone(),
+            by(advisor(), without),
+            vec![E::ReferredToRedress {
+                occurred_at: now(),
+                by: advisor(),
+                scheme: Scheme::OmbudsmanServices,
+                reference: None,
+            }],
+        )
+        .await;
+        let referred_without = E::ReferredToRedress {
+            occurred_at: at("2025-05-21"),
+            by: advisor(),
+            scheme: Scheme::OmbudsmanServices,
+            reference: None,
+        };
+        let record = |reference: &str| {
+            by(
+                advisor(),
+                Action::RecordReferralReference(RecordReferralReference {
+                    reference: reference.to_string(),
+                    occurred_at: None,
+                }),
+            )
+        };
+        accepts(
+            [given.clone(), vec![referred_without.clone()]].concat(),
+            record("OS-2025-77"),
+            vec![E::ReferralReferenceRecorded {
+                occurred_at: now(),
+                by: advisor(),
+                reference: "OS-2025-77".to_string(),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_referral_reference_needs_a_referral_and_is_recorded_once() {
+        let record = by(
+            advisor(),
+            Action::RecordReferralReference(RecordReferralReference {
+                reference: "OS-2025-77".to_string(),
+                occurred_at: None,
+            }),
+        );
+        rejects(
+            vec![
+                logged("cloud-direct", "2025-05-01"),
+                deadlocked("2025-05-20", true),
+            ],
+            record.clone(),
+            ComplaintError::NotReferred,
+        )
+        .await;
+        // Referred with its reference already given.
+        rejects(
+            vec![
+                logged("cloud-direct", "2025-05-01"),
+                deadlocked("2025-05-20", true),
+                referred("2025-05-21", Scheme::OmbudsmanServices),
+            ],
+            record,
+            ComplaintError::ReferralReferenceRecorded,
         )
         .await;
     }
@@ -2697,7 +2846,7 @@ mod rules {
                 occurred_at: now(),
                 by: advisor(),
                 scheme: Scheme::PropertyRedressScheme,
-                reference: "OMB-42".to_string(),
+                reference: Some("OMB-42".to_string()),
             }],
         )
         .await;
@@ -2789,7 +2938,7 @@ mod rules {
                 occurred_at: now(),
                 by: advisor(),
                 scheme: Scheme::HousingOmbudsman,
-                reference: "OMB-42".to_string(),
+                reference: Some("OMB-42".to_string()),
             }],
         )
         .await;
@@ -3803,7 +3952,7 @@ mod properties {
                     Scheme::PropertyRedressScheme,
                     Scheme::OmbudsmanServices,
                 ][m.choice],
-                reference: "OMB-1".to_string(),
+                reference: Some("OMB-1".to_string()),
                 occurred_at,
             }),
             Kind::Refuse => Action::Refuse(RefuseComplaint {
@@ -3829,8 +3978,8 @@ mod properties {
     fn log_complaint(scenario: &Scenario, occurred_at: Option<DateTime<Utc>>) -> LogComplaint {
         LogComplaint {
             procedure: scenario.procedure.to_string(),
-            division: scenario.division,
-            received_on: scenario.received_on,
+            division: Some(scenario.division),
+            received_on: Some(scenario.received_on),
             issue_arose_on: scenario.issue_arose_on,
             channel: Channel::Portal,
             complainant: complainant(),

@@ -232,7 +232,8 @@ impl LearningRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ReferralView {
     pub scheme: Scheme,
-    pub reference: String,
+    /// The scheme's reference; `null` until it is recorded.
+    pub reference: Option<String>,
     pub on: NaiveDate,
 }
 
@@ -726,6 +727,11 @@ impl CaseView {
                     on,
                 })
             }
+            E::ReferralReferenceRecorded { reference, .. } => {
+                if let Some(referral) = self.referral.as_mut() {
+                    referral.reference = Some(reference);
+                }
+            }
             E::Refused {
                 reason,
                 explanation,
@@ -1030,6 +1036,8 @@ mod tests {
                     phone: None,
                     address: None,
                     resident_id: None,
+                    postcode: None,
+                    preferred_contact: None,
                 },
                 summary: "Boiler".into(),
                 description: String::new(),
@@ -1176,6 +1184,7 @@ mod tests {
                 procedures: Arc::new(ProcedureRegistry::builtin()),
                 calendar: Arc::new(Calendar::builtin()),
                 clock: Arc::new(Fixed(at(31, 18))),
+                default_division: casefile_domain::Division::EnglandAndWales,
             }
         }
 
@@ -1208,8 +1217,8 @@ mod tests {
                         reference: "CF-2025-000007".into(),
                         complaint: LogComplaint {
                             procedure: "chc-2024".into(),
-                            division: Division::EnglandAndWales,
-                            received_on: day(3),
+                            division: Some(Division::EnglandAndWales),
+                            received_on: Some(day(3)),
                             issue_arose_on: None,
                             channel: Channel::Phone,
                             complainant: Complainant {
@@ -1218,6 +1227,8 @@ mod tests {
                                 phone: None,
                                 address: None,
                                 resident_id: Some("T-77".into()),
+                                postcode: None,
+                                preferred_contact: None,
                             },
                             summary: "Boiler".into(),
                             description: String::new(),

@@ -111,6 +111,8 @@ impl History {
                 phone: None,
                 address: None,
                 resident_id: None,
+                postcode: None,
+                preferred_contact: None,
             },
             summary: "A complaint".to_string(),
             description: String::new(),

@@ -147,6 +147,7 @@ impl SummaryRow {
             summary.reference.as_str(),
             summary.complainant.as_str(),
             view.complainant.address.as_deref().unwrap_or(""),
+            view.complainant.postcode.as_deref().unwrap_or(""),
             summary.summary.as_str(),
         ]
         .join(" ")

@@ -15,6 +15,8 @@ mod configuration;
 mod deadlines;
 #[path = "e2e/idempotency.rs"]
 mod idempotency;
+#[path = "e2e/intake.rs"]
+mod intake;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
 #[path = "e2e/listing.rs"]

@@ -8,7 +8,8 @@ use casefile_domain::aggregate::Status;
 use casefile_domain::command::{
     AcknowledgeComplaint, AddLinkedCase, AssignOwner, AttachEvidence, Categorise, CloseComplaint,
     DeclareDeadlock, DefineComplaint, Escalate, ExtendDeadline, LogComplaint, RecordNote,
-    ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage, WithdrawComplaint,
+    RecordReferralReference, ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage,
+    WithdrawComplaint,
 };
 use casefile_domain::values::{Channel, Stage};
 use casefile_domain::{uk_date, Action, Actor, Division};
@@ -598,6 +599,14 @@ action!(
     REFERRERS,
     ReferToRedress,
     "Record the referral to a redress scheme."
+);
+action!(
+    referral_reference,
+    "/api/v1/complaints/{id}/referral-reference",
+    RecordReferralReference,
+    REFERRERS,
+    RecordReferralReference,
+    "Record the redress scheme's reference for a referral made without one."
 );
 action!(
     refuse,

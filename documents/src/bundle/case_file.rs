@@ -308,10 +308,19 @@ fn describe(event: &ComplaintEvent) -> String {
         ),
         E::ReferredToRedress {
             scheme, reference, ..
-        } => format!(
-            "Referred to {} (its reference {reference})",
-            SchemeContact::builtin(*scheme).name
-        ),
+        } => match reference {
+            Some(reference) => format!(
+                "Referred to {} (its reference {reference})",
+                SchemeContact::builtin(*scheme).name
+            ),
+            None => format!(
+                "Referred to {} (its reference not yet given)",
+                SchemeContact::builtin(*scheme).name
+            ),
+        },
+        E::ReferralReferenceRecorded { reference, .. } => {
+            format!("The redress scheme's reference recorded: {reference}")
+        }
         E::Refused {
             reason,
             explanation,
@@ -632,7 +641,7 @@ pub(super) fn render(
                     "{} on {}, its reference {}",
                     SchemeContact::builtin(r.scheme).name,
                     format::long_date(r.on),
-                    r.reference
+                    r.reference.as_deref().unwrap_or("not yet given")
                 ),
             )
         }),

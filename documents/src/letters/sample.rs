@@ -74,6 +74,8 @@ fn case(full: bool) -> Option<CaseView> {
                 phone: optional("01234 567890"),
                 address: optional("1 Sample Street\nSampletown\nAB1 2CD"),
                 resident_id: optional("R-1"),
+                postcode: optional("AB1 2CD"),
+                preferred_contact: None,
             },
             summary: "Sample complaint".into(),
             description: if full {

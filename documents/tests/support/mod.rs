@@ -49,6 +49,8 @@ pub fn complainant() -> Complainant {
         phone: Some("07700 900123".into()),
         address: Some("Flat 2, 10 High Street, Leeds, LS1 1AA".into()),
         resident_id: Some("T-1001".into()),
+        postcode: None,
+        preferred_contact: None,
     }
 }
 
@@ -103,8 +105,8 @@ impl Story {
                 reference: "CF-2025-000042".into(),
                 complaint: LogComplaint {
                     procedure: procedure.into(),
-                    division: Division::EnglandAndWales,
-                    received_on: at.date_naive(),
+                    division: Some(Division::EnglandAndWales),
+                    received_on: Some(at.date_naive()),
                     issue_arose_on,
                     channel: Channel::Email,
                     complainant: complainant(),
