@@ -12,6 +12,9 @@ use sqlx::Row;
 use crate::on_pool;
 use crate::Store;
 
+/// The most cases a queue counts exactly.
+pub const COUNT_LIMIT: i64 = 10_000;
+
 /// A text filter that may also ask for cases where the field is unset (`none`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Match {
@@ -100,7 +103,10 @@ impl Cursor {
 #[derive(Debug, Clone)]
 pub struct QueuePage {
     pub items: Vec<CaseSummary>,
+    /// How many cases match, counted up to [`COUNT_LIMIT`].
     pub total: i64,
+    /// More than [`COUNT_LIMIT`] cases match.
+    pub total_capped: bool,
     pub next_cursor: Option<String>,
 }
 
@@ -262,7 +268,13 @@ impl Store {
     ) -> Result<QueuePage, sqlx::Error> {
         let window = SlaWindow::new(calendar, today);
         let mut c = conditions(filter, &window);
-        let count_sql = format!("SELECT COUNT(*) FROM case_summaries {}", c.clause());
+        // Counting stops at COUNT_LIMIT: an exact count of a million rows would cost more
+        // than the page it goes with.
+        let count_sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM case_summaries {} LIMIT {}) counted",
+            c.clause(),
+            COUNT_LIMIT + 1
+        );
         let count_binds = c.binds.clone();
         let (key, order, after) = match sort {
             Sort::Due => ("due_key", "due_key, id", "(due_key, id) > "),
@@ -329,7 +341,8 @@ impl Store {
         }
         Ok(QueuePage {
             items,
-            total,
+            total: total.min(COUNT_LIMIT),
+            total_capped: total > COUNT_LIMIT,
             next_cursor,
         })
     }

@@ -94,7 +94,11 @@ async fn measure(app: &TestApp, address: &str, requests: u64, path: &str) -> (f6
             .send()
             .await
             .unwrap();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         let _ = response.bytes().await;
         micros.push(started.elapsed().as_micros());
     }
@@ -129,15 +133,24 @@ async fn main() {
             ("queue, default (by due date)", "/api/v1/complaints"),
             ("queue, open cases", "/api/v1/complaints?status=open"),
             ("queue, breached", "/api/v1/complaints?sla=breached"),
-            ("queue, one owner's open cases", "/api/v1/complaints?status=open&owner=owner-7"),
-            ("queue, received newest first", "/api/v1/complaints?sort=received"),
+            (
+                "queue, one owner's open cases",
+                "/api/v1/complaints?status=open&owner=owner-7",
+            ),
+            (
+                "queue, received newest first",
+                "/api/v1/complaints?sort=received",
+            ),
             ("queue, free text", "/api/v1/complaints?q=resident%20123456"),
             ("dashboard", "/api/v1/dashboard"),
         ] {
             let (p50, p99) = measure(&app, &process.address, requests, path).await;
             println!("| {name} | {label} | {p50:.1} | {p99:.1} |");
         }
-        eprintln!("{name}: loaded {cases} cases in {:.1} s", loaded.as_secs_f64());
+        eprintln!(
+            "{name}: loaded {cases} cases in {:.1} s",
+            loaded.as_secs_f64()
+        );
         process.kill().await;
     }
 }

@@ -209,8 +209,10 @@ pub struct ListParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseList {
     pub items: Vec<CaseSummary>,
-    /// How many cases match in all.
+    /// How many cases match, counted up to 10,000.
     pub total: i64,
+    /// More than 10,000 cases match (`total` is then 10,000).
+    pub total_capped: bool,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
@@ -308,6 +310,7 @@ pub async fn list_complaints(
     Ok(Json(CaseList {
         items: page.items,
         total: page.total,
+        total_capped: page.total_capped,
         next_cursor: page.next_cursor,
     }))
 }
@@ -344,6 +347,7 @@ pub async fn resident_complaints(
     Ok(Json(CaseList {
         items: page.items,
         total: page.total,
+        total_capped: page.total_capped,
         next_cursor: page.next_cursor,
     }))
 }
