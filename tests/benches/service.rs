@@ -6,7 +6,7 @@
 //!
 //! Run: `cargo bench -p casefile-tests --bench service` (PostgreSQL as for the tests:
 //! `CASEFILE_TEST_DATABASE_URL`, default the local server; `pgbench` on the PATH or in
-//! /usr/lib/postgresql/*/bin). `SECONDS` (default 10) is how long each load runs;
+//! /usr/lib/postgresql/*/bin). `BENCH_SECONDS` (default 10) is how long each load runs;
 //! `QUICK=1` runs every step for one second, to prove the harness works.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -27,7 +27,7 @@ fn seconds() -> u64 {
     if std::env::var("QUICK").is_ok_and(|v| v == "1") {
         return 1;
     }
-    std::env::var("SECONDS")
+    std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10)
