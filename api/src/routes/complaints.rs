@@ -41,13 +41,13 @@ const MANAGERS: &[Role] = &[Manager];
 const VERIFIERS: &[Role] = &[Auditor, Compliance, Manager];
 
 /// A case id from the path: anything that is not a UUID names no case.
-fn case_id(raw: &str) -> Result<String, ApiError> {
+pub(crate) fn case_id(raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw)
         .map(|id| id.to_string())
         .map_err(|_| ApiError::NotFound)
 }
 
-fn context(
+pub(crate) fn context(
     principal: &Principal,
     role: Role,
     headers: &HeaderMap,
@@ -486,6 +486,7 @@ macro_rules! action {
         }
     };
 }
+pub(crate) use action;
 
 action!(
     acknowledge,
