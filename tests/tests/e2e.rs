@@ -23,6 +23,8 @@ mod listing;
 mod ops;
 #[path = "e2e/queue.rs"]
 mod queue;
+#[path = "e2e/reports.rs"]
+mod reports;
 #[path = "e2e/rules.rs"]
 mod rules;
 #[path = "e2e/store.rs"]
