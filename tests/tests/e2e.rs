@@ -13,6 +13,8 @@ mod concurrency;
 mod configuration;
 #[path = "e2e/deadlines.rs"]
 mod deadlines;
+#[path = "e2e/duties.rs"]
+mod duties;
 #[path = "e2e/idempotency.rs"]
 mod idempotency;
 #[path = "e2e/lifecycle.rs"]
