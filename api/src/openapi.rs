@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{complaints, dashboard, duties, events, ops, reports, users};
+use crate::routes::{complaints, dashboard, duties, events, ops, reports, residents, users};
 use crate::startup::AppState;
 
 struct BearerAuth;
@@ -79,6 +79,8 @@ impl Modify for BearerAuth {
         duties::complete_learning,
         duties::list_learning,
         duties::record_learning_on_case,
+        residents::get_adjustments,
+        residents::put_adjustments,
     ),
     modifiers(&BearerAuth),
     tags(

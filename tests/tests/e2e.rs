@@ -27,6 +27,8 @@ mod ops;
 mod queue;
 #[path = "e2e/reports.rs"]
 mod reports;
+#[path = "e2e/residents.rs"]
+mod residents;
 #[path = "e2e/rules.rs"]
 mod rules;
 #[path = "e2e/store.rs"]

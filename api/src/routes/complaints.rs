@@ -108,12 +108,10 @@ pub async fn get_complaint(
 ) -> Result<Json<CaseView>, ApiError> {
     principal.require(READERS)?;
     let id = case_id(&id)?;
-    state
-        .cases
-        .view(&id)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound)
+    let view = state.cases.view(&id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(
+        super::residents::attach(&state, &principal, view).await?,
+    ))
 }
 
 /// Every event of a case, in order, with who, when and through which request.
