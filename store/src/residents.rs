@@ -133,11 +133,12 @@ impl Store {
         let version = i64::try_from(view.version).unwrap_or(i64::MAX);
         let review_due = view.review_due.map(|d| d.to_string());
         let is_sqlite = matches!(self, Store::Sqlite(_));
+        // No global position: the feed's positions number the cases' events only, and a
+        // resident's events (special-category data) are never served by it.
         let insert_event = if is_sqlite {
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-             event_version, payload, metadata, recorded_at, prev_hash, hash, position) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-                     (SELECT COALESCE(MAX(position), 0) + 1 FROM events))"
+             event_version, payload, metadata, recorded_at, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         } else {
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
              event_version, payload, metadata, recorded_at, prev_hash, hash) \

@@ -150,6 +150,19 @@ async fn residents_scenario(backend: Backend) {
         assert!(!r.text.contains(need), "{path} shows the resident's needs");
     }
 
+    // Residents' events take no place in the feed's dense positions.
+    let (_, feed) = app
+        .get("/api/v1/events?after=0&limit=1000", &app.admin_token)
+        .await;
+    let positions: Vec<u64> = feed["events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no events: {feed}"))
+        .iter()
+        .filter_map(|e| e["position"].as_u64())
+        .collect();
+    assert!(!positions.is_empty(), "{feed}");
+    assert_eq!(positions, (1..=positions.len() as u64).collect::<Vec<_>>());
+
     // Every read was logged: the empty record, 3 reads by named roles, and the 2 case views
     // read by the officer and 1 by the admin (`app.case` on T-77's first case) = 1 + 3 + 2 + 1.
     // (Refused reads and reads of cases without a record are not reads of the data.)
