@@ -21,3 +21,8 @@ CREATE TABLE resident_reads
     via         text NOT NULL  -- `adjustments`, or `case:<case id>`
 );
 CREATE INDEX resident_reads_resident ON resident_reads (resident_id, read_at);
+
+-- The earliest due date of a case's tracked actions still open (YYYY-MM-DD): what the
+-- dashboard's `actions_overdue` and the queue's `actions=overdue` read.
+ALTER TABLE case_summaries ADD COLUMN action_due text;
+CREATE INDEX case_summaries_action_due ON case_summaries (action_due);

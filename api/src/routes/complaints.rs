@@ -147,6 +147,18 @@ pub enum SlaParam {
     Breached,
 }
 
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionsParam {
+    Overdue,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdjustmentsParam {
+    ReviewDue,
+}
+
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SortParam {
@@ -192,6 +204,10 @@ pub struct ListParams {
     pub closed_to: Option<NaiveDate>,
     /// Free text over reference, complainant name, address or postcode, and summary.
     pub q: Option<String>,
+    /// `overdue`: cases with a tracked action still open after its due date.
+    pub actions: Option<ActionsParam>,
+    /// `review_due`: cases whose resident's reasonable adjustments are due for review.
+    pub adjustments: Option<AdjustmentsParam>,
     pub sort: Option<SortParam>,
     /// Page size (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -285,6 +301,8 @@ pub async fn list_complaints(
         closed_from: params.closed_from,
         closed_to: params.closed_to,
         resident_id: None,
+        actions_overdue: params.actions.is_some(),
+        adjustments_review_due: params.adjustments.is_some(),
         q: params.q,
     };
     let sort = match params.sort.unwrap_or_default() {

@@ -140,6 +140,28 @@ async fn duties_scenario(backend: Backend) {
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "unknown_action");
 
+    // An action open after its due date shows on the dashboard, whose filter lists the case.
+    let yesterday = (utc_today() - chrono::Days::new(1)).to_string();
+    app.act_ok(
+        &officer,
+        &id,
+        &format!("actions/{second}"),
+        json!({"owner": "Repairs team", "due_on": yesterday}),
+    )
+    .await;
+    let (_, dashboard) = app.get("/api/v1/dashboard", &staff.manager.token).await;
+    assert_eq!(
+        dashboard["actions_overdue"],
+        json!({"count": 1, "filter": "actions=overdue"}),
+        "{dashboard}"
+    );
+    let (status, queue) = app
+        .get("/api/v1/complaints?actions=overdue", &staff.manager.token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    assert_eq!(queue["total"], json!(1));
+    assert_eq!(queue["items"][0]["id"], json!(id));
+
     // Open actions block a close that gives no reason.
     let (status, body) = app.act(&officer, &id, "close", json!({})).await;
     assert_error(status, &body, StatusCode::CONFLICT, "open_actions");
@@ -154,6 +176,12 @@ async fn duties_scenario(backend: Backend) {
     }
     let view = app.case(&id).await;
     assert_eq!(view["actions"][0]["state"], "done", "{view}");
+    let (_, dashboard) = app.get("/api/v1/dashboard", &staff.manager.token).await;
+    assert_eq!(
+        dashboard["actions_overdue"]["count"],
+        json!(0),
+        "{dashboard}"
+    );
     assert_eq!(
         view["actions"][0]["completed"]["text"],
         "Boiler replaced, certificate on file"

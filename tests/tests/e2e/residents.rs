@@ -163,6 +163,33 @@ async fn residents_scenario(backend: Backend) {
     assert!(!positions.is_empty(), "{feed}");
     assert_eq!(positions, (1..=positions.len() as u64).collect::<Vec<_>>());
 
+    // T-88's review, agreed three days ago, is due today: the dashboard counts their open case and its filter
+    // lists it. (Setting is not reading: no read is logged for T-88.)
+    let (status, _) = put(
+        &app,
+        &staff.officer.token,
+        "T-88",
+        json!({"needs": ["Dyslexia"], "review_due": utc_today().to_string(),
+               "occurred_at": format!("{}T10:00:00Z", days_ago(3))}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, dashboard) = app.get("/api/v1/dashboard", &staff.auditor.token).await;
+    assert_eq!(
+        dashboard["adjustments_review_due"],
+        json!({"count": 1, "filter": "status=open&adjustments=review_due"}),
+        "{dashboard}"
+    );
+    let (_, queue) = app
+        .get(
+            "/api/v1/complaints?status=open&adjustments=review_due",
+            &staff.manager.token,
+        )
+        .await;
+    assert_eq!(queue["total"], json!(1), "{queue}");
+    assert_eq!(queue["items"][0]["id"], json!(other));
+    assert!(!queue.to_string().contains("Dyslexia"));
+
     // Every read was logged: the empty record, 3 reads by named roles, and the 2 case views
     // read by the officer and 1 by the admin (`app.case` on T-77's first case) = 1 + 3 + 2 + 1.
     // (Refused reads and reads of cases without a record are not reads of the data.)
