@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{complaints, dashboard, events, ops, users};
+use crate::routes::{complaints, dashboard, duties, events, ops, reports, residents, users};
 use crate::startup::AppState;
 
 struct BearerAuth;
@@ -65,6 +65,23 @@ impl Modify for BearerAuth {
         ops::healthz,
         ops::readyz,
         ops::metrics,
+        reports::kpi,
+        reports::tsm,
+        reports::self_assessment,
+        reports::get_homes,
+        reports::put_homes,
+        reports::tenure,
+        duties::add_representative,
+        duties::end_representative,
+        duties::record_update,
+        duties::set_action,
+        duties::complete_action,
+        duties::record_learning,
+        duties::complete_learning,
+        duties::list_learning,
+        duties::record_learning_on_case,
+        residents::get_adjustments,
+        residents::put_adjustments,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -73,6 +90,8 @@ impl Modify for BearerAuth {
         (name = "audit", description = "The global event feed"),
         (name = "users", description = "Users, roles and tokens"),
         (name = "operations", description = "Health and metrics"),
+        (name = "reports", description = "KPI, Tenant Satisfaction Measures, self-assessment"),
+        (name = "residents", description = "A resident's needs and reasonable adjustments"),
     )
 )]
 pub struct ApiDoc;

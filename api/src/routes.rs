@@ -7,11 +7,17 @@
 //! - [`events`]: the global event feed.
 //! - [`users`]: users and tokens.
 //! - [`ops`]: health, readiness, metrics.
+//! - [`reports`]: KPI, TSM and self-assessment reports; homes per tenure; tenure.
+//! - [`duties`]: representatives, updates, actions and learning on a case.
+//! - [`residents`]: a resident's needs and reasonable adjustments.
 
 pub mod complaints;
 pub mod dashboard;
+pub mod duties;
 pub mod events;
 pub mod ops;
+pub mod reports;
+pub mod residents;
 pub mod users;
 
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -68,6 +74,9 @@ pub fn api(state: AppState) -> Router<AppState> {
             post(users::issue_token).delete(users::revoke_tokens),
         )
         .route("/me", get(users::me))
+        .merge(reports::routes())
+        .merge(duties::routes())
+        .merge(residents::routes())
         // Layers run bottom-up: authenticate, then deduplicate by Idempotency-Key.
         .layer(from_fn_with_state(
             state.clone(),

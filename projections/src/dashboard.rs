@@ -67,6 +67,10 @@ pub struct Dashboard {
     pub closed: Periods,
     /// Working days since receipt, averaged over open cases; `null` with none open.
     pub average_open_age_working_days: Option<f64>,
+    /// Cases with a tracked action still open after its due date.
+    pub actions_overdue: Bucket,
+    /// Open cases whose resident's reasonable adjustments are due for review.
+    pub adjustments_review_due: Bucket,
 }
 
 /// What the dashboard is computed from, read from the queue tables.
@@ -79,6 +83,10 @@ pub struct DashboardInput {
     pub received_this_month: u64,
     pub closed_this_week: u64,
     pub closed_this_month: u64,
+    /// Cases with a tracked action open after its due date.
+    pub actions_overdue: u64,
+    /// Open cases whose resident's adjustments are due for review.
+    pub adjustments_review_due: u64,
 }
 
 /// Monday of `today`'s week, and the Monday after.
@@ -225,6 +233,11 @@ impl Dashboard {
                 ),
                 by_sla,
             },
+            actions_overdue: bucket(input.actions_overdue, "actions=overdue".to_string()),
+            adjustments_review_due: bucket(
+                input.adjustments_review_due,
+                format!("{base}&adjustments=review_due"),
+            ),
             due_today: steps(due_today, today, tomorrow),
             due_this_week: steps(due_week, monday, next_monday),
             breached,

@@ -122,6 +122,8 @@ pub struct SummaryRow {
     pub received_on: String,
     pub ended_on: Option<String>,
     pub next_due: Option<String>,
+    /// The earliest due date of a tracked action still open.
+    pub action_due: Option<String>,
     pub due_key: String,
     pub search: String,
     pub body: String,
@@ -152,7 +154,15 @@ impl SummaryRow {
         ]
         .join(" ")
         .to_lowercase();
+        let action_due = view
+            .actions
+            .iter()
+            .filter(|a| a.completed.is_none())
+            .filter_map(|a| a.due_on)
+            .min()
+            .map(|d| d.to_string());
         Ok(Self {
+            action_due,
             body: serde_json::to_string(&summary)?,
             id: summary.id,
             reference: summary.reference,
@@ -426,14 +436,15 @@ WITH ev AS (
 ), summary AS (
     INSERT INTO case_summaries (id, reference, version, procedure, division, channel, status,
         stage, owner_id, theme, root_cause, resident_id, received_on, ended_on, next_due,
-        due_key, search, body)
-    VALUES ($1, $15, $10, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)
+        due_key, search, body, action_due)
+    VALUES ($1, $15, $10, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30,
+            $40)
     ON CONFLICT (id) DO UPDATE SET reference = excluded.reference, version = excluded.version,
         status = excluded.status, stage = excluded.stage, owner_id = excluded.owner_id,
         theme = excluded.theme, root_cause = excluded.root_cause,
         resident_id = excluded.resident_id, ended_on = excluded.ended_on,
         next_due = excluded.next_due, due_key = excluded.due_key, search = excluded.search,
-        body = excluded.body
+        body = excluded.body, action_due = excluded.action_due
     WHERE case_summaries.version < excluded.version
     RETURNING 1
 ), gone AS (
@@ -499,6 +510,7 @@ async fn write_postgres(
         .bind(&p.committed.body)
         .bind(p.recorded_at.to_rfc3339())
         .bind(&p.item_lists)
+        .bind(&s.action_due)
         .fetch_one(pool)
         .await?;
     Ok(())
@@ -589,14 +601,15 @@ where
     sqlx::query(
         "INSERT INTO case_summaries (id, reference, version, procedure, division, channel, \
          status, stage, owner_id, theme, root_cause, resident_id, received_on, ended_on, \
-         next_due, due_key, search, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         next_due, due_key, search, body, action_due) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+                 $19) \
          ON CONFLICT (id) DO UPDATE SET reference = excluded.reference, version = excluded.version, \
          status = excluded.status, stage = excluded.stage, owner_id = excluded.owner_id, \
          theme = excluded.theme, root_cause = excluded.root_cause, \
          resident_id = excluded.resident_id, ended_on = excluded.ended_on, \
          next_due = excluded.next_due, due_key = excluded.due_key, search = excluded.search, \
-         body = excluded.body \
+         body = excluded.body, action_due = excluded.action_due \
          WHERE case_summaries.version < excluded.version",
     )
     .bind(&s.id)
@@ -617,6 +630,7 @@ where
     .bind(&s.due_key)
     .bind(&s.search)
     .bind(&s.body)
+    .bind(&s.action_due)
     .execute(executor)
     .await?;
     Ok(())

@@ -214,10 +214,12 @@ impl Store {
 
     /// Up to `limit` events after `position`, in position order. Only events that have a
     /// position are served: on PostgreSQL a committed event gets one from the sequencer
-    /// moments after its commit, never before an event that committed earlier.
+    /// moments after its commit, never before an event that committed earlier. Residents'
+    /// events (special-category data) are never given a position; the filter says so again.
     pub async fn feed(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, LoadError> {
         let sql = format!(
-            "SELECT {} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+            "SELECT {} FROM events WHERE position > $1 AND aggregate_type = 'Complaint' \
+             ORDER BY position LIMIT $2",
             columns(self)
         );
         let rows = on_pool!(self, |pool| {

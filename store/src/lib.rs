@@ -24,6 +24,8 @@ pub mod idempotency;
 pub mod queue;
 pub mod rebuild;
 pub mod records;
+pub mod reports;
+pub mod residents;
 pub mod sequencer;
 pub mod unit_of_work;
 pub mod users;

@@ -55,6 +55,10 @@ pub struct QueueFilter {
     pub closed_from: Option<NaiveDate>,
     pub closed_to: Option<NaiveDate>,
     pub resident_id: Option<String>,
+    /// Cases with a tracked action still open after its due date.
+    pub actions_overdue: bool,
+    /// Cases whose resident's reasonable adjustments are due for review.
+    pub adjustments_review_due: bool,
     /// Free text over reference, complainant, address/postcode and summary.
     pub q: Option<String>,
 }
@@ -212,6 +216,15 @@ fn conditions(filter: &QueueFilter, window: &SlaWindow) -> Conditions {
         c.add(
             "search LIKE ? ESCAPE '\\'",
             format!("%{}%", escape_like(&q.to_lowercase())),
+        );
+    }
+    if filter.actions_overdue {
+        c.add("action_due < ?", window.today.to_string());
+    }
+    if filter.adjustments_review_due {
+        c.add(
+            "resident_id IN (SELECT resident_id FROM resident_records WHERE review_due <= ?)",
+            window.today.to_string(),
         );
     }
     if let Some(sla) = filter.sla {
@@ -440,6 +453,7 @@ impl Store {
             self.received_and_ended(monday, last(next_monday)).await?;
         let (received_this_month, closed_this_month) =
             self.received_and_ended(first, last(next_first)).await?;
+        let (actions_overdue, adjustments_review_due) = self.duty_counts(today).await?;
         let count = |n: i64| u64::try_from(n).unwrap_or_default();
         let input = DashboardInput {
             open,
@@ -448,7 +462,31 @@ impl Store {
             received_this_month: count(received_this_month),
             closed_this_week: count(closed_this_week),
             closed_this_month: count(closed_this_month),
+            actions_overdue: count(actions_overdue),
+            adjustments_review_due: count(adjustments_review_due),
         };
         Ok(Dashboard::build(&input, calendar, today))
+    }
+
+    /// Cases with a tracked action open after its due date, and open cases whose resident's
+    /// adjustments are due for review on `today`: the same conditions as the queue's
+    /// `actions=overdue` and `adjustments=review_due`.
+    async fn duty_counts(&self, today: NaiveDate) -> Result<(i64, i64), sqlx::Error> {
+        let today = today.to_string();
+        let actions = "SELECT COUNT(*) FROM case_summaries WHERE action_due < $1";
+        let reviews =
+            "SELECT COUNT(*) FROM case_summaries WHERE status = 'open' AND resident_id IN \
+                       (SELECT resident_id FROM resident_records WHERE review_due <= $1)";
+        on_pool!(self, |pool| {
+            let actions = sqlx::query_scalar::<_, i64>(actions)
+                .bind(&today)
+                .fetch_one(pool)
+                .await?;
+            let reviews = sqlx::query_scalar::<_, i64>(reviews)
+                .bind(&today)
+                .fetch_one(pool)
+                .await?;
+            Ok((actions, reviews))
+        })
     }
 }

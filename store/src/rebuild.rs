@@ -102,7 +102,7 @@ impl Store {
         let unlinked = "SELECT DISTINCT aggregate_id FROM events WHERE hash IS NULL";
         let unfolded = "SELECT e.aggregate_id FROM events e \
                         LEFT JOIN case_records r ON r.id = e.aggregate_id \
-                        WHERE e.sequence = 1 AND r.id IS NULL";
+                        WHERE e.sequence = 1 AND e.aggregate_type = 'Complaint' AND r.id IS NULL";
         let mut repaired = 0;
         on_writer!(self, |pool| {
             let ids: Vec<String> = sqlx::query_scalar(unlinked).fetch_all(pool).await?;

@@ -22,7 +22,8 @@ const LOCK_KEY: i64 = 0x4361_7365_6669_6c65;
 const PLACE: &str = "\
 WITH next AS MATERIALIZED (
     SELECT id, row_number() OVER (ORDER BY id) AS n
-    FROM (SELECT id FROM events WHERE position IS NULL ORDER BY id LIMIT $1) pending
+    FROM (SELECT id FROM events WHERE position IS NULL AND aggregate_type = 'Complaint'
+          ORDER BY id LIMIT $1) pending
 ), head AS (
     UPDATE event_head SET position = position + (SELECT COUNT(*) FROM next) WHERE id = 0
     RETURNING position - (SELECT COUNT(*) FROM next) AS base

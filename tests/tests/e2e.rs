@@ -13,6 +13,8 @@ mod concurrency;
 mod configuration;
 #[path = "e2e/deadlines.rs"]
 mod deadlines;
+#[path = "e2e/duties.rs"]
+mod duties;
 #[path = "e2e/idempotency.rs"]
 mod idempotency;
 #[path = "e2e/intake.rs"]
@@ -25,6 +27,10 @@ mod listing;
 mod ops;
 #[path = "e2e/queue.rs"]
 mod queue;
+#[path = "e2e/reports.rs"]
+mod reports;
+#[path = "e2e/residents.rs"]
+mod residents;
 #[path = "e2e/rules.rs"]
 mod rules;
 #[path = "e2e/store.rs"]

@@ -42,13 +42,13 @@ const MANAGERS: &[Role] = &[Manager];
 const VERIFIERS: &[Role] = &[Auditor, Compliance, Manager];
 
 /// A case id from the path: anything that is not a UUID names no case.
-fn case_id(raw: &str) -> Result<String, ApiError> {
+pub(crate) fn case_id(raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw)
         .map(|id| id.to_string())
         .map_err(|_| ApiError::NotFound)
 }
 
-fn context(
+pub(crate) fn context(
     principal: &Principal,
     role: Role,
     headers: &HeaderMap,
@@ -109,12 +109,10 @@ pub async fn get_complaint(
 ) -> Result<Json<CaseView>, ApiError> {
     principal.require(READERS)?;
     let id = case_id(&id)?;
-    state
-        .cases
-        .view(&id)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound)
+    let view = state.cases.view(&id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(
+        super::residents::attach(&state, &principal, view).await?,
+    ))
 }
 
 /// Every event of a case, in order, with who, when and through which request.
@@ -148,6 +146,18 @@ pub enum SlaParam {
     Pending,
     DueSoon,
     Breached,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionsParam {
+    Overdue,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdjustmentsParam {
+    ReviewDue,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
@@ -195,6 +205,10 @@ pub struct ListParams {
     pub closed_to: Option<NaiveDate>,
     /// Free text over reference, complainant name, address or postcode, and summary.
     pub q: Option<String>,
+    /// `overdue`: cases with a tracked action still open after its due date.
+    pub actions: Option<ActionsParam>,
+    /// `review_due`: cases whose resident's reasonable adjustments are due for review.
+    pub adjustments: Option<AdjustmentsParam>,
     pub sort: Option<SortParam>,
     /// Page size (default 50).
     #[param(minimum = 1, maximum = 500)]
@@ -290,6 +304,8 @@ pub async fn list_complaints(
         closed_from: params.closed_from,
         closed_to: params.closed_to,
         resident_id: None,
+        actions_overdue: params.actions.is_some(),
+        adjustments_review_due: params.adjustments.is_some(),
         q: params.q,
     };
     let sort = match params.sort.unwrap_or_default() {
@@ -491,6 +507,7 @@ macro_rules! action {
         }
     };
 }
+pub(crate) use action;
 
 action!(
     acknowledge,

@@ -1,0 +1,285 @@
+//! `/api/v1/reports`: the KPI, Tenant Satisfaction Measures and self-assessment reports
+//! built from the case views, as JSON or CSV; the homes per tenure behind CH01
+//! (`/api/v1/organisation/homes`); and a case's tenure.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use casefile_domain::command::SetTenure;
+use casefile_domain::{uk_date, Action};
+use casefile_projections::reports::{
+    self, Homes, KpiReport, Period, ReportingYear, SelfAssessment, TsmReport,
+};
+use casefile_projections::CaseView;
+use casefile_store::idempotency::KeyClaim;
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::complaints::{action, case_id, context};
+use crate::auth::{Principal, Role};
+use crate::cases::CaseResponse;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{body_bytes, json_body, BodyBytes};
+use crate::startup::AppState;
+
+use Role::*;
+
+/// Who reads the reports (admins always may).
+const REPORTERS: &[Role] = &[Compliance, Manager];
+/// Who records a case's tenure.
+const TENURE_SETTERS: &[Role] = &[Advisor, Officer, Reviewer, Manager];
+/// Who sets the homes per tenure: admins only.
+const ADMINS: &[Role] = &[Admin];
+
+/// The form a report is served in.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    #[default]
+    Json,
+    /// UTF-8, a header row, one row per figure.
+    Csv,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct KpiParams {
+    /// First day of the period, `YYYY-MM-DD`.
+    pub from: Option<String>,
+    /// Last day of the period (included), `YYYY-MM-DD`.
+    pub to: Option<String>,
+    pub format: Option<Format>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct YearParams {
+    /// The regulator's reporting year, 1 April to 31 March, e.g. `2025-26`.
+    pub year: Option<String>,
+    pub format: Option<Format>,
+    /// `cases`: list the references behind every count (TSM only).
+    pub detail: Option<Detail>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    Cases,
+}
+
+fn invalid_query(message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_query",
+        message: message.into(),
+    }
+}
+
+fn missing(name: &str) -> ApiError {
+    ApiError::BadRequest {
+        code: "missing_parameter",
+        message: format!("send `{name}`"),
+    }
+}
+
+fn date(name: &str, raw: Option<&str>) -> Result<NaiveDate, ApiError> {
+    let raw = raw.ok_or_else(|| missing(name))?;
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| ApiError::BadRequest {
+        code: "malformed_date",
+        message: format!("`{name}` must be a date such as 2025-04-01, not `{raw}`"),
+    })
+}
+
+fn year(raw: Option<&str>) -> Result<ReportingYear, ApiError> {
+    raw.ok_or_else(|| missing("year"))?
+        .parse()
+        .map_err(|e: reports::ReportingYearError| ApiError::BadRequest {
+            code: e.code(),
+            message: e.to_string(),
+        })
+}
+
+/// The report as JSON, or its CSV.
+fn respond<T: Serialize>(
+    report: T,
+    format: Option<Format>,
+    csv: impl Fn(&T) -> String,
+) -> Response {
+    match format.unwrap_or_default() {
+        Format::Json => Json(report).into_response(),
+        Format::Csv => (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            csv(&report),
+        )
+            .into_response(),
+    }
+}
+
+async fn views(
+    state: &AppState,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<CaseView>, ApiError> {
+    state
+        .store
+        .case_views_between(from, to, state.cases.calendar(), uk_date(Utc::now()))
+        .await
+        .map_err(ApiError::from_load)
+}
+
+/// Received, timeliness, extensions, escalations, outcomes, remedies, themes and response
+/// times over a period.
+#[utoipa::path(get, path = "/api/v1/reports/kpi", tag = "reports",
+    params(KpiParams),
+    responses(
+        (status = 200, body = KpiReport, description = "JSON, or CSV with `format=csv`"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn kpi(
+    State(state): State<AppState>,
+    principal: Principal,
+    params: Result<Query<KpiParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    principal.require(REPORTERS)?;
+    let Query(params) = params.map_err(|rejection| invalid_query(rejection.body_text()))?;
+    let from = date("from", params.from.as_deref())?;
+    let to = date("to", params.to.as_deref())?;
+    let period = Period::new(from, to).map_err(|e| ApiError::BadRequest {
+        code: e.code(),
+        message: e.to_string(),
+    })?;
+    let cases = views(&state, from, to).await?;
+    let report = reports::kpi(&cases, state.cases.calendar(), period);
+    Ok(respond(report, params.format, KpiReport::to_csv))
+}
+
+/// The Tenant Satisfaction Measures CH01 and CH02 for a reporting year, per stage and
+/// tenure.
+#[utoipa::path(get, path = "/api/v1/reports/tsm", tag = "reports",
+    params(YearParams),
+    responses(
+        (status = 200, body = TsmReport,
+         description = "JSON, or CSV (`code,stage,tenure,value,numerator,denominator`)"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn tsm(
+    State(state): State<AppState>,
+    principal: Principal,
+    params: Result<Query<YearParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    principal.require(REPORTERS)?;
+    let Query(params) = params.map_err(|rejection| invalid_query(rejection.body_text()))?;
+    let year = year(params.year.as_deref())?;
+    let homes = state
+        .store
+        .homes(year)
+        .await?
+        .unwrap_or_else(|| Homes::unknown(year));
+    let cases = views(&state, year.first_day(), year.last_day()).await?;
+    let report = reports::tsm(
+        &cases,
+        state.cases.calendar(),
+        &homes,
+        params.detail.is_some(),
+    );
+    Ok(respond(report, params.format, TsmReport::to_csv))
+}
+
+/// One row per Code provision the case data can evidence, for a reporting year.
+#[utoipa::path(get, path = "/api/v1/reports/self-assessment", tag = "reports",
+    params(YearParams),
+    responses(
+        (status = 200, body = SelfAssessment, description = "JSON, or CSV with `format=csv`"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn self_assessment(
+    State(state): State<AppState>,
+    principal: Principal,
+    params: Result<Query<YearParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    principal.require(REPORTERS)?;
+    let Query(params) = params.map_err(|rejection| invalid_query(rejection.body_text()))?;
+    let year = year(params.year.as_deref())?;
+    let today = uk_date(Utc::now());
+    let cases = views(&state, year.first_day(), year.last_day()).await?;
+    let report = reports::self_assessment(&cases, state.cases.calendar(), year, today);
+    Ok(respond(report, params.format, SelfAssessment::to_csv))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HomesParams {
+    /// The reporting year, e.g. `2025-26`.
+    pub year: Option<String>,
+}
+
+/// The homes per tenure set for a reporting year; zeros when none were set.
+#[utoipa::path(get, path = "/api/v1/organisation/homes", tag = "reports",
+    params(HomesParams),
+    responses(
+        (status = 200, body = Homes),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_homes(
+    State(state): State<AppState>,
+    principal: Principal,
+    params: Result<Query<HomesParams>, QueryRejection>,
+) -> Result<Json<Homes>, ApiError> {
+    principal.require(REPORTERS)?;
+    let Query(params) = params.map_err(|rejection| invalid_query(rejection.body_text()))?;
+    let year = year(params.year.as_deref())?;
+    let homes = state.store.homes(year).await?;
+    Ok(Json(homes.unwrap_or_else(|| Homes::unknown(year))))
+}
+
+/// Sets the number of homes of each tenure for a reporting year (CH01's denominators).
+#[utoipa::path(put, path = "/api/v1/organisation/homes", tag = "reports",
+    request_body = Homes,
+    responses(
+        (status = 200, body = Homes),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn put_homes(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    bytes: BodyBytes,
+) -> Result<Json<Homes>, ApiError> {
+    principal.require(ADMINS)?;
+    let homes: Homes = json_body(&headers, body_bytes(bytes)?)?;
+    state.store.set_homes(&homes, &principal.id).await?;
+    Ok(Json(homes))
+}
+
+action!(
+    tenure,
+    "/api/v1/complaints/{id}/tenure",
+    SetTenure,
+    TENURE_SETTERS,
+    SetTenure,
+    "Record the tenure of the home (`lcra`, `lcho` or `other`), by which the TSMs are reported."
+);
+
+/// This module's routes, merged into the authenticated API.
+pub fn routes() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/reports/kpi", get(kpi))
+        .route("/reports/tsm", get(tsm))
+        .route("/reports/self-assessment", get(self_assessment))
+        .route("/organisation/homes", get(get_homes).put(put_homes))
+        .route("/complaints/{id}/tenure", post(tenure))
+}
