@@ -44,6 +44,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    #[error("the case had not been logged at that moment")]
+    NotYetLogged,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("another write to this case won the race; retry the request")]
@@ -83,6 +85,7 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", Value::Null),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", Value::Null),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found", Value::Null),
+            Self::NotYetLogged => (StatusCode::NOT_FOUND, "not_yet_logged", Value::Null),
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
