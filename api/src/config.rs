@@ -74,6 +74,10 @@ pub struct Config {
     #[arg(long, env = "CASEFILE_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
     pub body_limit_bytes: usize,
 
+    /// Largest evidence file accepted, in bytes (the evidence upload route only).
+    #[arg(long, env = "CASEFILE_EVIDENCE_LIMIT_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub evidence_limit_bytes: usize,
+
     /// Log format.
     #[arg(long, env = "CASEFILE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -93,6 +97,7 @@ impl Config {
             procedures: Vec::new(),
             bank_holidays: None,
             body_limit_bytes: 1024 * 1024,
+            evidence_limit_bytes: 25 * 1024 * 1024,
             log_format: LogFormat::Text,
             log: "warn".to_string(),
         }

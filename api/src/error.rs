@@ -56,6 +56,10 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("send the body as JSON with `Content-Type: application/json`")]
     UnsupportedMediaType,
+    #[error("evidence files must be PDF, JPEG, PNG, GIF, WebP, plain text, Word (docx), Excel (xlsx) or a saved e-mail (msg, eml)")]
+    EvidenceMediaType,
+    #[error("this evidence was recorded by its metadata only; its file is kept elsewhere")]
+    EvidenceNotStored,
     #[error("the store cannot be reached")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]
@@ -111,6 +115,12 @@ impl ApiError {
                 "unsupported_media_type",
                 Value::Null,
             ),
+            Self::EvidenceMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_evidence_type",
+                Value::Null,
+            ),
+            Self::EvidenceNotStored => (StatusCode::NOT_FOUND, "evidence_not_stored", Value::Null),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Value::Null),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Value::Null),
         }

@@ -5,15 +5,18 @@
 //! - [`complaints`]: log, read, list, verify and act on cases.
 //! - [`dashboard`]: the figures every role works from.
 //! - [`events`]: the global event feed.
+//! - [`evidence`]: evidence files, uploaded and downloaded.
 //! - [`users`]: users and tokens.
 //! - [`ops`]: health, readiness, metrics.
 
 pub mod complaints;
 pub mod dashboard;
 pub mod events;
+pub mod evidence;
 pub mod ops;
 pub mod users;
 
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use axum::Router;
@@ -40,7 +43,16 @@ pub fn api(state: AppState) -> Router<AppState> {
         .route("/complaints/{id}/acknowledge", post(c::acknowledge))
         .route("/complaints/{id}/assign", post(c::assign))
         .route("/complaints/{id}/notes", post(c::notes))
-        .route("/complaints/{id}/evidence", post(c::evidence))
+        .route(
+            "/complaints/{id}/evidence",
+            post(evidence::attach).layer(DefaultBodyLimit::max(evidence::body_limit(
+                state.evidence_limit,
+            ))),
+        )
+        .route(
+            "/complaints/{id}/evidence/{evidence_id}",
+            get(evidence::download),
+        )
         .route("/complaints/{id}/links", post(c::links))
         .route("/complaints/{id}/categorise", post(c::categorise))
         .route("/complaints/{id}/definition", post(c::define))

@@ -15,6 +15,8 @@ mod concurrency;
 mod configuration;
 #[path = "e2e/deadlines.rs"]
 mod deadlines;
+#[path = "e2e/evidence.rs"]
+mod evidence;
 #[path = "e2e/idempotency.rs"]
 mod idempotency;
 #[path = "e2e/lifecycle.rs"]

@@ -6,9 +6,9 @@ use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use casefile_domain::aggregate::Status;
 use casefile_domain::command::{
-    AcknowledgeComplaint, AddLinkedCase, AssignOwner, AttachEvidence, Categorise, CloseComplaint,
-    DeclareDeadlock, DefineComplaint, Escalate, ExtendDeadline, LogComplaint, RecordNote,
-    ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage, WithdrawComplaint,
+    AcknowledgeComplaint, AddLinkedCase, AssignOwner, Categorise, CloseComplaint, DeclareDeadlock,
+    DefineComplaint, Escalate, ExtendDeadline, LogComplaint, RecordNote, ReferToRedress,
+    RefuseComplaint, ReopenComplaint, RespondToStage, WithdrawComplaint,
 };
 use casefile_domain::values::{Channel, Stage};
 use casefile_domain::{uk_date, Action, Actor, Division};
@@ -41,13 +41,13 @@ const MANAGERS: &[Role] = &[Manager];
 const VERIFIERS: &[Role] = &[Auditor, Compliance, Manager];
 
 /// A case id from the path: anything that is not a UUID names no case.
-fn case_id(raw: &str) -> Result<String, ApiError> {
+pub(crate) fn case_id(raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw)
         .map(|id| id.to_string())
         .map_err(|_| ApiError::NotFound)
 }
 
-fn context(
+pub(crate) fn context(
     principal: &Principal,
     role: Role,
     headers: &HeaderMap,
@@ -574,14 +574,6 @@ action!(
     CASEWORKERS,
     RecordNote,
     "Record an internal note or a piece of correspondence."
-);
-action!(
-    evidence,
-    "/api/v1/complaints/{id}/evidence",
-    AttachEvidence,
-    CASEWORKERS,
-    AttachEvidence,
-    "Attach evidence (metadata and checksum)."
 );
 action!(
     links,
