@@ -16,7 +16,7 @@ use casefile_projections::{CaseView, History};
 use casefile_store::idempotency::KeyClaim;
 use casefile_store::sequencer::Sequencer;
 use casefile_store::{CommitError, Store, UnitOfWork};
-use chrono::{Datelike, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use cqrs_es::{AggregateError, CqrsFramework};
 use rand::Rng;
 
@@ -264,4 +264,35 @@ impl Cases {
         }
         Ok(Some(History::build(id, &events)))
     }
+
+    /// The case exactly as it stood at `as_of`: the events recorded up to then, and the
+    /// view folded from them with that moment's UK date as today.
+    pub async fn as_of(&self, id: &str, as_of: DateTime<Utc>) -> Result<AsOf, ApiError> {
+        let mut events = self
+            .store
+            .case_events(id)
+            .await
+            .map_err(ApiError::from_load)?;
+        if events.is_empty() {
+            return Err(ApiError::NotFound);
+        }
+        // The case as it stood is a prefix of its stream: it ends before the first event
+        // recorded after `as_of`.
+        if let Some(later) = events.iter().position(|event| event.recorded_at > as_of) {
+            events.truncate(later);
+        }
+        let view = CaseView::build(id, &events, &self.services.calendar, uk_date(as_of))
+            .ok_or(ApiError::NotYetLogged)?;
+        Ok(AsOf {
+            history: History::build(id, &events),
+            view,
+        })
+    }
+}
+
+/// A case as it stood at one moment.
+#[derive(Debug, Clone)]
+pub struct AsOf {
+    pub history: History,
+    pub view: CaseView,
 }

@@ -79,6 +79,10 @@ pub struct Config {
     #[arg(long, env = "CASEFILE_DEFAULT_DIVISION", default_value = "england-and-wales", value_parser = parse_division)]
     pub default_division: casefile_domain::Division,
 
+    /// Largest evidence file accepted, in bytes (the evidence upload route only).
+    #[arg(long, env = "CASEFILE_EVIDENCE_LIMIT_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub evidence_limit_bytes: usize,
+
     /// Log format.
     #[arg(long, env = "CASEFILE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -99,6 +103,7 @@ impl Config {
             bank_holidays: None,
             body_limit_bytes: 1024 * 1024,
             default_division: casefile_domain::Division::EnglandAndWales,
+            evidence_limit_bytes: 25 * 1024 * 1024,
             log_format: LogFormat::Text,
             log: "warn".to_string(),
         }

@@ -44,6 +44,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    #[error("the case had not been logged at that moment")]
+    NotYetLogged,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("another write to this case won the race; retry the request")]
@@ -54,6 +56,10 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("send the body as JSON with `Content-Type: application/json`")]
     UnsupportedMediaType,
+    #[error("evidence files must be PDF, JPEG, PNG, GIF, WebP, plain text, Word (docx), Excel (xlsx) or a saved e-mail (msg, eml)")]
+    EvidenceMediaType,
+    #[error("this evidence was recorded by its metadata only; its file is kept elsewhere")]
+    EvidenceNotStored,
     #[error("the store cannot be reached")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]
@@ -83,6 +89,7 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", Value::Null),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", Value::Null),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found", Value::Null),
+            Self::NotYetLogged => (StatusCode::NOT_FOUND, "not_yet_logged", Value::Null),
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -108,6 +115,12 @@ impl ApiError {
                 "unsupported_media_type",
                 Value::Null,
             ),
+            Self::EvidenceMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_evidence_type",
+                Value::Null,
+            ),
+            Self::EvidenceNotStored => (StatusCode::NOT_FOUND, "evidence_not_stored", Value::Null),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Value::Null),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Value::Null),
         }

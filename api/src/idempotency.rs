@@ -62,7 +62,13 @@ pub async fn idempotent(
     };
 
     let (mut parts, body) = request.into_parts();
-    let bytes = to_bytes(body, state.body_limit)
+    // An evidence upload carries a file: its route accepts a larger body.
+    let limit = if parts.uri.path().ends_with("/evidence") {
+        crate::routes::evidence::body_limit(state.evidence_limit)
+    } else {
+        state.body_limit
+    };
+    let bytes = to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
     let mut hasher = Sha256::new();

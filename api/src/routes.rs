@@ -5,6 +5,7 @@
 //! - [`complaints`]: log, read, list, verify and act on cases.
 //! - [`dashboard`]: the figures every role works from.
 //! - [`events`]: the global event feed.
+//! - [`evidence`]: evidence files, uploaded and downloaded.
 //! - [`users`]: users and tokens.
 //! - [`ops`]: health, readiness, metrics.
 //! - [`reports`]: KPI, TSM and self-assessment reports; homes per tenure; tenure.
@@ -15,11 +16,13 @@ pub mod complaints;
 pub mod dashboard;
 pub mod duties;
 pub mod events;
+pub mod evidence;
 pub mod ops;
 pub mod reports;
 pub mod residents;
 pub mod users;
 
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use axum::Router;
@@ -46,7 +49,16 @@ pub fn api(state: AppState) -> Router<AppState> {
         .route("/complaints/{id}/acknowledge", post(c::acknowledge))
         .route("/complaints/{id}/assign", post(c::assign))
         .route("/complaints/{id}/notes", post(c::notes))
-        .route("/complaints/{id}/evidence", post(c::evidence))
+        .route(
+            "/complaints/{id}/evidence",
+            post(evidence::attach).layer(DefaultBodyLimit::max(evidence::body_limit(
+                state.evidence_limit,
+            ))),
+        )
+        .route(
+            "/complaints/{id}/evidence/{evidence_id}",
+            get(evidence::download),
+        )
         .route("/complaints/{id}/links", post(c::links))
         .route("/complaints/{id}/categorise", post(c::categorise))
         .route("/complaints/{id}/definition", post(c::define))

@@ -28,6 +28,8 @@ pub struct AppState {
     pub cases: Arc<Cases>,
     pub tokens: Arc<TokenCache>,
     pub body_limit: usize,
+    /// The largest evidence file accepted, in bytes.
+    pub evidence_limit: usize,
     /// Ids of every procedure, for the OpenAPI document.
     pub procedure_ids: Arc<Vec<String>>,
 }
@@ -108,6 +110,7 @@ impl Application {
             cases: Arc::new(Cases::new(store.clone(), services, sequencer.clone())),
             tokens: Arc::new(TokenCache::default()),
             body_limit: config.body_limit_bytes,
+            evidence_limit: config.evidence_limit_bytes,
             procedure_ids,
         };
         let request_id = HeaderName::from_static("x-request-id");

@@ -114,6 +114,7 @@ fn fixture() -> Fixture {
                 media_type: "image/jpeg".into(),
                 size_bytes: photo.len() as u64,
                 sha256: hex::encode(Sha256::digest(&photo)),
+                description: None,
                 occurred_at: None,
             }),
         )
@@ -126,6 +127,7 @@ fn fixture() -> Fixture {
                 media_type: "application/pdf".into(),
                 size_bytes: report.len() as u64,
                 sha256: hex::encode(Sha256::digest(&report)),
+                description: None,
                 occurred_at: None,
             }),
         )

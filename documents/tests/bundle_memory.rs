@@ -69,6 +69,7 @@ fn fifty_megabytes_of_evidence_stream_through_a_few_megabytes_of_heap() {
             media_type: "video/mp4".into(),
             size_bytes: SIZE,
             sha256: sha256.clone(),
+            description: None,
             occurred_at: None,
         }),
     );

@@ -532,6 +532,11 @@ impl Complaint {
                 if !sha_ok {
                     return Err(invalid("sha256", "must be 64 lower-case hex digits"));
                 }
+                optional_text(
+                    "description",
+                    c.description.as_deref().unwrap_or(""),
+                    MAX_TEXT,
+                )?;
                 E::EvidenceAttached {
                     occurred_at,
                     by,
@@ -540,6 +545,7 @@ impl Complaint {
                     media_type: c.media_type,
                     size_bytes: c.size_bytes,
                     sha256: c.sha256,
+                    description: c.description,
                 }
             }
             Action::AddLinkedCase(c) => {

@@ -185,6 +185,9 @@ pub struct AttachEvidence {
     /// Lower-case hex SHA-256 of the file's bytes.
     #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub sha256: String,
+    /// What the file shows, in the uploader's words.
+    #[serde(default)]
+    pub description: Option<String>,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }

@@ -74,6 +74,8 @@ pub enum ComplaintEvent {
         media_type: String,
         size_bytes: u64,
         sha256: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
     },
     LinkedCaseAdded {
         occurred_at: DateTime<Utc>,

@@ -854,6 +854,7 @@ mod rules {
             media_type: "image/jpeg".to_string(),
             size_bytes: 2048,
             sha256: sha256.to_string(),
+            description: None,
             occurred_at: None,
         })
     }
@@ -869,6 +870,7 @@ mod rules {
             media_type: "image/jpeg".to_string(),
             size_bytes: 2048,
             sha256: SHA.to_string(),
+            description: None,
         }
     }
 
@@ -3862,6 +3864,7 @@ mod properties {
                 media_type: "image/jpeg".to_string(),
                 size_bytes: 10,
                 sha256: format!("{:064x}", m.working_days),
+                description: None,
                 occurred_at,
             }),
             Kind::Link => Action::AddLinkedCase(AddLinkedCase {

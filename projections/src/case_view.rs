@@ -76,6 +76,8 @@ pub struct EvidenceView {
     pub media_type: String,
     pub size_bytes: u64,
     pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     pub at: DateTime<Utc>,
     pub by: Actor,
 }
@@ -513,6 +515,7 @@ impl CaseView {
                 media_type,
                 size_bytes,
                 sha256,
+                description,
                 ..
             } => self.evidence.push(EvidenceView {
                 evidence_id,
@@ -520,6 +523,7 @@ impl CaseView {
                 media_type,
                 size_bytes,
                 sha256,
+                description,
                 at,
                 by,
             }),

@@ -9,6 +9,7 @@
 //! - [`chain`]: canonical event bytes, the SHA-256 chain and its verification.
 //! - [`events`]: reads of one case's stream and of the global feed.
 //! - [`sequencer`]: gap-free global positions on PostgreSQL.
+//! - [`evidence`]: evidence content, once per SHA-256.
 //! - [`records`]: the case fold and list entries a command or a view starts from.
 //! - [`queue`]: work-queue filters and the dashboard's counts.
 //! - [`rebuild`]: every read model from the events, from scratch.
@@ -20,6 +21,7 @@
 pub mod chain;
 pub mod commit;
 pub mod events;
+pub mod evidence;
 pub mod idempotency;
 pub mod queue;
 pub mod rebuild;

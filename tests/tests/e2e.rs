@@ -3,6 +3,8 @@
 //! worked out by hand in comments, never by calling the code under test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "e2e/as_of.rs"]
+mod as_of;
 #[path = "e2e/auth.rs"]
 mod auth;
 #[path = "e2e/bad_input.rs"]
@@ -15,6 +17,8 @@ mod configuration;
 mod deadlines;
 #[path = "e2e/duties.rs"]
 mod duties;
+#[path = "e2e/evidence.rs"]
+mod evidence;
 #[path = "e2e/idempotency.rs"]
 mod idempotency;
 #[path = "e2e/intake.rs"]

@@ -6,10 +6,9 @@ use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use casefile_domain::aggregate::Status;
 use casefile_domain::command::{
-    AcknowledgeComplaint, AddLinkedCase, AssignOwner, AttachEvidence, Categorise, CloseComplaint,
-    DeclareDeadlock, DefineComplaint, Escalate, ExtendDeadline, LogComplaint, RecordNote,
-    RecordReferralReference, ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage,
-    WithdrawComplaint,
+    AcknowledgeComplaint, AddLinkedCase, AssignOwner, Categorise, CloseComplaint, DeclareDeadlock,
+    DefineComplaint, Escalate, ExtendDeadline, LogComplaint, RecordNote, RecordReferralReference,
+    ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage, WithdrawComplaint,
 };
 use casefile_domain::values::{Channel, Stage};
 use casefile_domain::{uk_date, Action, Actor, Division};
@@ -18,7 +17,7 @@ use casefile_projections::{CaseView, History};
 use casefile_store::commit::wire;
 use casefile_store::idempotency::KeyClaim;
 use casefile_store::queue::{Cursor, Match, QueueFilter, Sla, Sort, Start};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -93,50 +92,125 @@ pub async fn log_complaint(
     state.cases.log(complaint, &ctx).await
 }
 
-/// One case as it stands today.
+/// `?as_of=`: a moment in RFC 3339, or a date (`YYYY-MM-DD`) meaning the end of that day
+/// in UK time.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AsOfParams {
+    /// Show the case as it stood at this moment: RFC 3339, or `YYYY-MM-DD` for the end of
+    /// that day in UK time (Europe/London).
+    pub as_of: Option<String>,
+}
+
+impl AsOfParams {
+    fn moment(
+        params: Result<Query<Self>, QueryRejection>,
+    ) -> Result<Option<DateTime<Utc>>, ApiError> {
+        let Query(params) = params.map_err(|rejection| invalid_query(rejection.body_text()))?;
+        params.as_of.as_deref().map(parse_as_of).transpose()
+    }
+}
+
+/// Parses `as_of`: a date stands for the last instant of that day in the UK.
+fn parse_as_of(raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    let malformed = || {
+        invalid_query(format!(
+            "as_of must be an RFC 3339 time or a date YYYY-MM-DD, not `{raw}`"
+        ))
+    };
+    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| malformed())?;
+    let next = day.succ_opt().ok_or_else(malformed)?;
+    // UK clocks change at 01:00 or 02:00, so midnight always exists exactly once.
+    let next_midnight = chrono_tz::Europe::London
+        .from_local_datetime(&next.and_time(NaiveTime::MIN))
+        .earliest()
+        .ok_or_else(malformed)?;
+    // Stored times are kept to the microsecond: the day's last one is the end of the day.
+    Ok(next_midnight.with_timezone(&Utc) - TimeDelta::microseconds(1))
+}
+
+/// One case as it stands today, or as it stood at `as_of`.
 #[utoipa::path(get, path = "/api/v1/complaints/{id}", tag = "complaints",
-    params(("id" = String, Path, description = "Case id")),
+    params(("id" = String, Path, description = "Case id"), AsOfParams),
     responses(
         (status = 200, body = CaseView),
+        (status = 400, body = ErrorBody, description = "`invalid_query`: a malformed `as_of`"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 404, body = ErrorBody,
+            description = "`not_found`, or `not_yet_logged` when `as_of` is before the case was logged"),
     ),
     security(("bearer" = [])))]
 pub async fn get_complaint(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
+    params: Result<Query<AsOfParams>, QueryRejection>,
 ) -> Result<Json<CaseView>, ApiError> {
     principal.require(READERS)?;
+    let as_of = AsOfParams::moment(params)?;
     let id = case_id(&id)?;
+    if let Some(as_of) = as_of {
+        let view = state.cases.as_of(&id, as_of).await?.view;
+        return Ok(Json(
+            super::residents::attach(&state, &principal, view).await?,
+        ));
+    }
     let view = state.cases.view(&id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(
         super::residents::attach(&state, &principal, view).await?,
     ))
 }
 
-/// Every event of a case, in order, with who, when and through which request.
+/// A case's audit trail; with `as_of`, also the case exactly as it stood then.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryResponse {
+    #[serde(flatten)]
+    pub history: History,
+    /// The moment asked for (only with `as_of`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<DateTime<Utc>>,
+    /// The case as it stood at `as_of`, folded from the events listed (only with `as_of`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<CaseView>,
+}
+
+/// Every event of a case, in order, with who, when and through which request; with
+/// `as_of`, the events recorded up to then and the case as it stood.
 #[utoipa::path(get, path = "/api/v1/complaints/{id}/history", tag = "complaints",
-    params(("id" = String, Path, description = "Case id")),
+    params(("id" = String, Path, description = "Case id"), AsOfParams),
     responses(
-        (status = 200, body = History),
+        (status = 200, body = HistoryResponse),
+        (status = 400, body = ErrorBody, description = "`invalid_query`: a malformed `as_of`"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 404, body = ErrorBody,
+            description = "`not_found`, or `not_yet_logged` when `as_of` is before the case was logged"),
     ),
     security(("bearer" = [])))]
 pub async fn get_history(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<History>, ApiError> {
+    params: Result<Query<AsOfParams>, QueryRejection>,
+) -> Result<Json<HistoryResponse>, ApiError> {
     principal.require(READERS)?;
+    let as_of = AsOfParams::moment(params)?;
     let id = case_id(&id)?;
-    state
-        .cases
-        .history(&id)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound)
+    if let Some(as_of) = as_of {
+        let stood = state.cases.as_of(&id, as_of).await?;
+        return Ok(Json(HistoryResponse {
+            history: stood.history,
+            as_of: Some(as_of),
+            case: Some(stood.view),
+        }));
+    }
+    let history = state.cases.history(&id).await?.ok_or(ApiError::NotFound)?;
+    Ok(Json(HistoryResponse {
+        history,
+        as_of: None,
+        case: None,
+    }))
 }
 
 /// SLA states a queue can filter on.
@@ -524,14 +598,6 @@ action!(
     CASEWORKERS,
     RecordNote,
     "Record an internal note or a piece of correspondence."
-);
-action!(
-    evidence,
-    "/api/v1/complaints/{id}/evidence",
-    AttachEvidence,
-    CASEWORKERS,
-    AttachEvidence,
-    "Attach evidence (metadata and checksum)."
 );
 action!(
     links,

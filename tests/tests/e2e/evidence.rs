@@ -1,0 +1,258 @@
+//! Evidence files: uploaded as `multipart/form-data`, hashed as they arrive, stored once
+//! per SHA-256 in the store, downloaded byte for byte.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use casefile_tests::*;
+use reqwest::Method;
+
+both_backends! {
+    an_uploaded_file_downloads_byte_for_byte => round_trip,
+    the_same_file_twice_is_stored_once => stored_once,
+    a_file_over_the_limit_is_payload_too_large => over_the_limit,
+    a_media_type_off_the_allow_list_is_refused => media_type_refused,
+    metadata_only_evidence_has_no_file_to_download => metadata_only,
+}
+
+const BOUNDARY: &str = "casefile-test-boundary-7MA4YWxkTrZu0gW";
+
+/// A `multipart/form-data` body with a `file` part and, if given, a `description` part.
+fn form(name: &str, media_type: &str, content: &[u8], description: Option<&str>) -> Body {
+    let mut bytes = Vec::new();
+    if let Some(text) = description {
+        write!(
+            bytes,
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\n{text}\r\n"
+        )
+        .unwrap();
+    }
+    write!(
+        bytes,
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+         Content-Type: {media_type}\r\n\r\n"
+    )
+    .unwrap();
+    bytes.extend_from_slice(content);
+    write!(bytes, "\r\n--{BOUNDARY}--\r\n").unwrap();
+    Body::Raw {
+        content_type: Some(format!("multipart/form-data; boundary={BOUNDARY}")),
+        bytes,
+    }
+}
+
+/// Binary content with every byte value, CR LF pairs and dashes that look like framing.
+fn binary_file(len: usize) -> Vec<u8> {
+    let mut state: u32 = 0x2545_f491;
+    (0..len)
+        .map(|i| match i % 997 {
+            0 => b'\r',
+            1 => b'\n',
+            2 | 3 => b'-',
+            _ => {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state.to_le_bytes()[0]
+            }
+        })
+        .collect()
+}
+
+/// The SHA-256 of `content` as `sha256sum` prints it.
+fn sha256sum(content: &[u8]) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    child.stdin.take().unwrap().write_all(content).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_string()
+}
+
+async fn upload(app: &TestApp, token: &str, id: &str, body: Body) -> (StatusCode, Value) {
+    let r = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/complaints/{id}/evidence"),
+            Some(token),
+            body,
+            &[],
+        )
+        .await;
+    (r.status, r.json)
+}
+
+async fn download(app: &TestApp, token: &str, id: &str, evidence_id: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(&format!("/api/v1/complaints/{id}/evidence/{evidence_id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn round_trip(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = app.staff().await;
+    let id = app.new_case().await;
+    let content = binary_file(300_000);
+    let (status, view) = upload(
+        &app,
+        &s.officer.token,
+        &id,
+        form(
+            "Bedroom wall.png",
+            "image/png",
+            &content,
+            Some("Mould above the window"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let evidence = &view["evidence"][0];
+    assert_eq!(evidence["name"], "Bedroom wall.png");
+    assert_eq!(evidence["media_type"], "image/png");
+    assert_eq!(evidence["size_bytes"], 300_000);
+    assert_eq!(evidence["sha256"], sha256sum(&content));
+    assert_eq!(evidence["description"], "Mould above the window");
+
+    let evidence_id = str_at(evidence, "evidence_id");
+    // Every reader may download it, the auditor included.
+    let response = download(&app, &s.auditor.token, &id, &evidence_id).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    assert_eq!(header("content-type").as_deref(), Some("image/png"));
+    assert_eq!(
+        header("content-disposition").as_deref(),
+        Some("attachment; filename=\"Bedroom wall.png\"; filename*=UTF-8''Bedroom%20wall.png")
+    );
+    let got = response.bytes().await.unwrap();
+    assert!(
+        got.as_ref() == content.as_slice(),
+        "downloaded bytes differ"
+    );
+
+    // An unknown evidence id is not found.
+    let response = download(&app, &s.auditor.token, &id, "ev-99").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+async fn stored_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = app.staff().await;
+    let first = app.new_case().await;
+    let second = app.new_case().await;
+    let content = b"Inspection notes: damp reading 28% in the bedroom.\n".to_vec();
+    for id in [&first, &first, &second] {
+        let (status, view) = upload(
+            &app,
+            &s.officer.token,
+            id,
+            form("notes.txt", "text/plain; charset=utf-8", &content, None),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+    }
+    assert_eq!(
+        app.case(&first).await["evidence"].as_array().unwrap().len(),
+        2
+    );
+    let stored = app.sql_texts("SELECT sha256 FROM evidence_blobs").await;
+    assert_eq!(stored, vec![sha256sum(&content)]);
+}
+
+async fn over_the_limit(backend: Backend) {
+    let app = spawn_app_with(backend, |config| config.evidence_limit_bytes = 4096).await;
+    let s = app.staff().await;
+    let id = app.new_case().await;
+    let (status, body) = upload(
+        &app,
+        &s.officer.token,
+        &id,
+        form("big.pdf", "application/pdf", &binary_file(4097), None),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+    // Exactly at the limit is accepted; nothing else was stored.
+    let (status, view) = upload(
+        &app,
+        &s.officer.token,
+        &id,
+        form("fits.pdf", "application/pdf", &binary_file(4096), None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(
+        app.sql_texts("SELECT sha256 FROM evidence_blobs")
+            .await
+            .len(),
+        1
+    );
+}
+
+async fn media_type_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = app.staff().await;
+    let id = app.new_case().await;
+    let (status, body) = upload(
+        &app,
+        &s.officer.token,
+        &id,
+        form("setup.exe", "application/x-msdownload", b"MZ\x90\x00", None),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_evidence_type",
+    );
+    assert!(app
+        .sql_texts("SELECT sha256 FROM evidence_blobs")
+        .await
+        .is_empty());
+    assert!(app.case(&id).await["evidence"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+async fn metadata_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = app.staff().await;
+    let id = app.new_case().await;
+    let view = app
+        .act_ok(
+            &s.officer.token,
+            &id,
+            "evidence",
+            json!({
+                "name": "cctv.mp4",
+                "media_type": "video/mp4",
+                "size_bytes": 1_000_000,
+                "sha256": sha256sum(b"kept on the housing officer's drive"),
+            }),
+        )
+        .await;
+    let evidence_id = str_at(&view["evidence"][0], "evidence_id");
+    let (status, body) = app
+        .get(
+            &format!("/api/v1/complaints/{id}/evidence/{evidence_id}"),
+            &s.auditor.token,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "evidence_not_stored");
+}
