@@ -78,6 +78,15 @@ pub struct Config {
     #[arg(long, env = "CASEFILE_SNAPSHOT_EVERY", default_value_t = 50)]
     pub snapshot_every: usize,
 
+    /// A folder of web page templates that replace the built-in ones of the same name.
+    #[arg(long, env = "CASEFILE_WEB_TEMPLATES")]
+    pub web_templates: Option<PathBuf>,
+
+    /// Always mark session cookies `Secure`. Without it they are `Secure` when a proxy sends
+    /// `X-Forwarded-Proto: https`.
+    #[arg(long, env = "CASEFILE_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
     /// Log format.
     #[arg(long, env = "CASEFILE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -98,6 +107,8 @@ impl Config {
             bank_holidays: None,
             body_limit_bytes: 1024 * 1024,
             snapshot_every: 50,
+            web_templates: None,
+            secure_cookies: false,
             log_format: LogFormat::Text,
             log: "warn".to_string(),
         }

@@ -14,6 +14,7 @@
 //! - [`store`]: PostgreSQL or SQLite behind one type.
 //! - [`error`], [`extract`]: one JSON error body for everything.
 //! - [`metrics`], [`telemetry`]: Prometheus and tracing.
+//! - [`web`]: the staff web app at `/`.
 
 pub mod auth;
 pub mod cases;
@@ -27,3 +28,4 @@ pub mod routes;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod web;

@@ -7,11 +7,13 @@
 //! - [`users`]: users, roles and hashed tokens.
 //! - [`idempotency`]: stored responses for `Idempotency-Key` replays.
 //! - [`summaries`]: the work-queue projection.
+//! - [`web`]: web sign-in credentials, sessions and set-password links.
 
 pub mod idempotency;
 pub mod repository;
 pub mod summaries;
 pub mod users;
+pub mod web;
 
 use std::collections::HashMap;
 use std::path::Path;

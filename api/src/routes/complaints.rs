@@ -27,23 +27,23 @@ use crate::store::summaries::SummaryFilter;
 
 use Role::*;
 
-const READERS: &[Role] = &[Advisor, Officer, Reviewer, Manager, Compliance, Auditor];
-const LOGGERS: &[Role] = &[Advisor, Officer, Manager];
-const CASEWORKERS: &[Role] = &[Advisor, Officer, Reviewer, Manager];
-const STAGE1: &[Role] = &[Officer, Manager];
-const STAGE2: &[Role] = &[Reviewer, Manager];
-const CLOSERS: &[Role] = &[Officer, Reviewer, Manager];
-const REFERRERS: &[Role] = &[Reviewer, Manager, Compliance];
-const MANAGERS: &[Role] = &[Manager];
+pub(crate) const READERS: &[Role] = &[Advisor, Officer, Reviewer, Manager, Compliance, Auditor];
+pub(crate) const LOGGERS: &[Role] = &[Advisor, Officer, Manager];
+pub(crate) const CASEWORKERS: &[Role] = &[Advisor, Officer, Reviewer, Manager];
+pub(crate) const STAGE1: &[Role] = &[Officer, Manager];
+pub(crate) const STAGE2: &[Role] = &[Reviewer, Manager];
+pub(crate) const CLOSERS: &[Role] = &[Officer, Reviewer, Manager];
+pub(crate) const REFERRERS: &[Role] = &[Reviewer, Manager, Compliance];
+pub(crate) const MANAGERS: &[Role] = &[Manager];
 
 /// A case id from the path: anything that is not a UUID names no case.
-fn case_id(raw: &str) -> Result<String, ApiError> {
+pub(crate) fn case_id(raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw)
         .map(|id| id.to_string())
         .map_err(|_| ApiError::NotFound)
 }
 
-fn context(principal: &Principal, role: Role, headers: &HeaderMap) -> CommandContext {
+pub(crate) fn context(principal: &Principal, role: Role, headers: &HeaderMap) -> CommandContext {
     let header = |name: &str| {
         headers
             .get(name)
