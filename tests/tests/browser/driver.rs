@@ -250,8 +250,8 @@ impl Browser {
         }
     }
 
-    /// Saves a screenshot of the page as `target/screenshots/<name>.png` and asserts axe-core
-    /// finds no WCAG 2.2 A or AA violation on it.
+    /// Saves a screenshot of the page as `target/screenshots/<name>.png`, asserts axe-core
+    /// finds no WCAG 2.2 A or AA violation on it, and that it reflows at 400 % zoom.
     pub async fn check_page(&self, name: &str) {
         self.ready().await;
         self.screenshot(name).await;
@@ -262,6 +262,56 @@ impl Browser {
             self.path().await,
             serde_json::to_string_pretty(&violations).unwrap_or_default()
         );
+        self.check_reflow(name).await;
+    }
+
+    /// WCAG 1.4.10: at 320 CSS pixels wide (a 1280-pixel screen at 400 % zoom) the page
+    /// scrolls only down, never sideways. Saved as `<name>-400pc.png`.
+    pub async fn check_reflow(&self, name: &str) {
+        self.client
+            .set_window_size(320, 900)
+            .await
+            .expect("a narrow window");
+        let widths = self
+            .client
+            .execute(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
+                vec![],
+            )
+            .await
+            .expect("the page's widths");
+        let png = self.client.screenshot().await.expect("a screenshot");
+        std::fs::write(screenshot_dir().join(format!("{name}-400pc.png")), png)
+            .expect("write the screenshot");
+        self.client
+            .set_window_size(1280, 1024)
+            .await
+            .expect("the window back to its size");
+        let (scroll, client) = (widths[0].as_u64(), widths[1].as_u64());
+        assert!(
+            matches!((scroll, client), (Some(s), Some(c)) if c <= 320 && s <= c),
+            "`{name}` does not reflow at 320 px: content {scroll:?} px wide in a {client:?} px window"
+        );
+    }
+
+    /// The text of the element that has the keyboard focus.
+    pub async fn focused_text(&self) -> String {
+        self.client
+            .execute("return document.activeElement.textContent.trim()", vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// Presses a key (a WebDriver key code such as `\u{E004}` for Tab) on the focused element.
+    pub async fn press(&self, key: &str) {
+        let focused = self
+            .client
+            .active_element()
+            .await
+            .expect("the focused element");
+        focused.send_keys(key).await.expect("a key press");
     }
 
     pub async fn screenshot(&self, name: &str) {

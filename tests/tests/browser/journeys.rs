@@ -179,6 +179,13 @@ async fn an_officer_logs_and_acknowledges_a_complaint_and_sees_a_refusal_in_plac
         "the refused command recorded nothing"
     );
 
+    // The home page counts the case and links to it.
+    browser.click("a[href='/']").await;
+    let by_stage = browser.text("table").await;
+    assert!(by_stage.contains("Stage 1 1"), "{by_stage}");
+    assert!(browser.exists(&format!("a[href='/cases/{id}']")).await);
+    browser.check_page("home-with-a-case").await;
+
     // An officer sees no administrator's page, in the menu or by address.
     assert!(!browser.exists("a[href='/admin/users']").await);
     browser.goto("/admin/users").await;

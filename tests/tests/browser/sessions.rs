@@ -303,3 +303,57 @@ async fn the_lock_is_kept_in_the_store_scenario(backend: Backend) {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_administrator_sets_up_their_sign_in_by_the_link_printed_at_start() {
+    let path = std::env::temp_dir().join(format!(
+        "casefile-test-{}.db",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let url = format!("sqlite://{}", path.display());
+    let app = Application::build(Config::for_tests(&url)).await.unwrap();
+    let link = app.admin_setup_path().expect("a set-up link").to_string();
+    let base = format!("http://127.0.0.1:{}", app.local_addr().port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+
+    let page = client().get(format!("{base}{link}")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let pre = cookie_value(&set_cookie(&page, "casefile_csrf").unwrap());
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Your email address"),
+        "the administrator has no email yet"
+    );
+    let token = link.trim_start_matches("/set-password?token=");
+    let response = client()
+        .post(format!("{base}/set-password"))
+        .header(COOKIE, format!("casefile_csrf={pre}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("csrf", &pre),
+            ("token", token),
+            ("email", "admin@example.org"),
+            ("password", PASSWORD),
+            ("confirm", PASSWORD),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let session = sign_in(&base, "admin@example.org", &[]).await;
+    let users = get(&base, "/admin/users", &session.cookie).await;
+    assert_eq!(users.status(), StatusCode::OK);
+    let _ = tx.send(());
+    let _ = server.await;
+
+    // Once an administrator can sign in, no new link is made.
+    let again = Application::build(Config::for_tests(&url)).await.unwrap();
+    assert_eq!(again.admin_setup_path(), None);
+    drop(again);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}

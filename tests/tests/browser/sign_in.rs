@@ -89,3 +89,47 @@ async fn the_accessibility_check_finds_a_violation_planted_in_a_page() {
     assert_eq!(rules, vec!["image-alt".to_string()]);
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_tab_reaches_a_visible_skip_link_that_jumps_to_the_main_content() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let browser = Browser::start(&app.address).await;
+    browser.goto("/sign-in").await;
+    browser.press("\u{E004}").await;
+    assert_eq!(browser.focused_text().await, "Skip to main content");
+    let left = browser
+        .client
+        .execute(
+            "return document.activeElement.getBoundingClientRect().left",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        left.as_f64().is_some_and(|x| x >= 0.0),
+        "the focused skip link is off screen: {left}"
+    );
+    browser.screenshot("skip-link-focused").await;
+    browser.press("\u{E007}").await;
+    let hash = browser
+        .client
+        .execute("return window.location.hash", vec![])
+        .await
+        .unwrap();
+    assert_eq!(hash, serde_json::json!("#main"));
+    let focused = browser
+        .client
+        .execute("return document.activeElement.id", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, serde_json::json!("main"));
+    // The next Tab goes to the first field of the form.
+    browser.press("\u{E004}").await;
+    let focused = browser
+        .client
+        .execute("return document.activeElement.id", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, serde_json::json!("email"));
+    browser.close().await;
+}
