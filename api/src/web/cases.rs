@@ -156,9 +156,11 @@ const ACTIONS: &[ActionSpec] = &[
         title: "Acknowledge the complaint",
         button: "Acknowledge",
         roles: STAGE1,
-        fields: &[hinted(
-            field("text", "What the resident was told", Kind::Textarea, false),
-            "Optional.",
+        fields: &[field(
+            "text",
+            "What the resident was told",
+            Kind::Textarea,
+            false,
         )],
     },
     ActionSpec {
@@ -188,9 +190,11 @@ const ACTIONS: &[ActionSpec] = &[
         title: "Acknowledge the Stage 2 request",
         button: "Acknowledge Stage 2",
         roles: STAGE2,
-        fields: &[hinted(
-            field("text", "What the resident was told", Kind::Textarea, false),
-            "Optional.",
+        fields: &[field(
+            "text",
+            "What the resident was told",
+            Kind::Textarea,
+            false,
         )],
     },
     ActionSpec {

@@ -226,6 +226,22 @@ async fn an_administrator_sets_up_a_user_who_then_chooses_a_password_by_link() {
     sign_in(&browser, "admin@example.org", PASSWORD).await;
     assert_eq!(browser.path().await, "/");
 
+    // An administrator may do everything, so the case page has every command's form;
+    // opened all at once, each is checked.
+    let id = app.new_case().await;
+    browser.goto(&format!("/cases/{id}")).await;
+    let forms = browser
+        .client
+        .execute(
+            "document.querySelectorAll('details.action').forEach(d => d.open = true); \
+             return document.querySelectorAll('details.action form').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forms, json!(16));
+    browser.check_page("case-every-action").await;
+
     browser.click("a[href='/admin/users']").await;
     browser.check_page("admin-users").await;
     // Create a reviewer without a password.
