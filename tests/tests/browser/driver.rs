@@ -56,7 +56,7 @@ pub fn screenshot_dir() -> PathBuf {
 }
 
 pub struct Browser {
-    pub client: Client,
+    client: Option<Client>,
     pub base: String,
     /// chromedriver, leader of its own process group, which Chromium joins.
     driver: Option<Child>,
@@ -85,32 +85,62 @@ impl Drop for Browser {
 
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a fresh profile, pointed at `base`
-    /// (`http://127.0.0.1:PORT`).
+    /// (`http://127.0.0.1:PORT`). A start that fails (Chromium can time out on a busy
+    /// machine) is tried again, up to three times, each with a new driver and profile.
     pub async fn start(base: &str) -> Browser {
         let chromium = binary("CASEFILE_CHROMIUM", CHROMIUM);
         let chromedriver = binary("CASEFILE_CHROMEDRIVER", CHROMEDRIVER);
         require(&chromium, "Chromium");
         require(&chromedriver, "chromedriver");
+        // The dependency tree enables two of rustls's crypto back ends, so it cannot pick
+        // one by itself; chromedriver is reached over plain HTTP anyway.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::try_start(&chromium, &chromedriver, base).await {
+                Ok(browser) => return browser,
+                Err(err) => failures.push(err),
+            }
+        }
+        panic!(
+            "chromedriver would not start Chromium: {}",
+            failures.join("; ")
+        );
+    }
+
+    async fn try_start(
+        chromium: &Path,
+        chromedriver: &Path,
+        base: &str,
+    ) -> Result<Browser, String> {
         let port = free_port();
-        let mut driver = Command::new(&chromedriver);
-        driver.process_group(0);
-        let driver = driver
+        let mut command = Command::new(chromedriver);
+        command.process_group(0);
+        let driver = command
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
+            .map_err(|e| format!("cannot start {}: {e}", chromedriver.display()))?;
         let profile = std::env::temp_dir().join(format!(
             "casefile-chromium-{}",
             uuid::Uuid::new_v4().simple()
         ));
+        // From here on, dropping the half-built browser stops the driver.
+        let mut browser = Browser {
+            client: None,
+            base: base.to_string(),
+            driver: Some(driver),
+            profile,
+        };
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "chromedriver did not listen on port {port} within 30 s"
-            );
+            if started.elapsed() > Duration::from_secs(30) {
+                return Err(format!(
+                    "chromedriver did not listen on port {port} within 30 s"
+                ));
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let args = vec![
@@ -124,32 +154,25 @@ impl Browser {
             "--disable-sync".to_string(),
             "--disable-dev-shm-usage".to_string(),
             "--window-size=1280,1024".to_string(),
-            format!("--user-data-dir={}", profile.display()),
+            format!("--user-data-dir={}", browser.profile.display()),
         ];
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".to_string(),
             json!({"binary": chromium.display().to_string(), "args": args}),
         );
-        // The dependency tree enables two of rustls's crypto back ends, so it cannot pick
-        // one by itself; chromedriver is reached over plain HTTP anyway.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = ClientBuilder::rustls()
-            .expect("a WebDriver client")
+            .map_err(|e| format!("a WebDriver client: {e}"))?
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
-            .unwrap_or_else(|e| panic!("chromedriver would not start Chromium: {e}"));
-        Browser {
-            client,
-            base: base.to_string(),
-            driver: Some(driver),
-            profile,
-        }
+            .map_err(|e| e.to_string())?;
+        browser.client = Some(client);
+        Ok(browser)
     }
 
     pub async fn goto(&self, path: &str) {
-        self.client
+        self.client()
             .goto(&format!("{}{path}", self.base))
             .await
             .unwrap_or_else(|e| panic!("GET {path}: {e}"));
@@ -157,7 +180,7 @@ impl Browser {
 
     /// The path and query of the page now shown.
     pub async fn path(&self) -> String {
-        let url = self.client.current_url().await.expect("the current URL");
+        let url = self.client().current_url().await.expect("the current URL");
         match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
             None => url.path().to_string(),
@@ -165,7 +188,7 @@ impl Browser {
     }
 
     pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
-        match self.client.find(Locator::Css(css)).await {
+        match self.client().find(Locator::Css(css)).await {
             Ok(element) => element,
             Err(e) => panic!("no element `{css}` on {}: {e}", self.path().await),
         }
@@ -177,7 +200,7 @@ impl Browser {
 
     pub async fn exists(&self, css: &str) -> bool {
         !self
-            .client
+            .client()
             .find_all(Locator::Css(css))
             .await
             .expect("find_all")
@@ -202,7 +225,7 @@ impl Browser {
     pub async fn click(&self, css: &str) {
         let element = self.find(css).await;
         let old = self
-            .client
+            .client()
             .find(Locator::Css("html"))
             .await
             .expect("the page");
@@ -235,7 +258,7 @@ impl Browser {
         let started = Instant::now();
         loop {
             let state = self
-                .client
+                .client()
                 .execute("return document.readyState", vec![])
                 .await
                 .unwrap_or(Value::Null);
@@ -268,22 +291,22 @@ impl Browser {
     /// WCAG 1.4.10: at 320 CSS pixels wide (a 1280-pixel screen at 400 % zoom) the page
     /// scrolls only down, never sideways. Saved as `<name>-400pc.png`.
     pub async fn check_reflow(&self, name: &str) {
-        self.client
+        self.client()
             .set_window_size(320, 900)
             .await
             .expect("a narrow window");
         let widths = self
-            .client
+            .client()
             .execute(
                 "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
                 vec![],
             )
             .await
             .expect("the page's widths");
-        let png = self.client.screenshot().await.expect("a screenshot");
+        let png = self.client().screenshot().await.expect("a screenshot");
         std::fs::write(screenshot_dir().join(format!("{name}-400pc.png")), png)
             .expect("write the screenshot");
-        self.client
+        self.client()
             .set_window_size(1280, 1024)
             .await
             .expect("the window back to its size");
@@ -296,7 +319,7 @@ impl Browser {
 
     /// The text of the element that has the keyboard focus.
     pub async fn focused_text(&self) -> String {
-        self.client
+        self.client()
             .execute("return document.activeElement.textContent.trim()", vec![])
             .await
             .ok()
@@ -307,7 +330,7 @@ impl Browser {
     /// Presses a key (a WebDriver key code such as `\u{E004}` for Tab) on the focused element.
     pub async fn press(&self, key: &str) {
         let focused = self
-            .client
+            .client()
             .active_element()
             .await
             .expect("the focused element");
@@ -319,7 +342,7 @@ impl Browser {
         std::fs::create_dir_all(&dir).expect("the screenshots folder");
         // Tall enough for a whole case page in one picture.
         let height = self
-            .client
+            .client()
             .execute(
                 "return Math.min(4000, Math.max(document.documentElement.scrollHeight, 600))",
                 vec![],
@@ -329,11 +352,11 @@ impl Browser {
             .and_then(|v| v.as_u64())
             .unwrap_or(1024);
         let _ = self
-            .client
+            .client()
             .set_window_size(1280, u32::try_from(height).unwrap_or(1024))
             .await;
-        let png = self.client.screenshot().await.expect("a screenshot");
-        let _ = self.client.set_window_size(1280, 1024).await;
+        let png = self.client().screenshot().await.expect("a screenshot");
+        let _ = self.client().set_window_size(1280, 1024).await;
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write the screenshot");
     }
 
@@ -341,7 +364,7 @@ impl Browser {
     /// help text and the elements that fail it.
     pub async fn axe(&self) -> Vec<Value> {
         let loaded = self
-            .client
+            .client()
             .execute(
                 &format!("{AXE}\n;return typeof window.axe === 'object';"),
                 vec![],
@@ -359,7 +382,7 @@ impl Browser {
               .catch(e => done([{ id: 'axe-error', help: String(e) }]));
         "#;
         let result = self
-            .client
+            .client()
             .execute_async(script, vec![json!(WCAG_TAGS)])
             .await
             .expect("run axe-core");
@@ -369,8 +392,13 @@ impl Browser {
         }
     }
 
+    /// The WebDriver session.
+    pub fn client(&self) -> &Client {
+        self.client.as_ref().expect("a started browser")
+    }
+
     /// Ends the WebDriver session (closing Chromium), then chromedriver.
     pub async fn close(self) {
-        let _ = self.client.clone().close().await;
+        let _ = self.client().clone().close().await;
     }
 }

@@ -231,7 +231,7 @@ async fn an_administrator_sets_up_a_user_who_then_chooses_a_password_by_link() {
     let id = app.new_case().await;
     browser.goto(&format!("/cases/{id}")).await;
     let forms = browser
-        .client
+        .client()
         .execute(
             "document.querySelectorAll('details.action').forEach(d => d.open = true); \
              return document.querySelectorAll('details.action form').length",

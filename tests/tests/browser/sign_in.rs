@@ -72,7 +72,7 @@ async fn the_accessibility_check_finds_a_violation_planted_in_a_page() {
     assert_eq!(browser.axe().await, Vec::<serde_json::Value>::new());
     // An image with no text alternative breaks WCAG 1.1.1.
     browser
-        .client
+        .client()
         .execute(
             "const img = document.createElement('img'); img.src = 'data:,'; \
              document.querySelector('main').appendChild(img);",
@@ -98,7 +98,7 @@ async fn the_first_tab_reaches_a_visible_skip_link_that_jumps_to_the_main_conten
     browser.press("\u{E004}").await;
     assert_eq!(browser.focused_text().await, "Skip to main content");
     let left = browser
-        .client
+        .client()
         .execute(
             "return document.activeElement.getBoundingClientRect().left",
             vec![],
@@ -112,13 +112,13 @@ async fn the_first_tab_reaches_a_visible_skip_link_that_jumps_to_the_main_conten
     browser.screenshot("skip-link-focused").await;
     browser.press("\u{E007}").await;
     let hash = browser
-        .client
+        .client()
         .execute("return window.location.hash", vec![])
         .await
         .unwrap();
     assert_eq!(hash, serde_json::json!("#main"));
     let focused = browser
-        .client
+        .client()
         .execute("return document.activeElement.id", vec![])
         .await
         .unwrap();
@@ -126,7 +126,7 @@ async fn the_first_tab_reaches_a_visible_skip_link_that_jumps_to_the_main_conten
     // The next Tab goes to the first field of the form.
     browser.press("\u{E004}").await;
     let focused = browser
-        .client
+        .client()
         .execute("return document.activeElement.id", vec![])
         .await
         .unwrap();
