@@ -1,7 +1,10 @@
 //! Bearer-token authentication and role checks.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -105,6 +108,42 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// How long a resolved token is trusted without asking the store again: the longest a
+/// revocation made on another instance takes to be effective here.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(4);
+/// Tokens remembered at most; past that the cache starts again empty.
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+/// Recently resolved tokens, so a request costs no database round trip to authenticate.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<String, (Principal, Instant)>>,
+}
+
+impl TokenCache {
+    fn get(&self, token_hash: &str) -> Option<Principal> {
+        let entries = self.entries.lock().ok()?;
+        let (principal, at) = entries.get(token_hash)?;
+        (at.elapsed() < TOKEN_CACHE_TTL).then(|| principal.clone())
+    }
+
+    fn put(&self, token_hash: String, principal: Principal) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= TOKEN_CACHE_MAX {
+                entries.clear();
+            }
+            entries.insert(token_hash, (principal, Instant::now()));
+        }
+    }
+
+    /// Forgets every token of a user: revocations here take effect at once.
+    pub fn forget_user(&self, user_id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (principal, _)| principal.id != user_id);
+        }
+    }
+}
+
 /// Resolves the bearer token into a [`Principal`] request extension, or answers 401.
 pub async fn authenticate(
     State(state): State<AppState>,
@@ -121,15 +160,24 @@ pub async fn authenticate(
         })
         .filter(|token| !token.is_empty())
         .ok_or(ApiError::Unauthorized)?;
-    let user = state
-        .store
-        .user_by_token(&hash_token(token))
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    request.extensions_mut().insert(Principal {
-        roles: parse_roles(&user.roles),
-        id: user.id,
-        name: user.name,
-    });
+    let token_hash = hash_token(token);
+    let principal = match state.tokens.get(&token_hash) {
+        Some(principal) => principal,
+        None => {
+            let user = state
+                .store
+                .user_by_token(&token_hash)
+                .await?
+                .ok_or(ApiError::Unauthorized)?;
+            let principal = Principal {
+                roles: parse_roles(&user.roles),
+                id: user.id,
+                name: user.name,
+            };
+            state.tokens.put(token_hash, principal.clone());
+            principal
+        }
+    };
+    request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
 }

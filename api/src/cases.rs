@@ -1,26 +1,27 @@
-//! The CQRS wiring: commands go to the `Complaint` aggregate through cqrs-es, events land in
-//! the store, and the case's read models are rebuilt from them for the response.
+//! The CQRS wiring: each command runs through cqrs-es's `CqrsFramework` over a
+//! [`UnitOfWork`], whose commit writes the events and everything derived from them in one
+//! transaction; the response is the case as that commit left it, serialised once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use casefile_domain::command::LogComplaint;
-use casefile_domain::{uk_date, Action, Calendar, Complaint, ComplaintCommand, ComplaintServices};
-use casefile_projections::case_view::CaseRecord;
+use casefile_domain::{uk_date, Action, Calendar, ComplaintCommand, ComplaintServices};
 use casefile_projections::recorded::meta;
 use casefile_projections::{CaseView, History};
+use casefile_store::idempotency::KeyClaim;
+use casefile_store::sequencer::Sequencer;
+use casefile_store::{CommitError, Store, UnitOfWork};
 use chrono::{Datelike, Utc};
-use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{AggregateError, CqrsFramework};
 use rand::Rng;
 
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
-use crate::store::repository::CaseRepository;
-use crate::store::Store;
-
-pub type CaseCqrs = CqrsFramework<Complaint, PersistedEventStore<CaseRepository, Complaint>>;
 
 /// How often a command that lost a race is re-run against the newer state before the
 /// client is told to retry. Every re-run re-checks every rule.
@@ -33,6 +34,8 @@ pub struct CommandContext {
     pub role: Role,
     pub request_id: String,
     pub user_agent: Option<String>,
+    /// The request's `Idempotency-Key`, recorded in the command's transaction.
+    pub idempotency: Option<KeyClaim>,
 }
 
 impl CommandContext {
@@ -51,66 +54,122 @@ impl CommandContext {
     }
 }
 
+/// The answer to a command: the case as its commit left it, already serialised.
+#[derive(Debug, Clone)]
+pub struct CaseResponse {
+    pub view: Option<CaseView>,
+    pub status: StatusCode,
+    body: String,
+    replayed: bool,
+    /// Whether the request's `Idempotency-Key` is answered already (by this commit, or by
+    /// the one replayed).
+    recorded: bool,
+}
+
+impl CaseResponse {
+    /// A response stored under an `Idempotency-Key`, sent again.
+    pub fn replay(status: u16, body: String) -> Self {
+        Self {
+            view: None,
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            body,
+            replayed: true,
+            recorded: true,
+        }
+    }
+}
+
+impl IntoResponse for CaseResponse {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if self.recorded {
+            headers.insert(
+                crate::idempotency::RECORDED_HEADER,
+                HeaderValue::from_static("true"),
+            );
+        }
+        if self.replayed {
+            headers.insert(
+                crate::idempotency::REPLAYED_HEADER,
+                HeaderValue::from_static("true"),
+            );
+        }
+        response
+    }
+}
+
 pub struct Cases {
-    cqrs: CaseCqrs,
     store: Store,
-    calendar: Arc<Calendar>,
+    services: ComplaintServices,
+    sequencer: Sequencer,
 }
 
 impl Cases {
-    pub fn new(store: Store, services: ComplaintServices, snapshot_every: usize) -> Self {
-        let calendar = services.calendar.clone();
-        let repository = CaseRepository::new(&store);
-        let event_store =
-            PersistedEventStore::new_snapshot_store(repository, snapshot_every.max(1));
+    pub fn new(store: Store, services: ComplaintServices, sequencer: Sequencer) -> Self {
         Self {
-            cqrs: CqrsFramework::new(event_store, Vec::new(), services),
             store,
-            calendar,
+            services,
+            sequencer,
         }
     }
 
-    /// Logs a new complaint under a fresh id and reference.
+    pub fn calendar(&self) -> &Arc<Calendar> {
+        &self.services.calendar
+    }
+
+    /// Logs a new complaint under a fresh id; its reference is taken by the commit.
     pub async fn log(
         &self,
         complaint: LogComplaint,
         ctx: &CommandContext,
-    ) -> Result<CaseView, ApiError> {
+    ) -> Result<CaseResponse, ApiError> {
         let id = uuid::Uuid::now_v7().to_string();
         let year = uk_date(Utc::now()).year();
-        let serial = self.store.next_reference_serial(year).await?;
-        let reference = format!("CF-{year}-{serial:06}");
-        self.execute(
-            &id,
-            "log",
-            Action::Log {
-                reference,
-                complaint,
-            },
-            ctx,
-        )
-        .await
+        let action = Action::Log {
+            reference: String::new(),
+            complaint,
+        };
+        self.run(&id, "log", action, ctx, Some(year)).await
     }
 
     /// Runs one command on a case and returns the case as it now stands.
-    #[tracing::instrument(skip(self, action, ctx), fields(case_id = %id, actor = %ctx.principal.id))]
     pub async fn execute(
         &self,
         id: &str,
         name: &'static str,
         action: Action,
         ctx: &CommandContext,
-    ) -> Result<CaseView, ApiError> {
+    ) -> Result<CaseResponse, ApiError> {
+        self.run(id, name, action, ctx, None).await
+    }
+
+    #[tracing::instrument(skip(self, action, ctx), fields(case_id = %id, actor = %ctx.principal.id))]
+    async fn run(
+        &self,
+        id: &str,
+        name: &'static str,
+        action: Action,
+        ctx: &CommandContext,
+        reference_year: Option<i32>,
+    ) -> Result<CaseResponse, ApiError> {
         let command = ComplaintCommand {
             actor: ctx.principal.actor(),
             action,
         };
         let mut attempt = 1;
-        let outcome = loop {
-            let result = self
-                .cqrs
+        let (outcome, committed) = loop {
+            let mut unit = UnitOfWork::new(&self.store, &self.services.calendar)
+                .answering(ctx.idempotency.clone());
+            if let Some(year) = reference_year {
+                unit = unit.assigning_reference(year);
+            }
+            let cqrs = CqrsFramework::new(&unit, Vec::new(), self.services.clone());
+            let result = cqrs
                 .execute_with_metadata(id, command.clone(), ctx.metadata())
                 .await;
+            let committed = unit.outcome();
             match result {
                 Err(AggregateError::AggregateConflict) if attempt < ATTEMPTS => {
                     metrics::counter!("casefile_command_conflicts_total", "action" => name)
@@ -120,7 +179,7 @@ impl Cases {
                     let pause = rand::thread_rng().gen_range(1..=5 * u64::from(attempt));
                     tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
-                other => break other,
+                other => break (other, committed),
             }
         };
         let label = match &outcome {
@@ -134,53 +193,64 @@ impl Cases {
         if matches!(outcome, Err(AggregateError::AggregateConflict)) {
             metrics::counter!("casefile_command_conflicts_total", "action" => name).increment(1);
         }
-        outcome?;
-        let view = self.view(id).await?.ok_or(ApiError::NotFound)?;
-        self.store.upsert_summary(&view.summary()).await?;
-        Ok(view)
+        match committed {
+            Some(Ok(committed)) => {
+                self.sequencer.kick();
+                let status = if reference_year.is_some() {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                Ok(CaseResponse {
+                    view: Some(committed.view),
+                    status,
+                    body: committed.body,
+                    replayed: false,
+                    recorded: true,
+                })
+            }
+            Some(Err(CommitError::KeyTaken)) => self.replay_key(ctx).await,
+            Some(Err(CommitError::Conflict)) => Err(ApiError::Conflict),
+            Some(Err(err)) => Err(ApiError::from(err)),
+            // Nothing was committed: a rule refused the command, the case does not exist,
+            // or the command had nothing to record.
+            None => {
+                outcome?;
+                let view = self.view(id).await?.ok_or(ApiError::NotFound)?;
+                let body = serde_json::to_string(&view).map_err(ApiError::internal)?;
+                Ok(CaseResponse {
+                    view: Some(view),
+                    status: StatusCode::OK,
+                    body,
+                    replayed: false,
+                    recorded: false,
+                })
+            }
+        }
+    }
+
+    /// The response another request with this command's key committed first.
+    async fn replay_key(&self, ctx: &CommandContext) -> Result<CaseResponse, ApiError> {
+        let claim = ctx.idempotency.as_ref().ok_or(ApiError::Conflict)?;
+        match self
+            .store
+            .stored_response(&claim.user_id, &claim.key)
+            .await?
+        {
+            Some(stored) if stored.request_hash == claim.request_hash => {
+                Ok(CaseResponse::replay(stored.status, stored.body))
+            }
+            Some(_) => Err(crate::idempotency::key_reused()),
+            None => Err(ApiError::Conflict),
+        }
     }
 
     /// The case as it stands today, or `None` if no complaint was logged under the id.
     pub async fn view(&self, id: &str) -> Result<Option<CaseView>, ApiError> {
-        Ok(self
-            .record(id)
-            .await?
-            .map(|record| record.view(&self.calendar, uk_date(Utc::now()))))
-    }
-
-    /// The case folded up to its last event: the stored fold plus the events recorded since
-    /// (all of them when nothing usable is stored), saved again when it moved on.
-    async fn record(&self, id: &str) -> Result<Option<CaseRecord>, ApiError> {
-        let stored = self
-            .store
-            .case_record(id)
-            .await?
-            .and_then(|body| serde_json::from_str::<CaseRecord>(&body).ok())
-            .filter(|record| record.format == CaseRecord::FORMAT && record.view.id == id);
-        let after = stored.as_ref().map_or(0, CaseRecord::version);
-        let events = self
-            .store
-            .case_events_after(id, after)
+        self.store
+            .case_view(id, &self.services.calendar, uk_date(Utc::now()))
             .await
-            .map_err(ApiError::internal)?;
-        let mut record = match (stored, events.first()) {
-            (Some(record), _) => record,
-            (None, Some(first)) => match CaseRecord::start(id, first) {
-                Some(record) => record,
-                None => return Ok(None),
-            },
-            (None, None) => return Ok(None),
-        };
-        for event in &events {
-            record.apply(event);
-        }
-        if !events.is_empty() {
-            let body = serde_json::to_string(&record).map_err(ApiError::internal)?;
-            self.store
-                .save_case_record(id, record.version(), &body)
-                .await?;
-        }
-        Ok(Some(record))
+            .map_err(ApiError::from_load)
     }
 
     pub async fn history(&self, id: &str) -> Result<Option<History>, ApiError> {
@@ -188,7 +258,7 @@ impl Cases {
             .store
             .case_events(id)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(ApiError::from_load)?;
         if events.is_empty() {
             return Ok(None);
         }

@@ -74,10 +74,6 @@ pub struct Config {
     #[arg(long, env = "CASEFILE_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
     pub body_limit_bytes: usize,
 
-    /// Snapshot a case every this many events.
-    #[arg(long, env = "CASEFILE_SNAPSHOT_EVERY", default_value_t = 50)]
-    pub snapshot_every: usize,
-
     /// A folder of web page templates that replace the built-in ones of the same name.
     #[arg(long, env = "CASEFILE_WEB_TEMPLATES")]
     pub web_templates: Option<PathBuf>,
@@ -106,7 +102,6 @@ impl Config {
             procedures: Vec::new(),
             bank_holidays: None,
             body_limit_bytes: 1024 * 1024,
-            snapshot_every: 50,
             web_templates: None,
             secure_cookies: false,
             log_format: LogFormat::Text,

@@ -152,3 +152,23 @@ impl From<sqlx::Error> for ApiError {
         }
     }
 }
+
+impl ApiError {
+    /// A read of the store that failed: an outage is 503, anything else ours.
+    pub fn from_load(err: casefile_store::LoadError) -> Self {
+        match err {
+            casefile_store::LoadError::Database(err) => Self::from(err),
+            corrupt => Self::internal(corrupt),
+        }
+    }
+}
+
+impl From<casefile_store::CommitError> for ApiError {
+    fn from(err: casefile_store::CommitError) -> Self {
+        match err {
+            casefile_store::CommitError::Conflict => Self::Conflict,
+            casefile_store::CommitError::Database(err) => Self::from(err),
+            other => Self::internal(other),
+        }
+    }
+}

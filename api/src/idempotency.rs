@@ -1,7 +1,10 @@
-//! `Idempotency-Key`: a repeated write returns the first response instead of running again,
-//! also when the repeats arrive while the first is still running.
-
-use std::time::Duration;
+//! `Idempotency-Key`: a repeated write returns the first response instead of running again.
+//!
+//! A case command records its response under the key in the transaction of its events
+//! (`CommandContext::idempotency`), so a key is never left answered-but-unwritten or
+//! written-but-unanswered. Repeats that race run side by side: the first to commit wins, the
+//! others find the key taken and answer with its response. Other writes (users, tokens) and
+//! rejections, which commit nothing else, store their response after the handler ran.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -9,20 +12,27 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use casefile_store::idempotency::KeyClaim;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::store::idempotency::KeyState;
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "idempotency-replayed";
+/// Set (and removed before the response leaves) by a handler whose commit recorded the key.
+pub const RECORDED_HEADER: &str = "x-casefile-key-recorded";
 const MAX_KEY_LEN: usize = 200;
-/// How long a repeat waits for the first request to finish before answering 409.
-const WAIT: Duration = Duration::from_secs(15);
-const POLL: Duration = Duration::from_millis(25);
+
+pub fn key_reused() -> ApiError {
+    ApiError::Unprocessable {
+        code: "idempotency_key_reused",
+        message: "this Idempotency-Key was used before for a different request".to_string(),
+        details: json!(null),
+    }
+}
 
 pub async fn idempotent(
     State(state): State<AppState>,
@@ -35,7 +45,7 @@ pub async fn idempotent(
     );
     let key = match request.headers().get(HEADER) {
         Some(value) if is_write => value,
-        _ => return Ok(next.run(request).await),
+        _ => return Ok(strip(next.run(request).await)),
     };
     let key = key
         .to_str()
@@ -48,10 +58,10 @@ pub async fn idempotent(
         })?
         .to_string();
     let Some(principal) = request.extensions().get::<Principal>().cloned() else {
-        return Ok(next.run(request).await);
+        return Ok(strip(next.run(request).await));
     };
 
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let bytes = to_bytes(body, state.body_limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
@@ -61,66 +71,59 @@ pub async fn idempotent(
     hasher.update(parts.uri.path().as_bytes());
     hasher.update(b"\n");
     hasher.update(&bytes);
-    let request_hash = hex::encode(hasher.finalize());
+    let claim = KeyClaim {
+        user_id: principal.id.clone(),
+        key,
+        request_hash: hex::encode(hasher.finalize()),
+    };
 
-    let started = tokio::time::Instant::now();
-    loop {
-        match state
-            .store
-            .claim_idempotency_key(&principal.id, &key, &request_hash)
-            .await?
-        {
-            KeyState::Claimed => break,
-            KeyState::Done {
-                request_hash: first,
-                ..
-            }
-            | KeyState::Pending {
-                request_hash: first,
-            } if first != request_hash => {
-                return Err(ApiError::Unprocessable {
-                    code: "idempotency_key_reused",
-                    message: "this Idempotency-Key was used before for a different request"
-                        .to_string(),
-                    details: json!(null),
-                });
-            }
-            KeyState::Done { status, body, .. } => return Ok(replay(status, body)),
-            KeyState::Pending { .. } if started.elapsed() < WAIT => {
-                tokio::time::sleep(POLL).await;
-            }
-            KeyState::Pending { .. } => return Err(ApiError::IdempotencyInProgress),
-        }
+    if let Some(response) = answered(&state, &claim).await? {
+        return Ok(response);
     }
-
+    parts.extensions.insert(claim.clone());
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
+    if response.headers().contains_key(RECORDED_HEADER) || response.status().is_server_error() {
+        // Recorded by the commit; or our failure, which wrote nothing: a retry runs again.
+        return Ok(strip(response));
+    }
     let (parts, body) = response.into_parts();
-    let body = match to_bytes(body, usize::MAX).await {
-        Ok(body) => body,
-        Err(err) => {
-            state
-                .store
-                .release_idempotency_key(&principal.id, &key)
-                .await?;
-            return Err(ApiError::Internal(err.into()));
+    let body = to_bytes(body, usize::MAX)
+        .await
+        .map_err(|err| ApiError::Internal(err.into()))?;
+    let text = String::from_utf8_lossy(&body);
+    if !state
+        .store
+        .store_response(&claim, parts.status.as_u16(), &text)
+        .await?
+    {
+        // A repeat committed first: its answer is the answer.
+        if let Some(response) = answered(&state, &claim).await? {
+            return Ok(response);
         }
-    };
-    if parts.status.is_server_error() {
-        // Our failure, not the client's: let a retry run the request again.
-        state
-            .store
-            .release_idempotency_key(&principal.id, &key)
-            .await?;
-    } else {
-        let text = String::from_utf8_lossy(&body);
-        state
-            .store
-            .complete_idempotency_key(&principal.id, &key, parts.status.as_u16(), &text)
-            .await?;
     }
     Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+/// The stored answer to this key, if the key was used: replayed for the same request,
+/// refused for another.
+async fn answered(state: &AppState, claim: &KeyClaim) -> Result<Option<Response>, ApiError> {
+    match state
+        .store
+        .stored_response(&claim.user_id, &claim.key)
+        .await?
+    {
+        Some(stored) if stored.request_hash != claim.request_hash => Err(key_reused()),
+        Some(stored) => Ok(Some(replay(stored.status, stored.body))),
+        None => Ok(None),
+    }
+}
+
+/// The response without the handler-to-middleware marker.
+fn strip(mut response: Response) -> Response {
+    response.headers_mut().remove(RECORDED_HEADER);
+    response
 }
 
 fn replay(status: u16, body: String) -> Response {

@@ -6,18 +6,18 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: flags and environment.
+//! - [`config`]: flags and environment; [`cli`]: the `casefile` command.
 //! - [`startup`]: [`startup::Application`], built from a config, bound, run until stopped.
 //! - [`routes`]: the HTTP surface; [`openapi`] documents it.
 //! - [`auth`]: bearer tokens and roles; [`idempotency`]: `Idempotency-Key` replays.
-//! - [`cases`]: the CQRS framework and the read side of a case.
-//! - [`store`]: PostgreSQL or SQLite behind one type.
+//! - [`cases`]: the CQRS framework over the store's unit of work, and the read side of a case.
 //! - [`error`], [`extract`]: one JSON error body for everything.
 //! - [`metrics`], [`telemetry`]: Prometheus and tracing.
 //! - [`web`]: the staff web app at `/`.
 
 pub mod auth;
 pub mod cases;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -26,6 +26,5 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod startup;
-pub mod store;
 pub mod telemetry;
 pub mod web;

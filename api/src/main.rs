@@ -2,61 +2,7 @@
 
 use std::process::ExitCode;
 
-use casefile_api::config::Config;
-use casefile_api::startup::Application;
-use clap::Parser;
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = Config::parse();
-    let app = match Application::build(config).await {
-        Ok(app) => app,
-        Err(err) => {
-            eprintln!("casefile: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let url = format!("http://{}", app.local_addr());
-    println!("Casefile is listening on {url} (store: {})", app.backend());
-    println!("API guide: {url}/api/v1/docs");
-    if app.generated_admin_token() {
-        println!(
-            "Administrator token (shown once, keep it safe): {}",
-            app.admin_token()
-        );
-    }
-    println!("Staff web app: {url}/");
-    if let Some(path) = app.admin_setup_path() {
-        println!("Set the administrator's web sign-in (one-time link): {url}{path}");
-    }
-    tracing::info!(%url, "listening");
-    match app.run_until_stopped(shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("casefile: {err}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down");
+    casefile_api::cli::run().await
 }

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{complaints, ops, users};
+use crate::routes::{complaints, dashboard, events, ops, users};
 use crate::startup::AppState;
 
 struct BearerAuth;
@@ -34,12 +34,17 @@ impl Modify for BearerAuth {
         complaints::list_complaints,
         complaints::get_complaint,
         complaints::get_history,
+        complaints::verify,
+        complaints::resident_complaints,
+        dashboard::dashboard,
+        events::feed,
         complaints::acknowledge,
         complaints::assign,
         complaints::notes,
         complaints::evidence,
         complaints::links,
         complaints::categorise,
+        complaints::define,
         complaints::extend,
         complaints::stage1_response,
         complaints::escalate,
@@ -66,6 +71,7 @@ impl Modify for BearerAuth {
     tags(
         (name = "complaints", description = "Log, read and list cases"),
         (name = "actions", description = "One command on a case per endpoint"),
+        (name = "audit", description = "The global event feed"),
         (name = "users", description = "Users, roles and tokens"),
         (name = "operations", description = "Health and metrics"),
     )

@@ -2,11 +2,15 @@
 //!
 //! # Layout
 //!
-//! - [`complaints`]: log, read, list and act on cases.
+//! - [`complaints`]: log, read, list, verify and act on cases.
+//! - [`dashboard`]: the figures every role works from.
+//! - [`events`]: the global event feed.
 //! - [`users`]: users and tokens.
 //! - [`ops`]: health, readiness, metrics.
 
 pub mod complaints;
+pub mod dashboard;
+pub mod events;
 pub mod ops;
 pub mod users;
 
@@ -26,12 +30,20 @@ pub fn api(state: AppState) -> Router<AppState> {
         )
         .route("/complaints/{id}", get(c::get_complaint))
         .route("/complaints/{id}/history", get(c::get_history))
+        .route("/complaints/{id}/verify", get(c::verify))
+        .route(
+            "/complainants/{resident_id}/complaints",
+            get(c::resident_complaints),
+        )
+        .route("/dashboard", get(dashboard::dashboard))
+        .route("/events", get(events::feed))
         .route("/complaints/{id}/acknowledge", post(c::acknowledge))
         .route("/complaints/{id}/assign", post(c::assign))
         .route("/complaints/{id}/notes", post(c::notes))
         .route("/complaints/{id}/evidence", post(c::evidence))
         .route("/complaints/{id}/links", post(c::links))
         .route("/complaints/{id}/categorise", post(c::categorise))
+        .route("/complaints/{id}/definition", post(c::define))
         .route("/complaints/{id}/extend", post(c::extend))
         .route("/complaints/{id}/stage1-response", post(c::stage1_response))
         .route("/complaints/{id}/escalate", post(c::escalate))

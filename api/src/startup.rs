@@ -13,17 +13,20 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{hash_token, new_token};
+use casefile_store::sequencer::Sequencer;
+use casefile_store::users::UserRow;
+use casefile_store::{Access, Store, StoreError};
+
+use crate::auth::{hash_token, new_token, TokenCache};
 use crate::cases::Cases;
 use crate::config::Config;
-use crate::store::users::UserRow;
-use crate::store::{Store, StoreError};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub cases: Arc<Cases>,
+    pub tokens: Arc<TokenCache>,
     pub body_limit: usize,
     /// Ids of every procedure, for the OpenAPI document.
     pub procedure_ids: Arc<Vec<String>>,
@@ -40,6 +43,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     WebTemplates(#[from] crate::web::templates::TemplateError),
+    #[error("cannot bring the read models up to date: {0}")]
+    Repair(#[source] casefile_store::LoadError),
     #[error("cannot set up the administrator: {0}")]
     Admin(#[source] sqlx::Error),
     #[error("cannot listen on {address}: {source}")]
@@ -53,6 +58,8 @@ pub enum StartupError {
 const ADMIN_ID: &str = "admin";
 
 pub struct Application {
+    store: Store,
+    sequencer: Sequencer,
     listener: TcpListener,
     router: Router,
     address: SocketAddr,
@@ -86,7 +93,11 @@ impl Application {
             tracing::info!(version = %calendar.version(), "bank holidays loaded");
         }
 
-        let store = Store::open(&config.database_url).await?;
+        let store = Store::open(&config.database_url, Access::Migrate).await?;
+        store
+            .repair(&calendar)
+            .await
+            .map_err(StartupError::Repair)?;
         let (admin_token, generated_admin_token) =
             seed_admin(&store, config.admin_token.as_ref().map(|s| s.expose()))
                 .await
@@ -109,9 +120,11 @@ impl Application {
             services.calendar.clone(),
             procedure_options,
         )?;
+        let sequencer = Sequencer::default();
         let state = AppState {
             store: store.clone(),
-            cases: Arc::new(Cases::new(store.clone(), services, config.snapshot_every)),
+            cases: Arc::new(Cases::new(store.clone(), services, sequencer.clone())),
+            tokens: Arc::new(TokenCache::default()),
             body_limit: config.body_limit_bytes,
             procedure_ids,
             web: Arc::new(web),
@@ -142,14 +155,17 @@ impl Application {
                 address: config.listen.clone(),
                 source,
             })?;
+        let backend = store.backend();
         Ok(Self {
+            store,
+            sequencer,
             listener,
             router,
             address,
             admin_token,
             generated_admin_token,
             admin_setup_path,
-            backend: store.backend(),
+            backend,
         })
     }
 
@@ -178,14 +194,28 @@ impl Application {
         self.backend
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves until `shutdown` completes, then finishes the requests in flight. The
+    /// sequencer that gives committed events their global positions runs alongside.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
+        let sequencer = tokio::spawn(self.sequencer.run(self.store.clone(), until_stopped()));
+        let purger = tokio::spawn(purge_keys(self.store.clone(), until_stopped()));
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        let _ = stop.send(true);
+        let _ = sequencer.await;
+        let _ = purger.await;
+        served
     }
 }
 
@@ -233,4 +263,20 @@ async fn admin_setup_link(store: &Store) -> Result<Option<String>, StartupError>
             .await
             .map_err(failed)?;
     Ok(Some(crate::web::credentials::password_link_path(&token)))
+}
+
+/// Forgets `Idempotency-Key` responses past their day, hourly.
+async fn purge_keys(store: Store, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        match store.purge_expired_keys().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(keys = n, "forgot expired Idempotency-Key responses"),
+            Err(err) => tracing::warn!(%err, "purging expired Idempotency-Key responses failed"),
+        }
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
+    }
 }

@@ -10,7 +10,7 @@
 //!   seam for single sign-on.
 //! - [`credentials`]: email sign-in names, Argon2 passwords, lockout, set-password links.
 //! - [`forms`]: form bodies and the errors tied to their fields.
-//! - [`sign_in`], [`home`], [`cases`], [`admin`]: the pages.
+//! - [`sign_in`], [`home`] (the dashboard), [`queue`], [`cases`], [`admin`]: the pages.
 //! - [`users_api`]: the users API's sign-in endpoints.
 //! - [`assets`]: the stylesheet and script.
 
@@ -20,6 +20,7 @@ pub mod cases;
 pub mod credentials;
 pub mod forms;
 pub mod home;
+pub mod queue;
 pub mod session;
 pub mod sign_in;
 pub mod templates;
@@ -115,6 +116,7 @@ pub struct LayoutUser {
     pub name: String,
     pub roles: Vec<String>,
     pub can_log: bool,
+    pub can_read: bool,
     pub is_admin: bool,
 }
 
@@ -127,6 +129,10 @@ impl Layout {
                 can_log: s
                     .principal
                     .require(crate::routes::complaints::LOGGERS)
+                    .is_ok(),
+                can_read: s
+                    .principal
+                    .require(crate::routes::complaints::READERS)
                     .is_ok(),
                 is_admin: s.is_admin(),
             }),
@@ -274,7 +280,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(sign_in::set_password_page).post(sign_in::set_password),
         )
         .route("/cases/new", get(cases::new_page))
-        .route("/cases", post(cases::log))
+        .route("/cases", get(queue::page).post(cases::log))
         .route("/cases/{id}", get(cases::page))
         .route("/cases/{id}/{action}", post(cases::act))
         .route("/admin/users", get(admin::users).post(admin::create_user))

@@ -1,6 +1,7 @@
 //! The `Complaint` aggregate: `handle` checks every rule of the case's procedure and decides
 //! the events; `apply` only records what they say.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Months, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -9,17 +10,22 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Calendar, Division};
-use crate::command::{Action, ComplaintCommand, NoteKind, RespondToStage};
+use crate::command::{
+    Action, ComplaintCommand, LearningAction, LearningEntry, NoteKind, RespondToStage,
+};
 use crate::error::ComplaintError;
 use crate::event::ComplaintEvent;
 use crate::procedure::{Procedure, ProcedureRegistry, Scheme, Step};
 use crate::uk_date;
-use crate::values::{Actor, Channel, Stage, StageResponse};
+use crate::values::{ActionSource, Actor, Channel, CorrespondenceTo, Stage, StageResponse, Tenure};
 
 /// Longest summary, in characters; longer text belongs in the description.
 const MAX_SUMMARY: usize = 500;
 /// Longest free text of any other field, in characters.
 const MAX_TEXT: usize = 50_000;
+/// Furthest ahead, in days, the next update to the resident may be agreed: beyond a year
+/// it is no commitment to keep them informed.
+pub const MAX_UPDATE_INTERVAL_DAYS: u64 = 366;
 /// Longest single extension, in working days (a year): even an uncapped procedure means
 /// weeks, and the bound keeps date arithmetic far from the calendar's ends.
 pub const MAX_EXTENSION: u32 = 260;
@@ -113,7 +119,48 @@ impl Extended {
     }
 }
 
-/// The state the rules read. Dates are UK civil dates.
+/// A day for each stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageDays {
+    pub stage1: Option<NaiveDate>,
+    pub stage2: Option<NaiveDate>,
+}
+
+impl StageDays {
+    pub fn for_stage(&self, stage: Stage) -> Option<NaiveDate> {
+        match stage {
+            Stage::Stage1 => self.stage1,
+            Stage::Stage2 => self.stage2,
+        }
+    }
+
+    fn set(&mut self, stage: Stage, day: NaiveDate) {
+        match stage {
+            Stage::Stage1 => self.stage1 = Some(day),
+            Stage::Stage2 => self.stage2 = Some(day),
+        }
+    }
+}
+
+/// The date agreed for the next update to the resident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateCommitment {
+    /// The day of the update that agreed it.
+    pub set_on: NaiveDate,
+    pub due: NaiveDate,
+    /// The day the next update was given.
+    pub met_on: Option<NaiveDate>,
+}
+
+/// An action of a stage response, followed until done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackedAction {
+    pub id: String,
+    pub done: bool,
+}
+
+/// The state the rules read. Dates are UK civil dates. Fields added after the first
+/// release default when absent, so stored snapshots of older cases still load.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Complaint {
     pub facts: Option<CaseFacts>,
@@ -131,6 +178,24 @@ pub struct Complaint {
     /// When the case last left `open` (closed, withdrawn or refused).
     pub ended_on: Option<NaiveDate>,
     pub evidence_count: u32,
+    /// The tenure of the home; `None` until recorded.
+    #[serde(default)]
+    pub tenure: Option<Tenure>,
+    /// The day each stage's definition of the complaint was last recorded.
+    #[serde(default)]
+    pub defined_on: StageDays,
+    /// Each representative's id and whether they still act for the resident.
+    #[serde(default)]
+    pub representatives: BTreeMap<String, bool>,
+    /// The latest agreed date for an update to the resident.
+    #[serde(default)]
+    pub resident_update: Option<UpdateCommitment>,
+    /// Tracked actions, in the order the responses gave them.
+    #[serde(default)]
+    pub actions: Vec<TrackedAction>,
+    /// Each learning action's id and whether it is done.
+    #[serde(default)]
+    pub learning: BTreeMap<String, bool>,
 }
 
 impl Aggregate for Complaint {
@@ -165,8 +230,10 @@ impl Aggregate for Complaint {
                 calendar_version,
                 received_on,
                 issue_arose_on,
+                tenure,
                 ..
             } => {
+                self.tenure = tenure;
                 self.facts = Some(CaseFacts {
                     reference,
                     procedure,
@@ -177,6 +244,47 @@ impl Aggregate for Complaint {
                 })
             }
             Acknowledged { .. } => self.acknowledged_on = Some(day),
+            Defined { stage, .. } => self.defined_on.set(stage, day),
+            RepresentativeAdded {
+                representative_id, ..
+            } => {
+                self.representatives.insert(representative_id, true);
+            }
+            RepresentativeEnded {
+                representative_id, ..
+            } => {
+                self.representatives.insert(representative_id, false);
+            }
+            UpdateRecorded {
+                next_update_due, ..
+            } => {
+                // Any update keeps an earlier promise of one; a new date makes a new promise.
+                if let Some(commitment) = &mut self.resident_update {
+                    commitment.met_on.get_or_insert(day);
+                }
+                if let Some(due) = next_update_due {
+                    self.resident_update = Some(UpdateCommitment {
+                        set_on: day,
+                        due,
+                        met_on: None,
+                    });
+                }
+            }
+            ActionTracked { action_id, .. } => self.actions.push(TrackedAction {
+                id: action_id,
+                done: false,
+            }),
+            LearningRecorded { learning_id, .. } => {
+                self.learning.insert(learning_id, false);
+            }
+            LearningCompleted { learning_id, .. } => {
+                self.learning.insert(learning_id, true);
+            }
+            ActionCompleted { action_id, .. } => {
+                if let Some(action) = self.actions.iter_mut().find(|a| a.id == action_id) {
+                    action.done = true;
+                }
+            }
             OwnerAssigned { owner, .. } => self.owner = Some(owner),
             EvidenceAttached { .. } => self.evidence_count += 1,
             DeadlineExtended {
@@ -196,6 +304,7 @@ impl Aggregate for Complaint {
             Refused { .. } => self.end(Status::Refused, day),
             Deadlocked { .. } => self.deadlocked_on = Some(day),
             ReferredToRedress { scheme, .. } => self.referred_to = Some(scheme),
+            TenureRecorded { tenure, .. } => self.tenure = Some(tenure),
             Reopened { .. } => {
                 self.status = Status::Open;
                 self.ended_on = None;
@@ -203,7 +312,8 @@ impl Aggregate for Complaint {
             NoteRecorded { .. }
             | CorrespondenceRecorded { .. }
             | LinkedCaseAdded { .. }
-            | Categorised { .. } => {}
+            | Categorised { .. }
+            | ActionAssigned { .. } => {}
         }
     }
 }
@@ -286,6 +396,14 @@ impl Complaint {
             text("complainant.name", &complaint.complainant.name, 500)?;
             text("summary", &complaint.summary, MAX_SUMMARY)?;
             optional_text("description", &complaint.description, MAX_TEXT)?;
+            match &complaint.definition {
+                Some(definition) => text("definition", definition, MAX_TEXT)?,
+                None if !complaint.outcomes_sought.is_empty() => {
+                    return Err(invalid("outcomes_sought", "needs a definition"))
+                }
+                None => {}
+            }
+            texts("outcomes_sought", &complaint.outcomes_sought)?;
             if complaint
                 .issue_arose_on
                 .is_some_and(|d| d > complaint.received_on)
@@ -308,9 +426,9 @@ impl Complaint {
                     received_on: complaint.received_on,
                 });
             }
-            return Ok(vec![E::Logged {
+            let mut events = vec![E::Logged {
                 occurred_at,
-                by,
+                by: by.clone(),
                 reference,
                 procedure: procedure.clone(),
                 division: complaint.division,
@@ -321,7 +439,20 @@ impl Complaint {
                 complainant: complaint.complainant,
                 summary: complaint.summary,
                 description: complaint.description,
-            }]);
+                tenure: complaint.tenure,
+            }];
+            // A definition settled at logging is the first Stage 1 definition, recorded as
+            // any later restatement is.
+            if let Some(definition) = complaint.definition {
+                events.push(E::Defined {
+                    occurred_at,
+                    by,
+                    stage: Stage::Stage1,
+                    definition,
+                    outcomes_sought: complaint.outcomes_sought,
+                });
+            }
+            return Ok(events);
         }
 
         let facts = self.facts()?;
@@ -417,6 +548,162 @@ impl Complaint {
                     root_cause: c.root_cause,
                 }
             }
+            Action::Define(c) => {
+                text("definition", &c.definition, MAX_TEXT)?;
+                texts("outcomes_sought", &c.outcomes_sought)?;
+                self.ensure_open()?;
+                if c.stage == Stage::Stage2 {
+                    if procedure.stages < 2 {
+                        return Err(ComplaintError::NoStageTwo);
+                    }
+                    if self.escalated_on.is_none() {
+                        return Err(ComplaintError::NotEscalated);
+                    }
+                }
+                E::Defined {
+                    occurred_at,
+                    by,
+                    stage: c.stage,
+                    definition: c.definition,
+                    outcomes_sought: c.outcomes_sought,
+                }
+            }
+            Action::AddRepresentative(c) => {
+                text("name", &c.name, 500)?;
+                text("authority.how", &c.authority.how, MAX_TEXT)?;
+                optional_text(
+                    "contact.email",
+                    c.contact.email.as_deref().unwrap_or(""),
+                    500,
+                )?;
+                optional_text(
+                    "contact.phone",
+                    c.contact.phone.as_deref().unwrap_or(""),
+                    100,
+                )?;
+                optional_text(
+                    "contact.address",
+                    c.contact.address.as_deref().unwrap_or(""),
+                    1000,
+                )?;
+                if c.authority.given_on > day {
+                    return Err(invalid(
+                        "authority.given_on",
+                        "must not be after the day it is recorded",
+                    ));
+                }
+                if c.correspondence_to != CorrespondenceTo::Resident && c.contact.is_empty() {
+                    return Err(invalid(
+                        "contact",
+                        "is needed when correspondence goes to the representative",
+                    ));
+                }
+                E::RepresentativeAdded {
+                    occurred_at,
+                    by,
+                    representative_id: format!("rep-{}", self.representatives.len() + 1),
+                    name: c.name,
+                    relationship: c.relationship,
+                    contact: c.contact,
+                    authority: c.authority,
+                    correspondence_to: c.correspondence_to,
+                }
+            }
+            Action::EndRepresentative(c) => {
+                text("reason", &c.reason, MAX_TEXT)?;
+                match self.representatives.get(&c.representative_id) {
+                    None => return Err(ComplaintError::UnknownRepresentative(c.representative_id)),
+                    Some(false) => {
+                        return Err(ComplaintError::RepresentativeAlreadyEnded(
+                            c.representative_id,
+                        ))
+                    }
+                    Some(true) => {}
+                }
+                E::RepresentativeEnded {
+                    occurred_at,
+                    by,
+                    representative_id: c.representative_id,
+                    reason: c.reason,
+                }
+            }
+            Action::RecordUpdate(c) => {
+                text("summary", &c.summary, MAX_TEXT)?;
+                if let Some(due) = c.next_update_due {
+                    if due <= day {
+                        return Err(invalid(
+                            "next_update_due",
+                            "must be after the day of the update",
+                        ));
+                    }
+                    if due > day + chrono::Days::new(MAX_UPDATE_INTERVAL_DAYS) {
+                        return Err(invalid(
+                            "next_update_due",
+                            "must be within a year of the update",
+                        ));
+                    }
+                }
+                E::UpdateRecorded {
+                    occurred_at,
+                    by,
+                    channel: c.channel,
+                    summary: c.summary,
+                    next_update_due: c.next_update_due,
+                }
+            }
+            Action::SetAction(c) => {
+                text("owner", &c.owner, 200)?;
+                self.ensure_action_open(&c.action_id)?;
+                if c.due_on < facts.received_on {
+                    return Err(invalid(
+                        "due_on",
+                        "must not be before the complaint was received",
+                    ));
+                }
+                E::ActionAssigned {
+                    occurred_at,
+                    by,
+                    action_id: c.action_id,
+                    owner: c.owner,
+                    due_on: c.due_on,
+                }
+            }
+            Action::CompleteAction(c) => {
+                text("evidence", &c.evidence, MAX_TEXT)?;
+                self.ensure_action_open(&c.action_id)?;
+                E::ActionCompleted {
+                    occurred_at,
+                    by,
+                    action_id: c.action_id,
+                    evidence: c.evidence,
+                }
+            }
+            Action::RecordLearning(c) => {
+                let item = LearningAction {
+                    learning: c.learning,
+                    theme: c.theme,
+                    owner: c.owner,
+                    due_on: c.due_on,
+                };
+                check_learning(&item, &ON_ITS_OWN, facts.received_on)?;
+                return Ok(self.learning_recorded(vec![item], occurred_at, &by));
+            }
+            Action::CompleteLearning(c) => {
+                text("what_changed", &c.what_changed, MAX_TEXT)?;
+                match self.learning.get(&c.learning_id) {
+                    None => return Err(ComplaintError::UnknownLearning(c.learning_id)),
+                    Some(true) => {
+                        return Err(ComplaintError::LearningAlreadyCompleted(c.learning_id))
+                    }
+                    Some(false) => {}
+                }
+                E::LearningCompleted {
+                    occurred_at,
+                    by,
+                    learning_id: c.learning_id,
+                    what_changed: c.what_changed,
+                }
+            }
             Action::ExtendDeadline(c) => {
                 if c.working_days == 0 || c.working_days > MAX_EXTENSION {
                     return Err(ComplaintError::InvalidField {
@@ -475,11 +762,15 @@ impl Complaint {
                 if self.acknowledged_on.is_none() {
                     return Err(ComplaintError::NotAcknowledged);
                 }
-                E::Stage1Responded {
+                self.ensure_defined(Stage::Stage1)?;
+                let tracked = tracked_actions(Stage::Stage1, &response, occurred_at, &by);
+                let responded = E::Stage1Responded {
                     occurred_at,
                     by,
                     response,
-                }
+                    signposted_to: final_signposting(procedure, Stage::Stage1),
+                };
+                return Ok([vec![responded], tracked].concat());
             }
             Action::Escalate(c) => {
                 text("reason", &c.reason, MAX_TEXT)?;
@@ -531,25 +822,58 @@ impl Complaint {
                 if self.stage1.as_ref().is_some_and(|s1| s1.by == by.id) {
                     return Err(ComplaintError::SameReviewer);
                 }
-                E::Stage2Responded {
+                self.ensure_defined(Stage::Stage2)?;
+                let tracked = tracked_actions(Stage::Stage2, &response, occurred_at, &by);
+                let responded = E::Stage2Responded {
                     occurred_at,
                     by,
                     response,
-                }
+                    signposted_to: final_signposting(procedure, Stage::Stage2),
+                };
+                return Ok([vec![responded], tracked].concat());
             }
             Action::Close(c) => {
                 texts("remedy.actions", &c.remedy.actions)?;
-                texts("learning", &c.learning)?;
+                let mut notes = Vec::new();
+                let mut actions = Vec::new();
+                for entry in c.learning {
+                    match entry {
+                        LearningEntry::Note(note) => {
+                            text("learning", &note, MAX_TEXT)?;
+                            notes.push(note);
+                        }
+                        LearningEntry::Action(item) => {
+                            check_learning(&item, &AT_CLOSING, facts.received_on)?;
+                            actions.push(item);
+                        }
+                    }
+                }
+                if let Some(reason) = &c.open_actions_reason {
+                    text("open_actions_reason", reason, MAX_TEXT)?;
+                }
                 self.ensure_open()?;
                 if self.responded(self.stage()).is_none() && self.deadlocked_on.is_none() {
                     return Err(ComplaintError::ResponseOutstanding);
                 }
-                E::Closed {
+                let open: Vec<String> = self
+                    .actions
+                    .iter()
+                    .filter(|action| !action.done)
+                    .map(|action| action.id.clone())
+                    .collect();
+                if !open.is_empty() && c.open_actions_reason.is_none() {
+                    return Err(ComplaintError::OpenActions { open });
+                }
+                let learning = self.learning_recorded(actions, occurred_at, &by);
+                let closed = E::Closed {
                     occurred_at,
                     by,
                     remedy: c.remedy,
-                    learning: c.learning,
-                }
+                    learning: notes,
+                    open_actions: open,
+                    open_actions_reason: c.open_actions_reason,
+                };
+                return Ok([vec![closed], learning].concat());
             }
             Action::DeclareDeadlock(c) => {
                 text("reason", &c.reason, MAX_TEXT)?;
@@ -646,6 +970,19 @@ impl Complaint {
                     reason: c.reason,
                 }
             }
+            Action::SetTenure(c) => {
+                // A fact about the home, not a step of the procedure: it may be corrected
+                // whatever the case's status.
+                if self.tenure == Some(c.tenure) {
+                    return Err(ComplaintError::TenureUnchanged(c.tenure));
+                }
+                E::TenureRecorded {
+                    occurred_at,
+                    by,
+                    tenure: c.tenure,
+                    previous: self.tenure,
+                }
+            }
             Action::Reopen(c) => {
                 text("reason", &c.reason, MAX_TEXT)?;
                 if self.status == Status::Open {
@@ -659,6 +996,57 @@ impl Complaint {
             }
         };
         Ok(vec![event])
+    }
+
+    /// A stage is answered against a definition of the complaint; Stage 2's must be restated
+    /// at or after the escalation, since the resident's dissatisfaction reframes it.
+    fn ensure_defined(&self, stage: Stage) -> Result<(), ComplaintError> {
+        let defined = match stage {
+            Stage::Stage1 => self.defined_on.stage1.is_some(),
+            Stage::Stage2 => self
+                .defined_on
+                .stage2
+                .zip(self.escalated_on)
+                .is_some_and(|(defined_on, escalated_on)| defined_on >= escalated_on),
+        };
+        if defined {
+            Ok(())
+        } else {
+            Err(ComplaintError::DefinitionMissing(stage))
+        }
+    }
+
+    /// Learning actions under the case's next `learn-N` ids.
+    fn learning_recorded(
+        &self,
+        items: Vec<LearningAction>,
+        occurred_at: DateTime<Utc>,
+        by: &Actor,
+    ) -> Vec<ComplaintEvent> {
+        items
+            .into_iter()
+            .zip(self.learning.len() + 1..)
+            .map(|(item, n)| ComplaintEvent::LearningRecorded {
+                occurred_at,
+                by: by.clone(),
+                learning_id: format!("learn-{n}"),
+                learning: item.learning,
+                theme: item.theme,
+                owner: item.owner,
+                due_on: item.due_on,
+            })
+            .collect()
+    }
+
+    /// A tracked action that exists and is not yet done.
+    fn ensure_action_open(&self, action_id: &str) -> Result<(), ComplaintError> {
+        match self.actions.iter().find(|action| action.id == action_id) {
+            None => Err(ComplaintError::UnknownAction(action_id.to_string())),
+            Some(action) if action.done => Err(ComplaintError::ActionAlreadyCompleted(
+                action_id.to_string(),
+            )),
+            Some(_) => Ok(()),
+        }
     }
 
     fn ensure_open(&self) -> Result<(), ComplaintError> {
@@ -688,6 +1076,16 @@ impl Complaint {
             }
         }
         Ok(occurred_at)
+    }
+}
+
+/// A final response tells the resident where they may go next (Complaint Handling Code
+/// 2024, 6.19): the procedure's redress schemes, recorded on the event as evidence.
+fn final_signposting(procedure: &Procedure, stage: Stage) -> Vec<Scheme> {
+    if procedure.final_stage() == stage {
+        procedure.redress.schemes.clone()
+    } else {
+        Vec::new()
     }
 }
 
@@ -730,6 +1128,84 @@ fn texts(field: &'static str, values: &[String]) -> Result<(), ComplaintError> {
     values
         .iter()
         .try_for_each(|value| text(field, value, MAX_TEXT))
+}
+
+/// Every action a response commits to, as tracked items: the remedy's actions, then the
+/// outstanding ones, numbered within the stage (`s1-a1`, `s1-a2`, …, `s2-a1`, …).
+fn tracked_actions(
+    stage: Stage,
+    response: &StageResponse,
+    occurred_at: DateTime<Utc>,
+    by: &Actor,
+) -> Vec<ComplaintEvent> {
+    let prefix = match stage {
+        Stage::Stage1 => "s1",
+        Stage::Stage2 => "s2",
+    };
+    let remedy = response
+        .remedy
+        .actions
+        .iter()
+        .map(|action| (ActionSource::Remedy, action));
+    let outstanding = response
+        .outstanding_actions
+        .iter()
+        .map(|action| (ActionSource::Outstanding, action));
+    remedy
+        .chain(outstanding)
+        .zip(1..)
+        .map(
+            |((source, description), n): ((ActionSource, &String), u32)| {
+                ComplaintEvent::ActionTracked {
+                    occurred_at,
+                    by: by.clone(),
+                    action_id: format!("{prefix}-a{n}"),
+                    stage,
+                    source,
+                    description: description.clone(),
+                }
+            },
+        )
+        .collect()
+}
+
+/// The names a learning action's fields have in the body that carries it.
+struct LearningFields {
+    learning: &'static str,
+    theme: &'static str,
+    owner: &'static str,
+    due_on: &'static str,
+}
+
+const ON_ITS_OWN: LearningFields = LearningFields {
+    learning: "learning",
+    theme: "theme",
+    owner: "owner",
+    due_on: "due_on",
+};
+
+const AT_CLOSING: LearningFields = LearningFields {
+    learning: "learning.learning",
+    theme: "learning.theme",
+    owner: "learning.owner",
+    due_on: "learning.due_on",
+};
+
+fn check_learning(
+    item: &LearningAction,
+    fields: &LearningFields,
+    received_on: NaiveDate,
+) -> Result<(), ComplaintError> {
+    text(fields.learning, &item.learning, MAX_TEXT)?;
+    text(fields.theme, &item.theme, 200)?;
+    text(fields.owner, &item.owner, 200)?;
+    if item.due_on < received_on {
+        return Err(invalid(
+            fields.due_on,
+            "must not be before the complaint was received",
+        ));
+    }
+    Ok(())
 }
 
 fn stage_response(c: RespondToStage) -> Result<StageResponse, ComplaintError> {

@@ -121,6 +121,8 @@ pub struct Calendar {
     /// Duplicates of built-in days are not stored, so `version` only changes
     /// when the loaded file actually changes the calendar.
     added: BTreeSet<(Division, NaiveDate)>,
+    /// Fingerprint of every holiday this calendar knows; see [`Calendar::version`].
+    version: String,
 }
 
 impl Default for Calendar {
@@ -129,11 +131,46 @@ impl Default for Calendar {
     }
 }
 
+/// The built-in calendar's fingerprint, computed once.
+fn builtin_version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| fingerprint(&BTreeSet::new()))
+}
+
+/// `uk-` and the first 12 hex digits of the SHA-256 of the canonical holiday list: for each
+/// division in [`Division::ALL`] order, each of its holidays in date order, one line
+/// `<division> <YYYY-MM-DD>\n`. It covers 1990–2100 (the years a case can plausibly use)
+/// and every loaded day, so any change to the rules, the one-off table or a loaded file
+/// that alters which days are holidays alters the version, and nothing else does.
+fn fingerprint(added: &BTreeSet<(Division, NaiveDate)>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for division in Division::ALL {
+        let mut days: Vec<NaiveDate> = (CACHED_FIRST_YEAR..=CACHED_LAST_YEAR)
+            .flat_map(|year| builtin_year(division, year).into_owned())
+            .collect();
+        days.extend(
+            added
+                .iter()
+                .filter(|(d, _)| *d == division)
+                .map(|&(_, day)| day),
+        );
+        days.sort_unstable();
+        days.dedup();
+        for day in days {
+            hasher.update(format!("{division} {}\n", day.format("%Y-%m-%d")));
+        }
+    }
+    let digest = hex::encode(hasher.finalize());
+    format!("uk-{}", &digest[..12])
+}
+
 impl Calendar {
     /// Rules for any year plus the built-in one-off days.
     pub fn builtin() -> Self {
         Calendar {
             added: BTreeSet::new(),
+            version: builtin_version().to_owned(),
         }
     }
 
@@ -143,36 +180,25 @@ impl Calendar {
     /// naming the path, e.g. `scotland.events[3].date`. The file cannot remove
     /// a day.
     pub fn with_govuk_json(mut self, json: &str) -> Result<Self, CalendarError> {
+        let before = self.added.len();
         for (division, date) in govuk::parse(json)? {
             if !self.is_bank_holiday(division, date) {
                 self.added.insert((division, date));
             }
         }
+        if self.added.len() != before {
+            self.version = fingerprint(&self.added);
+        }
         Ok(self)
     }
 
-    /// A short stable fingerprint of the extra dates loaded: `builtin-1`, or
-    /// `builtin-1+` and 12 hex digits of an FNV-1a 64 hash of the added
-    /// dates once a gov.uk file added days the built-in calendar lacks.
+    /// A short fingerprint of which days are holidays, e.g. `uk-9ab0ee27226f`: the same
+    /// for two calendars exactly when they agree on every holiday of 1990–2100 (and on any
+    /// loaded day outside those years), whether a day is built in or loaded. A case
+    /// records it when logged, so its deadlines can be traced to the calendar that made
+    /// them.
     pub fn version(&self) -> String {
-        const BASE: &str = "builtin-1";
-        if self.added.is_empty() {
-            return BASE.to_owned();
-        }
-        // FNV-1a 64: tiny, deterministic across platforms and releases,
-        // unlike std's `DefaultHasher`.
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        // The set iterates sorted by division then date, so the canonical
-        // text (and hash) does not depend on load order.
-        for (division, date) in &self.added {
-            let line = format!("{division}:{}\n", date.format("%Y-%m-%d"));
-            for byte in line.bytes() {
-                hash ^= u64::from(byte);
-                hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-            }
-        }
-        let hex = format!("{hash:016x}");
-        format!("{BASE}+{}", &hex[..12])
+        self.version.clone()
     }
 
     pub fn is_bank_holiday(&self, division: Division, date: NaiveDate) -> bool {

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Division;
 use crate::procedure::Scheme;
 use crate::values::{
-    Actor, Channel, Complainant, Direction, LinkKind, Outcome, RefusalReason, Remedy,
+    Actor, Authority, Channel, Complainant, Contact, CorrespondenceTo, Direction, LinkKind,
+    Outcome, RefusalReason, Relationship, Remedy, Stage, Tenure,
 };
 
 /// A command with the user it is issued by.
@@ -32,6 +33,14 @@ pub enum Action {
     AttachEvidence(AttachEvidence),
     AddLinkedCase(AddLinkedCase),
     Categorise(Categorise),
+    Define(DefineComplaint),
+    AddRepresentative(AddRepresentative),
+    EndRepresentative(EndRepresentative),
+    RecordUpdate(RecordUpdate),
+    SetAction(SetAction),
+    CompleteAction(CompleteAction),
+    RecordLearning(RecordLearning),
+    CompleteLearning(CompleteLearning),
     ExtendDeadline(ExtendDeadline),
     RespondStage1(RespondToStage),
     Escalate(Escalate),
@@ -43,6 +52,7 @@ pub enum Action {
     Refuse(RefuseComplaint),
     Withdraw(WithdrawComplaint),
     Reopen(ReopenComplaint),
+    SetTenure(SetTenure),
 }
 
 impl Action {
@@ -57,6 +67,14 @@ impl Action {
             AttachEvidence(c) => c.occurred_at,
             AddLinkedCase(c) => c.occurred_at,
             Categorise(c) => c.occurred_at,
+            Define(c) => c.occurred_at,
+            AddRepresentative(c) => c.occurred_at,
+            EndRepresentative(c) => c.occurred_at,
+            RecordUpdate(c) => c.occurred_at,
+            SetAction(c) => c.occurred_at,
+            CompleteAction(c) => c.occurred_at,
+            RecordLearning(c) => c.occurred_at,
+            CompleteLearning(c) => c.occurred_at,
             ExtendDeadline(c) => c.occurred_at,
             RespondStage1(c) | RespondStage2(c) => c.occurred_at,
             Escalate(c) => c.occurred_at,
@@ -66,6 +84,7 @@ impl Action {
             Refuse(c) => c.occurred_at,
             Withdraw(c) => c.occurred_at,
             Reopen(c) => c.occurred_at,
+            SetTenure(c) => c.occurred_at,
         }
     }
 }
@@ -85,12 +104,22 @@ pub struct LogComplaint {
     pub issue_arose_on: Option<NaiveDate>,
     pub channel: Channel,
     pub complainant: Complainant,
+    /// The tenure of the home, if known; it can be recorded or corrected later.
+    #[serde(default)]
+    pub tenure: Option<Tenure>,
     #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub summary: String,
     #[serde(default)]
     pub description: String,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
+    /// The landlord's definition of the complaint, when already settled: it is recorded as
+    /// the Stage 1 definition.
+    #[serde(default)]
+    pub definition: Option<String>,
+    /// The outcomes the resident seeks; only with a `definition`.
+    #[serde(default)]
+    pub outcomes_sought: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,6 +208,99 @@ pub struct Categorise {
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
+/// The landlord's understanding of the complaint, in its own words, and the outcomes the
+/// resident seeks (Complaint Handling Code 2024, 5.6). Each stage's response needs one; a
+/// later one restates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DefineComplaint {
+    pub stage: Stage,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub definition: String,
+    #[serde(default)]
+    pub outcomes_sought: Vec<String>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Someone acting for the resident with their consent. The case gives them the next
+/// `rep-N` id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AddRepresentative {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub name: String,
+    pub relationship: Relationship,
+    /// Required in part when correspondence goes to the representative.
+    #[serde(default)]
+    pub contact: Contact,
+    pub authority: Authority,
+    pub correspondence_to: CorrespondenceTo,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// A representative stops acting for the resident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EndRepresentative {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub representative_id: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub reason: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// An update given to the resident and, if one was agreed, the date of the next: a missed
+/// date is a breach of the `resident_update` deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RecordUpdate {
+    pub channel: Channel,
+    /// What the resident was told.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub summary: String,
+    /// After the day of the update and within a year of it.
+    #[serde(default)]
+    pub next_update_due: Option<NaiveDate>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Gives a tracked action (`s1-a1`, …: the stage's remedy actions, then its outstanding
+/// actions, in order) an owner and a due date, replacing any earlier ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetAction {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub action_id: String,
+    /// The person or team who will do it.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub owner: String,
+    pub due_on: NaiveDate,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CompleteAction {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub action_id: String,
+    /// What shows it was done: a job number, an inspection, an evidence id.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub evidence: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
 /// Extends the response deadline of the current stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -230,9 +352,70 @@ pub struct Escalate {
 pub struct CloseComplaint {
     #[serde(default)]
     pub remedy: Remedy,
-    /// What the organisation learned.
+    /// What the organisation learned: plain notes, or actions to take (tracked as
+    /// `learn-N` until done).
     #[serde(default)]
-    pub learning: Vec<String>,
+    pub learning: Vec<LearningEntry>,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// Why the case closes while tracked actions are still open; required then.
+    #[serde(default)]
+    pub open_actions_reason: Option<String>,
+}
+
+/// One thing learned at closing: a note, as before, or an action with a theme, an owner
+/// and a due date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum LearningEntry {
+    Note(String),
+    Action(LearningAction),
+}
+
+/// A change the organisation will make because of what a complaint showed (Complaint
+/// Handling Code 2024, sections 8 and 9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LearningAction {
+    /// What was learned and what will change.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub learning: String,
+    /// E.g. `repairs`, `communication`; what the learning reports group by.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub theme: String,
+    /// The person or team who will make the change.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub owner: String,
+    pub due_on: NaiveDate,
+}
+
+/// A learning action recorded on its own, at any point of the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RecordLearning {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub learning: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub theme: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub owner: String,
+    pub due_on: NaiveDate,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CompleteLearning {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub learning_id: String,
+    /// What the organisation changed.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub what_changed: String,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -289,6 +472,16 @@ pub struct WithdrawComplaint {
 pub struct ReopenComplaint {
     #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub reason: String,
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Records or corrects the tenure of the home the complaint is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetTenure {
+    pub tenure: Tenure,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::aggregate::Status;
 use crate::procedure::Scheme;
-use crate::values::Stage;
+use crate::values::{Stage, Tenure};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ComplaintError {
@@ -87,6 +87,29 @@ pub enum ComplaintError {
     ReferralWindowExpired { closed_on: NaiveDate },
     #[error("the issue is not known to be older than {months} months at receipt")]
     NotOlderThanLimit { months: u32 },
+    #[error("the case's tenure is already recorded as {0}")]
+    TenureUnchanged(Tenure),
+    #[error(
+        "{0} has no definition of the complaint (for stage 2, one recorded since the escalation)"
+    )]
+    DefinitionMissing(Stage),
+    #[error("the case has no representative `{0}`")]
+    UnknownRepresentative(String),
+    #[error("representative `{0}` no longer acts for the resident")]
+    RepresentativeAlreadyEnded(String),
+    #[error("the case has no tracked action `{0}`")]
+    UnknownAction(String),
+    #[error("action `{0}` has already been completed")]
+    ActionAlreadyCompleted(String),
+    #[error(
+        "actions {} are still open: closing needs `open_actions_reason`",
+        .open.join(", ")
+    )]
+    OpenActions { open: Vec<String> },
+    #[error("the case has no learning action `{0}`")]
+    UnknownLearning(String),
+    #[error("learning action `{0}` has already been completed")]
+    LearningAlreadyCompleted(String),
 }
 
 /// How a broken rule should be read: the case is in the wrong state (retrying later may
@@ -134,13 +157,25 @@ impl ComplaintError {
             AlreadyReferred => "already_referred",
             ReferralWindowExpired { .. } => "referral_window_expired",
             NotOlderThanLimit { .. } => "not_older_than_limit",
+            TenureUnchanged(_) => "tenure_unchanged",
+            DefinitionMissing(_) => "definition_missing",
+            UnknownRepresentative(_) => "unknown_representative",
+            RepresentativeAlreadyEnded(_) => "representative_already_ended",
+            UnknownAction(_) => "unknown_action",
+            ActionAlreadyCompleted(_) => "action_already_completed",
+            OpenActions { .. } => "open_actions",
+            UnknownLearning(_) => "unknown_learning",
+            LearningAlreadyCompleted(_) => "learning_already_completed",
         }
     }
 
     pub fn kind(&self) -> ErrorKind {
         use ComplaintError::*;
         match self {
-            NotLogged => ErrorKind::NotFound,
+            // An id that names nothing on the case, as a path to it would.
+            NotLogged | UnknownRepresentative(_) | UnknownAction(_) | UnknownLearning(_) => {
+                ErrorKind::NotFound
+            }
             UnknownProcedure(_)
             | InvalidField { .. }
             | ReceivedInFuture { .. }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Division;
 use crate::procedure::{Procedure, Scheme};
 use crate::values::{
-    Actor, Channel, Complainant, Direction, LinkKind, RefusalReason, Remedy, Stage, StageResponse,
+    ActionSource, Actor, Authority, Channel, Complainant, Contact, CorrespondenceTo, Direction,
+    LinkKind, RefusalReason, Relationship, Remedy, Stage, StageResponse, Tenure,
 };
 
 /// Bumped per variant when its payload changes shape; upcasters read the old ones.
@@ -36,6 +37,9 @@ pub enum ComplaintEvent {
         complainant: Complainant,
         summary: String,
         description: String,
+        /// Absent in cases logged without it (and before it was recorded at all).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tenure: Option<Tenure>,
     },
     Acknowledged {
         occurred_at: DateTime<Utc>,
@@ -86,6 +90,76 @@ pub enum ComplaintEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         root_cause: Option<String>,
     },
+    /// The definition of the complaint for a stage, restating any earlier one.
+    Defined {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        stage: Stage,
+        definition: String,
+        outcomes_sought: Vec<String>,
+    },
+    RepresentativeAdded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        representative_id: String,
+        name: String,
+        relationship: Relationship,
+        contact: Contact,
+        authority: Authority,
+        correspondence_to: CorrespondenceTo,
+    },
+    RepresentativeEnded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        representative_id: String,
+        reason: String,
+    },
+    UpdateRecorded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        channel: Channel,
+        summary: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_update_due: Option<NaiveDate>,
+    },
+    /// An action of a stage response, now followed until done; written with the response.
+    ActionTracked {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        action_id: String,
+        stage: Stage,
+        source: ActionSource,
+        description: String,
+    },
+    ActionAssigned {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        action_id: String,
+        owner: String,
+        due_on: NaiveDate,
+    },
+    ActionCompleted {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        action_id: String,
+        evidence: String,
+    },
+    /// A learning action: written with the closing that recorded it, or on its own.
+    LearningRecorded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        learning_id: String,
+        learning: String,
+        theme: String,
+        owner: String,
+        due_on: NaiveDate,
+    },
+    LearningCompleted {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        learning_id: String,
+        what_changed: String,
+    },
     DeadlineExtended {
         occurred_at: DateTime<Utc>,
         by: Actor,
@@ -98,6 +172,10 @@ pub enum ComplaintEvent {
         occurred_at: DateTime<Utc>,
         by: Actor,
         response: StageResponse,
+        /// The schemes the resident was told they may take the complaint to: set when this
+        /// response ends the in-house procedure, empty otherwise (and in older events).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        signposted_to: Vec<Scheme>,
     },
     Escalated {
         occurred_at: DateTime<Utc>,
@@ -114,12 +192,23 @@ pub enum ComplaintEvent {
         occurred_at: DateTime<Utc>,
         by: Actor,
         response: StageResponse,
+        /// The schemes the resident was told they may take the complaint to: set when this
+        /// response ends the in-house procedure, empty otherwise (and in older events).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        signposted_to: Vec<Scheme>,
     },
     Closed {
         occurred_at: DateTime<Utc>,
         by: Actor,
         remedy: Remedy,
+        /// The plain notes of what was learned; learning actions follow as
+        /// `LearningRecorded`.
         learning: Vec<String>,
+        /// Tracked actions still open at closing, and the closer's reason.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        open_actions: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        open_actions_reason: Option<String>,
     },
     Deadlocked {
         occurred_at: DateTime<Utc>,
@@ -151,6 +240,14 @@ pub enum ComplaintEvent {
         occurred_at: DateTime<Utc>,
         by: Actor,
         reason: String,
+    },
+    TenureRecorded {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        tenure: Tenure,
+        /// The tenure recorded before, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<Tenure>,
     },
 }
 
@@ -192,6 +289,33 @@ impl ComplaintEvent {
             | Categorised {
                 occurred_at, by, ..
             }
+            | Defined {
+                occurred_at, by, ..
+            }
+            | RepresentativeAdded {
+                occurred_at, by, ..
+            }
+            | RepresentativeEnded {
+                occurred_at, by, ..
+            }
+            | UpdateRecorded {
+                occurred_at, by, ..
+            }
+            | ActionTracked {
+                occurred_at, by, ..
+            }
+            | ActionAssigned {
+                occurred_at, by, ..
+            }
+            | ActionCompleted {
+                occurred_at, by, ..
+            }
+            | LearningRecorded {
+                occurred_at, by, ..
+            }
+            | LearningCompleted {
+                occurred_at, by, ..
+            }
             | DeadlineExtended {
                 occurred_at, by, ..
             }
@@ -224,6 +348,9 @@ impl ComplaintEvent {
             }
             | Reopened {
                 occurred_at, by, ..
+            }
+            | TenureRecorded {
+                occurred_at, by, ..
             } => (occurred_at, by),
         }
     }
@@ -240,6 +367,15 @@ impl ComplaintEvent {
             EvidenceAttached { .. } => "EvidenceAttached",
             LinkedCaseAdded { .. } => "LinkedCaseAdded",
             Categorised { .. } => "Categorised",
+            Defined { .. } => "Defined",
+            RepresentativeAdded { .. } => "RepresentativeAdded",
+            RepresentativeEnded { .. } => "RepresentativeEnded",
+            UpdateRecorded { .. } => "UpdateRecorded",
+            ActionTracked { .. } => "ActionTracked",
+            ActionAssigned { .. } => "ActionAssigned",
+            ActionCompleted { .. } => "ActionCompleted",
+            LearningRecorded { .. } => "LearningRecorded",
+            LearningCompleted { .. } => "LearningCompleted",
             DeadlineExtended { .. } => "DeadlineExtended",
             Stage1Responded { .. } => "Stage1Responded",
             Escalated { .. } => "Escalated",
@@ -251,6 +387,7 @@ impl ComplaintEvent {
             Refused { .. } => "Refused",
             Withdrawn { .. } => "Withdrawn",
             Reopened { .. } => "Reopened",
+            TenureRecorded { .. } => "TenureRecorded",
         }
     }
 }

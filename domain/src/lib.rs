@@ -14,7 +14,8 @@
 //! - [`event`]: what happened, one versioned enum.
 //! - [`error`]: one variant per business rule, each with a stable code.
 //! - [`aggregate`]: the rules (`handle`) and the state they read (`apply`).
-//! - [`deadline`]: due dates and SLA states of each live step.
+//! - [`resident`]: the [`Resident`] aggregate: disclosed needs and agreed adjustments.
+//! - [`deadline`]: due dates and SLA states of each live step and the promised next update.
 
 pub mod aggregate;
 pub mod calendar;
@@ -23,15 +24,17 @@ pub mod deadline;
 pub mod error;
 pub mod event;
 pub mod procedure;
+pub mod resident;
 pub mod values;
 
 pub use aggregate::{Clock, Complaint, ComplaintServices, Status, SystemClock};
 pub use calendar::{Calendar, Division};
 pub use command::{Action, ComplaintCommand};
-pub use deadline::{deadlines, Deadline, DeadlineState};
+pub use deadline::{deadlines, unmet_state, Commitment, Deadline, DeadlineState, DeadlineStep};
 pub use error::ComplaintError;
 pub use event::ComplaintEvent;
 pub use procedure::{Procedure, ProcedureRegistry, Scheme, Step};
+pub use resident::{Resident, ResidentCommand, ResidentEvent, ResidentServices};
 pub use values::Actor;
 
 /// The UK civil date of an instant: deadlines count in the days residents live by.

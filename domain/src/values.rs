@@ -1,5 +1,6 @@
 //! Value types shared by commands, events and read models.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// Who did something: the authenticated user behind a command.
@@ -25,6 +26,20 @@ pub enum Channel {
     InPerson,
 }
 
+impl Channel {
+    /// The snake_case id, as serde writes it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Phone => "phone",
+            Self::Email => "email",
+            Self::WebForm => "web_form",
+            Self::Portal => "portal",
+            Self::Letter => "letter",
+            Self::InPerson => "in_person",
+        }
+    }
+}
+
 /// The person complaining.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -41,6 +56,63 @@ pub struct Complainant {
     /// The landlord's own id for the resident or tenancy, to find their other cases.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resident_id: Option<String>,
+}
+
+/// Who a representative is to the resident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Relationship {
+    Advocate,
+    Family,
+    Friend,
+    /// A Member of Parliament.
+    Mp,
+    Councillor,
+    Solicitor,
+    /// Acting for the estate of a resident who has died.
+    Executor,
+    Other,
+}
+
+/// How to reach someone; each part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl Contact {
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none() && self.phone.is_none() && self.address.is_none()
+    }
+}
+
+/// How and when the resident consented to someone acting for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Authority {
+    /// E.g. "signed consent form", "verbal consent by phone, call recorded".
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    pub how: String,
+    pub given_on: NaiveDate,
+}
+
+/// Who the case's letters and emails go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CorrespondenceTo {
+    Resident,
+    Representative,
+    Both,
 }
 
 /// The finding of a stage response.
@@ -73,6 +145,17 @@ pub struct StageResponse {
     pub reasons: String,
     pub remedy: Remedy,
     pub outstanding_actions: Vec<String>,
+}
+
+/// Where a tracked action comes from in a stage response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ActionSource {
+    /// One of the remedy's actions.
+    Remedy,
+    /// One of the actions the response said were still outstanding.
+    Outstanding,
 }
 
 /// The kind of record a complaint can be linked to.
@@ -123,5 +206,38 @@ impl std::fmt::Display for Stage {
             Self::Stage1 => "stage 1",
             Self::Stage2 => "stage 2",
         })
+    }
+}
+
+/// The tenure of the home a complaint is about. The regulator's Tenant Satisfaction Measures
+/// are reported separately for low-cost rental and low-cost home ownership homes.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Tenure {
+    /// Low-cost rental accommodation (LCRA).
+    Lcra,
+    /// Low-cost home ownership (LCHO), such as shared ownership.
+    Lcho,
+    /// Anything else, and any case whose tenure was never recorded.
+    #[default]
+    Other,
+}
+
+impl Tenure {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Lcra => "lcra",
+            Self::Lcho => "lcho",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for Tenure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

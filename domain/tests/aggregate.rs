@@ -11,11 +11,12 @@ mod support {
     use std::sync::Arc;
 
     use casefile_domain::command::{
-        AcknowledgeComplaint, CloseComplaint, DeclareDeadlock, Escalate, ExtendDeadline,
-        ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage, WithdrawComplaint,
+        AcknowledgeComplaint, CloseComplaint, DeclareDeadlock, DefineComplaint, Escalate,
+        ExtendDeadline, ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage,
+        WithdrawComplaint,
     };
     use casefile_domain::values::{
-        Channel, Complainant, Outcome, RefusalReason, Remedy, Stage, StageResponse,
+        ActionSource, Channel, Complainant, Outcome, RefusalReason, Remedy, Stage, StageResponse,
     };
     use casefile_domain::{
         Action, Actor, Calendar, Clock, Complaint, ComplaintCommand, ComplaintEvent,
@@ -153,6 +154,25 @@ mod support {
         Action::RespondStage2(response())
     }
 
+    pub const DEFINITION: &str =
+        "The resident says mould has returned to the back bedroom after two repairs";
+
+    pub fn outcomes_sought() -> Vec<String> {
+        vec![
+            "A lasting repair".to_string(),
+            "Compensation for damaged clothes".to_string(),
+        ]
+    }
+
+    pub fn define(stage: Stage) -> Action {
+        Action::Define(DefineComplaint {
+            stage,
+            definition: DEFINITION.to_string(),
+            outcomes_sought: outcomes_sought(),
+            occurred_at: None,
+        })
+    }
+
     pub const ESCALATION_REASON: &str = "The mould came back within a month";
 
     pub fn escalate() -> Action {
@@ -237,13 +257,14 @@ mod support {
             reference: "CF-2024-0001".to_string(),
             procedure: procedure(procedure_id),
             division,
-            calendar_version: "builtin-1".to_string(),
+            calendar_version: casefile_domain::Calendar::builtin().version(),
             received_on: date(received_on),
             issue_arose_on: issue_arose_on.map(date),
             channel: Channel::Email,
             complainant: complainant(),
             summary: SUMMARY.to_string(),
             description: String::new(),
+            tenure: None,
         }
     }
 
@@ -260,6 +281,37 @@ mod support {
             occurred_at: at(day),
             by,
             response: stage_response(),
+            signposted_to: vec![],
+        }
+    }
+
+    pub fn defined(day: &str, stage: Stage) -> ComplaintEvent {
+        ComplaintEvent::Defined {
+            occurred_at: at(day),
+            by: officer(),
+            stage,
+            definition: DEFINITION.to_string(),
+            outcomes_sought: outcomes_sought(),
+        }
+    }
+
+    /// The tracked action a `response()` writes for its one remedy action.
+    pub fn mould_wash_tracked(
+        occurred_at: DateTime<Utc>,
+        stage: Stage,
+        by: Actor,
+    ) -> ComplaintEvent {
+        ComplaintEvent::ActionTracked {
+            occurred_at,
+            by,
+            action_id: match stage {
+                Stage::Stage1 => "s1-a1",
+                Stage::Stage2 => "s2-a1",
+            }
+            .to_string(),
+            stage,
+            source: ActionSource::Remedy,
+            description: "Mould wash".to_string(),
         }
     }
 
@@ -284,6 +336,7 @@ mod support {
             occurred_at: at(day),
             by,
             response: stage_response(),
+            signposted_to: vec![],
         }
     }
 
@@ -304,6 +357,8 @@ mod support {
             by: officer(),
             remedy: Remedy::default(),
             learning: vec![],
+            open_actions: vec![],
+            open_actions_reason: None,
         }
     }
 
@@ -351,6 +406,18 @@ mod support {
         }
     }
 
+    pub const UPDATE_SUMMARY: &str = "Told the resident the survey is booked";
+
+    pub fn update_given(day: &str, next_update_due: Option<&str>) -> ComplaintEvent {
+        ComplaintEvent::UpdateRecorded {
+            occurred_at: at(day),
+            by: officer(),
+            channel: Channel::Phone,
+            summary: UPDATE_SUMMARY.to_string(),
+            next_update_due: next_update_due.map(date),
+        }
+    }
+
     /// The state a stream of events leaves.
     pub fn case_from(events: Vec<ComplaintEvent>) -> Complaint {
         let mut case = Complaint::default();
@@ -364,12 +431,18 @@ mod support {
 /// Given events, when a command, then the events or the broken rule.
 mod rules {
     use casefile_domain::command::{
-        AttachEvidence, ExtendDeadline, LogComplaint, NoteKind, RecordNote,
+        AddRepresentative, AttachEvidence, CloseComplaint, CompleteAction, CompleteLearning,
+        EndRepresentative, ExtendDeadline, LearningAction, LearningEntry, LogComplaint, NoteKind,
+        RecordLearning, RecordNote, RecordUpdate, RespondToStage, SetAction, SetTenure,
     };
+    use casefile_domain::error::ErrorKind;
     use casefile_domain::procedure::DeadlockRule;
-    use casefile_domain::values::{Channel, Direction, RefusalReason, Remedy, Stage};
+    use casefile_domain::values::{
+        ActionSource, Authority, Channel, Contact, CorrespondenceTo, Direction, RefusalReason,
+        Relationship, Remedy, Stage, StageResponse, Tenure,
+    };
     use casefile_domain::{
-        Action, Complaint, ComplaintCommand, ComplaintError, ComplaintEvent, Division,
+        Action, Actor, Complaint, ComplaintCommand, ComplaintError, ComplaintEvent, Division,
         ProcedureRegistry, Scheme, Status,
     };
     use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -409,7 +482,16 @@ mod rules {
         vec![logged("chc-2024", "2025-04-01")]
     }
 
+    /// Acknowledged with the Stage 1 definition of the complaint, as the Code asks.
     fn chc_acknowledged() -> Vec<E> {
+        [
+            chc_acknowledged_undefined(),
+            vec![defined("2025-04-03", Stage::Stage1)],
+        ]
+        .concat()
+    }
+
+    fn chc_acknowledged_undefined() -> Vec<E> {
         [chc_logged(), vec![acknowledged("2025-04-03")]].concat()
     }
 
@@ -422,7 +504,16 @@ mod rules {
         .concat()
     }
 
+    /// Escalated, with the definition restated for Stage 2.
     fn chc_escalated() -> Vec<E> {
+        [
+            chc_escalated_undefined(),
+            vec![defined("2025-04-15", Stage::Stage2)],
+        ]
+        .concat()
+    }
+
+    fn chc_escalated_undefined() -> Vec<E> {
         [chc_stage1_answered(), vec![escalated("2025-04-15")]].concat()
     }
 
@@ -449,7 +540,10 @@ mod rules {
             complainant: complainant(),
             summary: SUMMARY.to_string(),
             description: String::new(),
+            tenure: None,
             occurred_at: None,
+            definition: None,
+            outcomes_sought: vec![],
         }
     }
 
@@ -480,13 +574,14 @@ mod rules {
                 reference: "CF-2025-0042".to_string(),
                 procedure: procedure("chc-2024"),
                 division: Division::EnglandAndWales,
-                calendar_version: "builtin-1".to_string(),
+                calendar_version: casefile_domain::Calendar::builtin().version(),
                 received_on: date("2025-05-30"),
                 issue_arose_on: None,
                 channel: Channel::Email,
                 complainant: complainant(),
                 summary: SUMMARY.to_string(),
                 description: String::new(),
+                tenure: None,
             }],
         )
         .await;
@@ -955,11 +1050,16 @@ mod rules {
         accepts(
             chc_acknowledged(),
             by(officer(), respond_stage1()),
-            vec![E::Stage1Responded {
-                occurred_at: now(),
-                by: officer(),
-                response: stage_response(),
-            }],
+            // Stage 1 of a two-stage procedure is not final: nothing is signposted yet.
+            vec![
+                E::Stage1Responded {
+                    occurred_at: now(),
+                    by: officer(),
+                    response: stage_response(),
+                    signposted_to: vec![],
+                },
+                mould_wash_tracked(now(), Stage::Stage1, officer()),
+            ],
         )
         .await;
     }
@@ -1008,6 +1108,36 @@ mod rules {
             ComplaintError::AlreadyEscalated,
         )
         .await;
+    }
+
+    #[tokio::test]
+    async fn the_stage_one_response_of_a_one_stage_procedure_signposts_its_schemes() {
+        let mut one_stage = procedure("chc-2024");
+        one_stage.id = "one-stage".to_string();
+        one_stage.stages = 1;
+        one_stage
+            .steps
+            .retain(|rule| rule.step.stage() == Stage::Stage1);
+        one_stage.extensions.stage2 = None;
+        let mut registry = ProcedureRegistry::builtin();
+        registry.add(one_stage.clone(), "one-stage.toml").unwrap();
+        let mut history = chc_acknowledged();
+        if let E::Logged { procedure, .. } = &mut history[0] {
+            *procedure = one_stage;
+        }
+        TestFramework::<Complaint>::with(services_with(registry))
+            .given(history)
+            .when_async(by(officer(), respond_stage1()))
+            .await
+            .then_expect_events(vec![
+                E::Stage1Responded {
+                    occurred_at: now(),
+                    by: officer(),
+                    response: stage_response(),
+                    signposted_to: vec![Scheme::HousingOmbudsman],
+                },
+                mould_wash_tracked(now(), Stage::Stage1, officer()),
+            ]);
     }
 
     #[tokio::test]
@@ -1094,15 +1224,20 @@ mod rules {
             acknowledged("2025-04-03"),
             stage1_responded("2025-04-10", officer()),
             escalated("2025-04-15"),
+            defined("2025-04-15", Stage::Stage2),
         ];
         accepts(
             history,
             by(reviewer(), respond_stage2()),
-            vec![E::Stage2Responded {
-                occurred_at: now(),
-                by: reviewer(),
-                response: stage_response(),
-            }],
+            vec![
+                E::Stage2Responded {
+                    occurred_at: now(),
+                    by: reviewer(),
+                    response: stage_response(),
+                    signposted_to: vec![Scheme::PropertyRedressScheme],
+                },
+                mould_wash_tracked(now(), Stage::Stage2, reviewer()),
+            ],
         )
         .await;
     }
@@ -1122,11 +1257,16 @@ mod rules {
         accepts(
             chc_stage2_acknowledged(),
             by(reviewer(), respond_stage2()),
-            vec![E::Stage2Responded {
-                occurred_at: now(),
-                by: reviewer(),
-                response: stage_response(),
-            }],
+            // The final response signposts the procedure's scheme.
+            vec![
+                E::Stage2Responded {
+                    occurred_at: now(),
+                    by: reviewer(),
+                    response: stage_response(),
+                    signposted_to: vec![Scheme::HousingOmbudsman],
+                },
+                mould_wash_tracked(now(), Stage::Stage2, reviewer()),
+            ],
         )
         .await;
     }
@@ -1137,6 +1277,1002 @@ mod rules {
             chc_stage2_answered(),
             by(advisor(), respond_stage2()),
             ComplaintError::AlreadyResponded(Stage::Stage2),
+        )
+        .await;
+    }
+
+    // ----- the definition of the complaint -----
+
+    #[tokio::test]
+    async fn defining_the_complaint_is_recorded_with_the_outcomes_sought() {
+        accepts(
+            chc_logged(),
+            by(officer(), define(Stage::Stage1)),
+            vec![E::Defined {
+                occurred_at: now(),
+                by: officer(),
+                stage: Stage::Stage1,
+                definition: DEFINITION.to_string(),
+                outcomes_sought: outcomes_sought(),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_definition_given_when_logging_is_recorded_as_the_stage_one_definition() {
+        let complaint = LogComplaint {
+            definition: Some(DEFINITION.to_string()),
+            outcomes_sought: outcomes_sought(),
+            ..log_complaint("chc-2024", "2025-06-02")
+        };
+        let events = TestFramework::<Complaint>::with(services())
+            .given_no_previous_events()
+            .when_async(log(complaint))
+            .await
+            .inspect_result()
+            .unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].name(), "Logged");
+        assert_eq!(
+            events[1],
+            E::Defined {
+                occurred_at: now(),
+                by: advisor(),
+                stage: Stage::Stage1,
+                definition: DEFINITION.to_string(),
+                outcomes_sought: outcomes_sought(),
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn outcomes_sought_without_a_definition_are_an_invalid_field_when_logging() {
+        let complaint = LogComplaint {
+            outcomes_sought: outcomes_sought(),
+            ..log_complaint("chc-2024", "2025-05-30")
+        };
+        rejects(
+            vec![],
+            log(complaint),
+            invalid("outcomes_sought", "needs a definition"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_blank_definition_is_an_invalid_field() {
+        let action = Action::Define(casefile_domain::command::DefineComplaint {
+            stage: Stage::Stage1,
+            definition: " ".to_string(),
+            outcomes_sought: vec![],
+            occurred_at: None,
+        });
+        rejects(
+            chc_logged(),
+            by(officer(), action),
+            invalid("definition", "must not be empty"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn stage_one_cannot_be_answered_without_a_definition_of_the_complaint() {
+        rejects(
+            chc_acknowledged_undefined(),
+            by(officer(), respond_stage1()),
+            ComplaintError::DefinitionMissing(Stage::Stage1),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_missing_definition_is_a_state_conflict_with_its_own_code() {
+        let error = ComplaintError::DefinitionMissing(Stage::Stage2);
+        assert_eq!(error.code(), "definition_missing");
+        assert_eq!(error.kind(), ErrorKind::Conflict);
+    }
+
+    #[tokio::test]
+    async fn a_stage_two_definition_cannot_be_recorded_before_escalation() {
+        rejects(
+            chc_stage1_answered(),
+            by(reviewer(), define(Stage::Stage2)),
+            ComplaintError::NotEscalated,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn stage_two_cannot_be_answered_on_the_stage_one_definition_alone() {
+        let history = [
+            chc_escalated_undefined(),
+            vec![stage2_acknowledged("2025-04-16")],
+        ]
+        .concat();
+        rejects(
+            history,
+            by(reviewer(), respond_stage2()),
+            ComplaintError::DefinitionMissing(Stage::Stage2),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_stage_one_definition_restated_after_escalation_does_not_define_stage_two() {
+        let history = [
+            chc_escalated_undefined(),
+            vec![
+                defined("2025-04-15", Stage::Stage1),
+                stage2_acknowledged("2025-04-16"),
+            ],
+        ]
+        .concat();
+        rejects(
+            history,
+            by(reviewer(), respond_stage2()),
+            ComplaintError::DefinitionMissing(Stage::Stage2),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn stage_two_can_be_defined_once_escalated() {
+        accepts(
+            chc_escalated_undefined(),
+            by(reviewer(), define(Stage::Stage2)),
+            vec![E::Defined {
+                occurred_at: now(),
+                by: reviewer(),
+                stage: Stage::Stage2,
+                definition: DEFINITION.to_string(),
+                outcomes_sought: outcomes_sought(),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn stage_two_restated_after_its_acknowledgement_can_be_answered() {
+        let history = [
+            chc_escalated_undefined(),
+            vec![
+                stage2_acknowledged("2025-04-16"),
+                defined("2025-04-17", Stage::Stage2),
+            ],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(reviewer(), respond_stage2()),
+            vec![
+                E::Stage2Responded {
+                    occurred_at: now(),
+                    by: reviewer(),
+                    response: stage_response(),
+                    signposted_to: vec![Scheme::HousingOmbudsman],
+                },
+                mould_wash_tracked(now(), Stage::Stage2, reviewer()),
+            ],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_one_stage_procedure_takes_no_stage_two_definition() {
+        let mut one_stage = procedure("chc-2024");
+        one_stage.id = "one-stage".to_string();
+        one_stage.stages = 1;
+        one_stage
+            .steps
+            .retain(|rule| rule.step.stage() == Stage::Stage1);
+        one_stage.extensions.stage2 = None;
+        let mut registry = ProcedureRegistry::builtin();
+        registry.add(one_stage.clone(), "one-stage.toml").unwrap();
+        let mut history = chc_acknowledged();
+        if let E::Logged { procedure, .. } = &mut history[0] {
+            *procedure = one_stage;
+        }
+        TestFramework::<Complaint>::with(services_with(registry))
+            .given(history)
+            .when_async(by(officer(), define(Stage::Stage2)))
+            .await
+            .then_expect_error(ComplaintError::NoStageTwo);
+    }
+
+    #[tokio::test]
+    async fn a_closed_case_takes_no_new_definition() {
+        rejects(
+            [chc_stage1_answered(), vec![closed("2025-04-11")]].concat(),
+            by(officer(), define(Stage::Stage1)),
+            ComplaintError::CaseClosed(Status::Closed),
+        )
+        .await;
+    }
+
+    // ----- representatives -----
+
+    fn advocate_contact() -> Contact {
+        Contact {
+            email: Some("lee@advocacy.example.org".to_string()),
+            phone: None,
+            address: None,
+        }
+    }
+
+    fn consent() -> Authority {
+        Authority {
+            how: "Signed consent form, scanned to the case".to_string(),
+            given_on: date("2025-04-02"),
+        }
+    }
+
+    fn representative(contact: Contact, correspondence_to: CorrespondenceTo) -> AddRepresentative {
+        AddRepresentative {
+            name: "Lee Advocate".to_string(),
+            relationship: Relationship::Advocate,
+            contact,
+            authority: consent(),
+            correspondence_to,
+            occurred_at: None,
+        }
+    }
+
+    fn add_representative(contact: Contact, correspondence_to: CorrespondenceTo) -> Action {
+        Action::AddRepresentative(representative(contact, correspondence_to))
+    }
+
+    fn representative_added(occurred_at: DateTime<Utc>, id: &str) -> E {
+        E::RepresentativeAdded {
+            occurred_at,
+            by: officer(),
+            representative_id: id.to_string(),
+            name: "Lee Advocate".to_string(),
+            relationship: Relationship::Advocate,
+            contact: advocate_contact(),
+            authority: consent(),
+            correspondence_to: CorrespondenceTo::Both,
+        }
+    }
+
+    const ENDING_REASON: &str = "The resident asked us to deal with them directly";
+
+    fn end_representative(id: &str) -> Action {
+        Action::EndRepresentative(EndRepresentative {
+            representative_id: id.to_string(),
+            reason: ENDING_REASON.to_string(),
+            occurred_at: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn adding_a_representative_is_recorded_under_the_next_id() {
+        let add = || {
+            by(
+                officer(),
+                add_representative(advocate_contact(), CorrespondenceTo::Both),
+            )
+        };
+        accepts(
+            chc_logged(),
+            add(),
+            vec![representative_added(now(), "rep-1")],
+        )
+        .await;
+        // Ended representatives keep their ids: the next is still new.
+        let history = [
+            chc_logged(),
+            vec![
+                representative_added(at("2025-04-02"), "rep-1"),
+                E::RepresentativeEnded {
+                    occurred_at: at("2025-04-03"),
+                    by: officer(),
+                    representative_id: "rep-1".to_string(),
+                    reason: ENDING_REASON.to_string(),
+                },
+            ],
+        ]
+        .concat();
+        accepts(history, add(), vec![representative_added(now(), "rep-2")]).await;
+    }
+
+    #[tokio::test]
+    async fn a_representative_who_is_to_receive_correspondence_needs_a_contact() {
+        for to in [CorrespondenceTo::Representative, CorrespondenceTo::Both] {
+            rejects(
+                chc_logged(),
+                by(officer(), add_representative(Contact::default(), to)),
+                invalid(
+                    "contact",
+                    "is needed when correspondence goes to the representative",
+                ),
+            )
+            .await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_representative_writing_only_to_the_resident_needs_no_contact() {
+        let events = TestFramework::<Complaint>::with(services())
+            .given(chc_logged())
+            .when_async(by(
+                officer(),
+                add_representative(Contact::default(), CorrespondenceTo::Resident),
+            ))
+            .await
+            .inspect_result()
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].name(), "RepresentativeAdded");
+    }
+
+    #[tokio::test]
+    async fn consent_cannot_be_dated_after_the_day_it_is_recorded() {
+        let action = Action::AddRepresentative(AddRepresentative {
+            authority: Authority {
+                given_on: date("2025-06-03"),
+                ..consent()
+            },
+            ..representative(advocate_contact(), CorrespondenceTo::Both)
+        });
+        rejects(
+            chc_logged(),
+            by(officer(), action),
+            invalid(
+                "authority.given_on",
+                "must not be after the day it is recorded",
+            ),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn ending_a_representative_records_who_ended_it_and_why() {
+        let history = [
+            chc_logged(),
+            vec![representative_added(at("2025-04-02"), "rep-1")],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(advisor(), end_representative("rep-1")),
+            vec![E::RepresentativeEnded {
+                occurred_at: now(),
+                by: advisor(),
+                representative_id: "rep-1".to_string(),
+                reason: ENDING_REASON.to_string(),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_representative_the_case_does_not_have_cannot_be_ended() {
+        rejects(
+            chc_logged(),
+            by(advisor(), end_representative("rep-1")),
+            ComplaintError::UnknownRepresentative("rep-1".to_string()),
+        )
+        .await;
+        let error = ComplaintError::UnknownRepresentative("rep-1".to_string());
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn a_representative_cannot_be_ended_twice() {
+        let history = [
+            chc_logged(),
+            vec![
+                representative_added(at("2025-04-02"), "rep-1"),
+                E::RepresentativeEnded {
+                    occurred_at: at("2025-04-03"),
+                    by: officer(),
+                    representative_id: "rep-1".to_string(),
+                    reason: ENDING_REASON.to_string(),
+                },
+            ],
+        ]
+        .concat();
+        rejects(
+            history,
+            by(advisor(), end_representative("rep-1")),
+            ComplaintError::RepresentativeAlreadyEnded("rep-1".to_string()),
+        )
+        .await;
+        let error = ComplaintError::RepresentativeAlreadyEnded("rep-1".to_string());
+        assert_eq!(error.kind(), ErrorKind::Conflict);
+    }
+
+    #[tokio::test]
+    async fn a_representative_can_be_added_to_a_closed_case() {
+        // A resident may appoint someone to take a closed case to the Ombudsman.
+        let history = [chc_stage1_answered(), vec![closed("2025-04-11")]].concat();
+        accepts(
+            history,
+            by(
+                officer(),
+                add_representative(advocate_contact(), CorrespondenceTo::Both),
+            ),
+            vec![representative_added(now(), "rep-1")],
+        )
+        .await;
+    }
+
+    // ----- updates to the resident -----
+
+    fn record_update(next_update_due: Option<&str>) -> Action {
+        Action::RecordUpdate(RecordUpdate {
+            channel: Channel::Phone,
+            summary: UPDATE_SUMMARY.to_string(),
+            next_update_due: next_update_due.map(date),
+            occurred_at: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn an_update_given_to_the_resident_is_recorded_with_the_next_date_agreed() {
+        accepts(
+            chc_acknowledged(),
+            by(officer(), record_update(Some("2025-06-09"))),
+            vec![E::UpdateRecorded {
+                occurred_at: now(),
+                by: officer(),
+                channel: Channel::Phone,
+                summary: UPDATE_SUMMARY.to_string(),
+                next_update_due: Some(date("2025-06-09")),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_next_update_must_be_due_after_the_day_of_the_update() {
+        rejects(
+            chc_acknowledged(),
+            by(officer(), record_update(Some("2025-06-02"))),
+            invalid("next_update_due", "must be after the day of the update"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_next_update_cannot_be_promised_more_than_a_year_ahead() {
+        // 2 June 2025 plus 366 days is 3 June 2026.
+        rejects(
+            chc_acknowledged(),
+            by(officer(), record_update(Some("2026-06-04"))),
+            invalid("next_update_due", "must be within a year of the update"),
+        )
+        .await;
+        let events = TestFramework::<Complaint>::with(services())
+            .given(chc_acknowledged())
+            .when_async(by(officer(), record_update(Some("2026-06-03"))))
+            .await
+            .inspect_result()
+            .unwrap();
+        assert_eq!(events.len(), 1);
+    }
+
+    // ----- tracked actions -----
+
+    /// A Stage 1 response with two remedy actions and one outstanding action.
+    fn response_with_actions() -> RespondToStage {
+        RespondToStage {
+            remedy: Remedy {
+                actions: vec!["Mould wash".to_string(), "Repair the gutter".to_string()],
+                compensation_pence: 15_000,
+            },
+            outstanding_actions: vec!["Damp survey".to_string()],
+            ..response()
+        }
+    }
+
+    fn tracked(id: &str, stage: Stage, source: ActionSource, description: &str) -> E {
+        E::ActionTracked {
+            occurred_at: at("2025-04-10"),
+            by: officer(),
+            action_id: id.to_string(),
+            stage,
+            source,
+            description: description.to_string(),
+        }
+    }
+
+    /// Stage 1 answered with `response_with_actions()`: three open actions.
+    fn chc_with_open_actions() -> Vec<E> {
+        let mut answered = chc_acknowledged();
+        let response = response_with_actions();
+        answered.push(E::Stage1Responded {
+            occurred_at: at("2025-04-10"),
+            by: officer(),
+            response: StageResponse {
+                outcome: response.outcome,
+                decision: response.decision,
+                reasons: response.reasons,
+                remedy: response.remedy,
+                outstanding_actions: response.outstanding_actions,
+            },
+            signposted_to: vec![],
+        });
+        answered.extend([
+            tracked("s1-a1", Stage::Stage1, ActionSource::Remedy, "Mould wash"),
+            tracked(
+                "s1-a2",
+                Stage::Stage1,
+                ActionSource::Remedy,
+                "Repair the gutter",
+            ),
+            tracked(
+                "s1-a3",
+                Stage::Stage1,
+                ActionSource::Outstanding,
+                "Damp survey",
+            ),
+        ]);
+        answered
+    }
+
+    fn action_completed(day: &str, id: &str) -> E {
+        E::ActionCompleted {
+            occurred_at: at(day),
+            by: officer(),
+            action_id: id.to_string(),
+            evidence: "Job 4471 signed off".to_string(),
+        }
+    }
+
+    fn complete_action(id: &str) -> Action {
+        Action::CompleteAction(CompleteAction {
+            action_id: id.to_string(),
+            evidence: "Job 4471 signed off".to_string(),
+            occurred_at: None,
+        })
+    }
+
+    fn set_action(id: &str, due_on: &str) -> Action {
+        Action::SetAction(SetAction {
+            action_id: id.to_string(),
+            owner: "Repairs team".to_string(),
+            due_on: date(due_on),
+            occurred_at: None,
+        })
+    }
+
+    fn close_because(reason: &str) -> Action {
+        Action::Close(CloseComplaint {
+            open_actions_reason: Some(reason.to_string()),
+            ..CloseComplaint::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn a_stage_response_tracks_its_remedy_actions_then_its_outstanding_actions() {
+        let events = TestFramework::<Complaint>::with(services())
+            .given(chc_acknowledged())
+            .when_async(by(
+                officer(),
+                Action::RespondStage1(response_with_actions()),
+            ))
+            .await
+            .inspect_result()
+            .unwrap();
+        let now_tracked = |id: &str, source, description: &str| E::ActionTracked {
+            occurred_at: now(),
+            by: officer(),
+            action_id: id.to_string(),
+            stage: Stage::Stage1,
+            source,
+            description: description.to_string(),
+        };
+        assert_eq!(events[0].name(), "Stage1Responded");
+        assert_eq!(
+            events[1..],
+            [
+                now_tracked("s1-a1", ActionSource::Remedy, "Mould wash"),
+                now_tracked("s1-a2", ActionSource::Remedy, "Repair the gutter"),
+                now_tracked("s1-a3", ActionSource::Outstanding, "Damp survey"),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_response_with_no_actions_tracks_none() {
+        let bare = RespondToStage {
+            remedy: Remedy::default(),
+            ..response()
+        };
+        let events = TestFramework::<Complaint>::with(services())
+            .given(chc_acknowledged())
+            .when_async(by(officer(), Action::RespondStage1(bare)))
+            .await
+            .inspect_result()
+            .unwrap();
+        assert_eq!(events.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn setting_an_actions_owner_and_due_date_is_recorded() {
+        accepts(
+            chc_with_open_actions(),
+            by(officer(), set_action("s1-a2", "2025-06-20")),
+            vec![E::ActionAssigned {
+                occurred_at: now(),
+                by: officer(),
+                action_id: "s1-a2".to_string(),
+                owner: "Repairs team".to_string(),
+                due_on: date("2025-06-20"),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_action_cannot_be_due_before_the_complaint_was_received() {
+        rejects(
+            chc_with_open_actions(),
+            by(officer(), set_action("s1-a1", "2025-03-31")),
+            invalid("due_on", "must not be before the complaint was received"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_action_the_case_does_not_track_cannot_be_set_or_completed() {
+        for action in [set_action("s1-a4", "2025-06-20"), complete_action("s2-a1")] {
+            let id = match &action {
+                Action::SetAction(c) => c.action_id.clone(),
+                Action::CompleteAction(c) => c.action_id.clone(),
+                _ => unreachable!("only action commands are listed"),
+            };
+            rejects(
+                chc_with_open_actions(),
+                by(officer(), action),
+                ComplaintError::UnknownAction(id),
+            )
+            .await;
+        }
+        let error = ComplaintError::UnknownAction("s1-a4".to_string());
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn completing_an_action_is_recorded_with_its_evidence() {
+        accepts(
+            chc_with_open_actions(),
+            by(officer(), complete_action("s1-a3")),
+            vec![E::ActionCompleted {
+                occurred_at: now(),
+                by: officer(),
+                action_id: "s1-a3".to_string(),
+                evidence: "Job 4471 signed off".to_string(),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_completed_action_cannot_be_completed_again_or_reassigned() {
+        let history = [
+            chc_with_open_actions(),
+            vec![action_completed("2025-04-20", "s1-a1")],
+        ]
+        .concat();
+        for action in [complete_action("s1-a1"), set_action("s1-a1", "2025-06-20")] {
+            rejects(
+                history.clone(),
+                by(officer(), action),
+                ComplaintError::ActionAlreadyCompleted("s1-a1".to_string()),
+            )
+            .await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_case_with_open_actions_cannot_be_closed_without_a_reason() {
+        let history = [
+            chc_with_open_actions(),
+            vec![action_completed("2025-04-20", "s1-a2")],
+        ]
+        .concat();
+        rejects(
+            history,
+            by(officer(), close()),
+            ComplaintError::OpenActions {
+                open: vec!["s1-a1".to_string(), "s1-a3".to_string()],
+            },
+        )
+        .await;
+        let error = ComplaintError::OpenActions { open: vec![] };
+        assert_eq!(error.code(), "open_actions");
+        assert_eq!(error.kind(), ErrorKind::Conflict);
+    }
+
+    #[tokio::test]
+    async fn closing_with_open_actions_records_which_were_open_and_why() {
+        let reason = "The survey is booked for July; the case is resolved otherwise";
+        let history = [
+            chc_with_open_actions(),
+            vec![
+                action_completed("2025-04-20", "s1-a1"),
+                action_completed("2025-04-21", "s1-a2"),
+            ],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(officer(), close_because(reason)),
+            vec![E::Closed {
+                occurred_at: now(),
+                by: officer(),
+                remedy: Remedy::default(),
+                learning: vec![],
+                open_actions: vec!["s1-a3".to_string()],
+                open_actions_reason: Some(reason.to_string()),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_case_whose_actions_are_all_done_closes_without_a_reason() {
+        let history = [
+            chc_with_open_actions(),
+            vec![
+                action_completed("2025-04-20", "s1-a1"),
+                action_completed("2025-04-21", "s1-a2"),
+                action_completed("2025-04-22", "s1-a3"),
+            ],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(officer(), close()),
+            vec![E::Closed {
+                occurred_at: now(),
+                by: officer(),
+                remedy: Remedy::default(),
+                learning: vec![],
+                open_actions: vec![],
+                open_actions_reason: None,
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_action_left_open_at_closing_can_still_be_completed() {
+        let history = [
+            chc_with_open_actions(),
+            vec![E::Closed {
+                occurred_at: at("2025-04-25"),
+                by: officer(),
+                remedy: Remedy::default(),
+                learning: vec![],
+                open_actions: vec![
+                    "s1-a1".to_string(),
+                    "s1-a2".to_string(),
+                    "s1-a3".to_string(),
+                ],
+                open_actions_reason: Some("Works booked".to_string()),
+            }],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(officer(), complete_action("s1-a1")),
+            vec![E::ActionCompleted {
+                occurred_at: now(),
+                by: officer(),
+                action_id: "s1-a1".to_string(),
+                evidence: "Job 4471 signed off".to_string(),
+            }],
+        )
+        .await;
+    }
+
+    // ----- learning -----
+
+    fn boiler_learning() -> LearningAction {
+        LearningAction {
+            learning: "Inspect boilers older than ten years each autumn".to_string(),
+            theme: "repairs".to_string(),
+            owner: "Head of Repairs".to_string(),
+            due_on: date("2025-09-30"),
+        }
+    }
+
+    fn learning_recorded(occurred_at: DateTime<Utc>, by: Actor, id: &str) -> E {
+        let item = boiler_learning();
+        E::LearningRecorded {
+            occurred_at,
+            by,
+            learning_id: id.to_string(),
+            learning: item.learning,
+            theme: item.theme,
+            owner: item.owner,
+            due_on: item.due_on,
+        }
+    }
+
+    fn record_learning(item: LearningAction) -> Action {
+        Action::RecordLearning(RecordLearning {
+            learning: item.learning,
+            theme: item.theme,
+            owner: item.owner,
+            due_on: item.due_on,
+            occurred_at: None,
+        })
+    }
+
+    fn complete_learning(id: &str) -> Action {
+        Action::CompleteLearning(CompleteLearning {
+            learning_id: id.to_string(),
+            what_changed: "Autumn boiler inspections added to the planned programme".to_string(),
+            occurred_at: None,
+        })
+    }
+
+    #[test]
+    fn closing_learning_is_read_as_plain_notes_or_as_actions() {
+        let body = serde_json::json!({
+            "learning": [
+                "Chase repeat repairs",
+                {
+                    "learning": "Inspect boilers older than ten years each autumn",
+                    "theme": "repairs",
+                    "owner": "Head of Repairs",
+                    "due_on": "2025-09-30"
+                }
+            ]
+        });
+        let close: CloseComplaint = serde_json::from_value(body).unwrap();
+        assert_eq!(
+            close.learning,
+            vec![
+                LearningEntry::Note("Chase repeat repairs".to_string()),
+                LearningEntry::Action(boiler_learning()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_records_each_learning_action_after_the_closure_and_keeps_notes_on_it() {
+        let action = Action::Close(CloseComplaint {
+            learning: vec![
+                LearningEntry::Note("Chase repeat repairs".to_string()),
+                LearningEntry::Action(boiler_learning()),
+            ],
+            ..CloseComplaint::default()
+        });
+        accepts(
+            chc_stage2_answered(),
+            by(reviewer(), action),
+            vec![
+                E::Closed {
+                    occurred_at: now(),
+                    by: reviewer(),
+                    remedy: Remedy::default(),
+                    learning: vec!["Chase repeat repairs".to_string()],
+                    open_actions: vec![],
+                    open_actions_reason: None,
+                },
+                learning_recorded(now(), reviewer(), "learn-1"),
+            ],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_learning_action_at_closing_needs_a_theme() {
+        let action = Action::Close(CloseComplaint {
+            learning: vec![LearningEntry::Action(LearningAction {
+                theme: String::new(),
+                ..boiler_learning()
+            })],
+            ..CloseComplaint::default()
+        });
+        rejects(
+            chc_stage2_answered(),
+            by(reviewer(), action),
+            invalid("learning.theme", "must not be empty"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_learning_action_recorded_on_its_own_takes_the_next_id() {
+        let history = [
+            chc_stage2_answered(),
+            vec![
+                closed("2025-05-02"),
+                learning_recorded(at("2025-05-02"), officer(), "learn-1"),
+            ],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(officer(), record_learning(boiler_learning())),
+            vec![learning_recorded(now(), officer(), "learn-2")],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_learning_action_needs_an_owner_and_a_due_date_not_before_receipt() {
+        let no_owner = LearningAction {
+            owner: " ".to_string(),
+            ..boiler_learning()
+        };
+        rejects(
+            chc_logged(),
+            by(officer(), record_learning(no_owner)),
+            invalid("owner", "must not be empty"),
+        )
+        .await;
+        let too_early = LearningAction {
+            due_on: date("2025-03-31"),
+            ..boiler_learning()
+        };
+        rejects(
+            chc_logged(),
+            by(officer(), record_learning(too_early)),
+            invalid("due_on", "must not be before the complaint was received"),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn completing_a_learning_action_records_what_changed() {
+        let history = [
+            chc_logged(),
+            vec![learning_recorded(at("2025-04-02"), officer(), "learn-1")],
+        ]
+        .concat();
+        accepts(
+            history,
+            by(advisor(), complete_learning("learn-1")),
+            vec![E::LearningCompleted {
+                occurred_at: now(),
+                by: advisor(),
+                learning_id: "learn-1".to_string(),
+                what_changed: "Autumn boiler inspections added to the planned programme"
+                    .to_string(),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_learning_action_the_case_does_not_have_cannot_be_completed() {
+        rejects(
+            chc_logged(),
+            by(advisor(), complete_learning("learn-1")),
+            ComplaintError::UnknownLearning("learn-1".to_string()),
+        )
+        .await;
+        let error = ComplaintError::UnknownLearning("learn-1".to_string());
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn a_learning_action_cannot_be_completed_twice() {
+        let history = [
+            chc_logged(),
+            vec![
+                learning_recorded(at("2025-04-02"), officer(), "learn-1"),
+                E::LearningCompleted {
+                    occurred_at: at("2025-04-03"),
+                    by: officer(),
+                    learning_id: "learn-1".to_string(),
+                    what_changed: "Done".to_string(),
+                },
+            ],
+        ]
+        .concat();
+        rejects(
+            history,
+            by(advisor(), complete_learning("learn-1")),
+            ComplaintError::LearningAlreadyCompleted("learn-1".to_string()),
         )
         .await;
     }
@@ -1310,8 +2446,9 @@ mod rules {
                 actions: vec!["Gutter repaired".to_string()],
                 compensation_pence: 25_000,
             },
-            learning: vec!["Chase repeat repairs".to_string()],
+            learning: vec![LearningEntry::Note("Chase repeat repairs".to_string())],
             occurred_at: None,
+            open_actions_reason: None,
         });
         accepts(
             chc_stage2_answered(),
@@ -1324,6 +2461,8 @@ mod rules {
                     compensation_pence: 25_000,
                 },
                 learning: vec!["Chase repeat repairs".to_string()],
+                open_actions: vec![],
+                open_actions_reason: None,
             }],
         )
         .await;
@@ -1432,6 +2571,8 @@ mod rules {
                 by: officer(),
                 remedy: Remedy::default(),
                 learning: vec![],
+                open_actions: vec![],
+                open_actions_reason: None,
             }],
         )
         .await;
@@ -1654,6 +2795,198 @@ mod rules {
         .await;
     }
 
+    // ----- tenure -----
+
+    fn set_tenure(tenure: Tenure) -> ComplaintCommand {
+        by(
+            officer(),
+            Action::SetTenure(SetTenure {
+                tenure,
+                occurred_at: None,
+            }),
+        )
+    }
+
+    fn tenure_recorded(tenure: Tenure, previous: Option<Tenure>) -> E {
+        E::TenureRecorded {
+            occurred_at: now(),
+            by: officer(),
+            tenure,
+            previous,
+        }
+    }
+
+    /// chc-2024, received 2025-04-01, logged with a tenure.
+    fn chc_logged_with(tenure: Tenure) -> Vec<E> {
+        match logged("chc-2024", "2025-04-01") {
+            E::Logged {
+                occurred_at,
+                by,
+                reference,
+                procedure,
+                division,
+                calendar_version,
+                received_on,
+                issue_arose_on,
+                channel,
+                complainant,
+                summary,
+                description,
+                ..
+            } => vec![E::Logged {
+                occurred_at,
+                by,
+                reference,
+                procedure,
+                division,
+                calendar_version,
+                received_on,
+                issue_arose_on,
+                channel,
+                complainant,
+                summary,
+                description,
+                tenure: Some(tenure),
+            }],
+            other => panic!("logged() gave {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tenure_given_when_logging_is_recorded_on_the_logged_event() {
+        let complaint = LogComplaint {
+            tenure: Some(Tenure::Lcho),
+            ..log_complaint("chc-2024", "2025-06-02")
+        };
+        let events = TestFramework::<Complaint>::with(services())
+            .given_no_previous_events()
+            .when_async(log(complaint))
+            .await
+            .inspect_result()
+            .expect("logged");
+        assert!(
+            matches!(
+                &events[..],
+                [E::Logged {
+                    tenure: Some(Tenure::Lcho),
+                    ..
+                }]
+            ),
+            "{events:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tenure_not_given_when_logging_can_be_recorded_later() {
+        accepts(
+            chc_logged(),
+            set_tenure(Tenure::Lcra),
+            vec![tenure_recorded(Tenure::Lcra, None)],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn correcting_a_tenure_records_what_it_was() {
+        accepts(
+            chc_logged_with(Tenure::Lcho),
+            set_tenure(Tenure::Lcra),
+            vec![tenure_recorded(Tenure::Lcra, Some(Tenure::Lcho))],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_corrected_tenure_is_what_the_next_correction_replaces() {
+        accepts(
+            [
+                chc_logged_with(Tenure::Lcho),
+                vec![tenure_recorded(Tenure::Lcra, Some(Tenure::Lcho))],
+            ]
+            .concat(),
+            set_tenure(Tenure::Other),
+            vec![tenure_recorded(Tenure::Other, Some(Tenure::Lcra))],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn recording_the_tenure_the_case_already_has_is_rejected() {
+        rejects(
+            chc_logged_with(Tenure::Lcra),
+            set_tenure(Tenure::Lcra),
+            ComplaintError::TenureUnchanged(Tenure::Lcra),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn recording_other_on_a_case_without_a_tenure_is_recorded() {
+        // Unrecorded is reported as `other`, but saying so explicitly is still a fact.
+        accepts(
+            chc_logged(),
+            set_tenure(Tenure::Other),
+            vec![tenure_recorded(Tenure::Other, None)],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_tenure_of_a_closed_case_can_still_be_corrected() {
+        accepts(
+            [chc_stage1_answered(), vec![closed("2025-04-11")]].concat(),
+            set_tenure(Tenure::Lcho),
+            vec![tenure_recorded(Tenure::Lcho, None)],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_tenure_of_a_case_never_logged_cannot_be_recorded() {
+        rejects(vec![], set_tenure(Tenure::Lcra), ComplaintError::NotLogged).await;
+    }
+
+    #[test]
+    fn a_logged_event_stored_before_tenure_existed_reads_as_no_tenure() {
+        let mut stored = serde_json::to_value(logged("chc-2024", "2025-04-01")).unwrap();
+        stored["Logged"].as_object_mut().unwrap().remove("tenure");
+        let event: E = serde_json::from_value(stored).unwrap();
+        assert!(matches!(event, E::Logged { tenure: None, .. }));
+        assert_eq!(Complaint::replay([event]).tenure, None);
+    }
+
+    #[test]
+    fn the_tenure_command_body_rejects_unknown_fields_and_tenures() {
+        let ok: SetTenure = serde_json::from_str(r#"{"tenure": "lcho"}"#).unwrap();
+        assert_eq!(ok.tenure, Tenure::Lcho);
+        assert!(serde_json::from_str::<SetTenure>(r#"{"tenure": "freehold"}"#).is_err());
+        assert!(serde_json::from_str::<SetTenure>(r#"{"tenure": "lcra", "x": 1}"#).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_stored_before_definitions_and_commitments_still_loads() {
+        let case = case_from(chc_stage1_answered());
+        let mut stored = serde_json::to_value(&case).unwrap();
+        let fields = stored.as_object_mut().unwrap();
+        for added in [
+            "defined_on",
+            "representatives",
+            "resident_update",
+            "actions",
+            "learning",
+        ] {
+            assert!(fields.remove(added).is_some(), "no `{added}` to remove");
+        }
+        let loaded: Complaint = serde_json::from_value(stored).unwrap();
+        assert_eq!(
+            loaded,
+            Complaint {
+                defined_on: Default::default(),
+                ..case
+            }
+        );
+    }
+
     #[test]
     fn every_rule_has_the_code_clients_match_on() {
         let codes = [
@@ -1671,6 +3004,38 @@ mod rules {
                 ComplaintError::NotOlderThanLimit { months: 12 },
                 "not_older_than_limit",
             ),
+            (
+                ComplaintError::TenureUnchanged(Tenure::Lcra),
+                "tenure_unchanged",
+            ),
+            (
+                ComplaintError::DefinitionMissing(Stage::Stage1),
+                "definition_missing",
+            ),
+            (
+                ComplaintError::UnknownRepresentative("rep-9".to_string()),
+                "unknown_representative",
+            ),
+            (
+                ComplaintError::RepresentativeAlreadyEnded("rep-1".to_string()),
+                "representative_already_ended",
+            ),
+            (
+                ComplaintError::UnknownAction("s1-a9".to_string()),
+                "unknown_action",
+            ),
+            (
+                ComplaintError::ActionAlreadyCompleted("s1-a1".to_string()),
+                "action_already_completed",
+            ),
+            (
+                ComplaintError::UnknownLearning("learn-9".to_string()),
+                "unknown_learning",
+            ),
+            (
+                ComplaintError::LearningAlreadyCompleted("learn-1".to_string()),
+                "learning_already_completed",
+            ),
         ];
         for (error, code) in codes {
             assert_eq!(error.code(), code);
@@ -1685,7 +3050,9 @@ mod rules {
 /// Scotland has Good Friday but no Easter Monday.
 mod deadlines {
     use casefile_domain::values::Stage;
-    use casefile_domain::{deadlines, Calendar, Deadline, DeadlineState, Division, Step};
+    use casefile_domain::{
+        deadlines, Calendar, Commitment, Deadline, DeadlineState, DeadlineStep, Division, Step,
+    };
 
     use super::support::*;
 
@@ -1696,7 +3063,7 @@ mod deadlines {
     fn find(deadlines: &[Deadline], step: Step) -> Deadline {
         deadlines
             .iter()
-            .find(|d| d.step == step)
+            .find(|d| d.step == step.into())
             .cloned()
             .unwrap_or_else(|| panic!("no {step:?} deadline in {deadlines:?}"))
     }
@@ -1711,7 +3078,7 @@ mod deadlines {
         state: DeadlineState,
     ) -> Deadline {
         Deadline {
-            step,
+            step: step.into(),
             starts_on: date(starts_on),
             working_days,
             extended_by,
@@ -1910,7 +3277,7 @@ mod deadlines {
             )
         );
         // The Stage 2 response clock has not started: it waits for the acknowledgement.
-        assert!(all.iter().all(|d| d.step != Step::Stage2Response));
+        assert!(all.iter().all(|d| d.step != Step::Stage2Response.into()));
     }
 
     fn stage_two_case() -> Vec<casefile_domain::ComplaintEvent> {
@@ -2015,6 +3382,83 @@ mod deadlines {
         );
     }
 
+    fn resident_update(deadlines: &[Deadline]) -> Option<Deadline> {
+        let step = DeadlineStep::Commitment(Commitment::ResidentUpdate);
+        deadlines.iter().find(|d| d.step == step).cloned()
+    }
+
+    /// Acknowledged Wed 3 Apr 2024 with a call to the resident that day, promising the
+    /// next by Wed 10 Apr: Thu 4, Fri 5, Mon 8, Tue 9, Wed 10 = 5 working days.
+    fn update_promised() -> Vec<casefile_domain::ComplaintEvent> {
+        [
+            easter_case(),
+            vec![
+                acknowledged("2024-04-03"),
+                update_given("2024-04-03", Some("2024-04-10")),
+            ],
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn a_case_with_no_update_promised_has_no_resident_update_deadline() {
+        let events = [easter_case(), vec![update_given("2024-04-02", None)]].concat();
+        assert_eq!(resident_update(&due_dates(events, "2024-04-03")), None);
+    }
+
+    #[test]
+    fn a_promised_update_is_pending_then_due_soon_then_breached() {
+        let state_on = |today: &str| resident_update(&due_dates(update_promised(), today)).unwrap();
+        assert_eq!(
+            state_on("2024-04-05"),
+            Deadline {
+                step: DeadlineStep::Commitment(Commitment::ResidentUpdate),
+                starts_on: date("2024-04-03"),
+                working_days: 5,
+                extended_by: 0,
+                due: date("2024-04-10"),
+                met_on: None,
+                state: DeadlineState::Pending,
+            }
+        );
+        // Mon 8 Apr: Tue 9, Wed 10 left = 2.
+        assert_eq!(state_on("2024-04-08").state, DeadlineState::DueSoon);
+        assert_eq!(state_on("2024-04-10").state, DeadlineState::DueSoon);
+        assert_eq!(state_on("2024-04-11").state, DeadlineState::Breached);
+    }
+
+    #[test]
+    fn the_next_update_keeps_the_promise_on_time_or_late() {
+        let kept = [update_promised(), vec![update_given("2024-04-10", None)]].concat();
+        let d = resident_update(&due_dates(kept, "2024-05-01")).unwrap();
+        assert_eq!(d.met_on, Some(date("2024-04-10")));
+        assert_eq!(d.state, DeadlineState::Met);
+
+        let late = [update_promised(), vec![update_given("2024-04-11", None)]].concat();
+        let d = resident_update(&due_dates(late, "2024-05-01")).unwrap();
+        assert_eq!(d.state, DeadlineState::MetLate);
+    }
+
+    #[test]
+    fn an_update_that_promises_another_starts_a_new_promise() {
+        // Kept on Tue 9 Apr, promising the next by Tue 16 Apr.
+        let events = [
+            update_promised(),
+            vec![update_given("2024-04-09", Some("2024-04-16"))],
+        ]
+        .concat();
+        let d = resident_update(&due_dates(events, "2024-04-17")).unwrap();
+        assert_eq!(d.starts_on, date("2024-04-09"));
+        assert_eq!(d.due, date("2024-04-16"));
+        assert_eq!(d.state, DeadlineState::Breached);
+    }
+
+    #[test]
+    fn a_withdrawn_case_drops_an_update_promise_not_yet_due() {
+        let events = [update_promised(), vec![withdrawn("2024-04-05")]].concat();
+        assert_eq!(resident_update(&due_dates(events, "2024-06-01")), None);
+    }
+
     #[test]
     fn a_withdrawn_case_drops_unmet_steps_that_were_not_yet_due() {
         // Withdrawn Tue 2 Apr 2024, before the acknowledgement fell due on Mon 8 Apr.
@@ -2029,7 +3473,7 @@ mod deadlines {
         .concat();
         let all = due_dates(events, "2024-06-01");
         assert_eq!(all.len(), 1);
-        assert_eq!(all[0].step, Step::Acknowledge);
+        assert_eq!(all[0].step, Step::Acknowledge.into());
         assert_eq!(all[0].state, DeadlineState::Met);
     }
 
@@ -2069,16 +3513,17 @@ mod deadlines {
 mod properties {
     use casefile_domain::command::{
         AcknowledgeComplaint, AddLinkedCase, AssignOwner, AttachEvidence, Categorise,
-        CloseComplaint, DeclareDeadlock, Escalate, ExtendDeadline, LogComplaint, NoteKind,
-        RecordNote, ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage,
-        WithdrawComplaint,
+        CloseComplaint, CompleteAction, CompleteLearning, DeclareDeadlock, DefineComplaint,
+        Escalate, ExtendDeadline, LearningAction, LearningEntry, LogComplaint, NoteKind,
+        RecordLearning, RecordNote, RecordUpdate, ReferToRedress, RefuseComplaint, ReopenComplaint,
+        RespondToStage, SetAction, WithdrawComplaint,
     };
     use casefile_domain::values::{
         Channel, Direction, LinkKind, Outcome, RefusalReason, Remedy, Stage,
     };
     use casefile_domain::{
         deadlines, uk_date, Action, Calendar, Complaint, ComplaintCommand, ComplaintEvent,
-        ComplaintServices, DeadlineState, Division, Scheme,
+        ComplaintServices, DeadlineState, DeadlineStep, Division, Scheme,
     };
     use chrono::{DateTime, Duration, NaiveDate, Utc};
     use cqrs_es::test::TestFramework;
@@ -2099,6 +3544,12 @@ mod properties {
         Evidence,
         Link,
         Categorise,
+        Define,
+        Update,
+        SetAction,
+        CompleteAction,
+        Learning,
+        CompleteLearning,
         Extend,
         RespondStage1,
         Escalate,
@@ -2124,6 +3575,12 @@ mod properties {
             (Evidence, 1),
             (Link, 1),
             (Categorise, 1),
+            (Define, 6),
+            (Update, 2),
+            (SetAction, 2),
+            (CompleteAction, 3),
+            (Learning, 1),
+            (CompleteLearning, 1),
             (Extend, 4),
             (RespondStage1, 6),
             (Escalate, 6),
@@ -2204,15 +3661,21 @@ mod properties {
     }
 
     fn action(scenario: &Scenario, m: &Move, occurred_at: DateTime<Utc>) -> Action {
+        let day = uk_date(occurred_at);
         let occurred_at = Some(occurred_at);
         let response = || RespondToStage {
             outcome: [Outcome::Upheld, Outcome::PartlyUpheld, Outcome::NotUpheld][m.choice],
             decision: "Decision".to_string(),
             reasons: "Reasons".to_string(),
-            remedy: Remedy::default(),
-            outstanding_actions: vec![],
+            remedy: Remedy {
+                actions: vec!["Repair".to_string(); m.choice],
+                compensation_pence: 0,
+            },
+            outstanding_actions: vec!["Inspect".to_string(); usize::from(m.flag)],
             occurred_at,
         };
+        // The ids a response gives its actions: `s1-a1`…, `s2-a1`….
+        let action_id = format!("s{}-a{}", if m.flag { 2 } else { 1 }, m.choice + 1);
         let ack = || AcknowledgeComplaint {
             text: m.flag.then(|| "Acknowledged".to_string()),
             occurred_at,
@@ -2263,6 +3726,43 @@ mod properties {
                 root_cause: m.flag.then(|| "Repairs".to_string()),
                 occurred_at,
             }),
+            Kind::Define => Action::Define(DefineComplaint {
+                stage: if m.flag { Stage::Stage2 } else { Stage::Stage1 },
+                definition: "Definition".to_string(),
+                outcomes_sought: vec!["Outcome".to_string(); m.choice],
+                occurred_at,
+            }),
+            Kind::Update => Action::RecordUpdate(RecordUpdate {
+                channel: Channel::Phone,
+                summary: "Update".to_string(),
+                next_update_due: m
+                    .flag
+                    .then(|| day + chrono::Days::new(u64::from(m.working_days))),
+                occurred_at,
+            }),
+            Kind::SetAction => Action::SetAction(SetAction {
+                action_id,
+                owner: "Repairs team".to_string(),
+                due_on: scenario.received_on + chrono::Days::new(u64::from(m.working_days)),
+                occurred_at,
+            }),
+            Kind::CompleteAction => Action::CompleteAction(CompleteAction {
+                action_id,
+                evidence: "Job 1 closed".to_string(),
+                occurred_at,
+            }),
+            Kind::Learning => Action::RecordLearning(RecordLearning {
+                learning: "Learning".to_string(),
+                theme: "communication".to_string(),
+                owner: "Owner".to_string(),
+                due_on: day,
+                occurred_at,
+            }),
+            Kind::CompleteLearning => Action::CompleteLearning(CompleteLearning {
+                learning_id: format!("learn-{}", m.choice + 1),
+                what_changed: "Changed".to_string(),
+                occurred_at,
+            }),
             Kind::Extend => Action::ExtendDeadline(ExtendDeadline {
                 working_days: m.working_days,
                 reason: "Survey".to_string(),
@@ -2278,8 +3778,19 @@ mod properties {
             Kind::RespondStage2 => Action::RespondStage2(response()),
             Kind::Close => Action::Close(CloseComplaint {
                 remedy: Remedy::default(),
-                learning: vec![],
+                learning: (0..m.choice)
+                    .map(|_| {
+                        LearningEntry::Action(LearningAction {
+                            learning: "Learning".to_string(),
+                            theme: "repairs".to_string(),
+                            owner: "Owner".to_string(),
+                            due_on: scenario.received_on,
+                        })
+                    })
+                    .chain(m.flag.then(|| LearningEntry::Note("Note".to_string())))
+                    .collect(),
                 occurred_at,
+                open_actions_reason: m.flag.then(|| "Repairs continue".to_string()),
             }),
             Kind::Deadlock => Action::DeclareDeadlock(DeclareDeadlock {
                 on_request: m.flag,
@@ -2325,7 +3836,10 @@ mod properties {
             complainant: complainant(),
             summary: SUMMARY.to_string(),
             description: String::new(),
+            tenure: None,
             occurred_at,
+            definition: None,
+            outcomes_sought: vec![],
         }
     }
 
@@ -2415,17 +3929,20 @@ mod properties {
         for today in [facts.received_on, last, uk_date(now())] {
             for d in deadlines(case, calendar, today) {
                 prop_assert!(d.due >= d.starts_on, "{:?}", d);
-                prop_assert!(
-                    calendar.is_working_day(facts.division, d.due),
-                    "due on a non-working day: {:?}",
-                    d
-                );
                 let met = matches!(d.state, DeadlineState::Met | DeadlineState::MetLate);
                 prop_assert_eq!(d.met_on.is_some(), met, "{:?}", d);
                 if let Some(on) = d.met_on {
                     prop_assert_eq!(on <= d.due, d.state == DeadlineState::Met, "{:?}", d);
                 }
-                prop_assert!(procedure.step(d.step).is_some(), "{:?}", d);
+                // A promised update may fall on any day the resident agreed to.
+                if let DeadlineStep::Procedure(step) = d.step {
+                    prop_assert!(procedure.step(step).is_some(), "{:?}", d);
+                    prop_assert!(
+                        calendar.is_working_day(facts.division, d.due),
+                        "due on a non-working day: {:?}",
+                        d
+                    );
+                }
             }
         }
         if let (Some(s1), Some(s2)) = (&case.stage1, &case.stage2) {
@@ -2434,6 +3951,18 @@ mod properties {
         if let Some(s1) = &case.stage1 {
             let acknowledged = case.acknowledged_on;
             prop_assert!(acknowledged.is_some_and(|on| on <= s1.on), "{:?}", case);
+            let defined = case.defined_on.stage1;
+            prop_assert!(defined.is_some(), "Stage 1 answered undefined: {:?}", case);
+        }
+        if let Some(s2) = &case.stage2 {
+            // Restatements after the response may move the day on, never before escalation.
+            let defined = case.defined_on.stage2;
+            prop_assert!(
+                defined.is_some_and(|on| case.escalated_on.is_some_and(|e| e <= on)),
+                "Stage 2 answered on {} without a definition since the escalation: {:?}",
+                s2.on,
+                case
+            );
         }
         if let Some(escalated_on) = case.escalated_on {
             prop_assert!(procedure.stages >= 2);
@@ -2460,6 +3989,42 @@ mod properties {
         Ok(())
     }
 
+    /// Action and learning ids are given once, only what was recorded is completed, and a
+    /// case closes with actions open only with the closer's reason.
+    fn check_commitments(events: &[ComplaintEvent]) -> Result<(), TestCaseError> {
+        let mut tracked: Vec<&String> = Vec::new();
+        let mut learning: Vec<&String> = Vec::new();
+        for event in events {
+            match event {
+                ComplaintEvent::ActionTracked { action_id, .. } => {
+                    prop_assert!(!tracked.contains(&action_id), "{} twice", action_id);
+                    tracked.push(action_id);
+                }
+                ComplaintEvent::ActionCompleted { action_id, .. } => {
+                    prop_assert!(tracked.contains(&action_id), "{} untracked", action_id);
+                }
+                ComplaintEvent::LearningRecorded { learning_id, .. } => {
+                    prop_assert!(!learning.contains(&learning_id), "{} twice", learning_id);
+                    learning.push(learning_id);
+                }
+                ComplaintEvent::LearningCompleted { learning_id, .. } => {
+                    prop_assert!(learning.contains(&learning_id), "{} unknown", learning_id);
+                }
+                ComplaintEvent::Closed {
+                    open_actions,
+                    open_actions_reason,
+                    ..
+                } => prop_assert!(
+                    open_actions.is_empty() || open_actions_reason.is_some(),
+                    "closed with {:?} open and no reason",
+                    open_actions
+                ),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         // Failures print their minimal case; no regression file is written next to the test.
         #![proptest_config(ProptestConfig {
@@ -2474,6 +4039,7 @@ mod properties {
             let calendar = Calendar::builtin();
             let Run { case, events, .. } =
                 run(&scenario, &services, |case| check_invariants(case, &calendar))?;
+            check_commitments(&events)?;
             // A replay of the accepted events gives the same case.
             prop_assert_eq!(case_from(events), case);
         }

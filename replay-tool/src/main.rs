@@ -2,24 +2,29 @@
 //!
 //! - `history ID`: every event of a case with who, when and through which request.
 //! - `view ID [--as-of TIME]`: the case as it stood at a moment (or now), deadlines included.
-//! - `rebuild`: rebuilds the work-queue projection from the events.
+//! - `verify [--case ID | --all]`: checks hash chains; exits non-zero on any break.
+//! - `rebuild`: every read model from the events, from scratch (writes).
+//! - `stats`: cases and events, by status and procedure.
 //!
-//! It opens the same store the service uses (`CASEFILE_DATABASE_URL`) and writes nothing
-//! but the projection `rebuild` is asked to rebuild.
+//! It opens the same store the service uses (`CASEFILE_DATABASE_URL`) without migrating
+//! it, refuses a schema this build does not know, and writes only when `rebuild` is asked.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::time::Instant;
 
-use casefile_api::store::Store;
 use casefile_domain::{uk_date, Calendar};
 use casefile_projections::{CaseView, History};
+use casefile_store::{Access, Store};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "casefile-replay",
     version,
-    about = "Replay Casefile's event store"
+    about = "Replay, verify and rebuild Casefile's event store"
 )]
 struct Cli {
     /// The event store: `sqlite://PATH` or `postgres://…`.
@@ -48,15 +53,26 @@ enum Command {
         #[arg(long)]
         as_of: Option<String>,
     },
-    /// Rebuild the work-queue projection of every case from its events (and drop the stored
-    /// case folds, which refold on their next read).
+    /// Check hash chains: every event as written, none missing, added or moved. Exits 1 on
+    /// any break, naming case, sequence and problem.
+    Verify {
+        /// One case.
+        #[arg(long, conflicts_with = "all")]
+        case: Option<String>,
+        /// Every case (the default).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Rebuild every read model from the events, from scratch, in one transaction. Writes.
     Rebuild,
+    /// Count cases and events, by status and procedure.
+    Stats,
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     match run(Cli::parse()).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(message) => {
             eprintln!("casefile-replay: {message}");
             ExitCode::FAILURE
@@ -64,8 +80,8 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    let store = Store::open(&cli.database_url)
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let store = Store::open(&cli.database_url, Access::ReadOnly)
         .await
         .map_err(|e| e.to_string())?;
     let mut calendar = Calendar::builtin();
@@ -81,7 +97,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             if events.is_empty() {
                 return Err(format!("no case with id {id}"));
             }
-            print_json(&History::build(&id, &events))
+            print_json(&History::build(&id, &events))?;
         }
         Command::View { id, as_of } => {
             let as_of = match as_of {
@@ -96,31 +112,102 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .collect();
             let view = CaseView::build(&id, &known, &calendar, uk_date(as_of))
                 .ok_or_else(|| format!("no case with id {id} as of {as_of}"))?;
-            print_json(&view)
+            print_json(&view)?;
         }
+        Command::Verify { case, all: _ } => return verify(&store, case).await,
         Command::Rebuild => {
-            // Stored folds are refolded from the events on each case's next read.
-            let cleared = store
-                .clear_case_records()
+            let total = store.event_count().await.map_err(|e| e.to_string())?;
+            let bar = progress(total, "events");
+            let started = Instant::now();
+            let done = store
+                .rebuild(&calendar, |p| bar.set_position(p.events))
                 .await
                 .map_err(|e| e.to_string())?;
-            let ids = store.case_ids().await.map_err(|e| e.to_string())?;
-            let today = uk_date(Utc::now());
-            for id in &ids {
-                let events = store.case_events(id).await.map_err(|e| e.to_string())?;
-                if let Some(view) = CaseView::build(id, &events, &calendar, today) {
-                    store
-                        .upsert_summary(&view.summary())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-            }
+            bar.finish_and_clear();
             println!(
-                "rebuilt {} case summaries; cleared {cleared} stored case folds",
-                ids.len()
+                "rebuilt the read models of {} cases from {} events in {:.1} s ({:.0} events/s)",
+                done.cases,
+                done.events,
+                started.elapsed().as_secs_f64(),
+                per_second(done.events, started)
             );
-            Ok(())
         }
+        Command::Stats => {
+            let stats = store.stats().await.map_err(|e| e.to_string())?;
+            println!("cases: {}", stats.cases);
+            println!("events: {}", stats.events);
+            print_counts("by status", &stats.by_status);
+            print_counts("by procedure", &stats.by_procedure);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify(store: &Store, case: Option<String>) -> Result<ExitCode, String> {
+    let ids = match case {
+        Some(id) => vec![id],
+        None => store.case_ids().await.map_err(|e| e.to_string())?,
+    };
+    let total = store.event_count().await.map_err(|e| e.to_string())?;
+    let bar = progress(total, "events");
+    let started = Instant::now();
+    let (mut events, mut broken) = (0_u64, 0_u64);
+    for id in &ids {
+        let verdict = store
+            .verify_case(id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no case with id {id}"))?;
+        events += verdict.events;
+        bar.set_position(events);
+        if let Some(b) = verdict.first_break {
+            broken += 1;
+            let problem = serde_json::to_value(b.problem).map_err(|e| e.to_string())?;
+            bar.suspend(|| {
+                println!(
+                    "BROKEN case {id} at sequence {}: {}",
+                    b.sequence,
+                    problem.as_str().unwrap_or_default()
+                )
+            });
+        }
+    }
+    bar.finish_and_clear();
+    println!(
+        "verified {} cases, {events} events in {:.1} s ({:.0} events/s): {}",
+        ids.len(),
+        started.elapsed().as_secs_f64(),
+        per_second(events, started),
+        if broken == 0 {
+            "every chain is intact".to_string()
+        } else {
+            format!("{broken} broken")
+        }
+    );
+    Ok(if broken == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn progress(total: i64, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(u64::try_from(total).unwrap_or_default());
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{per_sec}}, {{eta}} left)");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn per_second(n: u64, started: Instant) -> f64 {
+    n as f64 / started.elapsed().as_secs_f64().max(1e-9)
+}
+
+fn print_counts(title: &str, counts: &BTreeMap<String, i64>) {
+    println!("{title}:");
+    for (name, count) in counts {
+        println!("  {name}: {count}");
     }
 }
 

@@ -1,41 +1,163 @@
-//! Throughput and latency of the real service over HTTP, on SQLite and on PostgreSQL, in
-//! one run on one machine. Every figure is also given as a ratio to a baseline measured in
-//! the same run: an authenticated `GET /api/v1/me`, which costs routing, auth (one indexed
-//! token lookup) and JSON, but no event store work.
+//! The service benchmark: commands over HTTP at 16 clients on PostgreSQL and SQLite, each as
+//! a ratio to what PostgreSQL itself does for the same work in the same run (pgbench with a
+//! custom script: read one case's 20 events and append one, in one transaction, 16 clients),
+//! plus a command on a 1,000-event case against one on a 10-event case, and the service's
+//! peak resident memory.
 //!
 //! Run: `cargo bench -p casefile-tests --bench service` (PostgreSQL as for the tests:
-//! `CASEFILE_TEST_DATABASE_URL`, default the local server). `CASES` (default 100) and
-//! `CONCURRENCY` (default 8) scale it.
+//! `CASEFILE_TEST_DATABASE_URL`, default the local server; `pgbench` on the PATH or in
+//! /usr/lib/postgresql/*/bin). `SECONDS` (default 10) is how long each load runs;
+//! `QUICK=1` runs every step for one second, to prove the harness works.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use casefile_tests::{spawn_app, stage_response, valid_complaint, Backend, TestApp};
-use futures::future::join_all;
+use casefile_tests::instances::Process;
+use casefile_tests::{spawn_app, valid_complaint, Backend};
 use serde_json::{json, Value};
+use sqlx::Connection;
 
-const LONG_CASE_NOTES: usize = 300;
+const CLIENTS: usize = 16;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
+fn seconds() -> u64 {
+    if std::env::var("QUICK").is_ok_and(|v| v == "1") {
+        return 1;
+    }
+    std::env::var("SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+        .unwrap_or(10)
 }
 
-/// Latencies of one kind of request, in microseconds.
-struct Sample {
-    name: &'static str,
-    micros: Vec<u128>,
+fn pgbench() -> PathBuf {
+    if let Ok(path) = which("pgbench") {
+        return path;
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path().join("bin/pgbench")))
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs.pop()
+        .filter(|p| p.exists())
+        .expect("pgbench (install postgresql-client)")
+}
+
+fn which(name: &str) -> Result<PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .find(|p| p.is_file())
+        })
+        .ok_or(())
+}
+
+fn admin_url() -> String {
+    std::env::var("CASEFILE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| casefile_tests::DEFAULT_TEST_DATABASE_URL.to_string())
+}
+
+/// pgbench doing what one command needs, on a table shaped like ours: 16 clients, each
+/// transaction reads one of 1,000 cases' 20 events and appends one.
+async fn baseline(seconds: u64) -> f64 {
+    let admin = admin_url();
+    let database = format!("casefile_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE \"{database}\""))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let url = casefile_tests::with_database(&admin, &database);
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    for statement in [
+        "CREATE TABLE events (aggregate_id text NOT NULL, sequence bigint NOT NULL, \
+         event_type text NOT NULL, payload jsonb NOT NULL, metadata jsonb NOT NULL, \
+         recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (aggregate_id, sequence))",
+        "INSERT INTO events (aggregate_id, sequence, event_type, payload, metadata) \
+         SELECT 'case-' || c, s, 'NoteRecorded', \
+         jsonb_build_object('NoteRecorded', jsonb_build_object('text', 'A note of some length about the case', 'n', s)), \
+         '{\"actor_id\": \"u1\", \"request_id\": \"r\"}' \
+         FROM generate_series(1, 1000) c, generate_series(1, 20) s",
+    ] {
+        sqlx::query(statement).execute(&mut db).await.unwrap();
+    }
+    let script = std::env::temp_dir().join(format!("{database}.sql"));
+    std::fs::write(
+        &script,
+        "\\set c random(1, 1000)\n\
+         BEGIN;\n\
+         SELECT sequence, payload, metadata FROM events WHERE aggregate_id = 'case-' || :c ORDER BY sequence DESC LIMIT 20;\n\
+         INSERT INTO events (aggregate_id, sequence, event_type, payload, metadata) \
+         SELECT 'case-' || :c, MAX(sequence) + 1, 'NoteRecorded', '{\"NoteRecorded\": {\"text\": \"another note\"}}', '{}' \
+         FROM events WHERE aggregate_id = 'case-' || :c;\n\
+         END;\n",
+    )
+    .unwrap();
+    let (host, port, user) = pg_parts(&url);
+    let output = Command::new(pgbench())
+        .args([
+            "-n",
+            "-c",
+            &CLIENTS.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+        ])
+        .args(["-h", &host, "-p", &port, "-U", &user, "-f"])
+        .arg(&script)
+        .arg(&database)
+        .output()
+        .expect("run pgbench");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let _ = std::fs::remove_file(&script);
+    let _ = db.close().await;
+    sqlx::query(&format!("DROP DATABASE \"{database}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "pgbench said: {text}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+}
+
+fn pg_parts(url: &str) -> (String, String, String) {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let (auth, rest) = rest.split_once('@').unwrap_or(("postgres", rest));
+    let user = auth.split(':').next().unwrap_or("postgres").to_string();
+    let hostport = rest.split('/').next().unwrap_or("127.0.0.1:5432");
+    let (host, port) = hostport.split_once(':').unwrap_or((hostport, "5432"));
+    (host.to_string(), port.to_string(), user)
+}
+
+/// Latencies (µs) of requests sent by `CLIENTS` clients back to back for `seconds`.
+struct Load {
+    micros: Vec<u64>,
     wall: Duration,
 }
 
-impl Sample {
+impl Load {
     fn per_second(&self) -> f64 {
         self.micros.len() as f64 / self.wall.as_secs_f64()
     }
 
-    fn percentile(&self, p: f64) -> u128 {
+    fn percentile(&self, p: f64) -> u64 {
         let mut sorted = self.micros.clone();
         sorted.sort_unstable();
         let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -43,181 +165,220 @@ impl Sample {
     }
 }
 
-async fn timed(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u128, Value) {
-    let url = app.url(path);
-    let request = match method {
-        "POST" => app.client.post(url).json(&body.unwrap_or(Value::Null)),
-        _ => app.client.get(url),
-    }
-    .bearer_auth(&app.admin_token);
+/// Runs `clients` clients, each sending what `request(client, n)` builds until time is up.
+async fn load<F>(clients: usize, seconds: u64, request: F) -> Load
+where
+    F: Fn(usize, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let request = Arc::new(request);
+    let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
-    let response = request.send().await.expect("an answer");
-    let status = response.status();
-    let value: Value = response.json().await.unwrap_or(Value::Null);
-    let micros = started.elapsed().as_micros();
-    assert!(status.is_success(), "{method} {path}: {status} {value}");
-    (micros, value)
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (request, stop) = (request.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut micros = Vec::new();
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let sent = Instant::now();
+                let response = request(client, n).send().await.expect("an answer");
+                let status = response.status();
+                let _ = response.bytes().await;
+                assert!(status.is_success(), "answered {status}");
+                micros.push(sent.elapsed().as_micros() as u64);
+                n += 1;
+            }
+            micros
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut micros = Vec::new();
+    for task in tasks {
+        micros.extend(task.await.unwrap());
+    }
+    Load {
+        micros,
+        wall: started.elapsed(),
+    }
 }
 
-/// One case's life: log, acknowledge, 8 notes, Stage 1 response, one read.
-async fn one_case(app: &TestApp) -> Vec<(&'static str, u128)> {
-    let mut out = Vec::new();
-    let (t, case) = timed(app, "POST", "/api/v1/complaints", Some(valid_complaint())).await;
-    out.push(("log", t));
-    let id = case["id"].as_str().expect("an id").to_string();
-    let base = format!("/api/v1/complaints/{id}");
-    let (t, _) = timed(app, "POST", &format!("{base}/acknowledge"), Some(json!({}))).await;
-    out.push(("command", t));
-    for i in 0..8 {
-        let (t, _) = timed(
-            app,
-            "POST",
-            &format!("{base}/notes"),
-            Some(json!({"text": format!("note {i}")})),
-        )
-        .await;
-        out.push(("command", t));
-    }
-    let (t, _) = timed(
-        app,
-        "POST",
-        &format!("{base}/stage1-response"),
-        Some(stage_response("upheld")),
+/// Peak resident memory of a process, in MiB.
+fn peak_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| {
+                    v.split_whitespace()
+                        .next()
+                        .and_then(|n| n.parse::<f64>().ok())
+                })
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+struct Figures {
+    backend: &'static str,
+    log: Load,
+    note: Load,
+    short: Load,
+    long: Load,
+    rss_mib: f64,
+}
+
+async fn measure(backend: Backend, seconds: u64) -> Figures {
+    // The store is made by an in-process instance; the measured service is a process of
+    // its own (release build), so its memory is its own.
+    let app = spawn_app(backend).await;
+    let process = Process::start(
+        env!("CARGO_BIN_EXE_casefile-test-server"),
+        &app.database_url(),
+        &app.admin_token,
     )
     .await;
-    out.push(("command", t));
-    let (t, _) = timed(app, "GET", &base, None).await;
-    out.push(("read case", t));
-    out
-}
+    let base = process.address.clone();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(CLIENTS)
+        .build()
+        .unwrap();
+    let token = app.admin_token.clone();
 
-async fn measure(backend: Backend, cases: usize, concurrency: usize) -> Vec<Sample> {
-    let app = spawn_app(backend).await;
-
-    let started = Instant::now();
-    let mut baseline = Vec::new();
-    for _ in 0..cases * 4 {
-        baseline.push(timed(&app, "GET", "/api/v1/me", None).await.0);
+    let log = {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        load(CLIENTS, seconds, move |_, _| {
+            client
+                .post(format!("{base}/api/v1/complaints"))
+                .bearer_auth(&token)
+                .json(&valid_complaint())
+        })
+        .await
+    };
+    // One case per client, so notes measure the command, not a queue on one case.
+    let mut cases = Vec::new();
+    for _ in 0..CLIENTS {
+        let view: Value = client
+            .post(format!("{base}/api/v1/complaints"))
+            .bearer_auth(&token)
+            .json(&valid_complaint())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        cases.push(view["id"].as_str().unwrap().to_string());
     }
-    let mut samples = vec![Sample {
-        name: "baseline GET /me",
-        micros: baseline,
-        wall: started.elapsed(),
-    }];
-
-    // Sequential: one client, one request at a time.
-    let started = Instant::now();
-    let mut all = Vec::new();
-    for _ in 0..cases {
-        all.extend(one_case(&app).await);
-    }
-    let wall = started.elapsed();
-    for name in ["log", "command", "read case"] {
-        let micros: Vec<u128> = all
-            .iter()
-            .filter(|(n, _)| *n == name)
-            .map(|(_, t)| *t)
-            .collect();
-        // Each kind's throughput is its share of the wall time, so the rates add up.
-        let share =
-            micros.iter().sum::<u128>() as f64 / all.iter().map(|(_, t)| *t).sum::<u128>() as f64;
-        samples.push(Sample {
-            name,
-            micros,
-            wall: wall.mul_f64(share),
-        });
-    }
-
-    // A long case: 300 notes. Reads fold every event; commands load the latest snapshot.
-    let (_, case) = timed(&app, "POST", "/api/v1/complaints", Some(valid_complaint())).await;
-    let base = format!("/api/v1/complaints/{}", case["id"].as_str().expect("an id"));
-    for i in 0..LONG_CASE_NOTES {
-        timed(
-            &app,
-            "POST",
-            &format!("{base}/notes"),
-            Some(json!({"text": format!("note {i}")})),
-        )
-        .await;
-    }
-    let started = Instant::now();
-    let mut micros = Vec::new();
-    for _ in 0..cases {
-        micros.push(timed(&app, "GET", &base, None).await.0);
-    }
-    samples.push(Sample {
-        name: "read case, 301 events",
-        micros,
-        wall: started.elapsed(),
-    });
-    let started = Instant::now();
-    let mut micros = Vec::new();
-    for i in 0..cases {
-        let body = json!({"text": format!("more {i}")});
-        micros.push(
-            timed(&app, "POST", &format!("{base}/notes"), Some(body))
+    let note = {
+        let (client, base, token, cases) =
+            (client.clone(), base.clone(), token.clone(), cases.clone());
+        load(CLIENTS, seconds, move |c, n| {
+            client
+                .post(format!("{base}/api/v1/complaints/{}/notes", cases[c]))
+                .bearer_auth(&token)
+                .json(&json!({"text": format!("note {n}")}))
+        })
+        .await
+    };
+    // A 10-event case and a 1,000-event case, measured one after the other, one client
+    // each (more would only race each other on the one case).
+    let mut sized = Vec::new();
+    for events in [10, 1_000] {
+        let view: Value = client
+            .post(format!("{base}/api/v1/complaints"))
+            .bearer_auth(&token)
+            .json(&valid_complaint())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = view["id"].as_str().unwrap().to_string();
+        for n in 1..events {
+            client
+                .post(format!("{base}/api/v1/complaints/{id}/links"))
+                .bearer_auth(&token)
+                .json(&json!({"kind": "contact", "reference": format!("C-{n}")}))
+                .send()
                 .await
-                .0,
+                .unwrap();
+        }
+        sized.push(id);
+    }
+    let mut sized_loads = Vec::new();
+    for id in &sized {
+        let (client, base, token, id) = (client.clone(), base.clone(), token.clone(), id.clone());
+        let themes = ["Repairs", "Damp", "Noise", "Staff"];
+        sized_loads.push(
+            load(1, seconds, move |_, n| {
+                client
+                    .post(format!("{base}/api/v1/complaints/{id}/categorise"))
+                    .bearer_auth(&token)
+                    .json(&json!({"theme": themes[n % themes.len()]}))
+            })
+            .await,
         );
     }
-    samples.push(Sample {
-        name: "command, 301+ events",
-        micros,
-        wall: started.elapsed(),
-    });
-
-    // Concurrent: several clients each driving their own cases.
-    let started = Instant::now();
-    let per_client = cases / concurrency.max(1);
-    let results = join_all((0..concurrency).map(|_| async {
-        let mut out = Vec::new();
-        for _ in 0..per_client {
-            out.extend(one_case(&app).await);
-        }
-        out
-    }))
-    .await;
-    let micros: Vec<u128> = results.into_iter().flatten().map(|(_, t)| t).collect();
-    samples.push(Sample {
-        name: "any request, concurrent",
-        micros,
-        wall: started.elapsed(),
-    });
-    samples
+    let long = sized_loads.pop().unwrap();
+    let short = sized_loads.pop().unwrap();
+    // The process's own peak, read before it stops.
+    let pid = process.pid();
+    let rss_mib = peak_rss_mib(pid);
+    process.kill().await;
+    Figures {
+        backend: match backend {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        },
+        log,
+        note,
+        short,
+        long,
+        rss_mib,
+    }
 }
 
-#[tokio::main(flavor = "multi_thread")]
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let cases = env_usize("CASES", 100);
-    let concurrency = env_usize("CONCURRENCY", 8);
-    println!("Casefile service benchmark: {cases} cases of 12 requests each, then {concurrency} concurrent clients");
-    let mut by_backend = Vec::new();
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        let samples = measure(backend, cases, concurrency).await;
-        println!("\n{backend:?}");
-        println!(
-            "  {:<26} {:>9} {:>9} {:>9} {:>12}",
-            "request", "req/s", "p50 µs", "p99 µs", "p50 / base"
-        );
-        let base = samples[0].percentile(0.5).max(1) as f64;
-        for s in &samples {
+    let seconds = seconds();
+    let tps = baseline(seconds).await;
+    println!(
+        "baseline: pgbench, 16 clients, read 20 events + append 1 per transaction: {tps:.0} tps\n"
+    );
+    println!("| store | request | req/s | ratio to baseline | p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|---|");
+    let mut all = Vec::new();
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        let f = measure(backend, seconds).await;
+        for (name, l) in [
+            ("log a complaint", &f.log),
+            ("record a note", &f.note),
+            ("categorise, 10-event case", &f.short),
+            ("categorise, 1,000-event case", &f.long),
+        ] {
             println!(
-                "  {:<26} {:>9.0} {:>9} {:>9} {:>12.1}",
-                s.name,
-                s.per_second(),
-                s.percentile(0.5),
-                s.percentile(0.99),
-                s.percentile(0.5) as f64 / base
+                "| {} | {name} | {:.0} | {:.2} | {:.1} | {:.1} |",
+                f.backend,
+                l.per_second(),
+                l.per_second() / tps,
+                l.percentile(0.5) as f64 / 1000.0,
+                l.percentile(0.99) as f64 / 1000.0
             );
         }
-        by_backend.push(samples);
+        all.push(f);
     }
-    println!("\nSQLite throughput as a multiple of PostgreSQL's (same run):");
-    for (sqlite, postgres) in by_backend[0].iter().zip(&by_backend[1]) {
+    println!();
+    for f in &all {
         println!(
-            "  {:<26} {:>6.2}",
-            sqlite.name,
-            sqlite.per_second() / postgres.per_second()
+            "{}: 1,000-event case ÷ 10-event case, p50: {:.2}, throughput: {:.2}; service peak resident memory {:.0} MiB",
+            f.backend,
+            f.long.percentile(0.5) as f64 / f.short.percentile(0.5).max(1) as f64,
+            f.short.per_second() / f.long.per_second().max(1e-9),
+            f.rss_mib
         );
     }
 }

@@ -77,8 +77,10 @@ macro_rules! both_backends {
     };
 }
 
+pub mod instances;
+
 /// Where the test's store lives, so it can be removed afterwards.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Store {
     Sqlite(PathBuf),
     Postgres { admin_url: String, database: String },
@@ -140,6 +142,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub backend: Backend,
     store: Store,
+    /// Whether dropping this instance removes the store (not for a second instance on it).
+    owns_store: bool,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -171,7 +175,18 @@ async fn fresh_store(backend: Backend) -> (Store, String) {
 /// test configuration first (extra procedures, a bank-holidays file…).
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
     let (store, url) = fresh_store(backend).await;
-    let mut config = Config::for_tests(&url);
+    start(backend, store, &url, true, configure).await
+}
+
+/// Runs the service on `url`; `owns_store` says whether dropping it removes the store.
+async fn start(
+    backend: Backend,
+    store: Store,
+    url: &str,
+    owns_store: bool,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
+    let mut config = Config::for_tests(url);
     configure(&mut config);
     let app = match Application::build(config).await {
         Ok(app) => app,
@@ -195,6 +210,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
         client,
         backend,
         store,
+        owns_store,
         shutdown: Some(tx),
         server: Some(server),
     }
@@ -253,6 +269,9 @@ impl Drop for TestApp {
         }
         if let Some(server) = self.server.take() {
             server.abort();
+        }
+        if !self.owns_store {
+            return;
         }
         match &self.store {
             Store::Sqlite(path) => {
@@ -413,6 +432,16 @@ impl TestApp {
         view
     }
 
+    /// Records the Stage 2 definition of the complaint, which a Stage 2 response needs, at
+    /// `occurred_at` if given (a case backdated to its real dates defines it on one of them).
+    pub async fn define_stage2(&self, token: &str, id: &str, occurred_at: Option<&str>) -> Value {
+        let mut body = definition("stage2");
+        if let Some(at) = occurred_at {
+            body["occurred_at"] = json!(at);
+        }
+        self.act_ok(token, id, "definition", body).await
+    }
+
     /// `POST /api/v1/users`; returns `(id, token)`.
     pub async fn create_user(&self, name: &str, roles: &[&str]) -> (String, String) {
         let (status, body) = self
@@ -559,7 +588,9 @@ pub fn valid_complaint() -> Value {
             "resident_id": "T-1042"
         },
         "summary": "Repeated boiler failure",
-        "description": "No heating for three weeks."
+        "description": "No heating for three weeks.",
+        "definition": "The boiler has failed repeatedly and the repairs have not lasted.",
+        "outcomes_sought": ["A boiler that works"]
     })
 }
 
@@ -589,6 +620,15 @@ pub fn merge(mut base: Value, patch: Value) -> Value {
         }
     }
     base
+}
+
+/// A definition of the complaint for `stage` (`stage1` or `stage2`), recorded now.
+pub fn definition(stage: &str) -> Value {
+    json!({
+        "stage": stage,
+        "definition": "The boiler still fails after the Stage 1 repair.",
+        "outcomes_sought": ["A new boiler", "Compensation for the weeks without heating"]
+    })
 }
 
 /// A stage response body.

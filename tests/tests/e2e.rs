@@ -21,5 +21,9 @@ mod lifecycle;
 mod listing;
 #[path = "e2e/ops.rs"]
 mod ops;
+#[path = "e2e/queue.rs"]
+mod queue;
 #[path = "e2e/rules.rs"]
 mod rules;
+#[path = "e2e/store.rs"]
+mod store;

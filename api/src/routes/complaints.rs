@@ -2,28 +2,31 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
+use axum::http::HeaderMap;
+use axum::{Extension, Json};
 use casefile_domain::aggregate::Status;
 use casefile_domain::command::{
     AcknowledgeComplaint, AddLinkedCase, AssignOwner, AttachEvidence, Categorise, CloseComplaint,
-    DeclareDeadlock, Escalate, ExtendDeadline, LogComplaint, RecordNote, ReferToRedress,
-    RefuseComplaint, ReopenComplaint, RespondToStage, WithdrawComplaint,
+    DeclareDeadlock, DefineComplaint, Escalate, ExtendDeadline, LogComplaint, RecordNote,
+    ReferToRedress, RefuseComplaint, ReopenComplaint, RespondToStage, WithdrawComplaint,
 };
-use casefile_domain::values::Stage;
-use casefile_domain::{Action, Actor};
+use casefile_domain::values::{Channel, Stage};
+use casefile_domain::{uk_date, Action, Actor, Division};
 use casefile_projections::case_view::CaseSummary;
 use casefile_projections::{CaseView, History};
-use chrono::{DateTime, Utc};
+use casefile_store::commit::wire;
+use casefile_store::idempotency::KeyClaim;
+use casefile_store::queue::{Cursor, Match, QueueFilter, Sla, Sort, Start};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Principal, Role};
+use crate::cases::CaseResponse;
 use crate::cases::CommandContext;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{body_bytes, json_body, BodyBytes};
 use crate::startup::AppState;
-use crate::store::summaries::SummaryFilter;
 
 use Role::*;
 
@@ -35,6 +38,7 @@ pub(crate) const STAGE2: &[Role] = &[Reviewer, Manager];
 pub(crate) const CLOSERS: &[Role] = &[Officer, Reviewer, Manager];
 pub(crate) const REFERRERS: &[Role] = &[Reviewer, Manager, Compliance];
 pub(crate) const MANAGERS: &[Role] = &[Manager];
+pub(crate) const VERIFIERS: &[Role] = &[Auditor, Compliance, Manager];
 
 /// A case id from the path: anything that is not a UUID names no case.
 pub(crate) fn case_id(raw: &str) -> Result<String, ApiError> {
@@ -43,7 +47,12 @@ pub(crate) fn case_id(raw: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::NotFound)
 }
 
-pub(crate) fn context(principal: &Principal, role: Role, headers: &HeaderMap) -> CommandContext {
+pub(crate) fn context(
+    principal: &Principal,
+    role: Role,
+    headers: &HeaderMap,
+    claim: Option<Extension<KeyClaim>>,
+) -> CommandContext {
     let header = |name: &str| {
         headers
             .get(name)
@@ -55,6 +64,7 @@ pub(crate) fn context(principal: &Principal, role: Role, headers: &HeaderMap) ->
         role,
         request_id: header("x-request-id").unwrap_or_default(),
         user_agent: header("user-agent"),
+        idempotency: claim.map(|Extension(claim)| claim),
     }
 }
 
@@ -72,14 +82,14 @@ pub(crate) fn context(principal: &Principal, role: Role, headers: &HeaderMap) ->
 pub async fn log_complaint(
     State(state): State<AppState>,
     principal: Principal,
+    claim: Option<Extension<KeyClaim>>,
     headers: HeaderMap,
     bytes: BodyBytes,
-) -> Result<(StatusCode, Json<CaseView>), ApiError> {
+) -> Result<CaseResponse, ApiError> {
     let role = principal.require(LOGGERS)?;
     let complaint: LogComplaint = json_body(&headers, body_bytes(bytes)?)?;
-    let ctx = context(&principal, role, &headers);
-    let view = state.cases.log(complaint, &ctx).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    let ctx = context(&principal, role, &headers, claim);
+    state.cases.log(complaint, &ctx).await
 }
 
 /// One case as it stands today.
@@ -130,17 +140,67 @@ pub async fn get_history(
         .ok_or(ApiError::NotFound)
 }
 
+/// SLA states a queue can filter on.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaParam {
+    Pending,
+    DueSoon,
+    Breached,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortParam {
+    /// Nearest due date first (cases with no live deadline last).
+    #[default]
+    Due,
+    /// Most recently received first.
+    Received,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     pub status: Option<Status>,
     pub stage: Option<Stage>,
+    /// A user id, or `none` for unassigned cases.
+    pub owner: Option<String>,
+    /// Same as `owner` (kept for existing clients).
     pub owner_id: Option<String>,
+    /// A theme, or `none` for uncategorised cases.
+    pub theme: Option<String>,
+    /// A root cause, or `none`.
+    pub root_cause: Option<String>,
+    /// Open cases whose nearest deadline is in this state today.
+    pub sla: Option<SlaParam>,
+    /// With `due_from`/`due_before`: the live step whose due date counts
+    /// (`acknowledge`, `stage1_response`, `stage2_acknowledge`, `stage2_response`).
+    pub step: Option<String>,
+    /// Open cases with a live deadline due on or after this date.
+    pub due_from: Option<NaiveDate>,
+    /// Open cases with a live deadline due before this date.
+    pub due_before: Option<NaiveDate>,
+    pub division: Option<Division>,
     pub procedure: Option<String>,
+    pub channel: Option<Channel>,
+    /// Received on or after this date.
+    pub received_from: Option<NaiveDate>,
+    /// Received on or before this date.
+    pub received_to: Option<NaiveDate>,
+    /// Left the open state (closed, withdrawn, refused) on or after this date.
+    pub closed_from: Option<NaiveDate>,
+    /// Left the open state on or before this date.
+    pub closed_to: Option<NaiveDate>,
+    /// Free text over reference, complainant name, address or postcode, and summary.
+    pub q: Option<String>,
+    pub sort: Option<SortParam>,
     /// Page size (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
-    /// Cases to skip.
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Cases to skip (instead of `cursor`).
     #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
@@ -148,10 +208,30 @@ pub struct ListParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseList {
     pub items: Vec<CaseSummary>,
+    /// How many cases match in all.
     pub total: i64,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
-/// The work queue: cases filtered by status, stage, owner and procedure.
+fn invalid_query(message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        code: "invalid_query",
+        message: message.into(),
+    }
+}
+
+fn matching(value: Option<String>) -> Option<Match> {
+    value.map(|v| {
+        if v == "none" {
+            Match::Unset
+        } else {
+            Match::Is(v)
+        }
+    })
+}
+
+/// The work queue: open and closed cases, filtered, searched, sorted and paged.
 #[utoipa::path(get, path = "/api/v1/complaints", tag = "complaints",
     params(ListParams),
     responses(
@@ -164,33 +244,158 @@ pub async fn list_complaints(
     State(state): State<AppState>,
     principal: Principal,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<CaseList>, ApiError> {
     principal.require(READERS)?;
-    let Query(params) = params.map_err(|rejection| ApiError::BadRequest {
-        code: "invalid_query",
-        message: rejection.body_text(),
-    })?;
+    let Query(params) = params.map_err(|rejection| invalid_query(rejection.body_text()))?;
     let limit = params.limit.unwrap_or(50);
-    let offset = params.offset.unwrap_or(0);
-    if !(1..=500).contains(&limit) || offset < 0 {
-        return Err(ApiError::BadRequest {
-            code: "invalid_query",
-            message: "limit must be between 1 and 500 and offset at least 0".to_string(),
-        });
+    if !(1..=500).contains(&limit) {
+        return Err(invalid_query("limit must be between 1 and 500"));
     }
-    let filter = SummaryFilter {
-        status: params.status.map(|s| s.to_string()),
-        stage: params.stage.map(|s| match s {
-            Stage::Stage1 => "stage1".to_string(),
-            Stage::Stage2 => "stage2".to_string(),
-        }),
-        owner_id: params.owner_id,
-        procedure: params.procedure,
-        limit,
-        offset,
+    let start = match (params.cursor.as_deref(), params.offset) {
+        (Some(_), Some(_)) => return Err(invalid_query("send either cursor or offset, not both")),
+        (Some(cursor), None) => Start::After(
+            Cursor::decode(cursor)
+                .ok_or_else(|| invalid_query("cursor is not one this server gave out"))?,
+        ),
+        (None, Some(offset)) if offset < 0 => {
+            return Err(invalid_query("offset must be at least 0"))
+        }
+        (None, offset) => Start::Offset(offset.unwrap_or(0)),
     };
-    let (items, total) = state.store.list_summaries(&filter).await?;
-    Ok(Json(serde_json::json!({"items": items, "total": total})))
+    if params.owner.is_some() && params.owner_id.is_some() {
+        return Err(invalid_query("send either owner or owner_id, not both"));
+    }
+    let filter = QueueFilter {
+        status: params.status.map(|s| s.to_string()),
+        stage: params.stage.as_ref().map(wire),
+        owner: matching(params.owner.or(params.owner_id)),
+        theme: matching(params.theme),
+        root_cause: matching(params.root_cause),
+        sla: params.sla.map(|s| match s {
+            SlaParam::Pending => Sla::Pending,
+            SlaParam::DueSoon => Sla::DueSoon,
+            SlaParam::Breached => Sla::Breached,
+        }),
+        step: params.step,
+        due_from: params.due_from,
+        due_before: params.due_before,
+        division: params.division.map(|d| d.as_str().to_string()),
+        procedure: params.procedure,
+        channel: params.channel.as_ref().map(wire),
+        received_from: params.received_from,
+        received_to: params.received_to,
+        closed_from: params.closed_from,
+        closed_to: params.closed_to,
+        resident_id: None,
+        q: params.q,
+    };
+    let sort = match params.sort.unwrap_or_default() {
+        SortParam::Due => Sort::Due,
+        SortParam::Received => Sort::Received,
+    };
+    let page = state
+        .store
+        .queue(
+            &filter,
+            sort,
+            &start,
+            limit,
+            state.cases.calendar(),
+            uk_date(Utc::now()),
+        )
+        .await?;
+    Ok(Json(CaseList {
+        items: page.items,
+        total: page.total,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// A resident's cases, most recent first, for advisors logging a new one.
+#[utoipa::path(get, path = "/api/v1/complainants/{resident_id}/complaints", tag = "complaints",
+    params(("resident_id" = String, Path, description = "The landlord's id for the resident")),
+    responses(
+        (status = 200, body = CaseList),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn resident_complaints(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(resident_id): Path<String>,
+) -> Result<Json<CaseList>, ApiError> {
+    principal.require(READERS)?;
+    let filter = QueueFilter {
+        resident_id: Some(resident_id),
+        ..QueueFilter::default()
+    };
+    let page = state
+        .store
+        .queue(
+            &filter,
+            Sort::Received,
+            &Start::Offset(0),
+            500,
+            state.cases.calendar(),
+            uk_date(Utc::now()),
+        )
+        .await?;
+    Ok(Json(CaseList {
+        items: page.items,
+        total: page.total,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// The first break of a chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainBreak {
+    pub sequence: u64,
+    /// `altered`, `missing`, `inserted` or `reordered`.
+    pub problem: String,
+}
+
+/// Whether a case's events are as they were written.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verification {
+    pub valid: bool,
+    pub events: u64,
+    /// The hash of the last event, hex.
+    pub digest: String,
+    pub first_break: Option<ChainBreak>,
+}
+
+/// Check a case's hash chain: every event as written, none missing, added or moved.
+#[utoipa::path(get, path = "/api/v1/complaints/{id}/verify", tag = "complaints",
+    params(("id" = String, Path, description = "Case id")),
+    responses(
+        (status = 200, body = Verification),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn verify(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Verification>, ApiError> {
+    principal.require(VERIFIERS)?;
+    let id = case_id(&id)?;
+    let verdict = state
+        .store
+        .verify_case(&id)
+        .await
+        .map_err(ApiError::from_load)?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(Verification {
+        valid: verdict.valid,
+        events: verdict.events,
+        digest: verdict.digest,
+        first_break: verdict.first_break.map(|b| ChainBreak {
+            sequence: b.sequence,
+            problem: wire(&b.problem),
+        }),
+    }))
 }
 
 /// Body of `assign`: the user who will own the case.
@@ -219,9 +424,10 @@ pub async fn assign(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
+    claim: Option<Extension<KeyClaim>>,
     headers: HeaderMap,
     bytes: BodyBytes,
-) -> Result<Json<CaseView>, ApiError> {
+) -> Result<CaseResponse, ApiError> {
     let role = principal.require(MANAGERS)?;
     let id = case_id(&id)?;
     let request: AssignRequest = json_body(&headers, body_bytes(bytes)?)?;
@@ -242,12 +448,8 @@ pub async fn assign(
         },
         occurred_at: request.occurred_at,
     });
-    let ctx = context(&principal, role, &headers);
-    state
-        .cases
-        .execute(&id, "assign", action, &ctx)
-        .await
-        .map(Json)
+    let ctx = context(&principal, role, &headers, claim);
+    state.cases.execute(&id, "assign", action, &ctx).await
 }
 
 /// Declares one `POST /api/v1/complaints/{id}/<action>` handler: role check, body, command.
@@ -269,18 +471,18 @@ macro_rules! action {
             State(state): State<AppState>,
             principal: Principal,
             Path(id): Path<String>,
+            claim: Option<Extension<KeyClaim>>,
             headers: HeaderMap,
             bytes: BodyBytes,
-        ) -> Result<Json<CaseView>, ApiError> {
+        ) -> Result<CaseResponse, ApiError> {
             let role = principal.require($roles)?;
             let id = case_id(&id)?;
             let command: $body = json_body(&headers, body_bytes(bytes)?)?;
-            let ctx = context(&principal, role, &headers);
+            let ctx = context(&principal, role, &headers, claim);
             state
                 .cases
                 .execute(&id, stringify!($handler), Action::$variant(command), &ctx)
                 .await
-                .map(Json)
         }
     };
 }
@@ -324,6 +526,14 @@ action!(
     CASEWORKERS,
     Categorise,
     "Set the theme and root cause."
+);
+action!(
+    define,
+    "/api/v1/complaints/{id}/definition",
+    DefineComplaint,
+    CASEWORKERS,
+    Define,
+    "Record the landlord's definition of the complaint for a stage, with the outcomes the resident seeks (each stage's response needs one)."
 );
 action!(
     extend,

@@ -10,7 +10,7 @@ use crate::auth::{hash_token, new_token, parse_roles, Principal, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::startup::AppState;
-use crate::store::users::UserRow;
+use casefile_store::users::UserRow;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -203,6 +203,7 @@ pub async fn revoke_tokens(
         });
     }
     state.store.revoke_tokens(&id).await?;
+    state.tokens.forget_user(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 

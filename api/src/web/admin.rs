@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{parse_roles, Role};
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::store::users::UserRow;
-use crate::store::web::AccountRow;
+use casefile_store::users::UserRow;
+use casefile_store::web::AccountRow;
 
 use super::credentials;
 use super::forms::{FieldErrors, FormData, Problem};

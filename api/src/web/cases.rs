@@ -4,21 +4,24 @@
 //! comes back with the rule's message in place, next to the form that sent it.
 
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use casefile_domain::command::{
     AcknowledgeComplaint, AddLinkedCase, AssignOwner, Categorise, CloseComplaint, DeclareDeadlock,
-    Escalate, ExtendDeadline, LogComplaint, NoteKind, RecordNote, ReferToRedress, RefuseComplaint,
-    ReopenComplaint, RespondToStage, WithdrawComplaint,
+    Escalate, ExtendDeadline, LearningEntry, LogComplaint, NoteKind, RecordNote, ReferToRedress,
+    RefuseComplaint, ReopenComplaint, RespondToStage, WithdrawComplaint,
 };
 use casefile_domain::values::{Complainant, Remedy};
 use casefile_domain::{uk_date, Action, Actor, ComplaintError, DeadlineState};
+use casefile_projections::case_view::CaseSummary;
 use casefile_projections::CaseView;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
+use crate::cases::CaseResponse;
 use crate::error::ApiError;
 use crate::routes::complaints::{
     case_id, context, CASEWORKERS, CLOSERS, LOGGERS, MANAGERS, READERS, REFERRERS, STAGE1, STAGE2,
@@ -26,6 +29,7 @@ use crate::routes::complaints::{
 use crate::startup::AppState;
 
 use super::forms::{lines, FieldErrors, FormData, Problem};
+use super::queue::resident_cases;
 use super::session::Staff;
 use super::templates::label;
 use super::PageError;
@@ -556,7 +560,11 @@ async fn build_action(
                     actions: lines(form, "remedy_actions"),
                     compensation_pence,
                 },
-                learning: lines(form, "learning"),
+                learning: lines(form, "learning")
+                    .into_iter()
+                    .map(LearningEntry::Note)
+                    .collect(),
+                open_actions_reason: None,
                 occurred_at: None,
             }))
         }
@@ -698,6 +706,8 @@ struct CasePage {
     done: Option<String>,
     /// Links to the forms with problems, for the summary at the top.
     problems: Vec<Problem>,
+    /// The resident's other cases, when the case names the resident.
+    other_cases: Option<Vec<CaseSummary>>,
 }
 
 /// "Stage1Responded" → "Stage 1 responded".
@@ -818,6 +828,16 @@ async fn render_case(
     } else {
         Vec::new()
     };
+    let other_cases = match case.complainant.resident_id.as_deref() {
+        Some(resident) => Some(
+            resident_cases(state, resident)
+                .await?
+                .into_iter()
+                .filter(|c| c.id != case.id)
+                .collect(),
+        ),
+        None => None,
+    };
     let status = if sent.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -835,6 +855,7 @@ async fn render_case(
             users,
             done: done_message(done),
             problems,
+            other_cases,
         },
     )
 }
@@ -876,7 +897,7 @@ pub async fn act(
     let mut errors = FieldErrors::default();
     let problem = match build_action(&state, spec, &form, &mut errors).await? {
         Some(action) => {
-            let ctx = context(&staff.principal, role, &headers);
+            let ctx = context(&staff.principal, role, &headers, None);
             match state.cases.execute(&id, spec.metric, action, &ctx).await {
                 Ok(_) => {
                     let to = format!("/cases/{id}?done={}", spec.path);
@@ -940,9 +961,12 @@ struct NewCasePage {
     fields: Vec<FieldView>,
     problem: Option<String>,
     problems: Vec<Problem>,
+    /// The resident id looked up or typed, and that resident's cases.
+    resident_id: Option<String>,
+    resident_cases: Vec<CaseSummary>,
 }
 
-fn intake_page(
+async fn intake_page(
     state: &AppState,
     staff: &Staff,
     status: StatusCode,
@@ -969,6 +993,11 @@ fn intake_page(
             text: text.clone(),
         }))
         .collect();
+    let resident_id = form.text("complainant_resident_id");
+    let resident_cases = match &resident_id {
+        Some(resident) => resident_cases(state, resident).await?,
+        None => Vec::new(),
+    };
     state.web.page_with_status(
         status,
         "case_new.html",
@@ -978,20 +1007,42 @@ fn intake_page(
             fields,
             problem,
             problems,
+            resident_id,
+            resident_cases,
         },
     )
 }
 
-pub async fn new_page(State(state): State<AppState>, staff: Staff) -> Result<Response, PageError> {
+#[derive(Debug, Default, Deserialize)]
+pub struct IntakeQuery {
+    /// A resident whose cases to show, and to fill in on the form.
+    #[serde(default)]
+    resident_id: String,
+}
+
+pub async fn new_page(
+    State(state): State<AppState>,
+    staff: Staff,
+    query: Result<Query<IntakeQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
     staff.principal.require(LOGGERS)?;
+    let resident = query
+        .map(|Query(q)| q.resident_id.trim().to_string())
+        .unwrap_or_default();
+    let form = if resident.is_empty() {
+        FormData::default()
+    } else {
+        FormData::from_pairs(vec![("complainant_resident_id".to_string(), resident)])
+    };
     intake_page(
         &state,
         &staff,
         StatusCode::OK,
-        &FormData::default(),
+        &form,
         &FieldErrors::default(),
         None,
     )
+    .await
 }
 
 pub async fn log(
@@ -1035,16 +1086,23 @@ pub async fn log(
                 summary: form.text("summary").unwrap_or_default(),
                 description: form.text("description").unwrap_or_default(),
                 occurred_at: None,
+                tenure: None,
+                definition: None,
+                outcomes_sought: Vec::new(),
             })
         }
         _ => None,
     };
     let mut problem = None;
     if let Some(complaint) = complaint {
-        let ctx = context(&staff.principal, role, &headers);
+        let ctx = context(&staff.principal, role, &headers, None);
         match state.cases.log(complaint, &ctx).await {
-            Ok(view) => {
-                let to = format!("/cases/{}?done=log", view.id);
+            Ok(CaseResponse { view, .. }) => {
+                // A logged case always has a view; the queue is the fallback.
+                let to = view.map_or_else(
+                    || "/cases".to_string(),
+                    |view| format!("/cases/{}?done=log", view.id),
+                );
                 return Ok(Redirect::to(&to).into_response());
             }
             Err(err) => problem = refusal(err, INTAKE_FIELDS, &mut errors)?,
@@ -1058,6 +1116,7 @@ pub async fn log(
         &errors,
         problem,
     )
+    .await
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use rand::RngCore;
 
 use crate::auth::{hash_token, new_token};
 use crate::error::ApiError;
-use crate::store::web::{is_unique_violation, CredentialRow};
-use crate::store::Store;
+use casefile_store::web::{is_unique_violation, CredentialRow};
+use casefile_store::Store;
 
 /// Consecutive failures allowed before the account locks.
 pub const FREE_FAILURES: i64 = 4;

@@ -17,6 +17,10 @@ impl FormData {
     }
 
     /// The first value of a field, if sent.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Self(pairs)
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()

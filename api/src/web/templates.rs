@@ -31,6 +31,7 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/web/set_password.html"),
     ),
     ("home.html", include_str!("../../templates/web/home.html")),
+    ("queue.html", include_str!("../../templates/web/queue.html")),
     (
         "case_new.html",
         include_str!("../../templates/web/case_new.html"),

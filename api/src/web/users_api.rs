@@ -13,7 +13,7 @@ use crate::auth::{parse_roles, Principal, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::startup::AppState;
-use crate::store::Store;
+use casefile_store::Store;
 
 use super::credentials::{self, CredentialError};
 

@@ -13,6 +13,7 @@ pub(crate) enum Action {
 }
 
 const ALL: &[Division] = &Division::ALL;
+const SCOTLAND: &[Division] = &[Division::Scotland];
 
 /// One line of the one-off table: which divisions, what to do, the date and
 /// why. Dates are plain numbers so the table can be a `const` without
@@ -103,6 +104,12 @@ pub(crate) const ONE_OFFS: &[OneOff] = &[
         Action::Add,
         (2023, 5, 8),
         "Bank holiday for the coronation of King Charles III",
+    ),
+    (
+        SCOTLAND,
+        Action::Add,
+        (2026, 6, 15),
+        "Bank holiday for Scotland's part in the 2026 FIFA World Cup",
     ),
 ];
 

@@ -101,6 +101,7 @@ fn endpoints(case_id: &str, user_id: &str, owner_id: &str) -> Vec<Endpoint> {
             STAFF,
         ),
         action("categorise", json!({"theme": "repairs"}), STAFF),
+        action("definition", definition("stage1"), STAFF),
         action(
             "evidence",
             json!({"name": "a.pdf", "media_type": "application/pdf", "size_bytes": 10, "sha256": "b".repeat(64)}),

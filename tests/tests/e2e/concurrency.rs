@@ -57,6 +57,8 @@ async fn thirty_two_writers(backend: Backend) {
     let events = app.history(&id).await;
     assert_gapless(&events);
     assert_eq!(events[0]["type"], "Logged");
+    // Logged with its definition of the complaint.
+    assert_eq!(events[1]["type"], "Defined");
     let recorded: Vec<String> = events
         .iter()
         .filter(|e| e["type"] == "NoteRecorded")
@@ -64,7 +66,7 @@ async fn thirty_two_writers(backend: Backend) {
         .collect();
     assert_eq!(
         events.len(),
-        1 + recorded.len(),
+        2 + recorded.len(),
         "only the notes were written"
     );
     let recorded_set: BTreeSet<String> = recorded.iter().cloned().collect();
@@ -109,17 +111,21 @@ async fn one_winner(backend: Backend) {
         winners, 1,
         "exactly one acknowledgement wins: {responses:?}"
     );
-    assert_eq!(app.event_types(&id).await, ["Logged", "Acknowledged"]);
+    assert_eq!(
+        app.event_types(&id).await,
+        ["Logged", "Defined", "Acknowledged"]
+    );
 }
 
 both_backends! {
-    a_long_case_keeps_its_rules_across_snapshots => long_case_across_snapshots,
+    a_long_case_keeps_its_rules_across_its_stored_fold => long_case_across_folds,
 }
 
-/// With a snapshot every 5 events, a case of 40 events is loaded from snapshots many
-/// times; it must still know it was acknowledged and answered, and lose nothing.
-async fn long_case_across_snapshots(backend: Backend) {
-    let app = spawn_app_with(backend, |config| config.snapshot_every = 5).await;
+/// Each command starts from the case's stored fold, not its events: after 40 events the
+/// case must still know it was acknowledged and answered, and its lists lose nothing: the
+/// notes kept apart from the fold, the tracked actions kept inside it.
+async fn long_case_across_folds(backend: Backend) {
+    let app = spawn_app(backend).await;
     let token = app.admin_token.clone();
     let id = app.new_case().await;
     app.act_ok(&token, &id, "acknowledge", json!({})).await;
@@ -132,12 +138,15 @@ async fn long_case_across_snapshots(backend: Backend) {
     let case = app
         .act_ok(&token, &id, "stage1-response", stage_response("upheld"))
         .await;
-    assert_eq!(case["version"], 39);
+    // Logged and defined, acknowledged, 36 notes, answered with two tracked actions.
+    assert_eq!(case["version"], 42);
     let (status, body) = app
         .act(&token, &id, "stage1-response", stage_response("upheld"))
         .await;
     assert_error(status, &body, StatusCode::CONFLICT, "already_responded");
+    assert_eq!(case["notes"].as_array().map(Vec::len), Some(36), "{case}");
+    assert_eq!(case["actions"].as_array().map(Vec::len), Some(2), "{case}");
     let events = app.history(&id).await;
-    assert_eq!(events.len(), 39);
+    assert_eq!(events.len(), 42);
     assert_gapless(&events);
 }

@@ -184,6 +184,9 @@ async fn drive(backend: Backend, life: Life<'_>, want: Expected<'_>) {
         "breached",
     );
 
+    // Stage 2 is defined on the day it is acknowledged.
+    app.define_stage2(&s.reviewer.token, &id, Some(&on(life.stage2_acknowledged)))
+        .await;
     let mut body = stage_response("upheld");
     body["occurred_at"] = json!(on(life.stage2_responded));
     let view = app
@@ -234,7 +237,9 @@ async fn drive(backend: Backend, life: Life<'_>, want: Expected<'_>) {
     assert_eq!(stored["deadlines"], view["deadlines"]);
     let events = app.history(&id).await;
     assert_gapless(&events);
-    assert_eq!(events.len(), 6);
+    // Logged and defined, acknowledged, answered with two tracked actions, escalated,
+    // acknowledged and defined, answered with two more.
+    assert_eq!(events.len(), 12);
     let logged_at = events[0]["occurred_at"].as_str().unwrap_or("");
     let want_at = format!("{}T09:00:00Z", life.received);
     assert_eq!(
@@ -408,6 +413,8 @@ async fn england_jubilee_2022_scenario(backend: Backend) {
         "breached",
     );
 
+    app.define_stage2(&s.reviewer.token, &id, Some(&on("2022-09-05")))
+        .await;
     let mut body = stage_response("upheld");
     body["occurred_at"] = json!(on("2022-10-05"));
     let view = app
@@ -455,7 +462,8 @@ async fn england_jubilee_2022_scenario(backend: Backend) {
             &s.reviewer.token,
             &id,
             "close",
-            json!({"occurred_at": on("2022-10-06")}),
+            json!({"occurred_at": on("2022-10-06"),
+                   "open_actions_reason": "The boiler is on order"}),
         )
         .await;
     assert_eq!(view["status"], "closed");

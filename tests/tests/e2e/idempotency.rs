@@ -47,7 +47,7 @@ async fn repeat_scenario(backend: Backend) {
     assert_eq!(third.header(REPLAYED), Some("true"));
 
     let types = app.event_types(&id).await;
-    assert_eq!(types, ["Logged", "NoteRecorded"], "written once");
+    assert_eq!(types, ["Logged", "Defined", "NoteRecorded"], "written once");
 
     // Logging a complaint: one case, the same id and reference.
     let key = [("Idempotency-Key", "log-1")];
@@ -222,5 +222,8 @@ async fn rejection_scenario(backend: Backend) {
         .await;
     assert_eq!((again.status, &again.json), (first.status, &first.json));
     assert_eq!(again.header(REPLAYED), Some("true"));
-    assert_eq!(app.event_types(&id).await, ["Logged", "Acknowledged"]);
+    assert_eq!(
+        app.event_types(&id).await,
+        ["Logged", "Defined", "Acknowledged"]
+    );
 }

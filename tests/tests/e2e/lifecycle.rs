@@ -40,13 +40,22 @@ async fn full_life(backend: Backend) {
     let view = app.log_complaint(&s.advisor.token, valid_complaint()).await;
     let id = str_at(&view, "id");
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "id is a UUID: {id}");
-    check(&view, "open", "stage1", &["acknowledge"], 1);
+    check(&view, "open", "stage1", &["acknowledge"], 2);
     assert_eq!(view["procedure"]["id"], "chc-2024");
     assert_eq!(view["division"], "england-and-wales");
     assert_eq!(view["received_on"], days_ago(3));
     assert_eq!(view["channel"], "email");
     assert_eq!(view["complainant"]["name"], "Alex Morgan");
     assert_eq!(view["summary"], "Repeated boiler failure");
+    // Logged with its definition: the Stage 1 definition, with the outcomes sought.
+    assert_eq!(
+        view["definitions"]["stage1"]["definition"],
+        valid_complaint()["definition"]
+    );
+    assert_eq!(
+        view["definitions"]["stage1"]["outcomes_sought"],
+        valid_complaint()["outcomes_sought"]
+    );
     assert!(view["acknowledged_on"].is_null(), "{view}");
     assert_eq!(view["deadlines"]["acknowledge"]["starts_on"], days_ago(3));
     assert_eq!(view["deadlines"]["acknowledge"]["working_days"], 5);
@@ -75,7 +84,7 @@ async fn full_life(backend: Backend) {
         "open",
         "stage1",
         &["acknowledge", "stage1_response"],
-        2,
+        3,
     );
     let ack_on = str_at(&view, "acknowledged_on");
     assert!(today.contains(&ack_on), "acknowledged today: {view}");
@@ -101,7 +110,7 @@ async fn full_life(backend: Backend) {
         "open",
         "stage1",
         &["acknowledge", "stage1_response"],
-        3,
+        4,
     );
     assert_eq!(view["owner"]["id"], s.officer.id.as_str());
     assert_eq!(view["owner"]["name"], s.officer.name.as_str());
@@ -120,7 +129,7 @@ async fn full_life(backend: Backend) {
         "open",
         "stage1",
         &["acknowledge", "stage1_response"],
-        4,
+        5,
     );
     assert_eq!(view["notes"].as_array().map(Vec::len), Some(1), "{view}");
     let view = app
@@ -137,7 +146,7 @@ async fn full_life(backend: Backend) {
         "open",
         "stage1",
         &["acknowledge", "stage1_response"],
-        5,
+        6,
     );
     assert_eq!(view["notes"].as_array().map(Vec::len), Some(1), "{view}");
     assert_eq!(
@@ -161,7 +170,7 @@ async fn full_life(backend: Backend) {
         "open",
         "stage1",
         &["acknowledge", "stage1_response"],
-        6,
+        7,
     );
     assert_eq!(view["evidence"].as_array().map(Vec::len), Some(1), "{view}");
 
@@ -179,7 +188,7 @@ async fn full_life(backend: Backend) {
         "open",
         "stage1",
         &["acknowledge", "stage1_response"],
-        7,
+        8,
     );
     assert_eq!(view["links"].as_array().map(Vec::len), Some(1), "{view}");
 
@@ -197,7 +206,7 @@ async fn full_life(backend: Backend) {
         "open",
         "stage1",
         &["acknowledge", "stage1_response"],
-        8,
+        9,
     );
     assert_eq!(view["theme"], "repairs");
     assert_eq!(view["root_cause"], "ageing boiler");
@@ -217,7 +226,7 @@ async fn full_life(backend: Backend) {
         "open",
         "stage1",
         &["acknowledge", "stage1_response"],
-        9,
+        10,
     );
     assert_eq!(view["deadlines"]["stage1_response"]["extended_by"], 5);
     assert_eq!(view["deadlines"]["stage1_response"]["working_days"], 10);
@@ -246,10 +255,16 @@ async fn full_life(backend: Backend) {
         "open",
         "stage1",
         &["acknowledge", "stage1_response"],
-        10,
+        13,
     );
     assert!(view["stage1_response"].is_object(), "{view}");
     assert_eq!(deadline_state(&view, "stage1_response"), "met");
+    // The remedy's and the outstanding actions are tracked until done.
+    let actions: Vec<&str> = view["actions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|a| a["action_id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(actions, ["s1-a1", "s1-a2"], "{view}");
 
     // Escalate (advisor, on the resident's request).
     let view = app
@@ -265,7 +280,7 @@ async fn full_life(backend: Backend) {
         "open",
         "stage2",
         &["acknowledge", "stage1_response", "stage2_acknowledge"],
-        11,
+        14,
     );
     let escalated_on = str_at(&view, "escalated_on");
     assert!(today.contains(&escalated_on), "{view}");
@@ -286,7 +301,7 @@ async fn full_life(backend: Backend) {
     let view = app
         .act_ok(&s.reviewer.token, &id, "stage2-acknowledge", json!({}))
         .await;
-    check(&view, "open", "stage2", &all, 12);
+    check(&view, "open", "stage2", &all, 15);
     let s2_ack = str_at(&view, "stage2_acknowledged_on");
     assert!(today.contains(&s2_ack), "{view}");
     assert_eq!(deadline_state(&view, "stage2_acknowledge"), "met");
@@ -294,7 +309,13 @@ async fn full_life(backend: Backend) {
     assert_eq!(view["deadlines"]["stage2_response"]["working_days"], 20);
     assert_eq!(deadline_state(&view, "stage2_response"), "pending");
 
-    // Stage 2 response (a reviewer, not the Stage 1 responder).
+    // Stage 2 defined, then answered (a reviewer, not the Stage 1 responder).
+    let view = app.define_stage2(&s.reviewer.token, &id, None).await;
+    check(&view, "open", "stage2", &all, 16);
+    assert_eq!(
+        view["definitions"]["stage2"]["definition"],
+        definition("stage2")["definition"]
+    );
     let view = app
         .act_ok(
             &s.reviewer.token,
@@ -303,7 +324,7 @@ async fn full_life(backend: Backend) {
             stage_response("upheld"),
         )
         .await;
-    check(&view, "open", "stage2", &all, 13);
+    check(&view, "open", "stage2", &all, 19);
     assert!(view["stage2_response"].is_object(), "{view}");
     assert_eq!(deadline_state(&view, "stage2_response"), "met");
 
@@ -314,10 +335,11 @@ async fn full_life(backend: Backend) {
             &id,
             "close",
             json!({"remedy": {"actions": ["Boiler replaced"], "compensation_pence": 25000},
-                   "learning": ["Inspect boilers older than 10 years"]}),
+                   "learning": ["Inspect boilers older than 10 years"],
+                   "open_actions_reason": "The radiators are booked for next week"}),
         )
         .await;
-    check(&view, "closed", "stage2", &all, 14);
+    check(&view, "closed", "stage2", &all, 20);
     assert!(view["closure"].is_object(), "{view}");
     for step in all {
         assert_eq!(deadline_state(&view, step), "met", "{step} after closing");
@@ -332,7 +354,7 @@ async fn full_life(backend: Backend) {
             json!({"scheme": "housing-ombudsman", "reference": "HOS-2025-1234"}),
         )
         .await;
-    check(&view, "closed", "stage2", &all, 15);
+    check(&view, "closed", "stage2", &all, 21);
     assert_eq!(view["referral"]["scheme"], "housing-ombudsman", "{view}");
 
     // The history: every event, in order, with who did it.
@@ -347,8 +369,9 @@ async fn full_life(backend: Backend) {
     assert_eq!(body["reference"], view["reference"]);
     let events = body["events"].as_array().cloned().unwrap_or_default();
     assert_gapless(&events);
-    let expected: [(&str, &User, &str); 15] = [
+    let expected: [(&str, &User, &str); 21] = [
         ("Logged", &s.advisor, "advisor"),
+        ("Defined", &s.advisor, "advisor"),
         ("Acknowledged", &s.officer, "officer"),
         ("OwnerAssigned", &s.manager, "manager"),
         ("NoteRecorded", &s.officer, "officer"),
@@ -358,9 +381,14 @@ async fn full_life(backend: Backend) {
         ("Categorised", &s.officer, "officer"),
         ("DeadlineExtended", &s.officer, "officer"),
         ("Stage1Responded", &s.officer, "officer"),
+        ("ActionTracked", &s.officer, "officer"),
+        ("ActionTracked", &s.officer, "officer"),
         ("Escalated", &s.advisor, "advisor"),
         ("Stage2Acknowledged", &s.reviewer, "reviewer"),
+        ("Defined", &s.reviewer, "reviewer"),
         ("Stage2Responded", &s.reviewer, "reviewer"),
+        ("ActionTracked", &s.reviewer, "reviewer"),
+        ("ActionTracked", &s.reviewer, "reviewer"),
         ("Closed", &s.reviewer, "reviewer"),
         ("ReferredToRedress", &s.compliance, "compliance"),
     ];
@@ -395,10 +423,16 @@ async fn full_life(backend: Backend) {
         );
         assert!(event["payload"].is_object(), "{ty} has a payload: {event}");
     }
-    assert_eq!(events[3]["payload"]["text"], "Called the engineer.");
-    assert_eq!(events[4]["payload"]["direction"], "outbound");
-    assert_eq!(events[8]["payload"]["working_days"], 5);
-    assert_eq!(events[14]["payload"]["scheme"], "housing-ombudsman");
+    assert_eq!(events[4]["payload"]["text"], "Called the engineer.");
+    assert_eq!(events[5]["payload"]["direction"], "outbound");
+    assert_eq!(events[9]["payload"]["working_days"], 5);
+    assert_eq!(
+        events[19]["payload"]["open_actions"]
+            .as_array()
+            .map(Vec::len),
+        Some(4)
+    );
+    assert_eq!(events[20]["payload"]["scheme"], "housing-ombudsman");
     // recorded_at never goes backwards.
     let recorded: Vec<_> = events
         .iter()
@@ -447,10 +481,16 @@ async fn deadlock_route(backend: Backend) {
         .collect();
     assert_eq!(
         types,
-        ["Logged", "Acknowledged", "Deadlocked", "ReferredToRedress"]
+        [
+            "Logged",
+            "Defined",
+            "Acknowledged",
+            "Deadlocked",
+            "ReferredToRedress"
+        ]
     );
-    assert_eq!(events[2]["payload"]["on_request"], true);
-    assert_eq!(events[2]["actor"]["role"], "reviewer");
+    assert_eq!(events[3]["payload"]["on_request"], true);
+    assert_eq!(events[3]["actor"]["role"], "reviewer");
 }
 
 async fn withdraw_reopen(backend: Backend) {
@@ -503,7 +543,14 @@ async fn withdraw_reopen(backend: Backend) {
         )
         .await;
     assert!(view["stage1_response"].is_object(), "{view}");
-    let view = app.act_ok(&s.officer.token, &id, "close", json!({})).await;
+    let view = app
+        .act_ok(
+            &s.officer.token,
+            &id,
+            "close",
+            json!({"open_actions_reason": "The repairs are booked"}),
+        )
+        .await;
     assert_eq!(view["status"], "closed", "{view}");
 
     let events = app.history(&id).await;
@@ -516,10 +563,13 @@ async fn withdraw_reopen(backend: Backend) {
         types,
         [
             "Logged",
+            "Defined",
             "Acknowledged",
             "Withdrawn",
             "Reopened",
             "Stage1Responded",
+            "ActionTracked",
+            "ActionTracked",
             "Closed"
         ]
     );
@@ -558,7 +608,7 @@ async fn refusal_route(backend: Backend) {
     assert_eq!(view["referral"]["scheme"], "housing-ombudsman", "{view}");
     assert_eq!(
         app.event_types(&id).await,
-        ["Logged", "Refused", "ReferredToRedress"]
+        ["Logged", "Defined", "Refused", "ReferredToRedress"]
     );
 }
 

@@ -80,6 +80,7 @@ async fn ops_scenario(backend: Backend) {
         "evidence",
         "links",
         "categorise",
+        "definition",
         "extend",
         "stage1-response",
         "escalate",

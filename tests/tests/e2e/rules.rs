@@ -227,6 +227,18 @@ async fn stage_rules_scenario(backend: Backend) {
     )
     .await;
 
+    // Stage 2 can be defined only once the resident has asked for it.
+    rejected(
+        &app,
+        m,
+        &id,
+        "definition",
+        definition("stage2"),
+        CONFLICT,
+        "not_escalated",
+    )
+    .await;
+
     app.act_ok(m, &id, "escalate", reason.clone()).await;
     rejected(
         &app,
@@ -272,7 +284,19 @@ async fn stage_rules_scenario(backend: Backend) {
     )
     .await;
 
+    // Stage 2 is answered on its own definition, recorded since the escalation.
     let r = &s.reviewer.token;
+    rejected(
+        &app,
+        r,
+        &id,
+        "stage2-response",
+        resp.clone(),
+        CONFLICT,
+        "definition_missing",
+    )
+    .await;
+    app.define_stage2(r, &id, None).await;
     app.act_ok(r, &id, "stage2-response", resp.clone()).await;
     rejected(
         &app,
@@ -285,7 +309,21 @@ async fn stage_rules_scenario(backend: Backend) {
     )
     .await;
 
-    app.act_ok(r, &id, "close", json!({})).await;
+    // Each response's actions are tracked: closing with them open needs a reason.
+    rejected(&app, r, &id, "close", json!({}), CONFLICT, "open_actions").await;
+    let view = app
+        .act_ok(
+            r,
+            &id,
+            "close",
+            json!({"open_actions_reason": "The new boiler is on order"}),
+        )
+        .await;
+    assert_eq!(
+        view["closure"]["open_actions"],
+        json!(["s1-a1", "s1-a2", "s2-a1", "s2-a2"]),
+        "{view}"
+    );
     rejected(&app, m, &id, "close", json!({}), CONFLICT, "case_closed").await;
     rejected(
         &app,
@@ -337,11 +375,17 @@ async fn stage_rules_scenario(backend: Backend) {
         types,
         [
             "Logged",
+            "Defined",
             "Acknowledged",
             "Stage1Responded",
+            "ActionTracked",
+            "ActionTracked",
             "Escalated",
             "Stage2Acknowledged",
+            "Defined",
             "Stage2Responded",
+            "ActionTracked",
+            "ActionTracked",
             "Closed",
             "ReferredToRedress"
         ]
@@ -522,6 +566,7 @@ async fn field_rules_scenario(backend: Backend) {
         ),
         ("links", json!({"kind": "repair", "reference": ""})),
         ("categorise", json!({"theme": " "})),
+        ("definition", json!({"stage": "stage1", "definition": " "})),
         ("escalate", json!({"reason": ""})),
         ("withdraw", json!({"reason": ""})),
     ];
@@ -570,6 +615,8 @@ async fn redress_window_scenario(backend: Backend) {
         json!({"reason": "senior review", "occurred_at": at("2022-01-24")}),
     )
     .await;
+    app.define_stage2(&s.reviewer.token, &id, Some(&at("2022-01-24")))
+        .await;
     let mut s2 = stage_response("not_upheld");
     s2["occurred_at"] = json!(at("2022-02-01"));
     app.act_ok(&s.reviewer.token, &id, "stage2-response", s2)

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sqlx::Row;
 
-use crate::store::{on_pool, Store};
+use crate::{on_pool, on_writer, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
@@ -20,7 +20,7 @@ impl Store {
         let sql = "INSERT INTO users (id, name, roles, created_at) VALUES ($1, $2, $3, $4) \
                    ON CONFLICT (id) DO NOTHING";
         let now = Utc::now().to_rfc3339();
-        on_pool!(self, |pool| sqlx::query(sql)
+        on_writer!(self, |pool| sqlx::query(sql)
             .bind(&user.id)
             .bind(&user.name)
             .bind(&user.roles)
@@ -51,7 +51,7 @@ impl Store {
         let sql = "INSERT INTO tokens (token_hash, user_id, created_at) VALUES ($1, $2, $3) \
                    ON CONFLICT (token_hash) DO NOTHING";
         let now = Utc::now().to_rfc3339();
-        on_pool!(self, |pool| sqlx::query(sql)
+        on_writer!(self, |pool| sqlx::query(sql)
             .bind(token_hash)
             .bind(user_id)
             .bind(&now)
@@ -65,7 +65,7 @@ impl Store {
     pub async fn revoke_tokens(&self, user_id: &str) -> Result<u64, sqlx::Error> {
         let sql = "UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL";
         let now = Utc::now().to_rfc3339();
-        let done = on_pool!(self, |pool| sqlx::query(sql)
+        let done = on_writer!(self, |pool| sqlx::query(sql)
             .bind(&now)
             .bind(user_id)
             .execute(pool)

@@ -5,7 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::Row;
 
-use crate::store::{on_pool, Store};
+use crate::{on_pool, on_writer, Store};
 
 /// A user's sign-in credentials and lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +108,7 @@ impl Store {
                    ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, \
                    updated_at = excluded.updated_at";
         let now = timestamp(Utc::now());
-        on_pool!(self, |pool| sqlx::query(sql)
+        on_writer!(self, |pool| sqlx::query(sql)
             .bind(user_id)
             .bind(email)
             .bind(&now)
@@ -125,7 +125,7 @@ impl Store {
                    ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash, \
                    failed_sign_ins = 0, locked_until = NULL, updated_at = excluded.updated_at";
         let now = timestamp(Utc::now());
-        on_pool!(self, |pool| sqlx::query(sql)
+        on_writer!(self, |pool| sqlx::query(sql)
             .bind(user_id)
             .bind(hash)
             .bind(&now)
@@ -140,7 +140,7 @@ impl Store {
     pub async fn count_failed_sign_in(&self, user_id: &str) -> Result<i64, sqlx::Error> {
         let sql = "UPDATE user_credentials SET failed_sign_ins = failed_sign_ins + 1 \
                    WHERE user_id = $1 RETURNING failed_sign_ins";
-        on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(sql)
+        on_writer!(self, |pool| sqlx::query_scalar::<_, i64>(sql)
             .bind(user_id)
             .fetch_optional(pool)
             .await)
@@ -154,7 +154,7 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         let sql = "UPDATE user_credentials SET locked_until = $2 WHERE user_id = $1";
         let until = timestamp(until);
-        on_pool!(self, |pool| sqlx::query(sql)
+        on_writer!(self, |pool| sqlx::query(sql)
             .bind(user_id)
             .bind(&until)
             .execute(pool)
@@ -167,7 +167,7 @@ impl Store {
     pub async fn clear_failed_sign_ins(&self, user_id: &str) -> Result<(), sqlx::Error> {
         let sql = "UPDATE user_credentials SET failed_sign_ins = 0, locked_until = NULL \
                    WHERE user_id = $1";
-        on_pool!(self, |pool| sqlx::query(sql)
+        on_writer!(self, |pool| sqlx::query(sql)
             .bind(user_id)
             .execute(pool)
             .await
@@ -225,7 +225,7 @@ impl Store {
                    VALUES ($1, $2, $3, $4, $5, $6)";
         let now = timestamp(Utc::now());
         let expires_at = timestamp(expires_at);
-        on_pool!(self, |pool| sqlx::query(sql)
+        on_writer!(self, |pool| sqlx::query(sql)
             .bind(id_hash)
             .bind(user_id)
             .bind(csrf_token)
@@ -255,7 +255,7 @@ impl Store {
     }
 
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), sqlx::Error> {
-        on_pool!(self, |pool| sqlx::query(
+        on_writer!(self, |pool| sqlx::query(
             "DELETE FROM sessions WHERE id_hash = $1"
         )
         .bind(id_hash)
@@ -267,7 +267,7 @@ impl Store {
 
     /// Signs a user out everywhere; returns how many sessions ended.
     pub async fn delete_sessions_of(&self, user_id: &str) -> Result<u64, sqlx::Error> {
-        on_pool!(self, |pool| sqlx::query(
+        on_writer!(self, |pool| sqlx::query(
             "DELETE FROM sessions WHERE user_id = $1"
         )
         .bind(user_id)
@@ -279,7 +279,7 @@ impl Store {
     /// Removes sessions that expired before `now`.
     pub async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
         let now = timestamp(now);
-        on_pool!(self, |pool| sqlx::query(
+        on_writer!(self, |pool| sqlx::query(
             "DELETE FROM sessions WHERE expires_at < $1"
         )
         .bind(&now)
@@ -298,7 +298,7 @@ impl Store {
                    VALUES ($1, $2, $3, $4)";
         let now = timestamp(Utc::now());
         let expires_at = timestamp(expires_at);
-        on_pool!(self, |pool| sqlx::query(sql)
+        on_writer!(self, |pool| sqlx::query(sql)
             .bind(token_hash)
             .bind(user_id)
             .bind(&now)
@@ -337,7 +337,7 @@ impl Store {
         let sql =
             "UPDATE password_links SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL";
         let now = timestamp(Utc::now());
-        let done = on_pool!(self, |pool| sqlx::query(sql)
+        let done = on_writer!(self, |pool| sqlx::query(sql)
             .bind(token_hash)
             .bind(&now)
             .execute(pool)

@@ -1,0 +1,369 @@
+//! The tamper-evident trail: each event's `hash` is SHA-256 over the previous event's hash
+//! (its raw 32 bytes; nothing for a case's first event) followed by the event's canonical
+//! bytes. The canonical bytes are the RFC 8785 (JCS) form of
+//! `{"aggregate_id", "sequence", "event_type", "event_version", "payload", "metadata"}`, so
+//! the hash survives `jsonb`'s re-ordering of keys and both backends hash identically.
+//!
+//! Verification recomputes every link from the stored rows and compares the chain's end with
+//! the case's anchor (the version and last hash its fold recorded in the same transaction).
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The canonical bytes of one event.
+pub fn canonical(
+    aggregate_id: &str,
+    sequence: u64,
+    event_type: &str,
+    event_version: &str,
+    payload: &Value,
+    metadata: &Value,
+) -> Vec<u8> {
+    let value = json!({
+        "aggregate_id": aggregate_id,
+        "sequence": sequence,
+        "event_type": event_type,
+        "event_version": event_version,
+        "payload": payload,
+        "metadata": metadata,
+    });
+    // Serialising a `Value` cannot fail: every key is a string.
+    serde_jcs::to_vec(&value).unwrap_or_default()
+}
+
+/// The link after `prev_hash` (hex; empty for the first event) for an event's canonical bytes.
+pub fn link(prev_hash: &str, canonical: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(hex::decode(prev_hash).unwrap_or_default());
+    hasher.update(canonical);
+    hex::encode(hasher.finalize())
+}
+
+/// What is wrong at the first break of a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// An event's content no longer matches its hash.
+    Altered,
+    /// An event the chain or the case's anchor says exists is not there.
+    Missing,
+    /// An event that the chain never linked is there.
+    Inserted,
+    /// An event sits at another sequence than the one it was linked at.
+    Reordered,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Break {
+    pub sequence: u64,
+    pub problem: Problem,
+}
+
+/// One stored event as verification reads it.
+#[derive(Debug, Clone)]
+pub struct ChainRow {
+    pub sequence: u64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+    pub metadata: Value,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+}
+
+/// What the case's fold recorded about the end of its chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub version: u64,
+    pub last_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub valid: bool,
+    pub events: u64,
+    /// The hash of the last event, hex.
+    pub digest: String,
+    pub first_break: Option<Break>,
+}
+
+impl ChainRow {
+    fn content_hash_at(&self, aggregate_id: &str, sequence: u64) -> String {
+        let bytes = canonical(
+            aggregate_id,
+            sequence,
+            &self.event_type,
+            &self.event_version,
+            &self.payload,
+            &self.metadata,
+        );
+        link(self.prev_hash.as_deref().unwrap_or(""), &bytes)
+    }
+
+    fn content_ok_at(&self, aggregate_id: &str, sequence: u64) -> bool {
+        self.hash.as_deref() == Some(self.content_hash_at(aggregate_id, sequence).as_str())
+    }
+}
+
+/// Checks a case's rows (in sequence order) against their links and the anchor, and names
+/// the first break.
+pub fn verify(aggregate_id: &str, rows: &[ChainRow], anchor: Option<&Anchor>) -> Verdict {
+    let digest = rows.last().and_then(|r| r.hash.clone()).unwrap_or_default();
+    let events = rows.len() as u64;
+    let first_break = first_break(aggregate_id, rows, anchor);
+    Verdict {
+        valid: first_break.is_none(),
+        events,
+        digest,
+        first_break,
+    }
+}
+
+fn first_break(aggregate_id: &str, rows: &[ChainRow], anchor: Option<&Anchor>) -> Option<Break> {
+    let at = |sequence: u64, problem: Problem| Some(Break { sequence, problem });
+    let mut previous = "";
+    for (index, row) in rows.iter().enumerate() {
+        let expected = index as u64 + 1;
+        if row.sequence > expected {
+            return at(expected, Problem::Missing);
+        }
+        let content_ok = row.content_ok_at(aggregate_id, row.sequence);
+        let linked = row.prev_hash.as_deref() == Some(previous);
+        if content_ok && linked {
+            previous = row.hash.as_deref().unwrap_or("");
+            continue;
+        }
+        let beyond_anchor = anchor.is_some_and(|a| row.sequence > a.version);
+        if content_ok {
+            // Its own hash holds but it does not follow the event before it: either it
+            // was added after the fact, or the event before it was rewritten.
+            return if beyond_anchor {
+                at(row.sequence, Problem::Inserted)
+            } else {
+                at(row.sequence - 1, Problem::Altered)
+            };
+        }
+        // Was it linked at another sequence? Then it was moved.
+        let moved = (1..=rows.len() as u64 + 1)
+            .filter(|s| *s != row.sequence)
+            .any(|s| row.content_ok_at(aggregate_id, s));
+        if moved {
+            let next_moved_down = rows
+                .get(index + 1)
+                .is_some_and(|next| next.content_ok_at(aggregate_id, next.sequence - 1));
+            // Everything after it shifted by one: something was put in before it.
+            return if next_moved_down && row.content_ok_at(aggregate_id, row.sequence - 1) {
+                at(row.sequence - 1, Problem::Inserted)
+            } else {
+                at(row.sequence, Problem::Reordered)
+            };
+        }
+        if beyond_anchor || !linked {
+            return at(row.sequence, Problem::Inserted);
+        }
+        let next_shifted = rows
+            .get(index + 1)
+            .is_some_and(|next| next.content_ok_at(aggregate_id, next.sequence - 1));
+        return if next_shifted {
+            at(row.sequence, Problem::Inserted)
+        } else {
+            at(row.sequence, Problem::Altered)
+        };
+    }
+    let anchor = anchor?;
+    if (rows.len() as u64) < anchor.version {
+        return at(rows.len() as u64 + 1, Problem::Missing);
+    }
+    if rows.len() as u64 > anchor.version {
+        return at(anchor.version + 1, Problem::Inserted);
+    }
+    if !anchor.last_hash.is_empty() && previous != anchor.last_hash {
+        return at(rows.len() as u64, Problem::Altered);
+    }
+    None
+}
+
+impl crate::Store {
+    /// Verifies one case's chain; `None` when the case has no events and no fold.
+    pub async fn verify_case(&self, id: &str) -> Result<Option<Verdict>, crate::LoadError> {
+        use sqlx::Row;
+        let rows = self
+            .case_rows_after(id, 0)
+            .await?
+            .iter()
+            .map(crate::events::EventRow::chain_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let sql = "SELECT version, last_hash FROM case_records WHERE id = $1";
+        let anchor = crate::on_pool!(self, |pool| {
+            let row = sqlx::query(sql).bind(id).fetch_optional(pool).await?;
+            row.map(|row| -> Result<Anchor, sqlx::Error> {
+                let version: i64 = row.try_get("version")?;
+                Ok(Anchor {
+                    version: u64::try_from(version).unwrap_or_default(),
+                    last_hash: row.try_get("last_hash")?,
+                })
+            })
+            .transpose()?
+        });
+        if rows.is_empty() && anchor.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(verify(id, &rows, anchor.as_ref())))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "0190c6e2-0000-7000-8000-000000000001";
+
+    fn chain(n: u64) -> Vec<ChainRow> {
+        let mut rows = Vec::new();
+        let mut prev = String::new();
+        for sequence in 1..=n {
+            let payload =
+                json!({"NoteRecorded": {"text": format!("note {sequence}"), "n": sequence}});
+            let metadata = json!({"actor_id": "u1", "request_id": format!("r{sequence}")});
+            let bytes = canonical(ID, sequence, "NoteRecorded", "1.0", &payload, &metadata);
+            let hash = link(&prev, &bytes);
+            rows.push(ChainRow {
+                sequence,
+                event_type: "NoteRecorded".into(),
+                event_version: "1.0".into(),
+                payload,
+                metadata,
+                prev_hash: Some(prev.clone()),
+                hash: Some(hash.clone()),
+            });
+            prev = hash;
+        }
+        rows
+    }
+
+    fn anchor(rows: &[ChainRow]) -> Anchor {
+        Anchor {
+            version: rows.len() as u64,
+            last_hash: rows.last().unwrap().hash.clone().unwrap(),
+        }
+    }
+
+    fn broken_at(rows: &[ChainRow], anchor: &Anchor) -> Option<Break> {
+        verify(ID, rows, Some(anchor)).first_break
+    }
+
+    #[test]
+    fn canonical_bytes_do_not_depend_on_key_order() {
+        let a: Value = serde_json::from_str(r#"{"b": 1, "a": {"y": "é", "x": [1, 2]}}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"a": {"x": [1, 2], "y": "é"}, "b": 1}"#).unwrap();
+        let m = json!({});
+        assert_eq!(
+            canonical(ID, 1, "T", "1.0", &a, &m),
+            canonical(ID, 1, "T", "1.0", &b, &m)
+        );
+    }
+
+    #[test]
+    fn the_first_link_is_sha256_of_the_canonical_bytes_alone() {
+        let bytes = canonical(ID, 1, "T", "1.0", &json!({"a": 1}), &json!({}));
+        let expected = hex::encode(Sha256::digest(&bytes));
+        assert_eq!(link("", &bytes), expected);
+    }
+
+    #[test]
+    fn an_untouched_chain_is_valid_and_its_digest_is_the_last_hash() {
+        let rows = chain(5);
+        let verdict = verify(ID, &rows, Some(&anchor(&rows)));
+        assert!(verdict.valid);
+        assert_eq!(verdict.events, 5);
+        assert_eq!(verdict.digest, rows[4].hash.clone().unwrap());
+    }
+
+    #[test]
+    fn a_changed_payload_is_found_as_altered_at_its_sequence() {
+        let mut rows = chain(5);
+        let a = anchor(&rows);
+        rows[2].payload = json!({"NoteRecorded": {"text": "note 4", "n": 3}});
+        assert_eq!(
+            broken_at(&rows, &a),
+            Some(Break {
+                sequence: 3,
+                problem: Problem::Altered
+            })
+        );
+    }
+
+    #[test]
+    fn a_deleted_event_is_found_as_missing() {
+        let mut rows = chain(5);
+        let a = anchor(&rows);
+        rows.remove(1);
+        assert_eq!(
+            broken_at(&rows, &a),
+            Some(Break {
+                sequence: 2,
+                problem: Problem::Missing
+            })
+        );
+        let mut rows = chain(5);
+        rows.pop();
+        assert_eq!(
+            broken_at(&rows, &a),
+            Some(Break {
+                sequence: 5,
+                problem: Problem::Missing
+            })
+        );
+    }
+
+    #[test]
+    fn two_swapped_sequences_are_found_as_reordered() {
+        let mut rows = chain(5);
+        let a = anchor(&rows);
+        rows[1].sequence = 3;
+        rows[2].sequence = 2;
+        rows.swap(1, 2);
+        assert_eq!(
+            broken_at(&rows, &a),
+            Some(Break {
+                sequence: 2,
+                problem: Problem::Reordered
+            })
+        );
+    }
+
+    #[test]
+    fn a_forged_event_is_found_as_inserted() {
+        // Appended after the end, with whatever hash the forger could think of.
+        let rows = chain(4);
+        let a = anchor(&rows);
+        let mut forged = chain(5);
+        forged[4].hash = Some("00".repeat(32));
+        assert_eq!(
+            broken_at(&forged, &a),
+            Some(Break {
+                sequence: 5,
+                problem: Problem::Inserted
+            })
+        );
+        // Put in the middle, the later events renumbered to make room.
+        let mut rows = chain(4);
+        let a = anchor(&rows);
+        let mut intruder = rows[1].clone();
+        intruder.payload = json!({"NoteRecorded": {"text": "forged", "n": 0}});
+        intruder.hash = Some("11".repeat(32));
+        for row in rows.iter_mut().skip(1) {
+            row.sequence += 1;
+        }
+        rows.insert(1, intruder);
+        assert_eq!(
+            broken_at(&rows, &a),
+            Some(Break {
+                sequence: 2,
+                problem: Problem::Inserted
+            })
+        );
+    }
+}

@@ -1,0 +1,643 @@
+//! The write path: one command's events, their hash-chain links, the case's fold, list
+//! entries, work-queue row and open deadlines, and the `Idempotency-Key` record, committed
+//! together or not at all.
+//!
+//! On PostgreSQL the whole write is one statement (data-modifying CTEs), so it is one round
+//! trip and one implicit transaction; the events' primary key `(aggregate_type,
+//! aggregate_id, sequence)` is the optimistic-concurrency check. On SQLite it is one
+//! transaction on the single writer connection.
+
+use std::collections::HashMap;
+
+use casefile_domain::{uk_date, Calendar, Complaint, ComplaintEvent};
+use casefile_projections::case_view::{CaseRecord, CaseSummary, OpenStep};
+use casefile_projections::{CaseView, RecordedEvent};
+use chrono::{DateTime, SubsecRound, Utc};
+use cqrs_es::{Aggregate, DomainEvent};
+use serde_json::Value;
+
+use crate::chain::{canonical, link};
+use crate::idempotency::KeyClaim;
+use crate::records::{entry_row, view_json, LoadedCase};
+use crate::{to_i64, Store};
+
+/// What a command wants written.
+#[derive(Debug)]
+pub struct NewCommit<'a> {
+    pub id: &'a str,
+    /// The case as the command found it; `None` for a new case.
+    pub base: Option<LoadedCase>,
+    pub events: Vec<ComplaintEvent>,
+    pub metadata: HashMap<String, String>,
+    /// For the deadlines of the response and of the queue row.
+    pub calendar: &'a Calendar,
+    /// Log only: take the next reference serial of this year and write it into `Logged`.
+    pub reference_year: Option<i32>,
+    /// Record the response under this key in the same transaction.
+    pub idempotency: Option<KeyClaim>,
+    /// The status the response will carry (stored with the key).
+    pub status: u16,
+}
+
+/// What a commit wrote.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The case as the commit left it, without its unbounded lists (notes, correspondence,
+    /// evidence, links): `body` has them.
+    pub view: CaseView,
+    /// The whole case view as JSON, lists included: the response, serialised once.
+    pub body: String,
+    pub events: Vec<RecordedEvent>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// Another write got to the case first; load it again and re-run the command.
+    #[error("another write to this case committed first")]
+    Conflict,
+    /// Another request with the same `Idempotency-Key` committed first.
+    #[error("another request with this Idempotency-Key committed first")]
+    KeyTaken,
+    #[error("the first event of a case must be `Logged`")]
+    NotLogged,
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+    #[error(transparent)]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for CommitError {
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err {
+            if db.is_unique_violation() {
+                let on = db.constraint().unwrap_or_default().to_string() + db.message();
+                return if on.contains("idempotency_keys") {
+                    Self::KeyTaken
+                } else {
+                    Self::Conflict
+                };
+            }
+        }
+        Self::Database(err)
+    }
+}
+
+/// The event rows, read-model rows and response of one commit, computed before writing.
+struct Prepared {
+    recorded_at: DateTime<Utc>,
+    sequences: Vec<i64>,
+    types: Vec<String>,
+    versions: Vec<String>,
+    payloads: Vec<String>,
+    metadata: String,
+    prev_hashes: Vec<String>,
+    hashes: Vec<String>,
+    record_version: i64,
+    last_hash: String,
+    record_body: String,
+    item_sequences: Vec<i64>,
+    item_lists: Vec<String>,
+    item_bodies: Vec<String>,
+    summary: SummaryRow,
+    deadline_steps: Vec<String>,
+    deadline_dues: Vec<String>,
+    committed: Committed,
+}
+
+/// The work-queue row of a case.
+#[derive(Debug, Clone)]
+pub struct SummaryRow {
+    pub id: String,
+    pub reference: String,
+    pub version: i64,
+    pub procedure: String,
+    pub division: String,
+    pub channel: String,
+    pub status: String,
+    pub stage: String,
+    pub owner_id: Option<String>,
+    pub theme: Option<String>,
+    pub root_cause: Option<String>,
+    pub resident_id: Option<String>,
+    pub received_on: String,
+    pub ended_on: Option<String>,
+    pub next_due: Option<String>,
+    pub due_key: String,
+    pub search: String,
+    pub body: String,
+}
+
+/// The sort key of a case with no live deadline: after every date.
+pub const NO_DUE: &str = "9999-12-31";
+
+/// Serde's wire name of a unit enum value (`web_form`, `england-and-wales`…).
+pub fn wire<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+impl SummaryRow {
+    pub fn new(view: &CaseView) -> Result<Self, serde_json::Error> {
+        let summary: CaseSummary = view.summary();
+        let next_due = summary.next_due.as_ref().map(|d| d.due.to_string());
+        let search = [
+            summary.reference.as_str(),
+            summary.complainant.as_str(),
+            view.complainant.address.as_deref().unwrap_or(""),
+            summary.summary.as_str(),
+        ]
+        .join(" ")
+        .to_lowercase();
+        Ok(Self {
+            body: serde_json::to_string(&summary)?,
+            id: summary.id,
+            reference: summary.reference,
+            version: to_i64(summary.version),
+            procedure: summary.procedure,
+            division: summary.division.as_str().to_string(),
+            channel: wire(&summary.channel),
+            status: summary.status.to_string(),
+            stage: wire(&summary.stage),
+            owner_id: summary.owner.map(|o| o.id),
+            theme: summary.theme,
+            root_cause: summary.root_cause,
+            resident_id: summary.resident_id,
+            received_on: summary.received_on.to_string(),
+            ended_on: summary.ended_on.map(|d| d.to_string()),
+            due_key: next_due.clone().unwrap_or_else(|| NO_DUE.to_string()),
+            next_due,
+            search,
+        })
+    }
+}
+
+/// The rows derived from a case's view: its queue row and its open deadlines.
+pub fn derived_rows(view: &CaseView) -> Result<(SummaryRow, Vec<OpenStep>), serde_json::Error> {
+    Ok((SummaryRow::new(view)?, view.open_steps()))
+}
+
+impl NewCommit<'_> {
+    /// Folds the events into the case, links them into the chain and renders every row.
+    /// `rows_before` are the case's list entries already stored, `(list, body)`, for the
+    /// response.
+    fn prepare(
+        mut self,
+        rows_before: Vec<(String, String)>,
+        serial: Option<i64>,
+    ) -> Result<Prepared, CommitError> {
+        if let (Some(serial), Some(year), Some(ComplaintEvent::Logged { reference, .. })) =
+            (serial, self.reference_year, self.events.first_mut())
+        {
+            *reference = format!("CF-{year}-{serial:06}");
+        }
+        // Microseconds: what both backends keep, so a rebuild folds the same times.
+        let recorded_at = Utc::now().trunc_subsecs(6);
+        let metadata_value = Value::Object(
+            self.metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        );
+        let after = self.base.as_ref().map_or(0, LoadedCase::version);
+        let (mut record, mut prev, mut items) = match self.base {
+            // A refolded case brings its entries along: the table may lack them.
+            Some(LoadedCase {
+                record,
+                last_hash,
+                refolded_items: Some(refolded),
+            }) => (Some(record), last_hash, refolded),
+            Some(base) => (Some(base.record), base.last_hash, Vec::new()),
+            None => (None, String::new(), Vec::new()),
+        };
+        let refolded = !items.is_empty();
+        let mut sequences = Vec::new();
+        let mut types = Vec::new();
+        let mut versions = Vec::new();
+        let mut payloads = Vec::new();
+        let mut prev_hashes = Vec::new();
+        let mut hashes = Vec::new();
+        let mut events = Vec::new();
+        for (offset, event) in self.events.into_iter().enumerate() {
+            let sequence = after + offset as u64 + 1;
+            let payload = serde_json::to_value(&event)?;
+            let event_type = event.event_type();
+            let event_version = event.event_version();
+            let bytes = canonical(
+                self.id,
+                sequence,
+                &event_type,
+                &event_version,
+                &payload,
+                &metadata_value,
+            );
+            let hash = link(&prev, &bytes);
+            let recorded = RecordedEvent {
+                aggregate_id: self.id.to_string(),
+                sequence,
+                event_version: event_version.clone(),
+                recorded_at,
+                event,
+                metadata: self.metadata.clone(),
+            };
+            match record.as_mut() {
+                Some(record) => items.extend(record.apply(&recorded).map(|item| (sequence, item))),
+                None => {
+                    record =
+                        Some(CaseRecord::start(self.id, &recorded).ok_or(CommitError::NotLogged)?)
+                }
+            }
+            sequences.push(to_i64(sequence));
+            types.push(event_type);
+            versions.push(event_version);
+            payloads.push(payload.to_string());
+            prev_hashes.push(std::mem::replace(&mut prev, hash.clone()));
+            hashes.push(hash);
+            events.push(recorded);
+        }
+        let record = record.ok_or(CommitError::NotLogged)?;
+        let item_sequences = items.iter().map(|(s, _)| to_i64(*s)).collect();
+        let mut item_lists = Vec::with_capacity(items.len());
+        let mut item_bodies = Vec::with_capacity(items.len());
+        for (_, item) in &items {
+            let (list, body) = entry_row(item)?;
+            item_lists.push(list.to_string());
+            item_bodies.push(body);
+        }
+        // The queue row and deadlines need no list; the response gets them verbatim.
+        let view = record.view(self.calendar, uk_date(recorded_at), Vec::new());
+        let (summary, open_steps) = derived_rows(&view)?;
+        let before = if refolded { &[][..] } else { &rows_before[..] };
+        let entries: Vec<(&str, &str)> = before
+            .iter()
+            .map(|(l, b)| (l.as_str(), b.as_str()))
+            .chain(
+                item_lists
+                    .iter()
+                    .zip(&item_bodies)
+                    .map(|(l, b)| (l.as_str(), b.as_str())),
+            )
+            .collect();
+        let body = view_json(&view, &entries)?;
+        let (deadline_steps, deadline_dues) = open_steps
+            .into_iter()
+            .map(|s| (s.step, s.due.to_string()))
+            .unzip();
+        Ok(Prepared {
+            recorded_at,
+            sequences,
+            types,
+            versions,
+            payloads,
+            metadata: metadata_value.to_string(),
+            prev_hashes,
+            hashes,
+            record_version: to_i64(record.version()),
+            last_hash: prev,
+            record_body: serde_json::to_string(&record)?,
+            item_sequences,
+            item_lists,
+            item_bodies,
+            summary,
+            deadline_steps,
+            deadline_dues,
+            committed: Committed { body, view, events },
+        })
+    }
+}
+
+impl From<crate::events::LoadError> for CommitError {
+    fn from(err: crate::events::LoadError) -> Self {
+        match err {
+            crate::events::LoadError::Database(e) => Self::from(e),
+            corrupt => Self::Database(sqlx::Error::Decode(Box::new(corrupt))),
+        }
+    }
+}
+
+impl Store {
+    /// Writes one command's events and everything derived from them in one transaction.
+    #[tracing::instrument(skip_all, fields(case_id = %commit.id, events = commit.events.len()))]
+    pub async fn commit(&self, commit: NewCommit<'_>) -> Result<Committed, CommitError> {
+        let items_before = match &commit.base {
+            Some(base) if base.refolded_items.is_none() => self.case_item_rows(commit.id).await?,
+            _ => Vec::new(),
+        };
+        let id = commit.id.to_string();
+        let claim = commit.idempotency.clone();
+        let status = commit.status;
+        match self {
+            Store::Postgres(pool) => {
+                let serial = match commit.reference_year {
+                    Some(year) => Some(next_serial_postgres(pool, year).await?),
+                    None => None,
+                };
+                let prepared = commit.prepare(items_before, serial)?;
+                write_postgres(pool, &id, &prepared, claim.as_ref(), status).await?;
+                Ok(prepared.committed)
+            }
+            Store::Sqlite(pools) => {
+                let mut tx = pools.write.begin().await?;
+                let serial = match commit.reference_year {
+                    Some(year) => Some(
+                        sqlx::query_scalar::<_, i64>(
+                            "INSERT INTO reference_counters (year, last) VALUES ($1, 1) \
+                             ON CONFLICT (year) DO UPDATE SET last = reference_counters.last + 1 \
+                             RETURNING last",
+                        )
+                        .bind(i64::from(year))
+                        .fetch_one(&mut *tx)
+                        .await?,
+                    ),
+                    None => None,
+                };
+                let prepared = commit.prepare(items_before, serial)?;
+                write_sqlite(&mut tx, &id, &prepared, claim.as_ref(), status).await?;
+                tx.commit().await?;
+                Ok(prepared.committed)
+            }
+        }
+    }
+}
+
+/// The next reference serial of `year` on PostgreSQL, from a sequence of that year (made on
+/// first use, starting after any serial already given): a sequence takes no lock that lasts
+/// until commit, so logging complaints does not queue behind one counter row. It is taken
+/// only for a command the rules accepted; a commit that then fails leaves the serial unused.
+async fn next_serial_postgres(pool: &sqlx::PgPool, year: i32) -> Result<i64, sqlx::Error> {
+    let name = format!("reference_serial_{year}");
+    let options = pool.connect_options();
+    let known = format!(
+        "{}:{}/{}/{name}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default()
+    );
+    let made = MADE_SEQUENCES.get_or_init(Default::default);
+    let is_made = made.lock().map(|m| m.contains(&known)).unwrap_or(false);
+    if !is_made {
+        let start: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(last), 0) + 1 FROM reference_counters WHERE year = $1",
+        )
+        .bind(i64::from(year))
+        .fetch_one(pool)
+        .await?;
+        // `year` is an integer, so the name is a plain identifier.
+        let create = format!("CREATE SEQUENCE IF NOT EXISTS {name} START WITH {start}");
+        if let Err(err) = sqlx::query(&create).execute(pool).await {
+            // Another instance made it at the same moment: theirs serves.
+            tracing::debug!(%err, "reference sequence made elsewhere");
+        }
+        if let Ok(mut made) = made.lock() {
+            made.insert(known);
+        }
+    }
+    sqlx::query_scalar::<_, i64>("SELECT nextval($1::regclass)")
+        .bind(&name)
+        .fetch_one(pool)
+        .await
+}
+
+/// The reference sequences this process has made sure exist, per database.
+static MADE_SEQUENCES: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+    std::sync::OnceLock::new();
+
+const POSTGRES_COMMIT: &str = "\
+WITH ev AS (
+    INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                        payload, metadata, recorded_at, prev_hash, hash)
+    SELECT 'Complaint', $1, t.seq, t.typ, t.ver, t.payload::jsonb, $6::jsonb, $7, t.prev, t.hash
+    FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $8::text[], $9::text[])
+         AS t(seq, typ, ver, payload, prev, hash)
+    RETURNING 1
+), rec AS (
+    INSERT INTO case_records (id, version, last_hash, body) VALUES ($1, $10, $11, $12)
+    ON CONFLICT (id) DO UPDATE SET version = excluded.version, last_hash = excluded.last_hash,
+                                   body = excluded.body
+    RETURNING 1
+), items AS (
+    INSERT INTO case_items (case_id, sequence, list, body)
+    SELECT $1, t.seq, t.list, t.body FROM UNNEST($13::bigint[], $14::text[], $39::text[]) AS t(seq, body, list)
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), summary AS (
+    INSERT INTO case_summaries (id, reference, version, procedure, division, channel, status,
+        stage, owner_id, theme, root_cause, resident_id, received_on, ended_on, next_due,
+        due_key, search, body)
+    VALUES ($1, $15, $10, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)
+    ON CONFLICT (id) DO UPDATE SET reference = excluded.reference, version = excluded.version,
+        status = excluded.status, stage = excluded.stage, owner_id = excluded.owner_id,
+        theme = excluded.theme, root_cause = excluded.root_cause,
+        resident_id = excluded.resident_id, ended_on = excluded.ended_on,
+        next_due = excluded.next_due, due_key = excluded.due_key, search = excluded.search,
+        body = excluded.body
+    WHERE case_summaries.version < excluded.version
+    RETURNING 1
+), gone AS (
+    DELETE FROM case_deadlines WHERE case_id = $1 AND NOT (step = ANY($31::text[]))
+    RETURNING 1
+), due AS (
+    INSERT INTO case_deadlines (case_id, step, due)
+    SELECT $1, t.step, t.due FROM UNNEST($31::text[], $32::text[]) AS t(step, due)
+    ON CONFLICT (case_id, step) DO UPDATE SET due = excluded.due
+    RETURNING 1
+), idem AS (
+    INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
+    SELECT $33, $34, $35, $36, $37, $38 WHERE $33::text IS NOT NULL
+    RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM ev)";
+
+async fn write_postgres(
+    pool: &sqlx::PgPool,
+    id: &str,
+    p: &Prepared,
+    claim: Option<&KeyClaim>,
+    status: u16,
+) -> Result<(), CommitError> {
+    let s = &p.summary;
+    sqlx::query_scalar::<_, i64>(POSTGRES_COMMIT)
+        .bind(id)
+        .bind(&p.sequences)
+        .bind(&p.types)
+        .bind(&p.versions)
+        .bind(&p.payloads)
+        .bind(&p.metadata)
+        .bind(p.recorded_at)
+        .bind(&p.prev_hashes)
+        .bind(&p.hashes)
+        .bind(p.record_version)
+        .bind(&p.last_hash)
+        .bind(&p.record_body)
+        .bind(&p.item_sequences)
+        .bind(&p.item_bodies)
+        .bind(&s.reference)
+        .bind(&s.procedure)
+        .bind(&s.division)
+        .bind(&s.channel)
+        .bind(&s.status)
+        .bind(&s.stage)
+        .bind(&s.owner_id)
+        .bind(&s.theme)
+        .bind(&s.root_cause)
+        .bind(&s.resident_id)
+        .bind(&s.received_on)
+        .bind(&s.ended_on)
+        .bind(&s.next_due)
+        .bind(&s.due_key)
+        .bind(&s.search)
+        .bind(&s.body)
+        .bind(&p.deadline_steps)
+        .bind(&p.deadline_dues)
+        .bind(claim.map(|c| c.user_id.as_str()))
+        .bind(claim.map(|c| c.key.as_str()))
+        .bind(claim.map(|c| c.request_hash.as_str()))
+        .bind(i64::from(status))
+        .bind(&p.committed.body)
+        .bind(p.recorded_at.to_rfc3339())
+        .bind(&p.item_lists)
+        .fetch_one(pool)
+        .await?;
+    Ok(())
+}
+
+async fn write_sqlite(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: &str,
+    p: &Prepared,
+    claim: Option<&KeyClaim>,
+    status: u16,
+) -> Result<(), CommitError> {
+    let recorded_at = p
+        .recorded_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    for i in 0..p.sequences.len() {
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+             payload, metadata, recorded_at, prev_hash, hash, position) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                     (SELECT COALESCE(MAX(position), 0) + 1 FROM events))",
+        )
+        .bind(Complaint::TYPE)
+        .bind(id)
+        .bind(p.sequences[i])
+        .bind(&p.types[i])
+        .bind(&p.versions[i])
+        .bind(&p.payloads[i])
+        .bind(&p.metadata)
+        .bind(&recorded_at)
+        .bind(&p.prev_hashes[i])
+        .bind(&p.hashes[i])
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO case_records (id, version, last_hash, body) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+         last_hash = excluded.last_hash, body = excluded.body",
+    )
+    .bind(id)
+    .bind(p.record_version)
+    .bind(&p.last_hash)
+    .bind(&p.record_body)
+    .execute(&mut **tx)
+    .await?;
+    for ((sequence, list), body) in p
+        .item_sequences
+        .iter()
+        .zip(&p.item_lists)
+        .zip(&p.item_bodies)
+    {
+        sqlx::query(
+            "INSERT INTO case_items (case_id, sequence, list, body) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(sequence)
+        .bind(list)
+        .bind(body)
+        .execute(&mut **tx)
+        .await?;
+    }
+    write_summary(&mut **tx, &p.summary).await?;
+    write_deadlines(tx, id, &p.deadline_steps, &p.deadline_dues).await?;
+    if let Some(claim) = claim {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&claim.user_id)
+        .bind(&claim.key)
+        .bind(&claim.request_hash)
+        .bind(i64::from(status))
+        .bind(&p.committed.body)
+        .bind(p.recorded_at.to_rfc3339())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Upserts a case's queue row unless a newer version is there (SQLite; also the rebuild's).
+pub async fn write_summary<'e, E>(executor: E, s: &SummaryRow) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    sqlx::query(
+        "INSERT INTO case_summaries (id, reference, version, procedure, division, channel, \
+         status, stage, owner_id, theme, root_cause, resident_id, received_on, ended_on, \
+         next_due, due_key, search, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         ON CONFLICT (id) DO UPDATE SET reference = excluded.reference, version = excluded.version, \
+         status = excluded.status, stage = excluded.stage, owner_id = excluded.owner_id, \
+         theme = excluded.theme, root_cause = excluded.root_cause, \
+         resident_id = excluded.resident_id, ended_on = excluded.ended_on, \
+         next_due = excluded.next_due, due_key = excluded.due_key, search = excluded.search, \
+         body = excluded.body \
+         WHERE case_summaries.version < excluded.version",
+    )
+    .bind(&s.id)
+    .bind(&s.reference)
+    .bind(s.version)
+    .bind(&s.procedure)
+    .bind(&s.division)
+    .bind(&s.channel)
+    .bind(&s.status)
+    .bind(&s.stage)
+    .bind(&s.owner_id)
+    .bind(&s.theme)
+    .bind(&s.root_cause)
+    .bind(&s.resident_id)
+    .bind(&s.received_on)
+    .bind(&s.ended_on)
+    .bind(&s.next_due)
+    .bind(&s.due_key)
+    .bind(&s.search)
+    .bind(&s.body)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+async fn write_deadlines(
+    conn: &mut sqlx::SqliteConnection,
+    id: &str,
+    steps: &[String],
+    dues: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM case_deadlines WHERE case_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for (step, due) in steps.iter().zip(dues) {
+        sqlx::query("INSERT INTO case_deadlines (case_id, step, due) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(step)
+            .bind(due)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}

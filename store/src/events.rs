@@ -1,0 +1,288 @@
+//! Reads of the event stream: one case's events in sequence order, and the global feed in
+//! position order.
+
+use std::collections::HashMap;
+
+use casefile_domain::{Complaint, ComplaintEvent};
+use casefile_projections::RecordedEvent;
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::chain::ChainRow;
+use crate::{on_pool, to_i64, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("event {sequence} of case {id} cannot be read: {message}")]
+    Corrupt {
+        id: String,
+        sequence: i64,
+        message: String,
+    },
+}
+
+/// The columns every read of events selects, `jsonb` and times as text so that both
+/// backends decode the same way.
+pub(crate) fn columns(store: &Store) -> &'static str {
+    match store {
+        Store::Postgres(_) => {
+            "aggregate_id, sequence, event_type, event_version, payload::text AS payload, \
+             metadata::text AS metadata, \
+             to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS recorded_at, \
+             position, prev_hash, hash"
+        }
+        Store::Sqlite(_) => {
+            "aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at, \
+             position, prev_hash, hash"
+        }
+    }
+}
+
+/// A row of the events table before decoding.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: String,
+    pub metadata: String,
+    pub recorded_at: String,
+    pub position: Option<i64>,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+}
+
+impl EventRow {
+    pub(crate) fn from_row<R: Row>(row: &R) -> Result<Self, sqlx::Error>
+    where
+        for<'a> &'a str: sqlx::ColumnIndex<R>,
+        for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+        for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+        for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+        for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    {
+        Ok(Self {
+            aggregate_id: row.try_get("aggregate_id")?,
+            sequence: row.try_get("sequence")?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            payload: row.try_get("payload")?,
+            metadata: row.try_get("metadata")?,
+            recorded_at: row.try_get("recorded_at")?,
+            position: row.try_get("position")?,
+            prev_hash: row.try_get("prev_hash")?,
+            hash: row.try_get("hash")?,
+        })
+    }
+
+    fn corrupt(&self, message: String) -> LoadError {
+        LoadError::Corrupt {
+            id: self.aggregate_id.clone(),
+            sequence: self.sequence,
+            message,
+        }
+    }
+
+    pub fn recorded_at(&self) -> Result<DateTime<Utc>, LoadError> {
+        DateTime::parse_from_rfc3339(&self.recorded_at)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| self.corrupt(format!("recorded_at: {e}")))
+    }
+
+    /// The event as the read models fold it.
+    pub fn decode(&self) -> Result<RecordedEvent, LoadError> {
+        let event: ComplaintEvent =
+            serde_json::from_str(&self.payload).map_err(|e| self.corrupt(e.to_string()))?;
+        let metadata: HashMap<String, String> = match serde_json::from_str(&self.metadata) {
+            Ok(Value::Object(map)) => map
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => (k, s),
+                    other => (k, other.to_string()),
+                })
+                .collect(),
+            Ok(_) => HashMap::new(),
+            Err(e) => return Err(self.corrupt(e.to_string())),
+        };
+        Ok(RecordedEvent {
+            aggregate_id: self.aggregate_id.clone(),
+            sequence: u64::try_from(self.sequence).unwrap_or_default(),
+            event_version: self.event_version.clone(),
+            recorded_at: self.recorded_at()?,
+            event,
+            metadata,
+        })
+    }
+
+    /// The row as chain verification reads it: JSON parsed, nothing else interpreted.
+    pub fn chain_row(&self) -> Result<ChainRow, LoadError> {
+        let parse = |text: &str, what: &str| {
+            serde_json::from_str::<Value>(text).map_err(|e| self.corrupt(format!("{what}: {e}")))
+        };
+        Ok(ChainRow {
+            sequence: u64::try_from(self.sequence).unwrap_or_default(),
+            event_type: self.event_type.clone(),
+            event_version: self.event_version.clone(),
+            payload: parse(&self.payload, "payload")?,
+            metadata: parse(&self.metadata, "metadata")?,
+            prev_hash: self.prev_hash.clone(),
+            hash: self.hash.clone(),
+        })
+    }
+
+    /// The row as the global feed serves it.
+    pub fn stored(&self) -> Result<StoredEvent, LoadError> {
+        let row = self.chain_row()?;
+        Ok(StoredEvent {
+            position: self.position.unwrap_or_default(),
+            case_id: self.aggregate_id.clone(),
+            sequence: row.sequence,
+            event_type: row.event_type,
+            event_version: row.event_version,
+            payload: row.payload,
+            metadata: row.metadata,
+            recorded_at: self.recorded_at()?,
+            hash: row.hash.unwrap_or_default(),
+        })
+    }
+}
+
+/// One event of the global feed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredEvent {
+    pub position: i64,
+    pub case_id: String,
+    pub sequence: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+    pub metadata: Value,
+    pub recorded_at: DateTime<Utc>,
+    pub hash: String,
+}
+
+impl Store {
+    /// The raw rows of one case after `sequence`, in sequence order.
+    pub async fn case_rows_after(
+        &self,
+        id: &str,
+        sequence: u64,
+    ) -> Result<Vec<EventRow>, LoadError> {
+        let sql = format!(
+            "SELECT {} FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 \
+             ORDER BY sequence",
+            columns(self)
+        );
+        let rows = on_pool!(self, |pool| {
+            let rows = sqlx::query(&sql)
+                .bind(Complaint::TYPE)
+                .bind(id)
+                .bind(to_i64(sequence))
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(EventRow::from_row)
+                .collect::<Result<Vec<_>, sqlx::Error>>()?
+        });
+        Ok(rows)
+    }
+
+    /// Every event of one case, in order, with the time each was recorded.
+    pub async fn case_events(&self, id: &str) -> Result<Vec<RecordedEvent>, LoadError> {
+        self.case_events_after(id, 0).await
+    }
+
+    /// The events of one case after `sequence`, in order.
+    pub async fn case_events_after(
+        &self,
+        id: &str,
+        sequence: u64,
+    ) -> Result<Vec<RecordedEvent>, LoadError> {
+        self.case_rows_after(id, sequence)
+            .await?
+            .iter()
+            .map(EventRow::decode)
+            .collect()
+    }
+
+    /// Up to `limit` events after `position`, in position order. Only events that have a
+    /// position are served: on PostgreSQL a committed event gets one from the sequencer
+    /// moments after its commit, never before an event that committed earlier.
+    pub async fn feed(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, LoadError> {
+        let sql = format!(
+            "SELECT {} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+            columns(self)
+        );
+        let rows = on_pool!(self, |pool| {
+            let rows = sqlx::query(&sql)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(EventRow::from_row)
+                .collect::<Result<Vec<_>, sqlx::Error>>()?
+        });
+        rows.iter().map(EventRow::stored).collect()
+    }
+
+    /// The id of every case in the store, in the order they were first recorded.
+    pub async fn case_ids(&self) -> Result<Vec<String>, sqlx::Error> {
+        let sql = "SELECT aggregate_id FROM events WHERE aggregate_type = $1 AND sequence = 1 \
+                   ORDER BY recorded_at, aggregate_id";
+        on_pool!(self, |pool| sqlx::query_scalar::<_, String>(sql)
+            .bind(Complaint::TYPE)
+            .fetch_all(pool)
+            .await)
+    }
+
+    /// How many events the store holds.
+    pub async fn event_count(&self) -> Result<i64, sqlx::Error> {
+        on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM events"
+        )
+        .fetch_one(pool)
+        .await)
+    }
+}
+
+/// What the store holds, counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub cases: i64,
+    pub events: i64,
+    pub by_status: std::collections::BTreeMap<String, i64>,
+    pub by_procedure: std::collections::BTreeMap<String, i64>,
+}
+
+impl Store {
+    pub async fn stats(&self) -> Result<Stats, sqlx::Error> {
+        let events = self.event_count().await?;
+        let grouped = |column: &str| {
+            format!(
+                "SELECT {column}, COUNT(*) FROM case_summaries GROUP BY {column} ORDER BY {column}"
+            )
+        };
+        let (by_status, by_procedure) = on_pool!(self, |pool| {
+            let status: Vec<(String, i64)> =
+                sqlx::query_as(&grouped("status")).fetch_all(pool).await?;
+            let procedure: Vec<(String, i64)> = sqlx::query_as(&grouped("procedure"))
+                .fetch_all(pool)
+                .await?;
+            (status, procedure)
+        });
+        Ok(Stats {
+            cases: by_status.iter().map(|(_, n)| n).sum(),
+            events,
+            by_status: by_status.into_iter().collect(),
+            by_procedure: by_procedure.into_iter().collect(),
+        })
+    }
+}

@@ -1,0 +1,269 @@
+//! Casefile's store: one PostgreSQL or SQLite database holding the event stream and every
+//! table derived from it. It is the one place that writes: a command's events, their
+//! hash-chain links, the case's read-model rows and the `Idempotency-Key` record commit in
+//! one transaction or not at all.
+//!
+//! # Layout
+//!
+//! - [`commit`]: the write path, and [`unit_of_work`]: the cqrs-es `EventStore` over it.
+//! - [`chain`]: canonical event bytes, the SHA-256 chain and its verification.
+//! - [`events`]: reads of one case's stream and of the global feed.
+//! - [`sequencer`]: gap-free global positions on PostgreSQL.
+//! - [`records`]: the case fold and list entries a command or a view starts from.
+//! - [`queue`]: work-queue filters and the dashboard's counts.
+//! - [`rebuild`]: every read model from the events, from scratch.
+//! - [`idempotency`], [`users`]: stored responses; users, roles and hashed tokens.
+//! - [`web`]: web sign-in credentials, sessions and set-password links.
+//!
+//! Every query is written once with `$n` placeholders and runs on both backends
+//! ([`on_pool!`]).
+
+pub mod chain;
+pub mod commit;
+pub mod events;
+pub mod idempotency;
+pub mod queue;
+pub mod rebuild;
+pub mod records;
+pub mod sequencer;
+pub mod unit_of_work;
+pub mod users;
+pub mod web;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use commit::{CommitError, Committed, NewCommit};
+pub use events::{LoadError, StoredEvent};
+pub use unit_of_work::UnitOfWork;
+
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// Runs the same query code against whichever pool the store reads from. The body is
+/// compiled once per backend, so it must only use types both drivers encode.
+#[macro_export]
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            $crate::Store::Postgres($pool) => $body,
+            $crate::Store::Sqlite($crate::SqlitePools { read: $pool, .. }) => $body,
+        }
+    };
+}
+
+/// As [`on_pool!`], but on SQLite through the single writer connection, so that writers
+/// queue in the process instead of polling for SQLite's one write lock.
+#[macro_export]
+macro_rules! on_writer {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            $crate::Store::Postgres($pool) => $body,
+            $crate::Store::Sqlite($crate::SqlitePools { write: $pool, .. }) => $body,
+        }
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL `{0}`: use `sqlite://PATH` or `postgres://…`")]
+    UnsupportedUrl(String),
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("no SQLite store at {0}")]
+    NoSuchFile(String),
+    #[error("cannot open the store: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the store's schema is at migration {found}, this program knows {known}: {advice}")]
+    SchemaMismatch {
+        found: i64,
+        known: i64,
+        advice: &'static str,
+    },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// SQLite's pools: readers in parallel (WAL), one writer.
+#[derive(Debug, Clone)]
+pub struct SqlitePools {
+    pub read: SqlitePool,
+    pub write: SqlitePool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Store {
+    Postgres(PgPool),
+    Sqlite(SqlitePools),
+}
+
+/// How a program means to use the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Bring the schema up to date: the service.
+    Migrate,
+    /// Leave the schema alone and refuse a schema this build does not know: the replay
+    /// tool's reading commands.
+    ReadOnly,
+}
+
+impl Store {
+    /// Opens the store named by the URL; with [`Access::Migrate`] its schema is brought up
+    /// to date, with [`Access::ReadOnly`] a schema older or newer than this build is an error.
+    pub async fn open(url: &str, access: Access) -> Result<Self, StoreError> {
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(StoreError::Connect)?;
+            Self::Postgres(pool)
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path);
+            if access == Access::Migrate {
+                if let Some(dir) = Path::new(path)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+            } else if !Path::new(path).exists() {
+                return Err(StoreError::NoSuchFile(path.to_string()));
+            }
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(StoreError::Connect)?
+                .create_if_missing(access == Access::Migrate)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                // A reader or an occasional write outside the writer waits for the lock.
+                .busy_timeout(Duration::from_secs(30));
+            let read = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
+                .await
+                .map_err(StoreError::Connect)?;
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options)
+                .await
+                .map_err(StoreError::Connect)?;
+            Self::Sqlite(SqlitePools { read, write })
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        };
+        match access {
+            Access::Migrate => store.migrate().await?,
+            Access::ReadOnly => store.check_schema().await?,
+        }
+        Ok(store)
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self {
+            Self::Postgres(_) => &POSTGRES_MIGRATIONS,
+            Self::Sqlite(_) => &SQLITE_MIGRATIONS,
+        }
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Self::Sqlite(pools) => SQLITE_MIGRATIONS.run(&pools.write).await?,
+        }
+        Ok(())
+    }
+
+    /// The newest migration applied to the store, or 0 for an empty database.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let exists = match self {
+            Self::Postgres(pool) => {
+                sqlx::query_scalar::<_, bool>("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                    .fetch_one(pool)
+                    .await?
+            }
+            Self::Sqlite(pools) => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE name = '_sqlx_migrations'",
+                )
+                .fetch_one(&pools.read)
+                .await?
+                    > 0
+            }
+        };
+        if !exists {
+            return Ok(0);
+        }
+        let sql = "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success";
+        Ok(on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(pool)
+            .await)?)
+    }
+
+    /// The newest migration this build knows.
+    pub fn known_schema_version(&self) -> i64 {
+        self.migrator()
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or_default()
+    }
+
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        let found = self.schema_version().await?;
+        let known = self.known_schema_version();
+        let advice = if found == 0 {
+            "this is not a Casefile store (start the service on it once to create one)"
+        } else if found < known {
+            "start the service once to bring it up to date, then run this again"
+        } else if found > known {
+            "use the casefile-replay of the same release as the service"
+        } else {
+            return Ok(());
+        };
+        Err(StoreError::SchemaMismatch {
+            found,
+            known,
+            advice,
+        })
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Answers when the store takes queries.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+}
+
+/// An `i64` column value for a count or sequence that is never negative in practice.
+pub(crate) fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,441 @@
+//! Work queues and the dashboard's counts, read from the queue rows (`case_summaries`) and
+//! the open deadlines (`case_deadlines`). SLA states are never stored: a filter on them
+//! compares stored due dates with thresholds computed for the day of the read.
+
+use casefile_domain::deadline::DUE_SOON_WORKING_DAYS;
+use casefile_domain::{unmet_state, Calendar, Division};
+use casefile_projections::case_view::CaseSummary;
+use casefile_projections::dashboard::{month_of, week_of, Dashboard, DashboardInput, OpenCase};
+use chrono::NaiveDate;
+use sqlx::Row;
+
+use crate::on_pool;
+use crate::Store;
+
+/// A text filter that may also ask for cases where the field is unset (`none`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match {
+    Is(String),
+    Unset,
+}
+
+/// The SLA states a queue can filter on: those of a live deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sla {
+    Pending,
+    DueSoon,
+    Breached,
+}
+
+/// Filters of the work queue; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub status: Option<String>,
+    pub stage: Option<String>,
+    pub owner: Option<Match>,
+    pub theme: Option<Match>,
+    pub root_cause: Option<Match>,
+    /// Open cases whose nearest unmet deadline is in this state today.
+    pub sla: Option<Sla>,
+    /// With `due_from`/`due_before`: only this live step's due date counts.
+    pub step: Option<String>,
+    /// Open cases with a live step due on or after this day.
+    pub due_from: Option<NaiveDate>,
+    /// Open cases with a live step due before this day.
+    pub due_before: Option<NaiveDate>,
+    pub division: Option<String>,
+    pub procedure: Option<String>,
+    pub channel: Option<String>,
+    pub received_from: Option<NaiveDate>,
+    pub received_to: Option<NaiveDate>,
+    /// Cases that left the open state (closed, withdrawn, refused) in this period.
+    pub closed_from: Option<NaiveDate>,
+    pub closed_to: Option<NaiveDate>,
+    pub resident_id: Option<String>,
+    /// Free text over reference, complainant, address/postcode and summary.
+    pub q: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// Nearest due date first; cases with none last.
+    #[default]
+    Due,
+    /// Most recently received first.
+    Received,
+}
+
+/// Where a page starts: after a cursor (stable under concurrent writes), or at an offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    After(Cursor),
+    Offset(i64),
+}
+
+/// The sort key and id of the last case of a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub key: String,
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        hex::encode(format!("{}|{}", self.key, self.id))
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let bytes = hex::decode(text).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (key, id) = text.split_once('|')?;
+        let valid_key = key.len() == 10 && NaiveDate::parse_from_str(key, "%Y-%m-%d").is_ok();
+        (valid_key && !id.is_empty()).then(|| Self {
+            key: key.to_string(),
+            id: id.to_string(),
+        })
+    }
+}
+
+/// One page of a queue.
+#[derive(Debug, Clone)]
+pub struct QueuePage {
+    pub items: Vec<CaseSummary>,
+    pub total: i64,
+    pub next_cursor: Option<String>,
+}
+
+/// The thresholds of today's SLA states, per division.
+#[derive(Debug, Clone)]
+pub struct SlaWindow {
+    pub today: NaiveDate,
+    /// Per division: a due date before this day is `due_soon` (from today on).
+    pub soon_before: Vec<(Division, NaiveDate)>,
+}
+
+impl SlaWindow {
+    pub fn new(calendar: &Calendar, today: NaiveDate) -> Self {
+        let soon_before = Division::ALL
+            .iter()
+            .map(|d| {
+                (
+                    *d,
+                    calendar.add_working_days(*d, today, DUE_SOON_WORKING_DAYS + 1),
+                )
+            })
+            .collect();
+        Self { today, soon_before }
+    }
+}
+
+/// SQL conditions and their bound values, numbered as they are added.
+#[derive(Default)]
+struct Conditions {
+    sql: Vec<String>,
+    binds: Vec<String>,
+}
+
+impl Conditions {
+    /// Adds a condition whose `?` is replaced by the next placeholder bound to `value`.
+    fn add(&mut self, condition: &str, value: impl Into<String>) {
+        self.binds.push(value.into());
+        let placeholder = format!("${}", self.binds.len());
+        self.sql.push(condition.replace('?', &placeholder));
+    }
+
+    fn placeholder(&mut self, value: impl Into<String>) -> String {
+        self.binds.push(value.into());
+        format!("${}", self.binds.len())
+    }
+
+    fn raw(&mut self, condition: &str) {
+        self.sql.push(condition.to_string());
+    }
+
+    fn matching(&mut self, column: &str, value: &Option<Match>) {
+        match value {
+            Some(Match::Is(v)) => self.add(&format!("{column} = ?"), v.clone()),
+            Some(Match::Unset) => self.raw(&format!("{column} IS NULL")),
+            None => {}
+        }
+    }
+
+    fn clause(&self) -> String {
+        if self.sql.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.sql.join(" AND "))
+        }
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn conditions(filter: &QueueFilter, window: &SlaWindow) -> Conditions {
+    let mut c = Conditions::default();
+    let text = |c: &mut Conditions, column: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            c.add(&format!("{column} = ?"), v.clone());
+        }
+    };
+    text(&mut c, "status", &filter.status);
+    text(&mut c, "stage", &filter.stage);
+    c.matching("owner_id", &filter.owner);
+    c.matching("theme", &filter.theme);
+    c.matching("root_cause", &filter.root_cause);
+    text(&mut c, "division", &filter.division);
+    text(&mut c, "procedure", &filter.procedure);
+    text(&mut c, "channel", &filter.channel);
+    text(&mut c, "resident_id", &filter.resident_id);
+    if let Some(from) = filter.received_from {
+        c.add("received_on >= ?", from.to_string());
+    }
+    if let Some(to) = filter.received_to {
+        c.add("received_on <= ?", to.to_string());
+    }
+    if let Some(from) = filter.closed_from {
+        c.add("ended_on >= ?", from.to_string());
+    }
+    if let Some(to) = filter.closed_to {
+        c.add("ended_on <= ?", to.to_string());
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        c.add(
+            "search LIKE ? ESCAPE '\\'",
+            format!("%{}%", escape_like(&q.to_lowercase())),
+        );
+    }
+    if let Some(sla) = filter.sla {
+        c.raw("status = 'open' AND next_due IS NOT NULL");
+        if sla != Sla::Pending {
+            let today = c.placeholder(window.today.to_string());
+            let op = if sla == Sla::Breached { "<" } else { ">=" };
+            c.raw(&format!("next_due {op} {today}"));
+        }
+        if sla != Sla::Breached {
+            // Due soon: before the division's threshold; pending: on or after it.
+            let op = if sla == Sla::DueSoon { "<" } else { ">=" };
+            let per_division: Vec<String> = window
+                .soon_before
+                .iter()
+                .map(|(division, before)| {
+                    let d = c.placeholder(division.as_str());
+                    let b = c.placeholder(before.to_string());
+                    format!("(division = {d} AND next_due {op} {b})")
+                })
+                .collect();
+            c.raw(&format!("({})", per_division.join(" OR ")));
+        }
+    }
+    if filter.step.is_some() || filter.due_from.is_some() || filter.due_before.is_some() {
+        let mut inner = vec!["d.case_id = case_summaries.id".to_string()];
+        if let Some(step) = &filter.step {
+            inner.push(format!("d.step = {}", c.placeholder(step.clone())));
+        }
+        if let Some(from) = filter.due_from {
+            inner.push(format!("d.due >= {}", c.placeholder(from.to_string())));
+        }
+        if let Some(before) = filter.due_before {
+            inner.push(format!("d.due < {}", c.placeholder(before.to_string())));
+        }
+        c.raw(&format!(
+            "EXISTS (SELECT 1 FROM case_deadlines d WHERE {})",
+            inner.join(" AND ")
+        ));
+    }
+    c
+}
+
+impl Store {
+    /// One page of the queue, and how many cases match in all.
+    pub async fn queue(
+        &self,
+        filter: &QueueFilter,
+        sort: Sort,
+        start: &Start,
+        limit: i64,
+        calendar: &Calendar,
+        today: NaiveDate,
+    ) -> Result<QueuePage, sqlx::Error> {
+        let window = SlaWindow::new(calendar, today);
+        let mut c = conditions(filter, &window);
+        let count_sql = format!("SELECT COUNT(*) FROM case_summaries {}", c.clause());
+        let count_binds = c.binds.clone();
+        let (key, order, after) = match sort {
+            Sort::Due => ("due_key", "due_key, id", "(due_key, id) > "),
+            Sort::Received => (
+                "received_on",
+                "received_on DESC, id DESC",
+                "(received_on, id) < ",
+            ),
+        };
+        let mut tail = String::new();
+        match start {
+            Start::After(cursor) => {
+                let k = c.placeholder(cursor.key.clone());
+                let i = c.placeholder(cursor.id.clone());
+                c.raw(&format!("{after}({k}, {i})"));
+            }
+            Start::Offset(offset) if *offset > 0 => {
+                tail = format!(" OFFSET {offset}");
+            }
+            Start::Offset(_) => {}
+        }
+        let page_sql = format!(
+            "SELECT {key} AS sort_key, id, body FROM case_summaries {} ORDER BY {order} LIMIT {}{tail}",
+            c.clause(),
+            limit + 1
+        );
+        let (rows, total) = on_pool!(self, |pool| {
+            let mut page = sqlx::query(&page_sql);
+            for value in &c.binds {
+                page = page.bind(value);
+            }
+            let rows = page.fetch_all(pool).await?;
+            let rows = rows
+                .iter()
+                .map(|row| -> Result<(String, String, String), sqlx::Error> {
+                    Ok((
+                        row.try_get("sort_key")?,
+                        row.try_get("id")?,
+                        row.try_get("body")?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+            for value in &count_binds {
+                count = count.bind(value);
+            }
+            let total = count.fetch_one(pool).await?;
+            (rows, total)
+        });
+        let more = rows.len() as i64 > limit;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut next_cursor = None;
+        for (index, (sort_key, id, body)) in rows.into_iter().enumerate() {
+            if index as i64 == limit {
+                break;
+            }
+            let mut summary: CaseSummary =
+                serde_json::from_str(&body).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            refresh(&mut summary, calendar, today);
+            if more && index as i64 == limit - 1 {
+                next_cursor = Some(Cursor { key: sort_key, id }.encode());
+            }
+            items.push(summary);
+        }
+        Ok(QueuePage {
+            items,
+            total,
+            next_cursor,
+        })
+    }
+
+    /// The open cases' queue columns the dashboard counts.
+    pub async fn open_case_rows(&self) -> Result<Vec<OpenCase>, sqlx::Error> {
+        let sql = "SELECT stage, theme, root_cause, owner_id, division, next_due, received_on \
+                   FROM case_summaries WHERE status = 'open'";
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(sql).fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(OpenCase {
+                        stage: row.try_get("stage")?,
+                        theme: row.try_get("theme")?,
+                        root_cause: row.try_get("root_cause")?,
+                        owner_id: row.try_get("owner_id")?,
+                        division: row.try_get("division")?,
+                        next_due: row.try_get("next_due")?,
+                        received_on: row.try_get("received_on")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Open deadlines due in `[from, before)`: `(step, due)`.
+    pub async fn deadlines_between(
+        &self,
+        from: NaiveDate,
+        before: NaiveDate,
+    ) -> Result<Vec<(String, String)>, sqlx::Error> {
+        let sql = "SELECT step, due FROM case_deadlines WHERE due >= $1 AND due < $2";
+        on_pool!(self, |pool| sqlx::query_as::<_, (String, String)>(sql)
+            .bind(from.to_string())
+            .bind(before.to_string())
+            .fetch_all(pool)
+            .await)
+    }
+
+    /// How many cases were received, and how many left the open state, in `[from, to]`.
+    pub async fn received_and_ended(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<(i64, i64), sqlx::Error> {
+        let received =
+            "SELECT COUNT(*) FROM case_summaries WHERE received_on >= $1 AND received_on <= $2";
+        let ended = "SELECT COUNT(*) FROM case_summaries WHERE ended_on >= $1 AND ended_on <= $2";
+        on_pool!(self, |pool| {
+            let r = sqlx::query_scalar::<_, i64>(received)
+                .bind(from.to_string())
+                .bind(to.to_string())
+                .fetch_one(pool)
+                .await?;
+            let e = sqlx::query_scalar::<_, i64>(ended)
+                .bind(from.to_string())
+                .bind(to.to_string())
+                .fetch_one(pool)
+                .await?;
+            Ok((r, e))
+        })
+    }
+}
+
+/// Recomputes the stored next deadline's state for `today`.
+pub fn refresh(summary: &mut CaseSummary, calendar: &Calendar, today: NaiveDate) {
+    if let Some(next) = summary.next_due.as_mut() {
+        next.state = unmet_state(calendar, summary.division, next.due, today);
+    }
+}
+
+impl Store {
+    /// The dashboard for `today`.
+    pub async fn dashboard(
+        &self,
+        calendar: &Calendar,
+        today: NaiveDate,
+    ) -> Result<Dashboard, sqlx::Error> {
+        let (monday, next_monday) = week_of(today);
+        let (first, next_first) = month_of(today);
+        let last = |d: NaiveDate| d.pred_opt().unwrap_or(d);
+        let open = self.open_case_rows().await?;
+        let due_this_week = self
+            .deadlines_between(monday, next_monday)
+            .await?
+            .into_iter()
+            .filter_map(|(step, due)| {
+                NaiveDate::parse_from_str(&due, "%Y-%m-%d")
+                    .ok()
+                    .map(|d| (step, d))
+            })
+            .collect();
+        let (received_this_week, closed_this_week) =
+            self.received_and_ended(monday, last(next_monday)).await?;
+        let (received_this_month, closed_this_month) =
+            self.received_and_ended(first, last(next_first)).await?;
+        let count = |n: i64| u64::try_from(n).unwrap_or_default();
+        let input = DashboardInput {
+            open,
+            due_this_week,
+            received_this_week: count(received_this_week),
+            received_this_month: count(received_this_month),
+            closed_this_week: count(closed_this_week),
+            closed_this_month: count(closed_this_month),
+        };
+        Ok(Dashboard::build(&input, calendar, today))
+    }
+}

@@ -1,0 +1,189 @@
+//! The case fold and list entries: what a command starts from and a view is served from.
+//! Both are written in the transaction of the events they fold, so they are never behind.
+
+use casefile_domain::Calendar;
+use casefile_projections::case_view::{CaseItem, CaseRecord};
+use casefile_projections::CaseView;
+use chrono::NaiveDate;
+use sqlx::Row;
+
+use crate::events::{EventRow, LoadError};
+use crate::{on_pool, Store};
+
+/// A case as a command finds it.
+#[derive(Debug, Clone)]
+pub struct LoadedCase {
+    pub record: CaseRecord,
+    /// The hash of the case's last event: the next event links to it.
+    pub last_hash: String,
+    /// Set when no usable fold was stored (a store being rebuilt, or a fold of an older
+    /// format) and this one was folded from the events: its list entries, to be written with
+    /// the next commit.
+    pub refolded_items: Option<Vec<(u64, CaseItem)>>,
+}
+
+impl LoadedCase {
+    pub fn version(&self) -> u64 {
+        self.record.version()
+    }
+}
+
+impl Store {
+    /// The case's stored fold, or one folded from its events when none is usable; `None`
+    /// when no complaint was logged under the id. Reads only.
+    pub async fn load_case(&self, id: &str) -> Result<Option<LoadedCase>, LoadError> {
+        let sql = "SELECT last_hash, body FROM case_records WHERE id = $1";
+        let stored = on_pool!(self, |pool| {
+            let row = sqlx::query(sql).bind(id).fetch_optional(pool).await?;
+            row.map(|row| -> Result<(String, String), sqlx::Error> {
+                Ok((row.try_get("last_hash")?, row.try_get("body")?))
+            })
+            .transpose()?
+        });
+        if let Some((last_hash, body)) = stored {
+            if let Ok(record) = serde_json::from_str::<CaseRecord>(&body) {
+                if record.format == CaseRecord::FORMAT && record.view.id == id {
+                    return Ok(Some(LoadedCase {
+                        record,
+                        last_hash,
+                        refolded_items: None,
+                    }));
+                }
+            }
+        }
+        self.fold_case(id).await
+    }
+
+    /// The case folded from its events, ignoring any stored fold.
+    pub async fn fold_case(&self, id: &str) -> Result<Option<LoadedCase>, LoadError> {
+        let rows = self.case_rows_after(id, 0).await?;
+        fold_rows(id, &rows)
+    }
+
+    /// The rows of a case's list entries, `(list, body)`, in the order they were recorded.
+    pub async fn case_item_rows(&self, id: &str) -> Result<Vec<(String, String)>, LoadError> {
+        let sql = "SELECT list, body FROM case_items WHERE case_id = $1 ORDER BY sequence";
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_as::<_, (String, String)>(sql)
+                .bind(id)
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+
+    /// The entries of a case's unbounded lists, in the order they were recorded.
+    pub async fn case_items(&self, id: &str) -> Result<Vec<CaseItem>, LoadError> {
+        self.case_item_rows(id)
+            .await?
+            .iter()
+            .map(|(list, body)| {
+                entry_from_row(list, body).map_err(|e| LoadError::Corrupt {
+                    id: id.to_string(),
+                    sequence: 0,
+                    message: format!("{list} entry: {e}"),
+                })
+            })
+            .collect()
+    }
+
+    /// The case as it stands on `today`, or `None` if no complaint was logged under the id.
+    pub async fn case_view(
+        &self,
+        id: &str,
+        calendar: &Calendar,
+        today: NaiveDate,
+    ) -> Result<Option<CaseView>, LoadError> {
+        let Some(loaded) = self.load_case(id).await? else {
+            return Ok(None);
+        };
+        let items = match loaded.refolded_items {
+            Some(items) => items.into_iter().map(|(_, item)| item).collect(),
+            None => self.case_items(id).await?,
+        };
+        Ok(Some(loaded.record.view(calendar, today, items)))
+    }
+}
+
+/// Folds a case's rows into its record; `None` when there are none.
+pub fn fold_rows(id: &str, rows: &[EventRow]) -> Result<Option<LoadedCase>, LoadError> {
+    let events = rows
+        .iter()
+        .map(EventRow::decode)
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some((record, items)) = CaseRecord::fold(id, &events) else {
+        return Ok(None);
+    };
+    let last_hash = rows.last().and_then(|r| r.hash.clone()).unwrap_or_default();
+    Ok(Some(LoadedCase {
+        record,
+        last_hash,
+        refolded_items: Some(items),
+    }))
+}
+
+/// The list an entry belongs to (the case view's field name) and the entry's JSON.
+pub fn entry_row(item: &CaseItem) -> serde_json::Result<(&'static str, String)> {
+    Ok(match item {
+        CaseItem::Note(n) => ("notes", serde_json::to_string(n)?),
+        CaseItem::Correspondence(c) => ("correspondence", serde_json::to_string(c)?),
+        CaseItem::Evidence(e) => ("evidence", serde_json::to_string(e)?),
+        CaseItem::Link(l) => ("links", serde_json::to_string(l)?),
+    })
+}
+
+/// An entry read back from its row.
+pub fn entry_from_row(list: &str, body: &str) -> serde_json::Result<CaseItem> {
+    Ok(match list {
+        "notes" => CaseItem::Note(serde_json::from_str(body)?),
+        "correspondence" => CaseItem::Correspondence(serde_json::from_str(body)?),
+        "evidence" => CaseItem::Evidence(serde_json::from_str(body)?),
+        "links" => CaseItem::Link(serde_json::from_str(body)?),
+        other => {
+            return Err(serde::de::Error::custom(format!("no list `{other}`")));
+        }
+    })
+}
+
+/// The lists of a case view kept as list entries.
+pub const LISTS: [&str; 4] = ["notes", "correspondence", "evidence", "links"];
+
+/// The case view as JSON with its list entries put in as stored, without decoding and
+/// encoding each again: what makes a command's answer on a case with a thousand notes cost
+/// little more than on one with none. `view`'s own lists are ignored.
+pub fn view_json(view: &CaseView, entries: &[(&str, &str)]) -> serde_json::Result<String> {
+    let serde_json::Value::Object(mut fields) = serde_json::to_value(view)? else {
+        return Err(serde::ser::Error::custom("a case view is a JSON object"));
+    };
+    let mut json = String::with_capacity(
+        4096 + entries
+            .iter()
+            .map(|(_, body)| body.len() + 1)
+            .sum::<usize>(),
+    );
+    json.push('{');
+    for list in LISTS {
+        fields.remove(list);
+    }
+    for (key, value) in &fields {
+        json.push_str(&serde_json::to_string(key)?);
+        json.push(':');
+        json.push_str(&serde_json::to_string(value)?);
+        json.push(',');
+    }
+    for list in LISTS {
+        json.push_str(&serde_json::to_string(list)?);
+        json.push_str(":[");
+        let mut first = true;
+        for (_, body) in entries.iter().filter(|(l, _)| *l == list) {
+            if !first {
+                json.push(',');
+            }
+            json.push_str(body);
+            first = false;
+        }
+        json.push_str("],");
+    }
+    json.pop();
+    json.push('}');
+    Ok(json)
+}

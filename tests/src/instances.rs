@@ -1,0 +1,164 @@
+//! More than one service on one store, the store reached behind the service's back (to
+//! tamper with it as an attacker with database access would), and the service as a real
+//! process that can be killed with SIGKILL.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use sqlx::{Connection, Row};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::{start, with_database, Backend, Store, TestApp};
+
+impl TestApp {
+    /// The store URL the service was started with.
+    pub fn database_url(&self) -> String {
+        match &self.store {
+            Store::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Store::Postgres {
+                admin_url,
+                database,
+            } => with_database(admin_url, database),
+        }
+    }
+
+    /// A second instance of the service on the same store (it leaves the store in place
+    /// when dropped).
+    pub async fn sibling(&self) -> TestApp {
+        let mut app = start(
+            self.backend,
+            self.store.clone(),
+            &self.database_url(),
+            false,
+            |_| {},
+        )
+        .await;
+        // Same administrator: the sibling seeded none, since one already had a token.
+        app.admin_token = self.admin_token.clone();
+        app
+    }
+
+    /// Runs one SQL statement on the store directly; returns the rows it changed.
+    pub async fn sql(&self, statement: &str) -> u64 {
+        let url = self.database_url();
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&url)
+                    .await
+                    .unwrap_or_else(|e| panic!("open {url}: {e}"));
+                let done = sqlx::query(statement)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{statement}: {e}"));
+                let _ = conn.close().await;
+                done.rows_affected()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&url)
+                    .await
+                    .unwrap_or_else(|e| panic!("open {url}: {e}"));
+                let done = sqlx::query(statement)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("{statement}: {e}"));
+                let _ = conn.close().await;
+                done.rows_affected()
+            }
+        }
+    }
+
+    /// The first column of every row of a query on the store, as text.
+    pub async fn sql_texts(&self, query: &str) -> Vec<String> {
+        let url = self.database_url();
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                let rows = sqlx::query(query).fetch_all(&mut conn).await.unwrap();
+                rows.iter().map(|r| r.get::<String, _>(0)).collect()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                let rows = sqlx::query(query).fetch_all(&mut conn).await.unwrap();
+                rows.iter().map(|r| r.get::<String, _>(0)).collect()
+            }
+        }
+    }
+
+    /// Every read model as rows of text, in a fixed order: what a rebuild must reproduce.
+    pub async fn read_model_rows(&self) -> Vec<String> {
+        let mut rows = Vec::new();
+        for query in [
+            "SELECT id || ' ' || version || ' ' || last_hash || ' ' || body FROM case_records ORDER BY id",
+            "SELECT case_id || ' ' || sequence || ' ' || list || ' ' || body FROM case_items ORDER BY case_id, sequence",
+            "SELECT id || ' ' || version || ' ' || status || ' ' || due_key || ' ' || search || ' ' || body \
+             FROM case_summaries ORDER BY id",
+            "SELECT case_id || ' ' || step || ' ' || due FROM case_deadlines ORDER BY case_id, step",
+        ] {
+            rows.extend(self.sql_texts(query).await);
+        }
+        rows
+    }
+
+    /// Rebuilds every read model from the events, as `casefile-replay rebuild` does.
+    pub async fn rebuild(&self) {
+        let store =
+            casefile_store::Store::open(&self.database_url(), casefile_store::Access::ReadOnly)
+                .await
+                .unwrap_or_else(|e| panic!("open the store to rebuild it: {e}"));
+        store
+            .rebuild(&casefile_domain::Calendar::builtin(), |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("rebuild: {e}"));
+    }
+}
+
+/// The service as a child process of its own, on a store that outlives it.
+pub struct Process {
+    child: tokio::process::Child,
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+}
+
+impl Process {
+    /// Starts `program` (the suites pass `casefile-test-server`, the `casefile` binary's
+    /// code) on `database_url` with a known administrator token, and waits until it listens.
+    pub async fn start(program: &str, database_url: &str, admin_token: &str) -> Self {
+        let mut child = tokio::process::Command::new(program)
+            .env("CASEFILE_DATABASE_URL", database_url)
+            .env("CASEFILE_LISTEN", "127.0.0.1:0")
+            .env("CASEFILE_ADMIN_TOKEN", admin_token)
+            .env("CASEFILE_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the service process");
+        let stdout = child.stdout.take().expect("its standard output");
+        let mut lines = BufReader::new(stdout).lines();
+        let address = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.strip_prefix("Casefile is listening on ") {
+                    return rest.split_whitespace().next().map(str::to_string);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .expect("the service process said where it listens");
+        // Keep reading its output so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, address }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown, no flush, nothing finished.
+    pub async fn kill(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}

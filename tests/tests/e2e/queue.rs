@@ -1,0 +1,321 @@
+//! Work-queue filters and dashboard figures against a hand-built set of cases whose answers
+//! are worked out here, and every dashboard bucket clicked through: its `filter` must list
+//! exactly the cases it counts.
+//!
+//! The SLA states depend on today, so the fixture is built so that they do not depend on
+//! which day today is:
+//! - a case received 60 days ago and never acknowledged is breached (5 working days are
+//!   at most 9 calendar days, even across Christmas);
+//! - a chc-2024 case received today has its acknowledgement due in 5 working days: pending;
+//! - a cloud-direct case received today has its acknowledgement due 1 working day later:
+//!   due soon (1 ≤ 2 working days).
+
+use std::collections::BTreeSet;
+
+use casefile_tests::*;
+
+both_backends! {
+    queue_filters_and_dashboard_figures_match_the_fixture => queue_scenario,
+}
+
+struct Fixture {
+    breached: String,
+    pending: String,
+    due_soon: String,
+    closed: String,
+    withdrawn: String,
+}
+
+async fn fixture(app: &TestApp, s: &Staff) -> Fixture {
+    let today = utc_today().to_string();
+    let log =
+        |body: Value| async move { str_at(&app.log_complaint(&app.admin_token, body).await, "id") };
+
+    let breached = log(merge(
+        backdated_complaint("chc-2024", "england-and-wales", &days_ago(60)),
+        json!({"channel": "letter", "summary": "Damp in the bedroom"}),
+    ))
+    .await;
+    app.act_ok(
+        &s.officer.token,
+        &breached,
+        "categorise",
+        json!({"theme": "Damp & mould", "root_cause": "Contractor"}),
+    )
+    .await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/complaints/{breached}/assign"),
+            &s.manager.token,
+            json!({"owner_id": s.officer.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let pending = log(merge(
+        backdated_complaint("chc-2024", "scotland", &today),
+        json!({
+            "channel": "phone",
+            "summary": "Noisy neighbours",
+            "complainant": {"name": "Zed Quincy", "address": "4 Leith Walk, Edinburgh EH6 8RE",
+                            "resident_id": "R-77"},
+            "occurred_at": null,
+        }),
+    ))
+    .await;
+    let due_soon = log(merge(
+        backdated_complaint("cloud-direct", "northern-ireland", &today),
+        json!({"summary": "Broadband outage", "occurred_at": null}),
+    ))
+    .await;
+
+    // Closed today after a Stage 1 response; withdrawn today.
+    let closed = log(merge(
+        backdated_complaint("chc-2024", "england-and-wales", &days_ago(30)),
+        json!({"summary": "Missed repair appointment"}),
+    ))
+    .await;
+    app.act_ok(&s.officer.token, &closed, "acknowledge", json!({}))
+        .await;
+    app.act_ok(
+        &s.officer.token,
+        &closed,
+        "stage1-response",
+        stage_response("upheld"),
+    )
+    .await;
+    app.act_ok(
+        &s.officer.token,
+        &closed,
+        "close",
+        json!({"learning": ["Confirm appointments by text"],
+               "open_actions_reason": "The boiler is booked in with the contractor"}),
+    )
+    .await;
+    let withdrawn = log(merge(
+        backdated_complaint("chc-2024", "england-and-wales", &today),
+        json!({"summary": "Bin collection", "occurred_at": null}),
+    ))
+    .await;
+    app.act_ok(
+        &s.officer.token,
+        &withdrawn,
+        "withdraw",
+        json!({"reason": "Resolved on the phone"}),
+    )
+    .await;
+    Fixture {
+        breached,
+        pending,
+        due_soon,
+        closed,
+        withdrawn,
+    }
+}
+
+async fn ids(app: &TestApp, token: &str, query: &str) -> BTreeSet<String> {
+    let (status, body) = app
+        .get(&format!("/api/v1/complaints?{query}&limit=500"), token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{query}: {body}");
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(
+        body["total"].as_u64(),
+        Some(items.len() as u64),
+        "{query}: {body}"
+    );
+    items.iter().map(|i| str_at(i, "id")).collect()
+}
+
+fn of(cases: &[&String]) -> BTreeSet<String> {
+    cases.iter().map(|c| (*c).clone()).collect()
+}
+
+async fn queue_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = app.staff().await;
+    let f = fixture(&app, &s).await;
+    let t = &s.advisor.token;
+    let today = utc_today();
+    let everything = of(&[
+        &f.breached,
+        &f.pending,
+        &f.due_soon,
+        &f.closed,
+        &f.withdrawn,
+    ]);
+
+    assert_eq!(ids(&app, t, "").await, everything);
+    assert_eq!(
+        ids(&app, t, "status=open").await,
+        of(&[&f.breached, &f.pending, &f.due_soon])
+    );
+    assert_eq!(ids(&app, t, "status=closed").await, of(&[&f.closed]));
+    assert_eq!(ids(&app, t, "sla=breached").await, of(&[&f.breached]));
+    assert_eq!(ids(&app, t, "sla=due_soon").await, of(&[&f.due_soon]));
+    assert_eq!(ids(&app, t, "sla=pending").await, of(&[&f.pending]));
+    assert_eq!(
+        ids(&app, t, "theme=Damp%20%26%20mould").await,
+        of(&[&f.breached])
+    );
+    assert_eq!(
+        ids(&app, t, "status=open&theme=none").await,
+        of(&[&f.pending, &f.due_soon])
+    );
+    assert_eq!(
+        ids(&app, t, "root_cause=Contractor").await,
+        of(&[&f.breached])
+    );
+    assert_eq!(
+        ids(&app, t, &format!("owner={}", s.officer.id)).await,
+        of(&[&f.breached])
+    );
+    assert_eq!(
+        ids(&app, t, "status=open&owner=none").await,
+        of(&[&f.pending, &f.due_soon])
+    );
+    assert_eq!(ids(&app, t, "division=scotland").await, of(&[&f.pending]));
+    assert_eq!(
+        ids(&app, t, "procedure=cloud-direct").await,
+        of(&[&f.due_soon])
+    );
+    assert_eq!(ids(&app, t, "channel=phone").await, of(&[&f.pending]));
+    assert_eq!(ids(&app, t, "channel=letter").await, of(&[&f.breached]));
+    // Free text: complainant name, postcode in the address, summary, reference; any case.
+    assert_eq!(ids(&app, t, "q=QUINCY").await, of(&[&f.pending]));
+    assert_eq!(ids(&app, t, "q=eh6%208re").await, of(&[&f.pending]));
+    assert_eq!(ids(&app, t, "q=broadband").await, of(&[&f.due_soon]));
+    assert_eq!(
+        ids(&app, t, "q=100%25").await,
+        BTreeSet::new(),
+        "% is literal"
+    );
+    let reference = str_at(&app.case(&f.closed).await, "reference");
+    assert_eq!(
+        ids(&app, t, &format!("q={reference}")).await,
+        of(&[&f.closed])
+    );
+    // Received and closed periods (inclusive).
+    assert_eq!(
+        ids(
+            &app,
+            t,
+            &format!("received_from={today}&received_to={today}")
+        )
+        .await,
+        of(&[&f.pending, &f.due_soon, &f.withdrawn])
+    );
+    assert_eq!(
+        ids(&app, t, &format!("closed_from={today}&closed_to={today}")).await,
+        of(&[&f.closed, &f.withdrawn])
+    );
+    // Due dates count for open cases only: the breached case's acknowledgement is long due.
+    assert_eq!(
+        ids(&app, t, &format!("due_before={today}")).await,
+        of(&[&f.breached])
+    );
+    assert_eq!(
+        ids(
+            &app,
+            t,
+            &format!("step=stage1_response&due_before={}", days_ago(0))
+        )
+        .await,
+        BTreeSet::new(),
+        "nobody is acknowledged, so no Stage 1 response is due"
+    );
+    // A resident's cases.
+    let (status, body) = app.get("/api/v1/complainants/R-77/complaints", t).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["items"][0]["id"].as_str(), Some(f.pending.as_str()));
+
+    // The default order is by next due date, cases without one last; paging by cursor
+    // walks every case once.
+    let (_, first) = app.get("/api/v1/complaints?limit=2", t).await;
+    assert_eq!(
+        str_at(&first["items"][0], "id"),
+        f.breached,
+        "most overdue first: {first}"
+    );
+    let mut seen = Vec::new();
+    let mut query = "/api/v1/complaints?limit=2".to_string();
+    loop {
+        let (status, page) = app.get(&query, t).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| str_at(i, "id")),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => query = format!("/api/v1/complaints?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert_eq!(seen.iter().cloned().collect::<BTreeSet<_>>(), everything);
+    let (_, by_received) = app.get("/api/v1/complaints?sort=received&limit=1", t).await;
+    assert_ne!(
+        str_at(&by_received["items"][0], "id"),
+        f.breached,
+        "oldest is last"
+    );
+    let (status, body) = app.get("/api/v1/complaints?cursor=zz", t).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    let (status, body) = app.get("/api/v1/complaints?sla=late", t).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+
+    // The dashboard, worked out from the fixture.
+    let (status, d) = app.get("/api/v1/dashboard", t).await;
+    assert_eq!(status, StatusCode::OK, "{d}");
+    assert_eq!(d["open"]["total"]["count"], 3, "{d}");
+    assert_eq!(d["open"]["by_stage"]["stage1"]["count"], 3);
+    assert_eq!(d["open"]["by_status"]["open"]["count"], 3);
+    assert_eq!(d["open"]["by_theme"]["Damp & mould"]["count"], 1);
+    assert_eq!(d["open"]["by_theme"]["none"]["count"], 2);
+    assert_eq!(d["open"]["by_root_cause"]["Contractor"]["count"], 1);
+    assert_eq!(d["open"]["by_owner"][&s.officer.id]["count"], 1);
+    assert_eq!(d["open"]["by_owner"]["none"]["count"], 2);
+    assert_eq!(d["open"]["by_division"]["scotland"]["count"], 1);
+    assert_eq!(d["open"]["by_division"]["northern-ireland"]["count"], 1);
+    assert_eq!(d["open"]["by_division"]["england-and-wales"]["count"], 1);
+    for state in ["pending", "due_soon", "breached"] {
+        assert_eq!(d["open"]["by_sla"][state]["count"], 1, "{state}: {d}");
+    }
+    assert_eq!(d["breached"]["count"], 1);
+    assert_eq!(d["closed"]["this_week"]["count"], 2);
+    assert_eq!(d["closed"]["this_month"]["count"], 2);
+    assert!(d["received"]["this_week"]["count"].as_u64().unwrap() >= 3);
+    assert!(d["average_open_age_working_days"].as_f64().unwrap() > 0.0);
+
+    // Every bucket lists exactly the cases it counts.
+    let mut buckets = Vec::new();
+    collect_buckets(&d, &mut buckets);
+    assert!(buckets.len() >= 20, "{buckets:?}");
+    for (count, filter) in buckets {
+        let listed = ids(&app, t, &filter).await;
+        assert_eq!(listed.len() as u64, count, "bucket {filter} counts {count}");
+    }
+}
+
+/// Every `{count, filter}` object anywhere in the dashboard.
+fn collect_buckets(value: &Value, out: &mut Vec<(u64, String)>) {
+    match value {
+        Value::Object(map) => {
+            if let (Some(count), Some(filter)) = (
+                map.get("count").and_then(Value::as_u64),
+                map.get("filter").and_then(Value::as_str),
+            ) {
+                out.push((count, filter.to_string()));
+            } else {
+                for v in map.values() {
+                    collect_buckets(v, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_buckets(v, out)),
+        _ => {}
+    }
+}

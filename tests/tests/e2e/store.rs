@@ -1,0 +1,538 @@
+//! The store as the one place that writes: tampering found and located, a global feed that
+//! never skips, two instances on one store, read models equal to a rebuild, and nothing
+//! acknowledged lost when the service is killed with SIGKILL or the client hangs up.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use casefile_tests::instances::Process;
+use casefile_tests::*;
+use tokio::sync::Mutex;
+
+both_backends! {
+    tampering_by_sql_is_found_and_located => tampering_scenario,
+    a_rebuild_changes_no_row => rebuild_scenario,
+    the_feed_never_skips_an_event => feed_scenario,
+    nothing_acknowledged_is_lost_when_the_service_is_killed => kill_scenario,
+    a_client_that_hangs_up_loses_nothing => hang_up_scenario,
+    two_instances_on_one_store_agree => two_instances_scenario,
+}
+
+/// A case with `notes` notes after its `Logged` and `Defined` events: `2 + notes` events
+/// (note `n` is event `2 + n`).
+async fn case_with_notes(app: &TestApp, notes: usize) -> String {
+    let id = app.new_case().await;
+    for i in 1..=notes {
+        app.act_ok(
+            &app.admin_token,
+            &id,
+            "notes",
+            json!({"text": format!("note {i}")}),
+        )
+        .await;
+    }
+    id
+}
+
+async fn verify(app: &TestApp, id: &str) -> Value {
+    let (status, body) = app
+        .get(&format!("/api/v1/complaints/{id}/verify"), &app.admin_token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "verify {id}: {body}");
+    body
+}
+
+async fn tampering_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let untouched = case_with_notes(&app, 5).await;
+    let altered = case_with_notes(&app, 5).await;
+    let deleted = case_with_notes(&app, 5).await;
+    let swapped = case_with_notes(&app, 5).await;
+    let forged = case_with_notes(&app, 5).await;
+
+    let intact = verify(&app, &untouched).await;
+    assert_eq!(intact["valid"], true, "{intact}");
+    assert_eq!(intact["events"], 7);
+    assert_eq!(intact["first_break"], Value::Null);
+    let digest = intact["digest"].as_str().unwrap_or_default();
+    assert_eq!(digest.len(), 64, "a hex SHA-256: {intact}");
+
+    // One byte of one payload: "note 2" (event 4) becomes "note 7".
+    let payload = match backend {
+        Backend::Postgres => "replace(payload::text, 'note 2', 'note 7')::jsonb",
+        Backend::Sqlite => "replace(payload, 'note 2', 'note 7')",
+    };
+    let changed = app
+        .sql(&format!(
+            "UPDATE events SET payload = {payload} WHERE aggregate_id = '{altered}' AND sequence = 4"
+        ))
+        .await;
+    assert_eq!(changed, 1);
+    app.sql(&format!(
+        "DELETE FROM events WHERE aggregate_id = '{deleted}' AND sequence = 4"
+    ))
+    .await;
+    for statement in [
+        "UPDATE events SET sequence = 1000 WHERE aggregate_id = '{id}' AND sequence = 3",
+        "UPDATE events SET sequence = 3 WHERE aggregate_id = '{id}' AND sequence = 4",
+        "UPDATE events SET sequence = 4 WHERE aggregate_id = '{id}' AND sequence = 1000",
+    ] {
+        app.sql(&statement.replace("{id}", &swapped)).await;
+    }
+    // A forged eighth event, copied from the seventh and linked to it, with a made-up hash.
+    app.sql(&format!(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+         payload, metadata, prev_hash, hash) \
+         SELECT aggregate_type, aggregate_id, 8, event_type, event_version, payload, metadata, \
+         hash, '{}' FROM events WHERE aggregate_id = '{forged}' AND sequence = 7",
+        "ab".repeat(32)
+    ))
+    .await;
+
+    for (id, sequence, problem) in [
+        (&altered, 4, "altered"),
+        (&deleted, 4, "missing"),
+        (&swapped, 3, "reordered"),
+        (&forged, 8, "inserted"),
+    ] {
+        let verdict = verify(&app, id).await;
+        assert_eq!(verdict["valid"], false, "{problem}: {verdict}");
+        assert_eq!(
+            verdict["first_break"],
+            json!({"sequence": sequence, "problem": problem}),
+            "{verdict}"
+        );
+    }
+    assert_eq!(
+        verify(&app, &untouched).await,
+        intact,
+        "others are unaffected"
+    );
+
+    // Only auditors, compliance and managers (and admins) may ask.
+    let s = app.staff().await;
+    let path = format!("/api/v1/complaints/{untouched}/verify");
+    for user in [&s.auditor, &s.compliance, &s.manager] {
+        assert_eq!(app.get(&path, &user.token).await.0, StatusCode::OK);
+    }
+    for user in [&s.advisor, &s.officer, &s.reviewer] {
+        assert_eq!(app.get(&path, &user.token).await.0, StatusCode::FORBIDDEN);
+    }
+}
+
+async fn rebuild_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = app.staff().await;
+    let id = case_with_notes(&app, 3).await;
+    app.act_ok(&s.officer.token, &id, "acknowledge", json!({}))
+        .await;
+    app.act_ok(
+        &s.officer.token,
+        &id,
+        "links",
+        json!({"kind": "repair", "reference": "R-1"}),
+    )
+    .await;
+    app.act_ok(
+        &s.officer.token,
+        &id,
+        "categorise",
+        json!({"theme": "Repairs", "root_cause": "Contractor"}),
+    )
+    .await;
+    // A command's answer (its lists put in verbatim) is the case view a read gives.
+    let answer = app
+        .act_ok(&s.officer.token, &id, "notes", json!({"text": "one more"}))
+        .await;
+    assert_eq!(answer, app.case(&id).await);
+    let other = app.new_case().await;
+    app.act_ok(
+        &s.officer.token,
+        &other,
+        "withdraw",
+        json!({"reason": "Resolved informally"}),
+    )
+    .await;
+    let before = app.read_model_rows().await;
+    assert!(
+        before.len() >= 2 + 4 + 2,
+        "rows of every read model: {before:?}"
+    );
+    app.rebuild().await;
+    assert_eq!(app.read_model_rows().await, before);
+    // And the service reads the rebuilt rows as it read its own.
+    assert_eq!(
+        app.case(&id).await["notes"].as_array().map(Vec::len),
+        Some(4)
+    );
+}
+
+/// Writers on two instances (one on SQLite, which has one writer anyway) while a reader
+/// follows the feed: the reader must end with every event, in one unbroken run of positions.
+async fn feed_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let auditor = app.user("Aud Auditor", "auditor").await;
+    let second = app.sibling().await;
+    let done_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    let reader = {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/events");
+        let token = auditor.token.clone();
+        let done_flag = done_flag.clone();
+        tokio::spawn(async move {
+            let mut seen: Vec<(i64, String, u64)> = Vec::new();
+            let mut after = 0_i64;
+            let mut idle_after_done = 0;
+            loop {
+                let body: Value = client
+                    .get(format!("{url}?after={after}&limit=37"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("feed answers")
+                    .json()
+                    .await
+                    .expect("feed is JSON");
+                let events = body["events"].as_array().cloned().unwrap_or_default();
+                for e in &events {
+                    seen.push((
+                        e["position"].as_i64().unwrap(),
+                        e["case_id"].as_str().unwrap().to_string(),
+                        e["sequence"].as_u64().unwrap(),
+                    ));
+                }
+                after = body["next_after"].as_i64().unwrap();
+                if events.is_empty() {
+                    if done_flag.load(std::sync::atomic::Ordering::SeqCst) {
+                        idle_after_done += 1;
+                        // The sequencer places late events within a few hundred ms.
+                        if idle_after_done > 20 {
+                            return seen;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+            }
+        })
+    };
+
+    let mut writers = Vec::new();
+    for w in 0..6 {
+        let target = if w % 2 == 0 {
+            app.address.clone()
+        } else {
+            second.address.clone()
+        };
+        let client = app.client.clone();
+        let token = app.admin_token.clone();
+        writers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in 0..6 {
+                let view: Value = client
+                    .post(format!("{target}/api/v1/complaints"))
+                    .bearer_auth(&token)
+                    .json(&valid_complaint())
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let id = view["id"].as_str().unwrap().to_string();
+                for n in 0..2 {
+                    let status = client
+                        .post(format!("{target}/api/v1/complaints/{id}/notes"))
+                        .bearer_auth(&token)
+                        .json(&json!({"text": format!("note {n}")}))
+                        .send()
+                        .await
+                        .unwrap()
+                        .status();
+                    assert!(status.is_success(), "note answered {status}");
+                }
+                ids.push(id);
+            }
+            ids
+        }));
+    }
+    let mut ids = Vec::new();
+    for writer in writers {
+        ids.extend(writer.await.unwrap());
+    }
+    done_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.await.unwrap();
+
+    let positions: Vec<i64> = seen.iter().map(|(p, _, _)| *p).collect();
+    let expected: Vec<i64> = (1..=positions.len() as i64).collect();
+    assert_eq!(
+        positions, expected,
+        "one unbroken run of positions, in order"
+    );
+    let got: BTreeSet<(String, u64)> = seen.iter().map(|(_, c, s)| (c.clone(), *s)).collect();
+    let mut want = BTreeSet::new();
+    for id in &ids {
+        // Logged, Defined and two notes.
+        for seq in 1..=4 {
+            want.insert((id.clone(), seq));
+        }
+    }
+    assert_eq!(got.len(), seen.len(), "no event twice");
+    assert_eq!(got, want, "every event of every case");
+}
+
+async fn two_instances_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let second = app.sibling().await;
+    let mut cases = Vec::new();
+    for _ in 0..4 {
+        cases.push(app.new_case().await);
+    }
+    let written: Arc<Mutex<BTreeMap<String, Vec<String>>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for w in 0..16 {
+        let target = if w % 2 == 0 {
+            app.address.clone()
+        } else {
+            second.address.clone()
+        };
+        let client = app.client.clone();
+        let token = app.admin_token.clone();
+        let case = cases[w % cases.len()].clone();
+        let written = written.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..4 {
+                let text = format!("writer {w} note {n}");
+                let response = client
+                    .post(format!("{target}/api/v1/complaints/{case}/notes"))
+                    .bearer_auth(&token)
+                    .json(&json!({"text": text}))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status();
+                if status.is_success() {
+                    written
+                        .lock()
+                        .await
+                        .entry(case.clone())
+                        .or_default()
+                        .push(text);
+                } else {
+                    assert_eq!(status, StatusCode::CONFLICT, "only a lost race may fail");
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let written = written.lock().await.clone();
+    for id in &cases {
+        let events = app.history(id).await;
+        assert_gapless(&events);
+        let notes: BTreeSet<String> = second.case(id).await["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["text"].as_str().unwrap().to_string())
+            .collect();
+        let want: BTreeSet<String> = written
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        assert_eq!(
+            notes, want,
+            "every acknowledged note of {id}, and nothing else"
+        );
+        assert_eq!(
+            events.len(),
+            2 + want.len(),
+            "Logged, Defined and the notes"
+        );
+    }
+    let before = app.read_model_rows().await;
+    app.rebuild().await;
+    assert_eq!(
+        app.read_model_rows().await,
+        before,
+        "the views equal a rebuild"
+    );
+}
+
+/// Loggers with an Idempotency-Key each, against a service process killed with SIGKILL
+/// mid-load three times: every acknowledged case is there afterwards, every case in the
+/// events is in the queue, a retried key never logs twice, and the views equal a rebuild.
+async fn kill_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let url = app.database_url();
+    let program = env!("CARGO_BIN_EXE_casefile-test-server");
+    let acknowledged: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+    let unanswered: Arc<Mutex<Vec<String>>> = Arc::default();
+    for round in 0..3 {
+        let process = Process::start(program, &url, &app.admin_token).await;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut loggers = Vec::new();
+        for w in 0..8 {
+            let address = process.address.clone();
+            let client = app.client.clone();
+            let token = app.admin_token.clone();
+            let (acknowledged, unanswered, stop) =
+                (acknowledged.clone(), unanswered.clone(), stop.clone());
+            loggers.push(tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    n += 1;
+                    let key = format!("round{round}-w{w}-{n}");
+                    let sent = client
+                        .post(format!("{address}/api/v1/complaints"))
+                        .bearer_auth(&token)
+                        .header("Idempotency-Key", &key)
+                        .json(&valid_complaint())
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status() == StatusCode::CREATED => {
+                            let view: Value = r.json().await.unwrap_or_default();
+                            if let Some(id) = view["id"].as_str() {
+                                acknowledged.lock().await.insert(key, id.to_string());
+                            } else {
+                                unanswered.lock().await.push(key);
+                            }
+                        }
+                        Ok(r) => panic!("logging answered {}", r.status()),
+                        Err(_) => {
+                            unanswered.lock().await.push(key);
+                            return;
+                        }
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        process.kill().await;
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        for logger in loggers {
+            logger.await.unwrap();
+        }
+    }
+    let process = Process::start(program, &url, &app.admin_token).await;
+    let acknowledged = acknowledged.lock().await.clone();
+    assert!(
+        acknowledged.len() > 10,
+        "the load got going: {}",
+        acknowledged.len()
+    );
+    // A retry of an acknowledged key answers with the same case.
+    let client = &app.client;
+    let mut all: BTreeSet<String> = acknowledged.values().cloned().collect();
+    for (key, id) in acknowledged.iter().take(5) {
+        let view: Value = client
+            .post(format!("{}/api/v1/complaints", process.address))
+            .bearer_auth(&app.admin_token)
+            .header("Idempotency-Key", key)
+            .json(&valid_complaint())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            view["id"].as_str(),
+            Some(id.as_str()),
+            "a replay, not a second case"
+        );
+    }
+    // A request that got no answer either committed whole or not at all: its retry
+    // answers with one case, and a second retry with the same one.
+    for key in unanswered.lock().await.iter() {
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let r = client
+                .post(format!("{}/api/v1/complaints", process.address))
+                .bearer_auth(&app.admin_token)
+                .header("Idempotency-Key", key)
+                .json(&valid_complaint())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let view: Value = r.json().await.unwrap();
+            ids.push(view["id"].as_str().unwrap().to_string());
+        }
+        assert_eq!(ids[0], ids[1]);
+        all.insert(ids[0].clone());
+    }
+    process.kill().await;
+    for id in acknowledged.values() {
+        assert_eq!(app.case(id).await["id"].as_str(), Some(id.as_str()));
+    }
+    let logged = app
+        .sql_texts("SELECT aggregate_id FROM events WHERE sequence = 1")
+        .await;
+    let logged: BTreeSet<String> = logged.into_iter().collect();
+    assert_eq!(
+        logged, all,
+        "exactly the acknowledged and retried cases, once each"
+    );
+    assert_eq!(
+        app.case_total().await,
+        logged.len() as u64,
+        "every case is in the queue"
+    );
+    let before = app.read_model_rows().await;
+    app.rebuild().await;
+    assert_eq!(
+        app.read_model_rows().await,
+        before,
+        "the views equal a rebuild"
+    );
+    for id in logged.iter().take(20) {
+        assert_eq!(verify(&app, id).await["valid"], true);
+    }
+}
+
+/// Clients that give up after 1 to 25 ms: whatever committed is whole and in the queue.
+async fn hang_up_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut tasks = Vec::new();
+    for w in 0..8_u64 {
+        let url = app.url("/api/v1/complaints");
+        let token = app.admin_token.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_millis(1 + (w * 3) % 25))
+                .build()
+                .unwrap();
+            for _ in 0..15 {
+                let _ = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&valid_complaint())
+                    .send()
+                    .await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // Let requests the server was still running finish.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let logged = app
+        .sql_texts("SELECT aggregate_id FROM events WHERE sequence = 1")
+        .await;
+    assert_eq!(
+        app.case_total().await,
+        logged.len() as u64,
+        "every case is in the queue"
+    );
+    let before = app.read_model_rows().await;
+    app.rebuild().await;
+    assert_eq!(app.read_model_rows().await, before);
+}
