@@ -179,12 +179,15 @@ async fn an_officer_logs_and_acknowledges_a_complaint_and_sees_a_refusal_in_plac
         "the refused command recorded nothing"
     );
 
-    // The home page counts the case and links to it.
+    // The dashboard counts the case by stage, and the count opens the queue listing it.
     browser.click("a[href='/']").await;
-    let by_stage = browser.text("table").await;
+    let by_stage = browser.text("#stage").await;
     assert!(by_stage.contains("Stage 1 1"), "{by_stage}");
-    assert!(browser.exists(&format!("a[href='/cases/{id}']")).await);
     browser.check_page("home-with-a-case").await;
+    browser
+        .click("#stage a[href='/cases?status=open&stage=stage1']")
+        .await;
+    assert!(browser.exists(&format!("a[href='/cases/{id}']")).await);
 
     // An officer sees no administrator's page, in the menu or by address.
     assert!(!browser.exists("a[href='/admin/users']").await);
