@@ -124,9 +124,8 @@ pub async fn home(State(state): State<AppState>, staff: Staff) -> Result<Respons
             format!("/cases?status=open&due_from={monday}&due_before={next_monday}");
         page.due_this_week = figures(&dashboard.due_this_week, words);
         page.due_today = figures(&dashboard.due_today, words);
-        // Worst first, so the state that needs action leads.
-        let mut by_sla = figures(&open.by_sla, words);
-        by_sla.reverse();
+        // Breached, due soon, on track: the buckets' alphabetical order is worst first.
+        let by_sla = figures(&open.by_sla, words);
         page.sla_summary = by_sla
             .iter()
             .map(|f| format!("{} {}", f.label, f.count))
