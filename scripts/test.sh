@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole workspace test suite: `cargo test --workspace --locked "$@"`.
+# Runs the whole workspace test suite: `cargo test --workspace --locked "$@"`, after
+# scripts/install-browser.sh has made sure Chromium and chromedriver are there.
 #
 # The end-to-end suites need a PostgreSQL server they may create databases on. It is found
 # in this order:
@@ -189,6 +190,8 @@ main() {
     url=$(cat "${TMPDIR:-/tmp}/casefile-test-url.$$")
     rm -f "${TMPDIR:-/tmp}/casefile-test-url.$$"
     export CASEFILE_TEST_DATABASE_URL="$url"
+    # The browser suite drives Chromium through chromedriver; installs them when missing.
+    scripts/install-browser.sh
     log "cargo test --workspace --locked $*"
     local status=0
     cargo test --workspace --locked "$@" || status=$?

@@ -27,6 +27,10 @@ pub async fn run() -> ExitCode {
             app.admin_token()
         );
     }
+    println!("Staff web app: {url}/");
+    if let Some(path) = app.admin_setup_path() {
+        println!("Set the administrator's web sign-in (one-time link): {url}{path}");
+    }
     tracing::info!(%url, "listening");
     match app.run_until_stopped(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

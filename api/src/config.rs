@@ -83,6 +83,15 @@ pub struct Config {
     #[arg(long, env = "CASEFILE_EVIDENCE_LIMIT_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub evidence_limit_bytes: usize,
 
+    /// A folder of web page templates that replace the built-in ones of the same name.
+    #[arg(long, env = "CASEFILE_WEB_TEMPLATES")]
+    pub web_templates: Option<PathBuf>,
+
+    /// Always mark session cookies `Secure`. Without it they are `Secure` when a proxy sends
+    /// `X-Forwarded-Proto: https`.
+    #[arg(long, env = "CASEFILE_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
     /// Log format.
     #[arg(long, env = "CASEFILE_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -104,6 +113,8 @@ impl Config {
             body_limit_bytes: 1024 * 1024,
             default_division: casefile_domain::Division::EnglandAndWales,
             evidence_limit_bytes: 25 * 1024 * 1024,
+            web_templates: None,
+            secure_cookies: false,
             log_format: LogFormat::Text,
             log: "warn".to_string(),
         }

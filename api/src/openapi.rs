@@ -63,6 +63,8 @@ impl Modify for BearerAuth {
         users::issue_token,
         users::revoke_tokens,
         users::me,
+        crate::web::users_api::update_user,
+        crate::web::users_api::password_link,
         ops::healthz,
         ops::readyz,
         ops::metrics,

@@ -24,7 +24,7 @@ pub mod users;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 use crate::startup::AppState;
@@ -81,6 +81,11 @@ pub fn api(state: AppState) -> Router<AppState> {
         .route("/complaints/{id}/withdraw", post(c::withdraw))
         .route("/complaints/{id}/reopen", post(c::reopen))
         .route("/users", post(users::create_user).get(users::list_users))
+        .route("/users/{id}", put(crate::web::users_api::update_user))
+        .route(
+            "/users/{id}/password-link",
+            post(crate::web::users_api::password_link),
+        )
         .route(
             "/users/{id}/tokens",
             post(users::issue_token).delete(users::revoke_tokens),
@@ -110,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .route("/api/v1/docs", get(crate::openapi::page))
         .nest("/api/v1", api(state.clone()))
+        .merge(crate::web::router(state.clone()))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(from_fn(crate::metrics::track))

@@ -32,6 +32,7 @@ pub struct AppState {
     pub evidence_limit: usize,
     /// Ids of every procedure, for the OpenAPI document.
     pub procedure_ids: Arc<Vec<String>>,
+    pub web: Arc<crate::web::Web>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,8 @@ pub enum StartupError {
     BankHolidays { path: String, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    WebTemplates(#[from] crate::web::templates::TemplateError),
     #[error("cannot bring the read models up to date: {0}")]
     Repair(#[source] casefile_store::LoadError),
     #[error("cannot set up the administrator: {0}")]
@@ -64,6 +67,7 @@ pub struct Application {
     address: SocketAddr,
     admin_token: String,
     generated_admin_token: bool,
+    admin_setup_path: Option<String>,
     backend: &'static str,
 }
 
@@ -101,9 +105,24 @@ impl Application {
                 .await
                 .map_err(StartupError::Admin)?;
 
+        let admin_setup_path = admin_setup_link(&store).await?;
+
         let procedure_ids = Arc::new(procedures.all().map(|p| p.id.clone()).collect());
+        let procedure_options = procedures
+            .all()
+            .map(|p| crate::web::ProcedureOption {
+                id: p.id.clone(),
+                name: p.name.clone(),
+            })
+            .collect();
         let mut services = ComplaintServices::new(procedures, calendar);
         services.default_division = config.default_division;
+        let web = crate::web::Web::new(
+            config.web_templates.as_ref(),
+            config.secure_cookies,
+            services.calendar.clone(),
+            procedure_options,
+        )?;
         let sequencer = Sequencer::default();
         let state = AppState {
             store: store.clone(),
@@ -112,6 +131,7 @@ impl Application {
             body_limit: config.body_limit_bytes,
             evidence_limit: config.evidence_limit_bytes,
             procedure_ids,
+            web: Arc::new(web),
         };
         let request_id = HeaderName::from_static("x-request-id");
         let router = crate::routes::router(state)
@@ -148,6 +168,7 @@ impl Application {
             address,
             admin_token,
             generated_admin_token,
+            admin_setup_path,
             backend,
         })
     }
@@ -165,6 +186,12 @@ impl Application {
     /// Whether [`admin_token`](Self::admin_token) was generated now and must be shown once.
     pub fn generated_admin_token(&self) -> bool {
         self.generated_admin_token
+    }
+
+    /// The path of a one-time link where the administrator sets a web sign-in email and
+    /// password, made when no administrator can sign in to the web app yet.
+    pub fn admin_setup_path(&self) -> Option<&str> {
+        self.admin_setup_path.as_deref()
     }
 
     pub fn backend(&self) -> &'static str {
@@ -216,6 +243,30 @@ async fn seed_admin(
         .await?;
     store.insert_token(ADMIN_ID, &hash_token(&token)).await?;
     Ok((token, generated))
+}
+
+/// A set-password link for the first administrator while no administrator has a web
+/// password, so the web app can be reached without the API.
+async fn admin_setup_link(store: &Store) -> Result<Option<String>, StartupError> {
+    let failed =
+        |err: crate::error::ApiError| StartupError::Admin(sqlx::Error::Protocol(err.to_string()));
+    if store
+        .admin_has_password()
+        .await
+        .map_err(StartupError::Admin)?
+        || store
+            .user(ADMIN_ID)
+            .await
+            .map_err(StartupError::Admin)?
+            .is_none()
+    {
+        return Ok(None);
+    }
+    let (token, _) =
+        crate::web::credentials::new_password_link(store, ADMIN_ID, chrono::Utc::now())
+            .await
+            .map_err(failed)?;
+    Ok(Some(crate::web::credentials::password_link_path(&token)))
 }
 
 /// Forgets `Idempotency-Key` responses past their day, hourly.

@@ -14,6 +14,7 @@
 //! - [`queue`]: work-queue filters and the dashboard's counts.
 //! - [`rebuild`]: every read model from the events, from scratch.
 //! - [`idempotency`], [`users`]: stored responses; users, roles and hashed tokens.
+//! - [`web`]: web sign-in credentials, sessions and set-password links.
 //!
 //! Every query is written once with `$n` placeholders and runs on both backends
 //! ([`on_pool!`]).
@@ -31,6 +32,7 @@ pub mod residents;
 pub mod sequencer;
 pub mod unit_of_work;
 pub mod users;
+pub mod web;
 
 use std::path::Path;
 use std::str::FromStr;

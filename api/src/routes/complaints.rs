@@ -30,15 +30,15 @@ use crate::startup::AppState;
 
 use Role::*;
 
-const READERS: &[Role] = &[Advisor, Officer, Reviewer, Manager, Compliance, Auditor];
-const LOGGERS: &[Role] = &[Advisor, Officer, Manager];
-const CASEWORKERS: &[Role] = &[Advisor, Officer, Reviewer, Manager];
-const STAGE1: &[Role] = &[Officer, Manager];
-const STAGE2: &[Role] = &[Reviewer, Manager];
-const CLOSERS: &[Role] = &[Officer, Reviewer, Manager];
-const REFERRERS: &[Role] = &[Reviewer, Manager, Compliance];
-const MANAGERS: &[Role] = &[Manager];
-const VERIFIERS: &[Role] = &[Auditor, Compliance, Manager];
+pub(crate) const READERS: &[Role] = &[Advisor, Officer, Reviewer, Manager, Compliance, Auditor];
+pub(crate) const LOGGERS: &[Role] = &[Advisor, Officer, Manager];
+pub(crate) const CASEWORKERS: &[Role] = &[Advisor, Officer, Reviewer, Manager];
+pub(crate) const STAGE1: &[Role] = &[Officer, Manager];
+pub(crate) const STAGE2: &[Role] = &[Reviewer, Manager];
+pub(crate) const CLOSERS: &[Role] = &[Officer, Reviewer, Manager];
+pub(crate) const REFERRERS: &[Role] = &[Reviewer, Manager, Compliance];
+pub(crate) const MANAGERS: &[Role] = &[Manager];
+pub(crate) const VERIFIERS: &[Role] = &[Auditor, Compliance, Manager];
 
 /// A case id from the path: anything that is not a UUID names no case.
 pub(crate) fn case_id(raw: &str) -> Result<String, ApiError> {

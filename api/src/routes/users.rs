@@ -19,6 +19,13 @@ pub struct CreateUser {
     pub name: String,
     #[schema(min_items = 1)]
     pub roles: Vec<Role>,
+    /// Sign-in name for the web app; unique.
+    #[serde(default)]
+    #[schema(format = "email")]
+    pub email: Option<String>,
+    /// Web app password, at least 12 characters.
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -35,6 +42,9 @@ pub struct UserWithToken {
     pub name: String,
     pub roles: Vec<Role>,
     pub token: String,
+    /// The sign-in name, when one was set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl From<UserRow> for User {
@@ -70,6 +80,12 @@ pub async fn create_user(
     if request.roles.is_empty() {
         return Err(invalid("roles", "must name at least one role"));
     }
+    let email = crate::web::users_api::check_new_credentials(
+        &state.store,
+        request.email.as_deref(),
+        request.password.as_deref(),
+    )
+    .await?;
     let mut roles = request.roles.clone();
     roles.sort();
     roles.dedup();
@@ -79,6 +95,13 @@ pub async fn create_user(
         roles: roles.iter().map(Role::as_str).collect::<Vec<_>>().join(","),
     };
     state.store.insert_user(&row).await?;
+    crate::web::users_api::save_new_credentials(
+        &state.store,
+        &row.id,
+        email.as_deref(),
+        request.password.as_deref(),
+    )
+    .await?;
     let token = new_token();
     state
         .store
@@ -91,6 +114,7 @@ pub async fn create_user(
             name: row.name,
             roles,
             token,
+            email,
         }),
     ))
 }
@@ -148,6 +172,7 @@ pub async fn issue_token(
             name: user.name,
             roles: user.roles,
             token,
+            email: None,
         }),
     ))
 }

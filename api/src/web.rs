@@ -1,0 +1,302 @@
+//! The staff web app, served at `/` by the same binary as the API: server-rendered pages
+//! that work with JavaScript off, from templates embedded in the binary (an organisation may
+//! override any of them from a folder), signed in with a session cookie. Every command goes
+//! through the same [`Cases`](crate::cases::Cases) as the API, guarded by the same roles.
+//!
+//! # Layout
+//!
+//! - [`templates`]: the embedded templates, overrides and the filters they use.
+//! - [`session`]: session cookies, CSRF tokens and the [`session::Staff`] extractor; the
+//!   seam for single sign-on.
+//! - [`credentials`]: email sign-in names, Argon2 passwords, lockout, set-password links.
+//! - [`forms`]: form bodies and the errors tied to their fields.
+//! - [`sign_in`], [`home`] (the dashboard), [`queue`], [`cases`], [`admin`]: the pages.
+//! - [`users_api`]: the users API's sign-in endpoints.
+//! - [`assets`]: the stylesheet and script.
+
+pub mod admin;
+pub mod assets;
+pub mod cases;
+pub mod credentials;
+pub mod forms;
+pub mod home;
+pub mod queue;
+pub mod session;
+pub mod sign_in;
+pub mod templates;
+pub mod users_api;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use casefile_domain::Calendar;
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+use self::session::Staff;
+use self::templates::{TemplateError, Templates};
+
+/// A procedure a complaint can be logged under, for the intake form.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcedureOption {
+    pub id: String,
+    pub name: String,
+}
+
+/// What the web app needs beyond the API's state.
+pub struct Web {
+    templates: Templates,
+    /// Mark cookies `Secure` even when no proxy says the request came over https.
+    pub secure_cookies: bool,
+    pub calendar: Arc<Calendar>,
+    pub procedures: Vec<ProcedureOption>,
+}
+
+impl Web {
+    /// Loads the templates (with any overrides from `templates_dir`) and fails if one of
+    /// them does not parse.
+    pub fn new(
+        templates_dir: Option<&PathBuf>,
+        secure_cookies: bool,
+        calendar: Arc<Calendar>,
+        mut procedures: Vec<ProcedureOption>,
+    ) -> Result<Self, TemplateError> {
+        procedures.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Self {
+            templates: Templates::load(templates_dir.map(PathBuf::as_path))?,
+            secure_cookies,
+            calendar,
+            procedures,
+        })
+    }
+
+    /// Renders a page with the layout's facts about the signed-in user.
+    pub fn page<S: Serialize>(
+        &self,
+        template: &str,
+        staff: Option<&Staff>,
+        page: S,
+    ) -> Result<Response, PageError> {
+        self.page_with_status(StatusCode::OK, template, staff, page)
+    }
+
+    pub fn page_with_status<S: Serialize>(
+        &self,
+        status: StatusCode,
+        template: &str,
+        staff: Option<&Staff>,
+        page: S,
+    ) -> Result<Response, PageError> {
+        let html = self
+            .templates
+            .render(template, &Layout::of(staff), &page)
+            .map_err(|err| PageError::Internal(ApiError::internal(err)))?;
+        Ok((status, Html(html)).into_response())
+    }
+}
+
+/// What the layout shows about the signed-in user and what they may open.
+#[derive(Debug, Serialize)]
+pub struct Layout {
+    pub user: Option<LayoutUser>,
+    pub csrf: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LayoutUser {
+    pub name: String,
+    pub roles: Vec<String>,
+    pub can_log: bool,
+    pub can_read: bool,
+    pub is_admin: bool,
+}
+
+impl Layout {
+    fn of(staff: Option<&Staff>) -> Self {
+        Self {
+            user: staff.map(|s| LayoutUser {
+                name: s.principal.name.clone(),
+                roles: s.principal.roles.iter().map(|r| r.to_string()).collect(),
+                can_log: s
+                    .principal
+                    .require(crate::routes::complaints::LOGGERS)
+                    .is_ok(),
+                can_read: s
+                    .principal
+                    .require(crate::routes::complaints::READERS)
+                    .is_ok(),
+                is_admin: s.is_admin(),
+            }),
+            csrf: staff.map(|s| s.csrf.clone()),
+        }
+    }
+}
+
+/// A page that cannot be shown. Rendered as an HTML page by [`web_layer`], which knows
+/// the templates.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("page not found")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the form has expired")]
+    Csrf,
+    #[error(transparent)]
+    Internal(ApiError),
+}
+
+impl From<ApiError> for PageError {
+    fn from(err: ApiError) -> Self {
+        match err {
+            ApiError::NotFound => Self::NotFound,
+            ApiError::Forbidden(message) => Self::Forbidden(message),
+            other => Self::Internal(other),
+        }
+    }
+}
+
+impl From<sqlx::Error> for PageError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+/// The facts of a failed page, carried from the handler to [`web_layer`].
+#[derive(Debug, Clone)]
+struct FailedPage {
+    status: StatusCode,
+    title: &'static str,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match &self {
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                "There is nothing at this address. Check it, or go back to the home page."
+                    .to_string(),
+            ),
+            Self::Forbidden(message) => (
+                StatusCode::FORBIDDEN,
+                "You cannot do this",
+                format!("Your roles do not allow this: {message}."),
+            ),
+            Self::Csrf => (
+                StatusCode::FORBIDDEN,
+                "The form has expired",
+                "The form was out of date or came from another site, so nothing was done. \
+                 Go back, reload the page and try again."
+                    .to_string(),
+            ),
+            Self::Internal(err) => {
+                tracing::error!(error = ?err, "page failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "Casefile could not show this page. Try again; if it keeps happening, \
+                     tell your administrator."
+                        .to_string(),
+                )
+            }
+        };
+        let mut response = status.into_response();
+        response.extensions_mut().insert(FailedPage {
+            status,
+            title,
+            message,
+        });
+        response
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+/// Renders failed pages and sets the headers every page of the web app carries.
+async fn web_layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if let Some(failed) = response.extensions().get::<FailedPage>().cloned() {
+        let page = ErrorPage {
+            title: failed.title,
+            message: &failed.message,
+        };
+        response = state
+            .web
+            .page_with_status(failed.status, "error.html", None, page)
+            .unwrap_or_else(|_| (failed.status, failed.message).into_response());
+    }
+    let is_html = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let headers = response.headers_mut();
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    if is_html {
+        headers.insert(
+            HeaderName::from_static("content-security-policy"),
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            ),
+        );
+        // Pages hold residents' personal data and set-password tokens: keep them out of
+        // caches and of other sites' referrer logs.
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            HeaderName::from_static("referrer-policy"),
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
+    response
+}
+
+/// The pages and assets, mounted at `/` beside the API.
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/sign-in", get(sign_in::page).post(sign_in::submit))
+        .route("/sign-out", post(sign_in::sign_out))
+        .route(
+            "/set-password",
+            get(sign_in::set_password_page).post(sign_in::set_password),
+        )
+        .route("/cases/new", get(cases::new_page))
+        .route("/cases", get(queue::page).post(cases::log))
+        .route("/cases/{id}", get(cases::page))
+        .route("/cases/{id}/{action}", post(cases::act))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route(
+            "/admin/users/{id}",
+            get(admin::user).post(admin::update_user),
+        )
+        .route(
+            "/admin/users/{id}/password-link",
+            post(admin::password_link),
+        )
+        .route(
+            "/admin/users/{id}/revoke-tokens",
+            post(admin::revoke_tokens),
+        )
+        .route("/assets/casefile.css", get(assets::css))
+        .route("/assets/casefile.js", get(assets::js))
+        .layer(from_fn_with_state(state, web_layer))
+}
