@@ -12,6 +12,7 @@
 //! - [`records`]: the case fold and list entries a command or a view starts from.
 //! - [`queue`]: work-queue filters and the dashboard's counts.
 //! - [`rebuild`]: every read model from the events, from scratch.
+//! - [`outbox`]: notifications of SLA alerts, webhooks and their deliveries.
 //! - [`idempotency`], [`users`]: stored responses; users, roles and hashed tokens.
 //!
 //! Every query is written once with `$n` placeholders and runs on both backends
@@ -21,6 +22,7 @@ pub mod chain;
 pub mod commit;
 pub mod events;
 pub mod idempotency;
+pub mod outbox;
 pub mod queue;
 pub mod rebuild;
 pub mod records;
