@@ -81,6 +81,18 @@ pub struct Config {
     /// Log filter, in `RUST_LOG` syntax.
     #[arg(long, env = "CASEFILE_LOG", default_value = "info")]
     pub log: String,
+
+    /// Seconds between the SLA watchdog's scheduled scans.
+    #[arg(long, env = "CASEFILE_WATCHDOG_INTERVAL_SECS", default_value_t = 60)]
+    pub watchdog_interval_secs: u64,
+
+    /// Working days before its due date from which a step is alerted as due soon.
+    #[arg(long, env = "CASEFILE_DUE_SOON_DAYS", default_value_t = 2)]
+    pub due_soon_days: u32,
+
+    /// SMTP server for email notifications, e.g. `smtp://127.0.0.1:2525`.
+    #[arg(long, env = "CASEFILE_SMTP_URL")]
+    pub smtp_url: Option<String>,
 }
 
 impl Config {
@@ -95,6 +107,9 @@ impl Config {
             body_limit_bytes: 1024 * 1024,
             log_format: LogFormat::Text,
             log: "warn".to_string(),
+            watchdog_interval_secs: 60,
+            due_soon_days: 2,
+            smtp_url: None,
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - [`cases`]: the CQRS framework over the store's unit of work, and the read side of a case.
 //! - [`error`], [`extract`]: one JSON error body for everything.
 //! - [`metrics`], [`telemetry`]: Prometheus and tracing.
+//! - [`watchdog`]: SLA alerts raised on their own, and their notifications delivered.
 
 pub mod auth;
 pub mod cases;
@@ -26,3 +27,4 @@ pub mod openapi;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod watchdog;

@@ -8,7 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{complaints, dashboard, events, ops, users};
+use crate::routes::{alerts, complaints, dashboard, events, ops, users, webhooks};
 use crate::startup::AppState;
 
 struct BearerAuth;
@@ -61,6 +61,10 @@ impl Modify for BearerAuth {
         users::issue_token,
         users::revoke_tokens,
         users::me,
+        alerts::list_alerts,
+        webhooks::create_webhook,
+        webhooks::list_webhooks,
+        webhooks::deliveries,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -72,6 +76,8 @@ impl Modify for BearerAuth {
         (name = "audit", description = "The global event feed"),
         (name = "users", description = "Users, roles and tokens"),
         (name = "operations", description = "Health and metrics"),
+        (name = "alerts", description = "SLA alerts raised by the watchdog"),
+        (name = "webhooks", description = "Where notifications are posted"),
     )
 )]
 pub struct ApiDoc;

@@ -6,13 +6,16 @@
 //! - [`dashboard`]: the figures every role works from.
 //! - [`events`]: the global event feed.
 //! - [`users`]: users and tokens.
+//! - [`alerts`], [`webhooks`]: SLA alerts and where their notifications go.
 //! - [`ops`]: health, readiness, metrics.
 
+pub mod alerts;
 pub mod complaints;
 pub mod dashboard;
 pub mod events;
 pub mod ops;
 pub mod users;
+pub mod webhooks;
 
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
@@ -64,6 +67,12 @@ pub fn api(state: AppState) -> Router<AppState> {
             post(users::issue_token).delete(users::revoke_tokens),
         )
         .route("/me", get(users::me))
+        .route("/alerts", get(alerts::list_alerts))
+        .route(
+            "/webhooks",
+            post(webhooks::create_webhook).get(webhooks::list_webhooks),
+        )
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         // Layers run bottom-up: authenticate, then deduplicate by Idempotency-Key.
         .layer(from_fn_with_state(
             state.clone(),
