@@ -27,3 +27,5 @@ mod queue;
 mod rules;
 #[path = "e2e/store.rs"]
 mod store;
+#[path = "e2e/watchdog.rs"]
+mod watchdog;
