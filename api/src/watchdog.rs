@@ -20,7 +20,7 @@ use chrono::{Days, NaiveDate, Utc};
 use tokio::sync::Notify;
 
 use crate::auth::{Principal, Role};
-use crate::cases::{CommandContext, Cases};
+use crate::cases::{Cases, CommandContext};
 use crate::error::ApiError;
 
 /// How and when the watchdog looks.

@@ -443,15 +443,32 @@ impl Store {
         }
     }
 
-    /// A user's email address, if they gave one.
-    pub async fn user_email(&self, user_id: &str) -> Result<Option<String>, sqlx::Error> {
-        let email: Option<(Option<String>,)> = on_pool!(self, |pool| sqlx::query_as(
-            "SELECT email FROM users WHERE id = $1"
+    /// Records where a user's email notifications go.
+    pub async fn set_user_email(&self, user_id: &str, email: &str) -> Result<(), sqlx::Error> {
+        crate::on_writer!(self, |pool| sqlx::query(
+            "UPDATE users SET email = $1 WHERE id = $2"
         )
+        .bind(email)
         .bind(user_id)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+    }
+
+    /// The case's reference and its owner's email address, if the case has an owner who
+    /// gave one.
+    pub async fn owner_email(
+        &self,
+        case_id: &str,
+    ) -> Result<Option<(String, String)>, sqlx::Error> {
+        let row: Option<(String, Option<String>)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT s.reference, u.email FROM case_summaries s \
+             JOIN users u ON u.id = s.owner_id WHERE s.id = $1"
+        )
+        .bind(case_id)
         .fetch_optional(pool)
         .await)?;
-        Ok(email.and_then(|(email,)| email))
+        Ok(row.and_then(|(reference, email)| email.map(|email| (reference, email))))
     }
 }
 

@@ -19,6 +19,9 @@ pub struct CreateUser {
     pub name: String,
     #[schema(min_items = 1)]
     pub roles: Vec<Role>,
+    /// Where the user's notifications (SLA alerts on their cases) are emailed.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,6 +73,11 @@ pub async fn create_user(
     if request.roles.is_empty() {
         return Err(invalid("roles", "must name at least one role"));
     }
+    if let Some(email) = &request.email {
+        if email.len() > 320 || email.parse::<lettre::Address>().is_err() {
+            return Err(invalid("email", "must be an email address"));
+        }
+    }
     let mut roles = request.roles.clone();
     roles.sort();
     roles.dedup();
@@ -79,6 +87,9 @@ pub async fn create_user(
         roles: roles.iter().map(Role::as_str).collect::<Vec<_>>().join(","),
     };
     state.store.insert_user(&row).await?;
+    if let Some(email) = &request.email {
+        state.store.set_user_email(&row.id, email).await?;
+    }
     let token = new_token();
     state
         .store

@@ -105,7 +105,10 @@ pub async fn create_webhook(
     {
         return Err(invalid(
             "events",
-            &format!("names `{unknown}`: only {} are notified", NOTIFIED.join(", ")),
+            &format!(
+                "names `{unknown}`: only {} are notified",
+                NOTIFIED.join(", ")
+            ),
         ));
     }
     let mut events = request.events.clone();

@@ -99,9 +99,24 @@ impl Deliverer {
         }
     }
 
-    async fn email(&self, _url: &str, row: &OutboxRow) -> bool {
-        tracing::debug!(case_id = %row.case_id, "no email channel in this build");
-        true
+    /// Emails the case owner; `false` (try again next round) if the server did not take
+    /// the message. A case without an owner's address has nobody to email.
+    async fn email(&self, url: &str, row: &OutboxRow) -> bool {
+        let (reference, to) = match self.store.owner_email(&row.case_id).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return true,
+            Err(err) => {
+                tracing::warn!(%err, case_id = %row.case_id, "cannot find the owner's email");
+                return false;
+            }
+        };
+        match send_email(url, &reference, &to, row).await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(%err, case_id = %row.case_id, "email not sent");
+                false
+            }
+        }
     }
 
     async fn attempt(&self, pending: PendingDelivery) -> AttemptResult {
@@ -113,9 +128,8 @@ impl Deliverer {
             .body(pending.body.clone())
             .send()
             .await;
-        let retry_at = Some(
-            Utc::now() + chrono::Duration::seconds(backoff_secs(pending.attempts + 1)),
-        );
+        let retry_at =
+            Some(Utc::now() + chrono::Duration::seconds(backoff_secs(pending.attempts + 1)));
         match sent {
             Ok(response) if response.status().is_success() => AttemptResult {
                 status: Some(i64::from(response.status().as_u16())),
@@ -134,6 +148,56 @@ impl Deliverer {
             },
         }
     }
+}
+
+/// The sender of notification emails.
+const FROM: &str = "Casefile <casefile@localhost>";
+
+async fn send_email(
+    url: &str,
+    reference: &str,
+    to: &str,
+    row: &OutboxRow,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+    let event: casefile_domain::ComplaintEvent = serde_json::from_str(&row.payload)?;
+    let (subject, text) = match &event {
+        casefile_domain::ComplaintEvent::SlaAlertRaised {
+            step, state, due, ..
+        } => (
+            format!("{reference}: {} {}", step.as_str(), state.as_str()),
+            format!(
+                "Case {reference}: the step {} is {} (due {due}).",
+                step.as_str(),
+                state.as_str().replace('_', " ")
+            ),
+        ),
+        casefile_domain::ComplaintEvent::SlaAlertResolved {
+            step, due, reason, ..
+        } => (
+            format!("{reference}: {} alert resolved", step.as_str()),
+            format!(
+                "Case {reference}: the alert on {} (due {due}) is resolved: {}.",
+                step.as_str(),
+                serde_json::to_value(reason)?.as_str().unwrap_or("resolved")
+            ),
+        ),
+        other => (format!("{reference}: {}", other.name()), String::new()),
+    };
+    let message = Message::builder()
+        .from(FROM.parse()?)
+        .to(to.parse()?)
+        .subject(subject)
+        .body(text)?;
+    // `smtp://host:port`, unencrypted: a relay on the service's own network.
+    let url = reqwest::Url::parse(url)?;
+    let host = url.host_str().ok_or("CASEFILE_SMTP_URL has no host")?;
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(url.port().unwrap_or(25))
+        .build();
+    transport.send(message).await?;
+    Ok(())
 }
 
 #[cfg(test)]

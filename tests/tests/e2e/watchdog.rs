@@ -9,12 +9,14 @@ use axum::http::HeaderMap;
 use casefile_tests::*;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 both_backends! {
     a_breached_case_gets_exactly_one_alert_across_two_instances_and_a_restart => one_alert,
     a_webhook_receives_the_alert_signed_with_its_secret => signed_webhook,
     alerts_and_webhooks_check_roles_and_input => roles_and_input,
+    the_case_owner_is_emailed_the_alert => owner_emailed,
 }
 
 /// A chc-2024 complaint received 60 days ago and never acknowledged: its acknowledgement
@@ -206,4 +208,87 @@ async fn roles_and_input(backend: Backend) {
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
     let (status, body) = app.get("/api/v1/alerts?state=shut", &app.admin_token).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+}
+
+/// A minimal SMTP server on 127.0.0.1:0 that accepts one message and passes on its
+/// envelope recipients and data.
+async fn smtp_sink() -> (String, mpsc::UnboundedReceiver<(Vec<String>, String)>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let (read, mut write) = socket.into_split();
+        let mut lines = BufReader::new(read).lines();
+        write.write_all(b"220 sink ready\r\n").await.unwrap();
+        let mut recipients = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+            let reply: &[u8] = match verb.as_str() {
+                "EHLO" | "HELO" => b"250 sink\r\n",
+                "MAIL" => b"250 ok\r\n",
+                "RCPT" => {
+                    recipients.push(line[8..].trim().to_string());
+                    b"250 ok\r\n"
+                }
+                "DATA" => {
+                    write.write_all(b"354 go on\r\n").await.unwrap();
+                    let mut data = String::new();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if line == "." {
+                            break;
+                        }
+                        data.push_str(&line);
+                        data.push('\n');
+                    }
+                    let _ = tx.send((std::mem::take(&mut recipients), data));
+                    b"250 queued\r\n"
+                }
+                "QUIT" => {
+                    let _ = write.write_all(b"221 bye\r\n").await;
+                    break;
+                }
+                _ => b"250 ok\r\n",
+            };
+            write.write_all(reply).await.unwrap();
+        }
+    });
+    (format!("smtp://{address}"), rx)
+}
+
+async fn owner_emailed(backend: Backend) {
+    let (url, mut mail) = smtp_sink().await;
+    let app = spawn_app_with(backend, |config| config.smtp_url = Some(url)).await;
+    let (status, officer) = app
+        .post(
+            "/api/v1/users",
+            &app.admin_token,
+            json!({"name": "Olu Officer", "roles": ["officer"], "email": "olu@example.org"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{officer}");
+    let officer_id = str_at(&officer, "id");
+    let view = app
+        .log_complaint(&app.admin_token, breached_complaint())
+        .await;
+    let id = str_at(&view, "id");
+    let reference = str_at(&view, "reference");
+    app.act_ok(
+        &app.admin_token,
+        &id,
+        "assign",
+        json!({"owner_id": officer_id}),
+    )
+    .await;
+    // The alert may go out before the case has an owner; the resolution this late
+    // acknowledgement brings goes out after, so the owner hears of one of them.
+    app.act_ok(&app.admin_token, &id, "acknowledge", json!({}))
+        .await;
+    let (recipients, data) = tokio::time::timeout(Duration::from_secs(20), mail.recv())
+        .await
+        .expect("an email within 20 s")
+        .unwrap();
+    assert_eq!(recipients, ["<olu@example.org>"]);
+    assert!(data.contains(&reference), "{data}");
+    assert!(data.contains("acknowledge"), "{data}");
 }
