@@ -82,7 +82,7 @@ pub struct Config {
     #[arg(long, env = "CASEFILE_LOG", default_value = "info")]
     pub log: String,
 
-    /// Seconds between the SLA watchdog's scheduled scans.
+    /// Seconds between the SLA watchdog's scheduled scans; 0 turns it off.
     #[arg(long, env = "CASEFILE_WATCHDOG_INTERVAL_SECS", default_value_t = 60)]
     pub watchdog_interval_secs: u64,
 
@@ -107,7 +107,9 @@ impl Config {
             body_limit_bytes: 1024 * 1024,
             log_format: LogFormat::Text,
             log: "warn".to_string(),
-            watchdog_interval_secs: 60,
+            // Off, so suites that count a case's events see only their own; the watchdog's
+            // suites turn it on.
+            watchdog_interval_secs: 0,
             due_soon_days: 2,
             smtp_url: None,
         }

@@ -109,7 +109,7 @@ impl Application {
             committed: cases.committed(),
             cases: cases.clone(),
             config: crate::watchdog::WatchdogConfig {
-                interval: std::time::Duration::from_secs(config.watchdog_interval_secs.max(1)),
+                interval: std::time::Duration::from_secs(config.watchdog_interval_secs),
                 due_soon_days: config.due_soon_days,
                 smtp_url: config.smtp_url.clone(),
             },

@@ -26,7 +26,8 @@ use crate::error::ApiError;
 /// How and when the watchdog looks.
 #[derive(Debug, Clone)]
 pub struct WatchdogConfig {
-    /// Time between scheduled scans.
+    /// Time between scheduled scans; zero turns the watchdog off (notifications already
+    /// in the outbox are still delivered).
     pub interval: Duration,
     /// A step is alerted `due_soon` from this many working days before its due date.
     pub due_soon_days: u32,
@@ -58,6 +59,12 @@ impl Watchdog {
             let _ = stopped.wait_for(|s| *s).await;
         }));
         tokio::pin!(shutdown);
+        if self.config.interval.is_zero() {
+            shutdown.await;
+            let _ = stop.send(true);
+            let _ = delivering.await;
+            return;
+        }
         loop {
             if let Err(err) = self.scan().await {
                 tracing::warn!(%err, "SLA watchdog scan failed");

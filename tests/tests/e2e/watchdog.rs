@@ -25,6 +25,22 @@ fn breached_complaint() -> serde_json::Value {
     backdated_complaint("chc-2024", "england-and-wales", &days_ago(60))
 }
 
+fn watching(config: &mut casefile_api::config::Config) {
+    config.watchdog_interval_secs = 60;
+}
+
+/// The service with the watchdog on, as in production.
+async fn watched_app(
+    backend: Backend,
+    configure: impl FnOnce(&mut casefile_api::config::Config),
+) -> TestApp {
+    spawn_app_with(backend, |config| {
+        watching(config);
+        configure(config);
+    })
+    .await
+}
+
 /// Polls `check` every 100 ms for up to 20 s.
 async fn eventually<F, Fut>(what: &str, mut check: F)
 where
@@ -55,8 +71,8 @@ async fn kick(app: &TestApp, id: &str) {
 }
 
 async fn one_alert(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let sibling = app.sibling().await;
+    let app = watched_app(backend, |_| {}).await;
+    let sibling = app.sibling_with(watching).await;
     let view = app
         .log_complaint(&app.admin_token, breached_complaint())
         .await;
@@ -71,7 +87,7 @@ async fn one_alert(backend: Backend) {
     kick(&sibling, &id).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     drop(sibling);
-    let restarted = app.sibling().await;
+    let restarted = app.sibling_with(watching).await;
     kick(&restarted, &id).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(alerts_raised(&app, &id).await, 1);
@@ -123,7 +139,7 @@ async fn receiver() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
 }
 
 async fn signed_webhook(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = watched_app(backend, |_| {}).await;
     let (url, mut received) = receiver().await;
     let secret = "a-long-shared-secret-for-tests";
     let (status, hook) = app
@@ -258,7 +274,7 @@ async fn smtp_sink() -> (String, mpsc::UnboundedReceiver<(Vec<String>, String)>)
 
 async fn owner_emailed(backend: Backend) {
     let (url, mut mail) = smtp_sink().await;
-    let app = spawn_app_with(backend, |config| config.smtp_url = Some(url)).await;
+    let app = watched_app(backend, |config| config.smtp_url = Some(url)).await;
     let (status, officer) = app
         .post(
             "/api/v1/users",
@@ -282,6 +298,7 @@ async fn owner_emailed(backend: Backend) {
     .await;
     // The alert may go out before the case has an owner; the resolution this late
     // acknowledgement brings goes out after, so the owner hears of one of them.
+    eventually("the alert", || async { alerts_raised(&app, &id).await >= 1 }).await;
     app.act_ok(&app.admin_token, &id, "acknowledge", json!({}))
         .await;
     let (recipients, data) = tokio::time::timeout(Duration::from_secs(20), mail.recv())
