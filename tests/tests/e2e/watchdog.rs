@@ -298,7 +298,10 @@ async fn owner_emailed(backend: Backend) {
     .await;
     // The alert may go out before the case has an owner; the resolution this late
     // acknowledgement brings goes out after, so the owner hears of one of them.
-    eventually("the alert", || async { alerts_raised(&app, &id).await >= 1 }).await;
+    eventually("the alert", || async {
+        alerts_raised(&app, &id).await >= 1
+    })
+    .await;
     app.act_ok(&app.admin_token, &id, "acknowledge", json!({}))
         .await;
     let (recipients, data) = tokio::time::timeout(Duration::from_secs(20), mail.recv())
