@@ -104,6 +104,7 @@ pub struct Cases {
     store: Store,
     services: ComplaintServices,
     sequencer: Sequencer,
+    committed: Arc<tokio::sync::Notify>,
 }
 
 impl Cases {
@@ -112,7 +113,13 @@ impl Cases {
             store,
             services,
             sequencer,
+            committed: Arc::default(),
         }
+    }
+
+    /// Notified after every commit, for work that follows events as they arrive.
+    pub fn committed(&self) -> Arc<tokio::sync::Notify> {
+        self.committed.clone()
     }
 
     pub fn calendar(&self) -> &Arc<Calendar> {
@@ -196,6 +203,7 @@ impl Cases {
         match committed {
             Some(Ok(committed)) => {
                 self.sequencer.kick();
+                self.committed.notify_one();
                 let status = if reference_year.is_some() {
                     StatusCode::CREATED
                 } else {

@@ -99,6 +99,18 @@ pub struct Config {
     /// Log filter, in `RUST_LOG` syntax.
     #[arg(long, env = "CASEFILE_LOG", default_value = "info")]
     pub log: String,
+
+    /// Seconds between the SLA watchdog's scheduled scans; 0 turns it off.
+    #[arg(long, env = "CASEFILE_WATCHDOG_INTERVAL_SECS", default_value_t = 60)]
+    pub watchdog_interval_secs: u64,
+
+    /// Working days before its due date from which a step is alerted as due soon.
+    #[arg(long, env = "CASEFILE_DUE_SOON_DAYS", default_value_t = 2)]
+    pub due_soon_days: u32,
+
+    /// SMTP server for email notifications, e.g. `smtp://127.0.0.1:2525`.
+    #[arg(long, env = "CASEFILE_SMTP_URL")]
+    pub smtp_url: Option<String>,
 }
 
 impl Config {
@@ -117,6 +129,11 @@ impl Config {
             secure_cookies: false,
             log_format: LogFormat::Text,
             log: "warn".to_string(),
+            // Off, so suites that count a case's events see only their own; the watchdog's
+            // suites turn it on.
+            watchdog_interval_secs: 0,
+            due_soon_days: 2,
+            smtp_url: None,
         }
     }
 }

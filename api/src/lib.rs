@@ -14,6 +14,7 @@
 //! - [`error`], [`extract`]: one JSON error body for everything.
 //! - [`metrics`], [`telemetry`]: Prometheus and tracing.
 //! - [`web`]: the staff web app at `/`.
+//! - [`watchdog`]: SLA alerts raised on their own, and their notifications delivered.
 
 pub mod auth;
 pub mod cases;
@@ -27,4 +28,5 @@ pub mod openapi;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod watchdog;
 pub mod web;

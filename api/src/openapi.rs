@@ -8,7 +8,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{complaints, dashboard, duties, events, ops, reports, residents, users};
+use crate::routes::{
+    alerts, complaints, dashboard, duties, events, ops, reports, residents, users, webhooks,
+};
 use crate::startup::AppState;
 
 struct BearerAuth;
@@ -65,6 +67,10 @@ impl Modify for BearerAuth {
         users::me,
         crate::web::users_api::update_user,
         crate::web::users_api::password_link,
+        alerts::list_alerts,
+        webhooks::create_webhook,
+        webhooks::list_webhooks,
+        webhooks::deliveries,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -95,6 +101,8 @@ impl Modify for BearerAuth {
         (name = "operations", description = "Health and metrics"),
         (name = "reports", description = "KPI, Tenant Satisfaction Measures, self-assessment"),
         (name = "residents", description = "A resident's needs and reasonable adjustments"),
+        (name = "alerts", description = "SLA alerts raised by the watchdog"),
+        (name = "webhooks", description = "Where notifications are posted"),
     )
 )]
 pub struct ApiDoc;

@@ -7,11 +7,13 @@
 //! - [`events`]: the global event feed.
 //! - [`evidence`]: evidence files, uploaded and downloaded.
 //! - [`users`]: users and tokens.
+//! - [`alerts`], [`webhooks`]: SLA alerts and where their notifications go.
 //! - [`ops`]: health, readiness, metrics.
 //! - [`reports`]: KPI, TSM and self-assessment reports; homes per tenure; tenure.
 //! - [`duties`]: representatives, updates, actions and learning on a case.
 //! - [`residents`]: a resident's needs and reasonable adjustments.
 
+pub mod alerts;
 pub mod complaints;
 pub mod dashboard;
 pub mod duties;
@@ -21,6 +23,7 @@ pub mod ops;
 pub mod reports;
 pub mod residents;
 pub mod users;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -94,6 +97,12 @@ pub fn api(state: AppState) -> Router<AppState> {
         .merge(reports::routes())
         .merge(duties::routes())
         .merge(residents::routes())
+        .route("/alerts", get(alerts::list_alerts))
+        .route(
+            "/webhooks",
+            post(webhooks::create_webhook).get(webhooks::list_webhooks),
+        )
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         // Layers run bottom-up: authenticate, then deduplicate by Idempotency-Key.
         .layer(from_fn_with_state(
             state.clone(),

@@ -62,6 +62,7 @@ const ADMIN_ID: &str = "admin";
 pub struct Application {
     store: Store,
     sequencer: Sequencer,
+    watchdog: crate::watchdog::Watchdog,
     listener: TcpListener,
     router: Router,
     address: SocketAddr,
@@ -124,9 +125,20 @@ impl Application {
             procedure_options,
         )?;
         let sequencer = Sequencer::default();
+        let cases = Arc::new(Cases::new(store.clone(), services, sequencer.clone()));
+        let watchdog = crate::watchdog::Watchdog {
+            store: store.clone(),
+            committed: cases.committed(),
+            cases: cases.clone(),
+            config: crate::watchdog::WatchdogConfig {
+                interval: std::time::Duration::from_secs(config.watchdog_interval_secs),
+                due_soon_days: config.due_soon_days,
+                smtp_url: config.smtp_url.clone(),
+            },
+        };
         let state = AppState {
             store: store.clone(),
-            cases: Arc::new(Cases::new(store.clone(), services, sequencer.clone())),
+            cases,
             tokens: Arc::new(TokenCache::default()),
             body_limit: config.body_limit_bytes,
             evidence_limit: config.evidence_limit_bytes,
@@ -163,6 +175,7 @@ impl Application {
         Ok(Self {
             store,
             sequencer,
+            watchdog,
             listener,
             router,
             address,
@@ -213,12 +226,14 @@ impl Application {
         };
         let sequencer = tokio::spawn(self.sequencer.run(self.store.clone(), until_stopped()));
         let purger = tokio::spawn(purge_keys(self.store.clone(), until_stopped()));
+        let watchdog = tokio::spawn(self.watchdog.run(until_stopped()));
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop.send(true);
         let _ = sequencer.await;
         let _ = purger.await;
+        let _ = watchdog.await;
         served
     }
 }

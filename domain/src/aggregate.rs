@@ -9,10 +9,13 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
+use crate::alert::{watchdog_actor, AlertResolution, AlertState, RaisedAlert, WATCHDOG_ACTOR_ID};
 use crate::calendar::{Calendar, Division};
 use crate::command::{
-    Action, ComplaintCommand, LearningAction, LearningEntry, NoteKind, RespondToStage,
+    Action, ComplaintCommand, LearningAction, LearningEntry, NoteKind, RaiseSlaAlert,
+    RespondToStage,
 };
+use crate::deadline::deadlines;
 use crate::error::ComplaintError;
 use crate::event::ComplaintEvent;
 use crate::procedure::{Procedure, ProcedureRegistry, Scheme, Step};
@@ -202,6 +205,9 @@ pub struct Complaint {
     /// Each learning action's id and whether it is done.
     #[serde(default)]
     pub learning: BTreeMap<String, bool>,
+    /// Every SLA alert raised on the case, in order, and whether it is still open.
+    #[serde(default)]
+    pub alerts: Vec<RaisedAlert>,
 }
 
 impl Aggregate for Complaint {
@@ -227,7 +233,11 @@ impl Aggregate for Complaint {
     fn apply(&mut self, event: Self::Event) {
         use ComplaintEvent::*;
         let day = uk_date(event.occurred_at());
-        self.last_occurred_at = Some(event.occurred_at());
+        // Automatic events are stamped when the service notices something; staff entries
+        // backdated to before them must still be accepted.
+        if !event.is_automatic() {
+            self.last_occurred_at = Some(event.occurred_at());
+        }
         match event {
             Logged {
                 reference,
@@ -317,6 +327,21 @@ impl Aggregate for Complaint {
             }
             ReferralReferenceRecorded { .. } => self.referral_reference_known = true,
             TenureRecorded { tenure, .. } => self.tenure = Some(tenure),
+            SlaAlertRaised {
+                step, state, due, ..
+            } => self.alerts.push(RaisedAlert {
+                step,
+                state,
+                due,
+                open: true,
+            }),
+            SlaAlertResolved {
+                step, state, due, ..
+            } => {
+                if let Some(alert) = self.alerts.iter_mut().find(|a| a.is(step, state, due)) {
+                    alert.open = false;
+                }
+            }
             Reopened { .. } => {
                 self.status = Status::Open;
                 self.ended_on = None;
@@ -376,8 +401,113 @@ impl Complaint {
     }
 
     /// Decides the events a command produces, or the rule it breaks. Pure: it reads the
-    /// clock from `services` and changes nothing.
+    /// clock from `services` and changes nothing. A staff entry that shows an alerted step
+    /// met (or no longer due) is followed by the event resolving that alert.
     pub fn decide(
+        &self,
+        command: ComplaintCommand,
+        services: &ComplaintServices,
+    ) -> Result<Vec<ComplaintEvent>, ComplaintError> {
+        if let Action::RaiseSlaAlert(raise) = command.action {
+            return self.raise_alert(raise, &command.actor, services);
+        }
+        let events = self.decide_entry(command, services)?;
+        let resolved = self.resolutions(&events, services);
+        Ok(events.into_iter().chain(resolved).collect())
+    }
+
+    /// An alert for a step of an open case that is, today, unmet in the state alerted, and
+    /// was never alerted in that state for that due date before.
+    fn raise_alert(
+        &self,
+        raise: RaiseSlaAlert,
+        by: &Actor,
+        services: &ComplaintServices,
+    ) -> Result<Vec<ComplaintEvent>, ComplaintError> {
+        if by.id != WATCHDOG_ACTOR_ID {
+            return Err(ComplaintError::AutomaticOnly);
+        }
+        self.facts()?;
+        self.ensure_open()?;
+        let RaiseSlaAlert { step, state, due } = raise;
+        if self.alerts.iter().any(|a| a.is(step, state, due)) {
+            return Err(ComplaintError::AlertAlreadyRaised {
+                step: step.as_str(),
+                state: state.as_str(),
+                due,
+            });
+        }
+        let now = services.clock.now();
+        let today = uk_date(now);
+        let live = deadlines(self, &services.calendar, today)
+            .into_iter()
+            .any(|deadline| {
+                deadline.step == step
+                    && deadline.due == due
+                    && deadline.met_on.is_none()
+                    && match state {
+                        AlertState::Breached => today > due,
+                        AlertState::DueSoon => today <= due,
+                    }
+            });
+        if !live {
+            return Err(ComplaintError::AlertNotDue {
+                step: step.as_str(),
+                state: state.as_str(),
+                due,
+            });
+        }
+        Ok(vec![ComplaintEvent::SlaAlertRaised {
+            occurred_at: now,
+            by: by.clone(),
+            step,
+            state,
+            due,
+        }])
+    }
+
+    /// The events resolving each open alert that `events` show met or no longer due.
+    fn resolutions(
+        &self,
+        events: &[ComplaintEvent],
+        services: &ComplaintServices,
+    ) -> Vec<ComplaintEvent> {
+        if !self.alerts.iter().any(|alert| alert.open) {
+            return Vec::new();
+        }
+        let mut after = self.clone();
+        for event in events {
+            after.apply(event.clone());
+        }
+        let now = services.clock.now();
+        let live = deadlines(&after, &services.calendar, uk_date(now));
+        self.alerts
+            .iter()
+            .filter(|alert| alert.open)
+            .filter_map(|alert| {
+                let reason = match live.iter().find(|d| d.step == alert.step) {
+                    None => AlertResolution::NoLongerDue,
+                    Some(d) => match d.met_on {
+                        Some(on) if on <= alert.due => AlertResolution::Met,
+                        Some(_) => AlertResolution::MetLate,
+                        None if d.due != alert.due => AlertResolution::NoLongerDue,
+                        None if after.status != Status::Open => AlertResolution::CaseEnded,
+                        None => return None,
+                    },
+                };
+                Some(ComplaintEvent::SlaAlertResolved {
+                    occurred_at: now,
+                    by: watchdog_actor(),
+                    step: alert.step,
+                    state: alert.state,
+                    due: alert.due,
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    fn decide_entry(
         &self,
         command: ComplaintCommand,
         services: &ComplaintServices,
@@ -477,6 +607,7 @@ impl Complaint {
 
         let event = match action {
             Action::Log { .. } => return Err(ComplaintError::AlreadyLogged),
+            Action::RaiseSlaAlert(_) => return Err(ComplaintError::AutomaticOnly),
             Action::Acknowledge(c) => {
                 optional_text("text", c.text.as_deref().unwrap_or(""), MAX_TEXT)?;
                 self.ensure_open()?;

@@ -54,6 +54,8 @@ pub enum Action {
     Withdraw(WithdrawComplaint),
     Reopen(ReopenComplaint),
     SetTenure(SetTenure),
+    /// Automatic: only the service's watchdog raises alerts, always at the present time.
+    RaiseSlaAlert(RaiseSlaAlert),
 }
 
 impl Action {
@@ -87,6 +89,7 @@ impl Action {
             Withdraw(c) => c.occurred_at,
             Reopen(c) => c.occurred_at,
             SetTenure(c) => c.occurred_at,
+            RaiseSlaAlert(_) => None,
         }
     }
 }
@@ -504,4 +507,13 @@ pub struct SetTenure {
     pub tenure: Tenure,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Raises an alert for a step found `due_soon` or `breached`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaiseSlaAlert {
+    pub step: crate::deadline::DeadlineStep,
+    pub state: crate::alert::AlertState,
+    pub due: NaiveDate,
 }

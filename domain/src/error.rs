@@ -114,6 +114,20 @@ pub enum ComplaintError {
     UnknownLearning(String),
     #[error("learning action `{0}` has already been completed")]
     LearningAlreadyCompleted(String),
+    #[error("an alert for {step} {state} due {due} has already been raised")]
+    AlertAlreadyRaised {
+        step: &'static str,
+        state: &'static str,
+        due: NaiveDate,
+    },
+    #[error("{step} is not {state} with due date {due}")]
+    AlertNotDue {
+        step: &'static str,
+        state: &'static str,
+        due: NaiveDate,
+    },
+    #[error("only the service raises alerts")]
+    AutomaticOnly,
 }
 
 /// How a broken rule should be read: the case is in the wrong state (retrying later may
@@ -137,6 +151,9 @@ impl ComplaintError {
             ReceivedInFuture { .. } => "received_in_future",
             OccurredInFuture { .. } => "occurred_in_future",
             OccurredBeforePreviousEvent { .. } => "occurred_before_previous_event",
+            AlertAlreadyRaised { .. } => "alert_already_raised",
+            AlertNotDue { .. } => "alert_not_due",
+            AutomaticOnly => "automatic_only",
             OccurredBeforeReceipt { .. } => "occurred_before_receipt",
             CaseClosed(_) => "case_closed",
             CaseNotClosed => "case_not_closed",

@@ -5,7 +5,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
+use crate::alert::{AlertResolution, AlertState};
 use crate::calendar::Division;
+use crate::deadline::DeadlineStep;
 use crate::procedure::{Procedure, Scheme};
 use crate::values::{
     ActionSource, Actor, Authority, Channel, Complainant, Contact, CorrespondenceTo, Direction,
@@ -259,6 +261,24 @@ pub enum ComplaintEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         previous: Option<Tenure>,
     },
+    /// Automatic: a step entered `due_soon` or `breached`. Not part of the case's
+    /// real-world timeline, so later backdated entries may precede it.
+    SlaAlertRaised {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        step: DeadlineStep,
+        state: AlertState,
+        due: NaiveDate,
+    },
+    /// Automatic: an entry showed the alerted step met or no longer due.
+    SlaAlertResolved {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        step: DeadlineStep,
+        state: AlertState,
+        due: NaiveDate,
+        reason: AlertResolution,
+    },
 }
 
 impl ComplaintEvent {
@@ -364,8 +384,23 @@ impl ComplaintEvent {
             }
             | TenureRecorded {
                 occurred_at, by, ..
+            }
+            | SlaAlertRaised {
+                occurred_at, by, ..
+            }
+            | SlaAlertResolved {
+                occurred_at, by, ..
             } => (occurred_at, by),
         }
+    }
+
+    /// Recorded by the service on its own rather than for a real-world act: such events
+    /// stand outside the ordering of backdated entries.
+    pub fn is_automatic(&self) -> bool {
+        matches!(
+            self,
+            ComplaintEvent::SlaAlertRaised { .. } | ComplaintEvent::SlaAlertResolved { .. }
+        )
     }
 
     /// The variant name, as stored in the event store's `event_type` column.
@@ -402,6 +437,8 @@ impl ComplaintEvent {
             Withdrawn { .. } => "Withdrawn",
             Reopened { .. } => "Reopened",
             TenureRecorded { .. } => "TenureRecorded",
+            SlaAlertRaised { .. } => "SlaAlertRaised",
+            SlaAlertResolved { .. } => "SlaAlertResolved",
         }
     }
 }

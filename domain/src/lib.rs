@@ -15,9 +15,11 @@
 //! - [`error`]: one variant per business rule, each with a stable code.
 //! - [`aggregate`]: the rules (`handle`) and the state they read (`apply`).
 //! - [`resident`]: the [`Resident`] aggregate: disclosed needs and agreed adjustments.
+//! - [`alert`]: SLA alerts the service raises and resolves on its own.
 //! - [`deadline`]: due dates and SLA states of each live step and the promised next update.
 
 pub mod aggregate;
+pub mod alert;
 pub mod calendar;
 pub mod command;
 pub mod deadline;
@@ -28,6 +30,7 @@ pub mod resident;
 pub mod values;
 
 pub use aggregate::{Clock, Complaint, ComplaintServices, Status, SystemClock};
+pub use alert::{watchdog_actor, AlertResolution, AlertState, WATCHDOG_ACTOR_ID};
 pub use calendar::{Calendar, Division};
 pub use command::{Action, ComplaintCommand};
 pub use deadline::{deadlines, unmet_state, Commitment, Deadline, DeadlineState, DeadlineStep};

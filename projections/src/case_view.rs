@@ -761,7 +761,9 @@ impl CaseView {
             | E::Escalated { .. }
             | E::Stage2Acknowledged { .. }
             | E::Deadlocked { .. }
-            | E::TenureRecorded { .. } => {}
+            | E::TenureRecorded { .. }
+            | E::SlaAlertRaised { .. }
+            | E::SlaAlertResolved { .. } => {}
         }
     }
 

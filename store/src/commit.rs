@@ -459,6 +459,12 @@ WITH ev AS (
     INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
     SELECT $33, $34, $35, $36, $37, $38 WHERE $33::text IS NOT NULL
     RETURNING 1
+), outbox AS (
+    INSERT INTO outbox (case_id, sequence, event_type, payload)
+    SELECT $1, t.seq, t.typ, t.payload
+    FROM UNNEST($2::bigint[], $3::text[], $5::text[]) AS t(seq, typ, payload)
+    WHERE t.typ = ANY($41::text[])
+    RETURNING 1
 )
 SELECT (SELECT COUNT(*) FROM ev)";
 
@@ -511,6 +517,7 @@ async fn write_postgres(
         .bind(p.recorded_at.to_rfc3339())
         .bind(&p.item_lists)
         .bind(&s.action_due)
+        .bind(crate::outbox::NOTIFIED.map(str::to_string).to_vec())
         .fetch_one(pool)
         .await?;
     Ok(())
@@ -576,6 +583,12 @@ async fn write_sqlite(
     }
     write_summary(&mut **tx, &p.summary).await?;
     write_deadlines(tx, id, &p.deadline_steps, &p.deadline_dues).await?;
+    for i in 0..p.sequences.len() {
+        if crate::outbox::NOTIFIED.contains(&p.types[i].as_str()) {
+            crate::outbox::enqueue_sqlite(tx, id, p.sequences[i], &p.types[i], &p.payloads[i])
+                .await?;
+        }
+    }
     if let Some(claim) = claim {
         sqlx::query(
             "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at) \

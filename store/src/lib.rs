@@ -13,6 +13,7 @@
 //! - [`records`]: the case fold and list entries a command or a view starts from.
 //! - [`queue`]: work-queue filters and the dashboard's counts.
 //! - [`rebuild`]: every read model from the events, from scratch.
+//! - [`outbox`]: notifications of SLA alerts, webhooks and their deliveries.
 //! - [`idempotency`], [`users`]: stored responses; users, roles and hashed tokens.
 //! - [`web`]: web sign-in credentials, sessions and set-password links.
 //!
@@ -24,6 +25,7 @@ pub mod commit;
 pub mod events;
 pub mod evidence;
 pub mod idempotency;
+pub mod outbox;
 pub mod queue;
 pub mod rebuild;
 pub mod records;

@@ -8,6 +8,8 @@ use std::time::Duration;
 use sqlx::{Connection, Row};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use casefile_api::config::Config;
+
 use crate::{start, with_database, Backend, Store, TestApp};
 
 impl TestApp {
@@ -25,12 +27,17 @@ impl TestApp {
     /// A second instance of the service on the same store (it leaves the store in place
     /// when dropped).
     pub async fn sibling(&self) -> TestApp {
+        self.sibling_with(|_| {}).await
+    }
+
+    /// [`sibling`](Self::sibling), with `configure` applied to its configuration.
+    pub async fn sibling_with(&self, configure: impl FnOnce(&mut Config)) -> TestApp {
         let mut app = start(
             self.backend,
             self.store.clone(),
             &self.database_url(),
             false,
-            |_| {},
+            configure,
         )
         .await;
         // Same administrator: the sibling seeded none, since one already had a token.

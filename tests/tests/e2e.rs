@@ -39,3 +39,5 @@ mod residents;
 mod rules;
 #[path = "e2e/store.rs"]
 mod store;
+#[path = "e2e/watchdog.rs"]
+mod watchdog;

@@ -19,7 +19,8 @@ pub struct CreateUser {
     pub name: String,
     #[schema(min_items = 1)]
     pub roles: Vec<Role>,
-    /// Sign-in name for the web app; unique.
+    /// Sign-in name for the web app, and where the user's notifications (SLA alerts on
+    /// their cases) are emailed; unique.
     #[serde(default)]
     #[schema(format = "email")]
     pub email: Option<String>,
@@ -102,6 +103,9 @@ pub async fn create_user(
         request.password.as_deref(),
     )
     .await?;
+    if let Some(email) = &email {
+        state.store.set_user_email(&row.id, email).await?;
+    }
     let token = new_token();
     state
         .store

@@ -1,7 +1,7 @@
 //! `case.html`: the case file a person reads, headed by the chosen redress scheme.
 
 use casefile_domain::values::{Remedy, Stage, Tenure};
-use casefile_domain::ComplaintEvent;
+use casefile_domain::{AlertResolution, AlertState, ComplaintEvent};
 use casefile_projections::case_view::{DefinitionView, RepresentativeView, ResponseView};
 use casefile_projections::recorded::meta;
 use casefile_projections::RecordedEvent;
@@ -331,6 +331,30 @@ fn describe(event: &ComplaintEvent) -> String {
         ),
         E::Withdrawn { reason, .. } => format!("Withdrawn: {reason}"),
         E::Reopened { reason, .. } => format!("Reopened: {reason}"),
+        E::SlaAlertRaised {
+            step, state, due, ..
+        } => format!(
+            "Alert: {} {} (due {})",
+            format::step(step.as_str()),
+            match state {
+                AlertState::DueSoon => "is due soon",
+                AlertState::Breached => "is overdue",
+            },
+            format::long_date(*due)
+        ),
+        E::SlaAlertResolved {
+            step, due, reason, ..
+        } => format!(
+            "Alert resolved: {} (due {}) {}",
+            format::step(step.as_str()),
+            format::long_date(*due),
+            match reason {
+                AlertResolution::Met => "was met on time",
+                AlertResolution::MetLate => "was met late",
+                AlertResolution::NoLongerDue => "is no longer due on that date",
+                AlertResolution::CaseEnded => "was left unmet when the case ended",
+            }
+        ),
         E::TenureRecorded {
             tenure, previous, ..
         } => match previous {

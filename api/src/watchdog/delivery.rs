@@ -1,0 +1,213 @@
+//! Hands outbox rows to the channels (the log, webhooks, email) and attempts webhook
+//! deliveries, retrying with exponential backoff. Rows stay in the store until handled,
+//! so a crash loses none.
+
+use std::future::Future;
+use std::time::Duration;
+
+use casefile_store::outbox::{AttemptResult, OutboxRow, PendingDelivery, Webhook};
+use casefile_store::Store;
+use chrono::Utc;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// The header a webhook delivery's signature travels in.
+pub const SIGNATURE_HEADER: &str = "X-Casefile-Signature";
+
+/// Time between delivery rounds.
+const POLL: Duration = Duration::from_secs(1);
+/// Longest wait between two attempts of a delivery.
+const MAX_BACKOFF_SECS: i64 = 3600;
+/// How long a receiver has to answer.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `sha256=<hex>`: HMAC-SHA256 of the body under the webhook's secret.
+pub fn signature(secret: &str, body: &str) -> String {
+    // HMAC takes a key of any length, so this cannot fail.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Seconds to wait after the `attempts`-th failed attempt: 2, 4, 8, … up to an hour.
+pub fn backoff_secs(attempts: i64) -> i64 {
+    let exponent = u32::try_from(attempts.clamp(1, 12)).unwrap_or(12);
+    2_i64.pow(exponent).min(MAX_BACKOFF_SECS)
+}
+
+pub struct Deliverer {
+    store: Store,
+    smtp_url: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Deliverer {
+    pub fn new(store: Store, smtp_url: Option<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        Self {
+            store,
+            smtp_url,
+            http,
+        }
+    }
+
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(err) = self.round().await {
+                tracing::warn!(%err, "notification delivery failed");
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// One round: every pending outbox row to the channels, then every due webhook attempt.
+    pub async fn round(&self) -> Result<(), sqlx::Error> {
+        self.store
+            .deliver_outbox(|row, hooks| self.hand_over(row, hooks))
+            .await?;
+        self.store
+            .attempt_deliveries(|pending| self.attempt(pending))
+            .await?;
+        Ok(())
+    }
+
+    /// The log and email channels; webhooks get their deliveries queued by the store.
+    /// `false` keeps the row for the next round.
+    async fn hand_over(&self, row: OutboxRow, hooks: Vec<Webhook>) -> bool {
+        tracing::info!(
+            target: "casefile::notifications",
+            case_id = %row.case_id,
+            sequence = row.sequence,
+            event_type = %row.event_type,
+            webhooks = hooks.len(),
+            payload = %row.payload,
+            "notification"
+        );
+        match &self.smtp_url {
+            Some(url) => self.email(url, &row).await,
+            None => true,
+        }
+    }
+
+    /// Emails the case owner; `false` (try again next round) if the server did not take
+    /// the message. A case without an owner's address has nobody to email.
+    async fn email(&self, url: &str, row: &OutboxRow) -> bool {
+        let (reference, to) = match self.store.owner_email(&row.case_id).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return true,
+            Err(err) => {
+                tracing::warn!(%err, case_id = %row.case_id, "cannot find the owner's email");
+                return false;
+            }
+        };
+        match send_email(url, &reference, &to, row).await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(%err, case_id = %row.case_id, "email not sent");
+                false
+            }
+        }
+    }
+
+    async fn attempt(&self, pending: PendingDelivery) -> AttemptResult {
+        let sent = self
+            .http
+            .post(&pending.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, signature(&pending.secret, &pending.body))
+            .body(pending.body.clone())
+            .send()
+            .await;
+        let retry_at =
+            Some(Utc::now() + chrono::Duration::seconds(backoff_secs(pending.attempts + 1)));
+        match sent {
+            Ok(response) if response.status().is_success() => AttemptResult {
+                status: Some(i64::from(response.status().as_u16())),
+                error: None,
+                retry_at: None,
+            },
+            Ok(response) => AttemptResult {
+                status: Some(i64::from(response.status().as_u16())),
+                error: Some("the receiver did not answer 2xx".to_string()),
+                retry_at,
+            },
+            Err(err) => AttemptResult {
+                status: None,
+                error: Some(err.to_string()),
+                retry_at,
+            },
+        }
+    }
+}
+
+/// The sender of notification emails.
+const FROM: &str = "Casefile <casefile@localhost>";
+
+async fn send_email(
+    url: &str,
+    reference: &str,
+    to: &str,
+    row: &OutboxRow,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+    let event: casefile_domain::ComplaintEvent = serde_json::from_str(&row.payload)?;
+    let (subject, text) = match &event {
+        casefile_domain::ComplaintEvent::SlaAlertRaised {
+            step, state, due, ..
+        } => (
+            format!("{reference}: {} {}", step.as_str(), state.as_str()),
+            format!(
+                "Case {reference}: the step {} is {} (due {due}).",
+                step.as_str(),
+                state.as_str().replace('_', " ")
+            ),
+        ),
+        casefile_domain::ComplaintEvent::SlaAlertResolved {
+            step, due, reason, ..
+        } => (
+            format!("{reference}: {} alert resolved", step.as_str()),
+            format!(
+                "Case {reference}: the alert on {} (due {due}) is resolved: {}.",
+                step.as_str(),
+                serde_json::to_value(reason)?.as_str().unwrap_or("resolved")
+            ),
+        ),
+        other => (format!("{reference}: {}", other.name()), String::new()),
+    };
+    let message = Message::builder()
+        .from(FROM.parse()?)
+        .to(to.parse()?)
+        .subject(subject)
+        .body(text)?;
+    // `smtp://host:port`, unencrypted: a relay on the service's own network.
+    let url = reqwest::Url::parse(url)?;
+    let host = url.host_str().ok_or("CASEFILE_SMTP_URL has no host")?;
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(url.port().unwrap_or(25))
+        .build();
+    transport.send(message).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_two_seconds_and_stops_at_an_hour() {
+        let waits: Vec<i64> = (1..=13).map(backoff_secs).collect();
+        assert_eq!(&waits[..4], &[2, 4, 8, 16]);
+        assert_eq!(waits[12], MAX_BACKOFF_SECS);
+    }
+}

@@ -1,0 +1,487 @@
+//! The outbox: a row per notified event, written in the event's transaction (see
+//! [`crate::commit`]) and kept until handed to every channel; webhook subscriptions and
+//! their deliveries; and the reads the SLA watchdog and the alert list need. Claims take
+//! rows with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so two instances never both deliver.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::{on_pool, Store};
+
+/// The event types that are notified.
+pub const NOTIFIED: [&str; 2] = ["SlaAlertRaised", "SlaAlertResolved"];
+
+/// Rows a claim takes at a time.
+const BATCH: i64 = 20;
+
+/// Key of the PostgreSQL advisory lock held while one instance scans for alerts.
+const SCAN_LOCK: i64 = 0x0CA5_EF11_E0A1_E875;
+
+pub(crate) async fn enqueue_sqlite(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    case_id: &str,
+    sequence: i64,
+    event_type: &str,
+    payload: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox (case_id, sequence, event_type, payload) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(case_id)
+    .bind(sequence)
+    .bind(event_type)
+    .bind(payload)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// An open step of an open case, due on or before the horizon the watchdog asked about.
+#[derive(Debug, Clone)]
+pub struct DueStep {
+    pub case_id: String,
+    pub reference: String,
+    pub step: String,
+    pub due: NaiveDate,
+    pub division: String,
+    pub owner_id: Option<String>,
+}
+
+/// An alert event as stored on a case.
+#[derive(Debug, Clone)]
+pub struct AlertEvent {
+    pub case_id: String,
+    pub reference: String,
+    pub owner_id: Option<String>,
+    pub event_type: String,
+    pub payload: String,
+}
+
+/// A notification claimed for delivery.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub case_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Webhook {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: String,
+    #[serde(skip)]
+    pub secret: String,
+}
+
+/// One delivery of a notification to a webhook, with its attempts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub id: i64,
+    pub event_type: String,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+    pub delivered_at: Option<String>,
+    pub history: Vec<Attempt>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub attempt: i64,
+    pub attempted_at: String,
+    pub status: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// A delivery due for an attempt, with where and how to send it.
+#[derive(Debug, Clone)]
+pub struct PendingDelivery {
+    pub id: i64,
+    pub url: String,
+    pub secret: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// The outcome of one attempt.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    pub status: Option<i64>,
+    pub error: Option<String>,
+    /// When to try again; `None` once delivered.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// Held while this instance scans for alerts; on PostgreSQL, a session advisory lock on a
+/// connection of its own.
+pub struct ScanLock(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
+
+impl ScanLock {
+    pub async fn release(self) {
+        if let Some(mut conn) = self.0 {
+            if let Err(err) = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(SCAN_LOCK)
+                .execute(&mut *conn)
+                .await
+            {
+                // Closing the connection ends the session, and the lock with it.
+                tracing::warn!(%err, "advisory unlock failed");
+                conn.detach();
+            }
+        }
+    }
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl Store {
+    /// The scan lock, or `None` if another instance holds it. SQLite has one writer
+    /// process, so there the lock is always free.
+    pub async fn try_scan_lock(&self) -> Result<Option<ScanLock>, sqlx::Error> {
+        match self {
+            Store::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(SCAN_LOCK)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok(got.then_some(ScanLock(Some(conn))))
+            }
+            Store::Sqlite(_) => Ok(Some(ScanLock(None))),
+        }
+    }
+
+    /// Unmet steps of open cases due on or before `horizon`.
+    pub async fn due_steps(&self, horizon: NaiveDate) -> Result<Vec<DueStep>, sqlx::Error> {
+        let sql = "SELECT d.case_id, s.reference, d.step, d.due, s.division, s.owner_id \
+                   FROM case_deadlines d JOIN case_summaries s ON s.id = d.case_id \
+                   WHERE s.status = 'open' AND d.due <= $1 ORDER BY d.due, d.case_id";
+        type Row = (String, String, String, String, String, Option<String>);
+        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(horizon.to_string())
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|(case_id, reference, step, due, division, owner_id)| {
+                Ok(DueStep {
+                    case_id,
+                    reference,
+                    step,
+                    due: due.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    division,
+                    owner_id,
+                })
+            })
+            .collect()
+    }
+
+    /// Every alert event on every case, oldest first per case: the alert list is folded
+    /// from the events themselves, so it needs no table of its own to rebuild.
+    pub async fn alert_events(&self) -> Result<Vec<AlertEvent>, sqlx::Error> {
+        let sql = "SELECT e.aggregate_id, s.reference, s.owner_id, e.event_type, \
+                   CAST(e.payload AS text) AS payload \
+                   FROM events e JOIN case_summaries s ON s.id = e.aggregate_id \
+                   WHERE e.event_type IN ('SlaAlertRaised', 'SlaAlertResolved') \
+                   ORDER BY e.aggregate_id, e.sequence";
+        type Row = (String, String, Option<String>, String, String);
+        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(case_id, reference, owner_id, event_type, payload)| AlertEvent {
+                    case_id,
+                    reference,
+                    owner_id,
+                    event_type,
+                    payload,
+                },
+            )
+            .collect())
+    }
+
+    /// Hands each undelivered notification to `deliver` and marks it delivered, a batch at
+    /// a time; a row another instance holds is skipped. A row whose handling fails stays
+    /// for the next round.
+    pub async fn deliver_outbox<F, Fut>(&self, deliver: F) -> Result<usize, sqlx::Error>
+    where
+        F: Fn(OutboxRow, Vec<Webhook>) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let webhooks = self.webhooks().await?;
+        let now = rfc3339(Utc::now());
+        macro_rules! round {
+            ($tx:expr, $lock:expr) => {{
+                let mut tx = $tx;
+                let sql = format!(
+                    "SELECT id, case_id, sequence, event_type, payload FROM outbox \
+                     WHERE delivered_at IS NULL ORDER BY id LIMIT {BATCH}{}",
+                    $lock
+                );
+                let rows = sqlx::query(&sql).fetch_all(&mut *tx).await?;
+                let mut done = 0;
+                for row in rows {
+                    let row = OutboxRow {
+                        id: row.try_get("id")?,
+                        case_id: row.try_get("case_id")?,
+                        sequence: row.try_get("sequence")?,
+                        event_type: row.try_get("event_type")?,
+                        payload: row.try_get("payload")?,
+                    };
+                    let wanted: Vec<Webhook> = webhooks
+                        .iter()
+                        .filter(|w| w.events.iter().any(|e| *e == row.event_type))
+                        .cloned()
+                        .collect();
+                    for hook in &wanted {
+                        sqlx::query(
+                            "INSERT INTO webhook_deliveries \
+                             (webhook_id, outbox_id, event_type, body, next_attempt_at) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(&hook.id)
+                        .bind(row.id)
+                        .bind(&row.event_type)
+                        .bind(notification_body(&row))
+                        .bind(&now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    let id = row.id;
+                    if deliver(row, wanted).await {
+                        sqlx::query("UPDATE outbox SET delivered_at = $1 WHERE id = $2")
+                            .bind(&now)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        done += 1;
+                    }
+                }
+                tx.commit().await?;
+                Ok(done)
+            }};
+        }
+        match self {
+            Store::Postgres(pool) => round!(pool.begin().await?, " FOR UPDATE SKIP LOCKED"),
+            Store::Sqlite(pools) => round!(pools.write.begin().await?, ""),
+        }
+    }
+
+    pub async fn create_webhook(
+        &self,
+        url: &str,
+        secret: &str,
+        events: &[String],
+    ) -> Result<Webhook, sqlx::Error> {
+        let hook = Webhook {
+            id: uuid::Uuid::now_v7().to_string(),
+            url: url.to_string(),
+            secret: secret.to_string(),
+            events: events.to_vec(),
+            created_at: rfc3339(Utc::now()),
+        };
+        let events =
+            serde_json::to_string(&hook.events).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        crate::on_writer!(self, |pool| sqlx::query(
+            "INSERT INTO webhooks (id, url, secret, events, created_at) \
+             VALUES ($1, $2, $3, $4, $5)"
+        )
+        .bind(&hook.id)
+        .bind(&hook.url)
+        .bind(&hook.secret)
+        .bind(&events)
+        .bind(&hook.created_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(hook)
+    }
+
+    pub async fn webhooks(&self) -> Result<Vec<Webhook>, sqlx::Error> {
+        type Row = (String, String, String, String, String);
+        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, url, secret, events, created_at FROM webhooks ORDER BY created_at, id"
+        )
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter()
+            .map(|(id, url, secret, events, created_at)| {
+                Ok(Webhook {
+                    id,
+                    url,
+                    secret,
+                    events: serde_json::from_str(&events)
+                        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
+    /// A webhook's deliveries, newest first, each with every attempt; `None` if no such
+    /// webhook.
+    pub async fn deliveries(&self, webhook_id: &str) -> Result<Option<Vec<Delivery>>, sqlx::Error> {
+        if !self.webhooks().await?.iter().any(|w| w.id == webhook_id) {
+            return Ok(None);
+        }
+        type DeliveryRow = (i64, String, i64, String, Option<String>);
+        let rows: Vec<DeliveryRow> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, event_type, attempts, next_attempt_at, delivered_at \
+             FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY id DESC"
+        )
+        .bind(webhook_id)
+        .fetch_all(pool)
+        .await)?;
+        type AttemptRow = (i64, i64, String, Option<i64>, Option<String>);
+        let attempts: Vec<AttemptRow> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT a.delivery_id, a.attempt, a.attempted_at, a.status, a.error \
+             FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id \
+             WHERE d.webhook_id = $1 ORDER BY a.delivery_id, a.attempt"
+        )
+        .bind(webhook_id)
+        .fetch_all(pool)
+        .await)?;
+        let deliveries = rows
+            .into_iter()
+            .map(
+                |(id, event_type, attempts_made, next_attempt_at, delivered_at)| Delivery {
+                    id,
+                    event_type,
+                    attempts: attempts_made,
+                    next_attempt_at,
+                    delivered_at,
+                    history: attempts
+                        .iter()
+                        .filter(|a| a.0 == id)
+                        .map(|a| Attempt {
+                            attempt: a.1,
+                            attempted_at: a.2.clone(),
+                            status: a.3,
+                            error: a.4.clone(),
+                        })
+                        .collect(),
+                },
+            )
+            .collect();
+        Ok(Some(deliveries))
+    }
+
+    /// Attempts each webhook delivery that is due, through `send`, recording every attempt;
+    /// a delivery another instance holds is skipped.
+    pub async fn attempt_deliveries<F, Fut>(&self, send: F) -> Result<usize, sqlx::Error>
+    where
+        F: Fn(PendingDelivery) -> Fut,
+        Fut: std::future::Future<Output = AttemptResult>,
+    {
+        let now = Utc::now();
+        macro_rules! round {
+            ($tx:expr, $lock:expr) => {{
+                let mut tx = $tx;
+                let sql = format!(
+                    "SELECT d.id, w.url, w.secret, d.body, d.attempts \
+                     FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                     WHERE d.delivered_at IS NULL AND d.next_attempt_at <= $1 \
+                     ORDER BY d.id LIMIT {BATCH}{}",
+                    $lock
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(rfc3339(now))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut done = 0;
+                for row in rows {
+                    let pending = PendingDelivery {
+                        id: row.try_get("id")?,
+                        url: row.try_get("url")?,
+                        secret: row.try_get("secret")?,
+                        body: row.try_get("body")?,
+                        attempts: row.try_get("attempts")?,
+                    };
+                    let (id, attempt) = (pending.id, pending.attempts + 1);
+                    let result = send(pending).await;
+                    let at = rfc3339(Utc::now());
+                    sqlx::query(
+                        "INSERT INTO webhook_attempts \
+                         (delivery_id, attempt, attempted_at, status, error) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(id)
+                    .bind(attempt)
+                    .bind(&at)
+                    .bind(result.status)
+                    .bind(&result.error)
+                    .execute(&mut *tx)
+                    .await?;
+                    let (next, delivered) = match result.retry_at {
+                        Some(retry_at) => (rfc3339(retry_at), None),
+                        None => (at.clone(), Some(at.clone())),
+                    };
+                    sqlx::query(
+                        "UPDATE webhook_deliveries SET attempts = $1, next_attempt_at = $2, \
+                         delivered_at = $3 WHERE id = $4",
+                    )
+                    .bind(attempt)
+                    .bind(next)
+                    .bind(delivered)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                    done += 1;
+                }
+                tx.commit().await?;
+                Ok(done)
+            }};
+        }
+        match self {
+            Store::Postgres(pool) => round!(pool.begin().await?, " FOR UPDATE OF d SKIP LOCKED"),
+            Store::Sqlite(pools) => round!(pools.write.begin().await?, ""),
+        }
+    }
+
+    /// Records where a user's email notifications go.
+    pub async fn set_user_email(&self, user_id: &str, email: &str) -> Result<(), sqlx::Error> {
+        crate::on_writer!(self, |pool| sqlx::query(
+            "UPDATE users SET email = $1 WHERE id = $2"
+        )
+        .bind(email)
+        .bind(user_id)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+    }
+
+    /// The case's reference and its owner's email address, if the case has an owner who
+    /// gave one.
+    pub async fn owner_email(
+        &self,
+        case_id: &str,
+    ) -> Result<Option<(String, String)>, sqlx::Error> {
+        let row: Option<(String, Option<String>)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT s.reference, u.email FROM case_summaries s \
+             JOIN users u ON u.id = s.owner_id WHERE s.id = $1"
+        )
+        .bind(case_id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.and_then(|(reference, email)| email.map(|email| (reference, email))))
+    }
+}
+
+/// The JSON a channel is sent for a notification: the case, the event's position in it,
+/// its type and the event as stored.
+pub fn notification_body(row: &OutboxRow) -> String {
+    let event: serde_json::Value =
+        serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null);
+    serde_json::json!({
+        "case_id": row.case_id,
+        "sequence": row.sequence,
+        "event_type": row.event_type,
+        "event": event,
+    })
+    .to_string()
+}
