@@ -213,14 +213,14 @@ where
     sqlx::query(
         "INSERT INTO case_summaries (id, reference, version, procedure, division, channel, \
          status, stage, owner_id, theme, root_cause, resident_id, received_on, ended_on, \
-         next_due, due_key, search, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         next_due, due_key, search, body, action_due) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
          ON CONFLICT (id) DO UPDATE SET reference = excluded.reference, version = excluded.version, \
          status = excluded.status, stage = excluded.stage, owner_id = excluded.owner_id, \
          theme = excluded.theme, root_cause = excluded.root_cause, \
          resident_id = excluded.resident_id, ended_on = excluded.ended_on, \
          next_due = excluded.next_due, due_key = excluded.due_key, search = excluded.search, \
-         body = excluded.body \
+         body = excluded.body, action_due = excluded.action_due \
          WHERE case_summaries.version < excluded.version",
     )
     .bind(summary.id)
@@ -241,6 +241,7 @@ where
     .bind(summary.due_key)
     .bind(summary.search)
     .bind(summary.body)
+    .bind(summary.action_due)
     .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM case_deadlines WHERE case_id = $1")
