@@ -77,6 +77,7 @@ impl Modify for BearerAuth {
         reports::kpi,
         reports::tsm,
         reports::self_assessment,
+        reports::annual,
         reports::get_homes,
         reports::put_homes,
         reports::tenure,

@@ -17,9 +17,11 @@
 //! - [`kpi`]: the managers' figures over any period.
 //! - [`tsm`]: the Tenant Satisfaction Measures CH01 and CH02 for a reporting year.
 //! - [`self_assessment`]: the Code provisions case data can evidence, for a reporting year.
+//! - [`annual`]: the annual complaints performance and service improvement report.
 //! - [`csv`]: the CSV form of each report.
 //! - here: the reporting year, the homes per tenure, the ratio every report uses.
 
+pub mod annual;
 mod code;
 pub mod csv;
 pub mod kpi;
@@ -35,6 +37,7 @@ use utoipa::ToSchema;
 
 use casefile_domain::values::Tenure;
 
+pub use annual::{annual, AnnualReport};
 pub use kpi::{kpi, KpiReport, Period, PeriodError};
 pub use self_assessment::{self_assessment, ProvisionRow, SelfAssessment};
 pub use tsm::{tsm, TsmMeasure, TsmReport};

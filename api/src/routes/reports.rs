@@ -10,7 +10,7 @@ use axum::{Extension, Json};
 use casefile_domain::command::SetTenure;
 use casefile_domain::{uk_date, Action};
 use casefile_projections::reports::{
-    self, Homes, KpiReport, Period, ReportingYear, SelfAssessment, TsmReport,
+    self, AnnualReport, Homes, KpiReport, Period, ReportingYear, SelfAssessment, TsmReport,
 };
 use casefile_projections::CaseView;
 use casefile_store::idempotency::KeyClaim;
@@ -214,6 +214,70 @@ pub async fn self_assessment(
     Ok(respond(report, params.format, SelfAssessment::to_csv))
 }
 
+/// The form the annual report is served in.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnualFormat {
+    #[default]
+    Json,
+    /// `section,figure,value,count,of`, one row per figure.
+    Csv,
+    /// A printable page.
+    Html,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AnnualParams {
+    /// The reporting year, 1 April to 31 March, e.g. `2025-26`.
+    pub year: Option<String>,
+    pub format: Option<AnnualFormat>,
+}
+
+/// The annual complaints performance and service improvement report for a reporting year:
+/// volumes, themes and outcomes by stage, the TSMs, timeliness, the self-assessment,
+/// refusals by reason, findings of non-compliance and learning actions.
+#[utoipa::path(get, path = "/api/v1/reports/annual", tag = "reports",
+    params(AnnualParams),
+    responses(
+        (status = 200, body = AnnualReport,
+         description = "JSON, CSV (`section,figure,value,count,of`) with `format=csv`, or a \
+                        printable HTML page with `format=html`"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn annual(
+    State(state): State<AppState>,
+    principal: Principal,
+    params: Result<Query<AnnualParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    principal.require(REPORTERS)?;
+    let Query(params) = params.map_err(|rejection| invalid_query(rejection.body_text()))?;
+    let year = year(params.year.as_deref())?;
+    let homes = state
+        .store
+        .homes(year)
+        .await?
+        .unwrap_or_else(|| Homes::unknown(year));
+    let today = uk_date(Utc::now());
+    let cases = views(&state, year.first_day(), year.last_day()).await?;
+    let report = reports::annual(&cases, state.cases.calendar(), &homes, today);
+    Ok(match params.format.unwrap_or_default() {
+        AnnualFormat::Json => Json(report).into_response(),
+        AnnualFormat::Csv => (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            report.to_csv(),
+        )
+            .into_response(),
+        AnnualFormat::Html => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            report.to_html(),
+        )
+            .into_response(),
+    })
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct HomesParams {
@@ -280,6 +344,7 @@ pub fn routes() -> axum::Router<AppState> {
         .route("/reports/kpi", get(kpi))
         .route("/reports/tsm", get(tsm))
         .route("/reports/self-assessment", get(self_assessment))
+        .route("/reports/annual", get(annual))
         .route("/organisation/homes", get(get_homes).put(put_homes))
         .route("/complaints/{id}/tenure", post(tenure))
 }

@@ -33,18 +33,18 @@ pub const SELF_ASSESSMENT_HEADER: [&str; 7] = [
 ];
 
 /// Builds one CSV document.
-struct Csv {
+pub(super) struct Csv {
     out: String,
 }
 
 impl Csv {
-    fn new(header: &[&str]) -> Self {
+    pub(super) fn new(header: &[&str]) -> Self {
         let mut csv = Self { out: String::new() };
         csv.row(header.iter().map(|h| h.to_string()));
         csv
     }
 
-    fn row(&mut self, fields: impl IntoIterator<Item = String>) {
+    pub(super) fn row(&mut self, fields: impl IntoIterator<Item = String>) {
         let mut first = true;
         for field in fields {
             if !first {
@@ -62,12 +62,12 @@ impl Csv {
         self.out.push('\n');
     }
 
-    fn finish(self) -> String {
+    pub(super) fn finish(self) -> String {
         self.out
     }
 }
 
-fn opt<T: Display>(value: Option<T>) -> String {
+pub(super) fn opt<T: Display>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 

@@ -66,6 +66,14 @@ impl Period {
         Ok(Self { from, to })
     }
 
+    /// A reporting year's days, which always run forwards.
+    pub fn year(year: super::ReportingYear) -> Self {
+        Self {
+            from: year.first_day(),
+            to: year.last_day(),
+        }
+    }
+
     pub fn from(&self) -> NaiveDate {
         self.from
     }

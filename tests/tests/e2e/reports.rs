@@ -7,6 +7,7 @@ use reqwest::Method;
 both_backends! {
     reports_count_a_small_year_by_hand => reports_scenario,
     empty_periods_give_zeros_and_malformed_queries_a_400 => empty_and_malformed_scenario,
+    the_annual_report_brings_the_year_together_as_json_csv_and_html => annual_scenario,
 }
 
 /// Logs a complaint received on `received_on` (England and Wales) with the given tenure;
@@ -331,4 +332,191 @@ async fn empty_and_malformed_scenario(backend: Backend) {
         let (status, body) = app.get(query, &token).await;
         assert_error(status, &body, StatusCode::BAD_REQUEST, code);
     }
+}
+
+async fn annual_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = app.staff().await;
+    let homes = json!({"year": "2025-26", "lcra": 12500, "lcho": 900});
+    let r = app
+        .send(
+            Method::PUT,
+            "/api/v1/organisation/homes",
+            Some(&app.admin_token),
+            Body::Json(homes),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    // The fixture of the first scenario: A in time, B late, C never acknowledged, D the
+    // year before.
+    let (a, a_ref) = case_with_tenure(&app, "2025-05-01", "lcra").await;
+    acknowledge_and_respond(&app, &a, "2025-05-01", "2025-05-08").await;
+    let (b, _) = case_with_tenure(&app, "2025-06-02", "lcra").await;
+    acknowledge_and_respond(&app, &b, "2025-06-02", "2025-06-30").await;
+    let (_c, _) = case_with_tenure(&app, "2025-07-01", "lcho").await;
+    let (_d, d_ref) = case_with_tenure(&app, "2025-03-20", "lcra").await;
+    // E: received Fri 1 August 2025 and refused on Mon 4 August: legal proceedings.
+    let (e, _) = case_with_tenure(&app, "2025-08-01", "lcra").await;
+    let view = app
+        .act_ok(
+            &app.admin_token,
+            &e,
+            "refuse",
+            json!({"reason": "legal_proceedings",
+                   "explanation": "A claim about the same repair is before the county court.",
+                   "occurred_at": "2025-08-04T11:00:00Z"}),
+        )
+        .await;
+    assert_eq!(view["status"], "refused", "{view}");
+    // A learning action from A, still open.
+    let (status, view) = app
+        .post(
+            "/api/v1/learning",
+            &app.admin_token,
+            json!({"case_id": a, "learning": "Check <boiler> repairs a week later",
+                   "theme": "Repairs", "owner": "Repairs manager", "due_on": "2027-01-29"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+
+    let (status, report) = app
+        .get(
+            "/api/v1/reports/annual?year=2025-26",
+            &staff.compliance.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["year"], "2025-26");
+    // A, B, C and E received at Stage 1; none escalated; D is the year before.
+    assert_eq!(report["volumes"], json!({"stage1": 4, "stage2": 0}));
+    assert!(!report.to_string().contains(&d_ref), "{report}");
+    // A and B answered, both upheld.
+    assert_eq!(
+        report["outcomes"]["stage1"],
+        json!({"upheld": 2, "partly_upheld": 0, "not_upheld": 0})
+    );
+    // Timeliness as the KPI report gives it: A in time, B late.
+    assert_eq!(
+        report["timeliness"]["stage1_responded_on_time"],
+        json!({"count": 1, "of": 2, "percent": 50.0})
+    );
+    // CH01 Stage 1 LCRA: A, B and E; 3 × 1000 / 12500 = 0.24 per 1,000 homes.
+    let ch01 = report["tsm"]
+        .as_array()
+        .and_then(|ms| {
+            ms.iter()
+                .find(|m| m["code"] == "CH01" && m["stage"] == 1 && m["tenure"] == "lcra")
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("no CH01: {report}"));
+    assert_eq!(
+        (&ch01["value"], &ch01["numerator"]),
+        (&json!(0.24), &json!(3))
+    );
+    // One refusal, for legal proceedings.
+    assert_eq!(report["refusals"]["total"], json!(1));
+    assert!(
+        report["refusals"]["by_reason"]
+            .as_array()
+            .is_some_and(
+                |rs| rs.contains(&json!({"reason": "legal_proceedings", "count": 1}))
+                    && rs.contains(&json!({"reason": "previously_considered", "count": 0}))
+            ),
+        "{report}"
+    );
+    // Stage 1 timescale (6.3) is not met, so it is a finding of non-compliance.
+    let findings = report["non_compliance"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        findings
+            .iter()
+            .any(|r| r["provision"] == "6.3" && r["comply"] == json!(false)),
+        "{report}"
+    );
+    assert!(
+        findings.iter().all(|r| r["comply"] == json!(false)),
+        "{report}"
+    );
+    // The learning action, open, from A.
+    assert_eq!(report["learning"]["open"], json!(1));
+    assert_eq!(report["learning"]["done"], json!(0));
+    assert_eq!(report["learning"]["actions"][0]["reference"], json!(a_ref));
+    assert_eq!(report["learning"]["actions"][0]["status"], json!("open"));
+
+    // CSV: one row per figure.
+    let r = app
+        .send(
+            Method::GET,
+            "/api/v1/reports/annual?year=2025-26&format=csv",
+            Some(&staff.manager.token),
+            Body::None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r
+        .header("content-type")
+        .is_some_and(|ct| ct.starts_with("text/csv")));
+    let lines: Vec<&str> = r.text.lines().collect();
+    assert_eq!(lines.first(), Some(&"section,figure,value,count,of"));
+    assert!(lines.contains(&"volumes,received_stage1,4,,"), "{}", r.text);
+    assert!(
+        lines.contains(&"refusals,legal_proceedings,1,,"),
+        "{}",
+        r.text
+    );
+    assert!(
+        lines.contains(&"tsm,CH01_stage1_lcra,0.24,3,12500"),
+        "{}",
+        r.text
+    );
+    assert!(
+        lines.contains(&"timeliness,stage1_responded_on_time,50,1,2"),
+        "{}",
+        r.text
+    );
+
+    // HTML: a printable page, with recorded text escaped.
+    let r = app
+        .send(
+            Method::GET,
+            "/api/v1/reports/annual?year=2025-26&format=html",
+            Some(&app.admin_token),
+            Body::None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.header("content-type")
+            .is_some_and(|ct| ct.starts_with("text/html")),
+        "{:?}",
+        r.headers
+    );
+    assert!(r.text.starts_with("<!DOCTYPE html>"), "{}", r.text);
+    assert!(
+        r.text.contains("Check &lt;boiler&gt; repairs"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains("<boiler>"), "{}", r.text);
+
+    // Roles as for the other reports; a bad year is a 400.
+    for token in [&staff.auditor.token, &staff.officer.token] {
+        let (status, body) = app.get("/api/v1/reports/annual?year=2025-26", token).await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let (status, body) = app
+        .get("/api/v1/reports/annual?year=2025", &staff.manager.token)
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "malformed_reporting_year",
+    );
 }
