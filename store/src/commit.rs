@@ -606,10 +606,16 @@ async fn write_sqlite(
     Ok(())
 }
 
-/// Upserts a case's queue row unless a newer version is there (SQLite; also the rebuild's).
-pub async fn write_summary<'e, E>(executor: E, s: &SummaryRow) -> Result<(), sqlx::Error>
+/// Upserts a case's queue row unless a newer version is there: SQLite's commit and the
+/// rebuild on either backend (PostgreSQL's commit does the same inside its one statement).
+pub(crate) async fn write_summary<'e, E, DB>(executor: E, s: &SummaryRow) -> Result<(), sqlx::Error>
 where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    DB: sqlx::Database,
+    E: sqlx::Executor<'e, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     sqlx::query(
         "INSERT INTO case_summaries (id, reference, version, procedure, division, channel, \
@@ -625,25 +631,25 @@ where
          body = excluded.body, action_due = excluded.action_due \
          WHERE case_summaries.version < excluded.version",
     )
-    .bind(&s.id)
-    .bind(&s.reference)
+    .bind(s.id.clone())
+    .bind(s.reference.clone())
     .bind(s.version)
-    .bind(&s.procedure)
-    .bind(&s.division)
-    .bind(&s.channel)
-    .bind(&s.status)
-    .bind(&s.stage)
-    .bind(&s.owner_id)
-    .bind(&s.theme)
-    .bind(&s.root_cause)
-    .bind(&s.resident_id)
-    .bind(&s.received_on)
-    .bind(&s.ended_on)
-    .bind(&s.next_due)
-    .bind(&s.due_key)
-    .bind(&s.search)
-    .bind(&s.body)
-    .bind(&s.action_due)
+    .bind(s.procedure.clone())
+    .bind(s.division.clone())
+    .bind(s.channel.clone())
+    .bind(s.status.clone())
+    .bind(s.stage.clone())
+    .bind(s.owner_id.clone())
+    .bind(s.theme.clone())
+    .bind(s.root_cause.clone())
+    .bind(s.resident_id.clone())
+    .bind(s.received_on.clone())
+    .bind(s.ended_on.clone())
+    .bind(s.next_due.clone())
+    .bind(s.due_key.clone())
+    .bind(s.search.clone())
+    .bind(s.body.clone())
+    .bind(s.action_due.clone())
     .execute(executor)
     .await?;
     Ok(())

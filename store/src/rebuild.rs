@@ -6,7 +6,7 @@ use casefile_domain::{uk_date, Calendar, Complaint};
 use cqrs_es::Aggregate;
 
 use crate::chain::{canonical, link};
-use crate::commit::derived_rows;
+use crate::commit::{derived_rows, write_summary};
 use crate::events::{EventRow, LoadError};
 use crate::records::{entry_row, fold_rows};
 use crate::{on_writer, to_i64, Store};
@@ -210,40 +210,7 @@ where
         .execute(&mut *conn)
         .await?;
     }
-    sqlx::query(
-        "INSERT INTO case_summaries (id, reference, version, procedure, division, channel, \
-         status, stage, owner_id, theme, root_cause, resident_id, received_on, ended_on, \
-         next_due, due_key, search, body, action_due) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
-         ON CONFLICT (id) DO UPDATE SET reference = excluded.reference, version = excluded.version, \
-         status = excluded.status, stage = excluded.stage, owner_id = excluded.owner_id, \
-         theme = excluded.theme, root_cause = excluded.root_cause, \
-         resident_id = excluded.resident_id, ended_on = excluded.ended_on, \
-         next_due = excluded.next_due, due_key = excluded.due_key, search = excluded.search, \
-         body = excluded.body, action_due = excluded.action_due \
-         WHERE case_summaries.version < excluded.version",
-    )
-    .bind(summary.id)
-    .bind(summary.reference)
-    .bind(summary.version)
-    .bind(summary.procedure)
-    .bind(summary.division)
-    .bind(summary.channel)
-    .bind(summary.status)
-    .bind(summary.stage)
-    .bind(summary.owner_id)
-    .bind(summary.theme)
-    .bind(summary.root_cause)
-    .bind(summary.resident_id)
-    .bind(summary.received_on)
-    .bind(summary.ended_on)
-    .bind(summary.next_due)
-    .bind(summary.due_key)
-    .bind(summary.search)
-    .bind(summary.body)
-    .bind(summary.action_due)
-    .execute(&mut *conn)
-    .await?;
+    write_summary(&mut *conn, &summary).await?;
     sqlx::query("DELETE FROM case_deadlines WHERE case_id = $1")
         .bind(id.clone())
         .execute(&mut *conn)
