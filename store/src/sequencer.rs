@@ -74,7 +74,7 @@ impl Sequencer {
         self.kick.notify_one();
     }
 
-    /// Runs until `shutdown` completes: on every kick, and every [`POLL`] for the events of
+    /// Runs until `shutdown` completes: on every kick, and every 100 ms for the events of
     /// other instances. Does nothing on SQLite.
     pub async fn run(self, store: Store, shutdown: impl std::future::Future<Output = ()>) {
         if !matches!(store, Store::Postgres(_)) {
