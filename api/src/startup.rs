@@ -96,7 +96,12 @@ impl Application {
             tracing::info!(version = %calendar.version(), "bank holidays loaded");
         }
 
-        let store = Store::open(&config.database_url, Access::Migrate).await?;
+        let store = Store::open_with(
+            &config.database_url,
+            Access::Migrate,
+            config.pool_settings(),
+        )
+        .await?;
         store
             .repair(&calendar)
             .await
