@@ -184,7 +184,9 @@ fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
-fn conditions(filter: &QueueFilter, window: &SlaWindow) -> Conditions {
+/// The `WHERE` conditions of `filter`; `trigram_table` is SQLite's FTS5 trigram index of
+/// the search text, which narrows a free-text search before the exact `LIKE`.
+fn conditions(filter: &QueueFilter, window: &SlaWindow, trigram_table: bool) -> Conditions {
     let mut c = Conditions::default();
     let text = |c: &mut Conditions, column: &str, value: &Option<String>| {
         if let Some(v) = value {
@@ -213,10 +215,20 @@ fn conditions(filter: &QueueFilter, window: &SlaWindow) -> Conditions {
         c.add("ended_on <= ?", to.to_string());
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let q = q.to_lowercase();
         c.add(
             "search LIKE ? ESCAPE '\\'",
-            format!("%{}%", escape_like(&q.to_lowercase())),
+            format!("%{}%", escape_like(&q)),
         );
+        // On PostgreSQL a trigram index answers the LIKE itself. SQLite's LIKE cannot use
+        // an index, so the FTS5 trigram table finds the candidate rows (it needs three
+        // characters); the LIKE above keeps the exact meaning.
+        if trigram_table && q.chars().count() >= 3 {
+            c.add(
+                "rowid IN (SELECT rowid FROM case_search WHERE case_search MATCH ?)",
+                format!("\"{}\"", q.replace('"', "\"\"")),
+            );
+        }
     }
     if filter.actions_overdue {
         c.add("action_due < ?", window.today.to_string());
@@ -280,7 +292,7 @@ impl Store {
         today: NaiveDate,
     ) -> Result<QueuePage, sqlx::Error> {
         let window = SlaWindow::new(calendar, today);
-        let mut c = conditions(filter, &window);
+        let mut c = conditions(filter, &window, matches!(self, Store::Sqlite(_)));
         // Counting stops at COUNT_LIMIT: an exact count of a million rows would cost more
         // than the page it goes with.
         let count_sql = format!(

@@ -195,6 +195,15 @@ async fn queue_scenario(backend: Backend) {
         ids(&app, t, &format!("q={reference}")).await,
         of(&[&f.closed])
     );
+    // The search index (SQLite's trigram table, PostgreSQL's trigram index) is rebuilt
+    // with the rows it indexes.
+    app.rebuild().await;
+    assert_eq!(ids(&app, t, "q=QUINCY").await, of(&[&f.pending]));
+    assert_eq!(
+        ids(&app, t, "q=h6").await,
+        of(&[&f.pending]),
+        "shorter than a trigram"
+    );
     // Received and closed periods (inclusive).
     assert_eq!(
         ids(
