@@ -200,7 +200,7 @@ main() {
         # The benchmarks' harnesses, run for a second each in the test build: this proves
         # they work end to end. It times nothing; `cargo bench` gives the figures.
         log "smoke run of the benchmarks (QUICK=1)"
-        QUICK=1 cargo test --locked -p casefile-tests --bench service --bench queue || status=$?
+        QUICK=1 cargo test --locked -p casefile-tests --bench service --bench queue --bench scale || status=$?
     fi
     exit "$status"
 }
