@@ -213,6 +213,175 @@ impl crate::Store {
     }
 }
 
+/// Events read per query when every chain is verified.
+const VERIFY_PAGE: i64 = 20_000;
+
+impl crate::Store {
+    /// Verifies every case's chain, in case id order. The events are read in pages in
+    /// (case, sequence) order instead of a query per case, and each page is hashed on two
+    /// blocking threads while the next one loads. `progress` is told the events checked so
+    /// far. A case whose fold exists without any events is reported missing its first event.
+    pub async fn verify_all(
+        &self,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Vec<(String, Verdict)>, crate::LoadError> {
+        use sqlx::Row;
+        let anchors = crate::on_pool!(self, |pool| {
+            let rows = sqlx::query("SELECT id, version, last_hash FROM case_records")
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| -> Result<(String, Anchor), sqlx::Error> {
+                    let version: i64 = row.try_get("version")?;
+                    Ok((
+                        row.try_get("id")?,
+                        Anchor {
+                            version: u64::try_from(version).unwrap_or_default(),
+                            last_hash: row.try_get("last_hash")?,
+                        },
+                    ))
+                })
+                .collect::<Result<std::collections::HashMap<_, _>, _>>()?
+        });
+        let anchors = std::sync::Arc::new(anchors);
+        let sql = format!(
+            "SELECT {} FROM events WHERE aggregate_type = $1 AND (aggregate_id, sequence) > ($2, $3) \
+             ORDER BY aggregate_id, sequence LIMIT {VERIFY_PAGE}",
+            crate::events::columns(self)
+        );
+        let mut verdicts = Vec::new();
+        let mut checked = 0_u64;
+        let mut after = (String::new(), 0_i64);
+        let mut carried: Vec<crate::events::EventRow> = Vec::new();
+        let mut hashing: Option<tokio::task::JoinHandle<Result<Checked, crate::LoadError>>> = None;
+        loop {
+            let page = crate::on_pool!(self, |pool| {
+                let rows = sqlx::query(&sql)
+                    .bind(<casefile_domain::Complaint as cqrs_es::Aggregate>::TYPE)
+                    .bind(&after.0)
+                    .bind(after.1)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter()
+                    .map(crate::events::EventRow::from_row)
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?
+            });
+            let last_page = (page.len() as i64) < VERIFY_PAGE;
+            if let Some(last) = page.last() {
+                after = (last.aggregate_id.clone(), last.sequence);
+            }
+            carried.extend(page);
+            // The last case of a page may go on in the next one: keep it back.
+            let keep_from = if last_page {
+                carried.len()
+            } else {
+                let last_id = carried.last().map(|r| r.aggregate_id.clone());
+                carried
+                    .iter()
+                    .position(|r| Some(&r.aggregate_id) == last_id.as_ref())
+                    .unwrap_or(0)
+            };
+            let rest = carried.split_off(keep_from);
+            let batch = std::mem::replace(&mut carried, rest);
+            if let Some(previous) = hashing.take() {
+                let done = previous.await.map_err(join_error)??;
+                checked += done.events;
+                verdicts.extend(done.verdicts);
+                progress(checked);
+            }
+            let anchors = anchors.clone();
+            hashing = Some(tokio::task::spawn_blocking(move || {
+                check_batch(&batch, &anchors)
+            }));
+            if last_page {
+                break;
+            }
+        }
+        if let Some(previous) = hashing.take() {
+            let done = previous.await.map_err(join_error)??;
+            checked += done.events;
+            verdicts.extend(done.verdicts);
+            progress(checked);
+        }
+        let seen: std::collections::HashSet<String> =
+            verdicts.iter().map(|(id, _)| id.clone()).collect();
+        for (id, anchor) in anchors.iter() {
+            if !seen.contains(id) {
+                verdicts.push((id.clone(), verify(id, &[], Some(anchor))));
+            }
+        }
+        verdicts.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(verdicts)
+    }
+}
+
+/// The verdicts of one batch of whole cases.
+struct Checked {
+    events: u64,
+    verdicts: Vec<(String, Verdict)>,
+}
+
+fn join_error(err: tokio::task::JoinError) -> crate::LoadError {
+    crate::LoadError::Corrupt {
+        id: String::new(),
+        sequence: 0,
+        message: format!("verification stopped: {err}"),
+    }
+}
+
+/// Verifies the cases of `rows` (whole cases, in order), half on this thread and half on
+/// another.
+fn check_batch(
+    rows: &[crate::events::EventRow],
+    anchors: &std::collections::HashMap<String, Anchor>,
+) -> Result<Checked, crate::LoadError> {
+    // Split at a case boundary near the middle.
+    let middle = rows.len() / 2;
+    let split = rows
+        .get(middle)
+        .and_then(|at| {
+            rows[middle..]
+                .iter()
+                .position(|r| r.aggregate_id != at.aggregate_id)
+                .map(|offset| middle + offset)
+        })
+        .unwrap_or(rows.len());
+    let (first, second) = rows.split_at(split);
+    let (a, b) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| check_cases(second, anchors));
+        let mine = check_cases(first, anchors);
+        (mine, other.join())
+    });
+    let mut a = a?;
+    let b = b.map_err(|_| crate::LoadError::Corrupt {
+        id: String::new(),
+        sequence: 0,
+        message: "verification thread panicked".to_string(),
+    })??;
+    a.events += b.events;
+    a.verdicts.extend(b.verdicts);
+    Ok(a)
+}
+
+fn check_cases(
+    rows: &[crate::events::EventRow],
+    anchors: &std::collections::HashMap<String, Anchor>,
+) -> Result<Checked, crate::LoadError> {
+    let mut verdicts = Vec::new();
+    for case in rows.chunk_by(|a, b| a.aggregate_id == b.aggregate_id) {
+        let id = &case[0].aggregate_id;
+        let chain = case
+            .iter()
+            .map(crate::events::EventRow::chain_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        verdicts.push((id.clone(), verify(id, &chain, anchors.get(id))));
+    }
+    Ok(Checked {
+        events: rows.len() as u64,
+        verdicts,
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

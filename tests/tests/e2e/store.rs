@@ -107,6 +107,21 @@ async fn tampering_scenario(backend: Backend) {
         intact,
         "others are unaffected"
     );
+    // The whole-store check (paged, hashed in parallel) says the same of every case.
+    let store = casefile_store::Store::open(&app.database_url(), casefile_store::Access::ReadOnly)
+        .await
+        .unwrap();
+    let all = store.verify_all(|_| {}).await.unwrap();
+    let mut ids: Vec<&String> = vec![&untouched, &altered, &deleted, &swapped, &forged];
+    ids.sort();
+    assert_eq!(all.iter().map(|(id, _)| id).collect::<Vec<_>>(), ids);
+    for (id, verdict) in &all {
+        assert_eq!(
+            serde_json::to_value(verdict).unwrap(),
+            verify(&app, id).await,
+            "case {id}"
+        );
+    }
 
     // Only auditors, compliance and managers (and admins) may ask.
     let s = app.staff().await;
