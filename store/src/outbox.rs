@@ -479,17 +479,6 @@ impl Store {
         .map(|_| ()))
     }
 
-    /// The case's reference and its owner's email address, if the case has an owner who
-    /// gave one.
-    pub async fn owner_email(
-        &self,
-        case_id: &str,
-    ) -> Result<Option<(String, String)>, sqlx::Error> {
-        let found = self.notification_recipients(case_id).await?;
-        Ok(found
-            .and_then(|(reference, recipients)| recipients.owner.map(|email| (reference, email))))
-    }
-
     /// A case's reference and the addresses its notifications go to: the owner's, and
     /// their team leader's. `None` when the case has no owner.
     pub async fn notification_recipients(

@@ -110,9 +110,9 @@ impl Deliverer {
         }
     }
 
-    /// Emails the case owner, copying their team leader; `false` (try again next round) if
-    /// the server did not take the message. A case whose owner has no address has nobody
-    /// to email; a team leader without one is left out.
+    /// Emails the case owner, copying their team leader (or the team leader alone when the
+    /// owner has no address); `false` (try again next round) if the server did not take the
+    /// message. A case without an owner, or with nobody to write to, emails nobody.
     async fn email(&self, mailer: &Mailer, row: &OutboxRow) -> bool {
         let (reference, recipients) = match self.store.notification_recipients(&row.case_id).await {
             Ok(Some(found)) => found,
@@ -122,11 +122,13 @@ impl Deliverer {
                 return false;
             }
         };
-        let Some(owner) = recipients.owner else {
-            return true;
+        let (to, copy) = match (recipients.owner, recipients.team_leader) {
+            (Some(owner), Some(leader)) if owner != leader => (owner, Some(leader)),
+            (Some(owner), _) => (owner, None),
+            (None, Some(leader)) => (leader, None),
+            (None, None) => return true,
         };
-        let copy = recipients.team_leader.filter(|leader| *leader != owner);
-        match send_email(mailer, &reference, &owner, copy.as_deref(), row).await {
+        match send_email(mailer, &reference, &to, copy.as_deref(), row).await {
             Ok(()) => true,
             Err(err) => {
                 tracing::warn!(%err, case_id = %row.case_id, "email not sent");
