@@ -36,6 +36,9 @@ pub struct CommandContext {
     pub user_agent: Option<String>,
     /// The request's `Idempotency-Key`, recorded in the command's transaction.
     pub idempotency: Option<KeyClaim>,
+    /// The automation rule a command of the service's own carries out, recorded with its
+    /// events (`automation.<rule>`).
+    pub rule: Option<String>,
 }
 
 impl CommandContext {
@@ -49,6 +52,9 @@ impl CommandContext {
         ]);
         if let Some(agent) = &self.user_agent {
             metadata.insert(meta::USER_AGENT.to_string(), agent.clone());
+        }
+        if let Some(rule) = &self.rule {
+            metadata.insert(meta::RULE.to_string(), rule.clone());
         }
         metadata
     }

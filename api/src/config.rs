@@ -117,7 +117,9 @@ pub struct Config {
     #[arg(long, env = "CASEFILE_DUE_SOON_DAYS", default_value_t = 2)]
     pub due_soon_days: u32,
 
-    /// SMTP server for email notifications, e.g. `smtp://127.0.0.1:2525`.
+    /// SMTP server for email notifications: `smtp://host:port` (plain),
+    /// `smtp://host:port?tls=required` (STARTTLS) or `smtps://host:port` (TLS); see
+    /// docs/operations.md.
     #[arg(long, env = "CASEFILE_SMTP_URL")]
     pub smtp_url: Option<String>,
 }

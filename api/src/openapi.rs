@@ -64,6 +64,8 @@ impl Modify for BearerAuth {
         users::list_users,
         users::issue_token,
         users::revoke_tokens,
+        users::set_team_leader,
+        users::team_leader,
         users::me,
         crate::web::users_api::update_user,
         crate::web::users_api::password_link,

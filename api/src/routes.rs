@@ -93,6 +93,10 @@ pub fn api(state: AppState) -> Router<AppState> {
             "/users/{id}/tokens",
             post(users::issue_token).delete(users::revoke_tokens),
         )
+        .route(
+            "/users/{id}/team-leader",
+            put(users::set_team_leader).get(users::team_leader),
+        )
         .route("/me", get(users::me))
         .merge(reports::routes())
         .merge(duties::routes())

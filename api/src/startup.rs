@@ -49,6 +49,8 @@ pub enum StartupError {
     Repair(#[source] casefile_store::LoadError),
     #[error("cannot set up the administrator: {0}")]
     Admin(#[source] sqlx::Error),
+    #[error("CASEFILE_SMTP_URL: {0}")]
+    Smtp(#[source] lettre::transport::smtp::Error),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -130,15 +132,23 @@ impl Application {
             procedure_options,
         )?;
         let sequencer = Sequencer::default();
+        let automation = crate::watchdog::automation::Automation::new(services.procedures.clone());
+        let mailer = config
+            .smtp_url
+            .as_deref()
+            .map(crate::watchdog::delivery::smtp_transport)
+            .transpose()
+            .map_err(StartupError::Smtp)?;
         let cases = Arc::new(Cases::new(store.clone(), services, sequencer.clone()));
         let watchdog = crate::watchdog::Watchdog {
             store: store.clone(),
             committed: cases.committed(),
             cases: cases.clone(),
+            automation,
             config: crate::watchdog::WatchdogConfig {
                 interval: std::time::Duration::from_secs(config.watchdog_interval_secs),
                 due_soon_days: config.due_soon_days,
-                smtp_url: config.smtp_url.clone(),
+                mailer,
             },
         };
         let state = AppState {

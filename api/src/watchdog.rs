@@ -4,6 +4,7 @@
 //! instances cannot record it twice; an advisory lock keeps them from scanning at once.
 //! [`delivery`] hands the alerts' outbox rows to the notification channels.
 
+pub mod automation;
 pub mod delivery;
 
 use std::collections::HashSet;
@@ -31,8 +32,8 @@ pub struct WatchdogConfig {
     pub interval: Duration,
     /// A step is alerted `due_soon` from this many working days before its due date.
     pub due_soon_days: u32,
-    /// Where email notifications go out (`smtp://host:port`), if anywhere.
-    pub smtp_url: Option<String>,
+    /// Where email notifications go out, if anywhere (built from `CASEFILE_SMTP_URL`).
+    pub mailer: Option<delivery::Mailer>,
 }
 
 /// Quiet time after a commit before scanning, so a burst of commands makes one scan.
@@ -44,6 +45,8 @@ pub struct Watchdog {
     pub config: WatchdogConfig,
     /// Notified after every commit.
     pub committed: Arc<Notify>,
+    /// The procedures' automation rules, run in each scan.
+    pub automation: automation::Automation,
 }
 
 /// The alert identity never raised twice.
@@ -53,7 +56,7 @@ impl Watchdog {
     /// Scans until `shutdown` completes, and delivers notifications alongside.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let deliverer = delivery::Deliverer::new(self.store.clone(), self.config.smtp_url.clone());
+        let deliverer = delivery::Deliverer::new(self.store.clone(), self.config.mailer.clone());
         let delivering = tokio::spawn(deliverer.run(async move {
             let mut stopped = stopped;
             let _ = stopped.wait_for(|s| *s).await;
@@ -79,12 +82,16 @@ impl Watchdog {
         let _ = delivering.await;
     }
 
-    /// One scan: raises every alert due today that is not yet on its case. Returns how
-    /// many were raised; none if another instance is scanning.
+    /// One scan: carries out every automation rule whose moment has come, then raises
+    /// every alert due today that is not yet on its case. Returns how many alerts were
+    /// raised; none if another instance is scanning.
     pub async fn scan(&self) -> Result<usize, ApiError> {
         let Some(lock) = self.store.try_scan_lock().await? else {
             return Ok(0);
         };
+        if let Err(err) = self.automation.run(&self.store, &self.cases).await {
+            tracing::warn!(%err, "automation failed");
+        }
         let raised = self.raise_due().await;
         lock.release().await;
         raised
@@ -169,7 +176,19 @@ impl Watchdog {
 /// The context of commands the watchdog issues. Its actor id names the watchdog, which is
 /// what marks the events as automatic in the audit trail.
 pub fn system_context() -> CommandContext {
-    let actor = watchdog_actor();
+    actor_context(watchdog_actor())
+}
+
+/// The context of the commands an automation rule issues: the rule's own actor, and the
+/// rule named in the events' metadata.
+pub fn automation_context(rule: casefile_domain::AutoRule) -> CommandContext {
+    CommandContext {
+        rule: Some(format!("automation.{}", rule.as_str())),
+        ..actor_context(rule.actor())
+    }
+}
+
+fn actor_context(actor: casefile_domain::Actor) -> CommandContext {
     CommandContext {
         principal: Principal {
             id: actor.id,
@@ -181,5 +200,6 @@ pub fn system_context() -> CommandContext {
         request_id: format!("watchdog-{}", uuid::Uuid::now_v7()),
         user_agent: None,
         idempotency: None,
+        rule: None,
     }
 }

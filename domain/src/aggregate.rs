@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::alert::{watchdog_actor, AlertResolution, AlertState, RaisedAlert, WATCHDOG_ACTOR_ID};
 use crate::calendar::{Calendar, Division};
 use crate::command::{
-    Action, ComplaintCommand, LearningAction, LearningEntry, NoteKind, RaiseSlaAlert,
+    Action, Automate, ComplaintCommand, LearningAction, LearningEntry, NoteKind, RaiseSlaAlert,
     RespondToStage,
 };
-use crate::deadline::deadlines;
+use crate::deadline::{deadlines, DeadlineStep};
 use crate::error::ComplaintError;
 use crate::event::ComplaintEvent;
 use crate::procedure::{Procedure, ProcedureRegistry, Scheme, Step};
@@ -165,6 +165,21 @@ pub struct TrackedAction {
     pub done: bool,
 }
 
+/// When an automation rule acknowledged, escalated or deadlocked the case. A person's entry
+/// of the same act, backdated to before the automatic one, is still taken: it is what
+/// really happened, and the earlier date then stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutomaticActs {
+    pub acknowledged: Option<DateTime<Utc>>,
+    pub escalated: Option<DateTime<Utc>>,
+    pub deadlocked: Option<DateTime<Utc>>,
+}
+
+/// Whether a person's entry at `at` comes before an automatic act at `automatic`.
+fn before_automatic(at: DateTime<Utc>, automatic: Option<DateTime<Utc>>) -> bool {
+    automatic.is_some_and(|automatic| at < automatic)
+}
+
 /// The state the rules read. Dates are UK civil dates. Fields added after the first
 /// release default when absent, so stored snapshots of older cases still load.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -208,6 +223,9 @@ pub struct Complaint {
     /// Every SLA alert raised on the case, in order, and whether it is still open.
     #[serde(default)]
     pub alerts: Vec<RaisedAlert>,
+    /// The acts on record that an automation rule did.
+    #[serde(default)]
+    pub automatic: AutomaticActs,
 }
 
 impl Aggregate for Complaint {
@@ -235,7 +253,8 @@ impl Aggregate for Complaint {
         let day = uk_date(event.occurred_at());
         // Automatic events are stamped when the service notices something; staff entries
         // backdated to before them must still be accepted.
-        if !event.is_automatic() {
+        let automatic = event.is_automatic().then(|| event.occurred_at());
+        if automatic.is_none() {
             self.last_occurred_at = Some(event.occurred_at());
         }
         match event {
@@ -259,7 +278,10 @@ impl Aggregate for Complaint {
                     issue_arose_on,
                 })
             }
-            Acknowledged { .. } => self.acknowledged_on = Some(day),
+            Acknowledged { .. } => {
+                self.acknowledged_on = Some(day);
+                self.automatic.acknowledged = automatic;
+            }
             Defined { stage, .. } => self.defined_on.set(stage, day),
             RepresentativeAdded {
                 representative_id, ..
@@ -312,13 +334,19 @@ impl Aggregate for Complaint {
                 Stage::Stage2 => self.extended.stage2 += working_days,
             },
             Stage1Responded { by, .. } => self.stage1 = Some(Responded { on: day, by: by.id }),
-            Escalated { .. } => self.escalated_on = Some(day),
+            Escalated { .. } => {
+                self.escalated_on = Some(day);
+                self.automatic.escalated = automatic;
+            }
             Stage2Acknowledged { .. } => self.stage2_acknowledged_on = Some(day),
             Stage2Responded { by, .. } => self.stage2 = Some(Responded { on: day, by: by.id }),
             Closed { .. } => self.end(Status::Closed, day),
             Withdrawn { .. } => self.end(Status::Withdrawn, day),
             Refused { .. } => self.end(Status::Refused, day),
-            Deadlocked { .. } => self.deadlocked_on = Some(day),
+            Deadlocked { .. } => {
+                self.deadlocked_on = Some(day);
+                self.automatic.deadlocked = automatic;
+            }
             ReferredToRedress {
                 scheme, reference, ..
             } => {
@@ -384,6 +412,16 @@ impl Complaint {
         }
     }
 
+    /// The stage the case was in at `at`: an automatic escalation after `at` had not yet
+    /// happened, so a backdated entry is judged in Stage 1.
+    pub fn stage_at(&self, at: DateTime<Utc>) -> Stage {
+        if before_automatic(at, self.automatic.escalated) {
+            Stage::Stage1
+        } else {
+            self.stage()
+        }
+    }
+
     pub fn responded(&self, stage: Stage) -> Option<&Responded> {
         match stage {
             Stage::Stage1 => self.stage1.as_ref(),
@@ -411,7 +449,10 @@ impl Complaint {
         if let Action::RaiseSlaAlert(raise) = command.action {
             return self.raise_alert(raise, &command.actor, services);
         }
-        let events = self.decide_entry(command, services)?;
+        let events = match command.action {
+            Action::Automate(automate) => self.automate(automate, command.actor, services)?,
+            _ => self.decide_entry(command, services)?,
+        };
         let resolved = self.resolutions(&events, services);
         Ok(events.into_iter().chain(resolved).collect())
     }
@@ -464,6 +505,105 @@ impl Complaint {
             state,
             due,
         }])
+    }
+
+    /// What an automation rule of the case's own procedure copy does now, by the rule's
+    /// actor; `AutomationNotDue` when the rule is off or its moment has not come (or has
+    /// passed: a rule acts once, so a second instance trying it again is refused).
+    fn automate(
+        &self,
+        automate: Automate,
+        by: Actor,
+        services: &ComplaintServices,
+    ) -> Result<Vec<ComplaintEvent>, ComplaintError> {
+        use ComplaintEvent as E;
+        let rule = automate.rule();
+        if by.id != rule.actor().id {
+            return Err(ComplaintError::AutomaticOnly);
+        }
+        let facts = self.facts()?;
+        self.ensure_open()?;
+        let procedure = &facts.procedure;
+        let automation = &procedure.automation;
+        let occurred_at = services.clock.now();
+        let today = uk_date(occurred_at);
+        let not_due = || ComplaintError::AutomationNotDue {
+            rule: rule.as_str(),
+        };
+        let event = match automate {
+            Automate::Acknowledge => {
+                if !automation.acknowledge_on_logging || self.acknowledged_on.is_some() {
+                    return Err(not_due());
+                }
+                E::Acknowledged {
+                    occurred_at,
+                    by,
+                    text: None,
+                }
+            }
+            Automate::Escalate => {
+                if !automation.escalate_breached_stage1
+                    || procedure.stages < 2
+                    || self.escalated_on.is_some()
+                    || self.stage1.is_some()
+                {
+                    return Err(not_due());
+                }
+                let breached = deadlines(self, &services.calendar, today)
+                    .into_iter()
+                    .find(|d| d.step == DeadlineStep::Procedure(Step::Stage1Response))
+                    .filter(|d| d.met_on.is_none() && today > d.due)
+                    .ok_or_else(not_due)?;
+                E::Escalated {
+                    occurred_at,
+                    by,
+                    reason: format!(
+                        "The Stage 1 response was due on {} and has not been sent: escalated \
+                         automatically under the procedure's escalate_breached_stage1 rule.",
+                        breached.due
+                    ),
+                }
+            }
+            Automate::Deadlock => {
+                let weeks = procedure
+                    .deadlock
+                    .as_ref()
+                    .and_then(|rule| rule.after_weeks)
+                    .filter(|_| automation.deadlock_after_limit)
+                    .ok_or_else(not_due)?;
+                let eligible_on = facts.received_on + chrono::Days::new(u64::from(weeks) * 7);
+                // Unresolved: no deadlock yet, and the stage the case is in not answered.
+                if self.deadlocked_on.is_some()
+                    || self.responded(self.stage()).is_some()
+                    || today < eligible_on
+                {
+                    return Err(not_due());
+                }
+                E::Deadlocked {
+                    occurred_at,
+                    by,
+                    on_request: false,
+                    reason: format!(
+                        "Unresolved {weeks} weeks after receipt on {}: deadlocked \
+                         automatically under the procedure's deadlock rule.",
+                        facts.received_on
+                    ),
+                }
+            }
+            Automate::Assign { owner } => {
+                if automation.assign.is_none() || self.owner.is_some() {
+                    return Err(not_due());
+                }
+                text("owner_id", &owner.id, 200)?;
+                E::OwnerAssigned {
+                    occurred_at,
+                    by,
+                    owner,
+                    previous: None,
+                }
+            }
+        };
+        Ok(vec![event])
     }
 
     /// The events resolving each open alert that `events` show met or no longer due.
@@ -607,11 +747,15 @@ impl Complaint {
 
         let event = match action {
             Action::Log { .. } => return Err(ComplaintError::AlreadyLogged),
-            Action::RaiseSlaAlert(_) => return Err(ComplaintError::AutomaticOnly),
+            Action::RaiseSlaAlert(_) | Action::Automate(_) => {
+                return Err(ComplaintError::AutomaticOnly)
+            }
             Action::Acknowledge(c) => {
                 optional_text("text", c.text.as_deref().unwrap_or(""), MAX_TEXT)?;
                 self.ensure_open()?;
-                if self.acknowledged_on.is_some() {
+                if self.acknowledged_on.is_some()
+                    && !before_automatic(occurred_at, self.automatic.acknowledged)
+                {
                     return Err(ComplaintError::AlreadyAcknowledged);
                 }
                 E::Acknowledged {
@@ -865,7 +1009,7 @@ impl Complaint {
                 }
                 text("reason", &c.reason, MAX_TEXT)?;
                 self.ensure_open()?;
-                let stage = self.stage();
+                let stage = self.stage_at(occurred_at);
                 let step = match stage {
                     Stage::Stage1 => Step::Stage1Response,
                     Stage::Stage2 => Step::Stage2Response,
@@ -930,7 +1074,9 @@ impl Complaint {
                 if procedure.stages < 2 {
                     return Err(ComplaintError::NoStageTwo);
                 }
-                if self.escalated_on.is_some() {
+                if self.escalated_on.is_some()
+                    && !before_automatic(occurred_at, self.automatic.escalated)
+                {
                     return Err(ComplaintError::AlreadyEscalated);
                 }
                 if self.stage1.is_none() {
@@ -1034,7 +1180,9 @@ impl Complaint {
                     .deadlock
                     .as_ref()
                     .ok_or(ComplaintError::NoDeadlockRule)?;
-                if self.deadlocked_on.is_some() {
+                if self.deadlocked_on.is_some()
+                    && !before_automatic(occurred_at, self.automatic.deadlocked)
+                {
                     return Err(ComplaintError::AlreadyDeadlocked);
                 }
                 if c.on_request {

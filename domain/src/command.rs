@@ -56,6 +56,9 @@ pub enum Action {
     SetTenure(SetTenure),
     /// Automatic: only the service's watchdog raises alerts, always at the present time.
     RaiseSlaAlert(RaiseSlaAlert),
+    /// Automatic: an automation rule of the case's procedure acting, by the rule's own
+    /// actor, at the present time.
+    Automate(Automate),
 }
 
 impl Action {
@@ -89,7 +92,7 @@ impl Action {
             Withdraw(c) => c.occurred_at,
             Reopen(c) => c.occurred_at,
             SetTenure(c) => c.occurred_at,
-            RaiseSlaAlert(_) => None,
+            RaiseSlaAlert(_) | Automate(_) => None,
         }
     }
 }
@@ -516,4 +519,28 @@ pub struct RaiseSlaAlert {
     pub step: crate::deadline::DeadlineStep,
     pub state: crate::alert::AlertState,
     pub due: NaiveDate,
+}
+
+/// What an automation rule does to a case; which rule it is follows from the variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Automate {
+    Acknowledge,
+    Escalate,
+    Deadlock,
+    /// Assign the case to `owner`, chosen by the service from the procedure's lists.
+    Assign {
+        owner: Actor,
+    },
+}
+
+impl Automate {
+    pub fn rule(&self) -> crate::automation::AutoRule {
+        use crate::automation::AutoRule;
+        match self {
+            Self::Acknowledge => AutoRule::AcknowledgeOnLogging,
+            Self::Escalate => AutoRule::EscalateBreachedStage1,
+            Self::Deadlock => AutoRule::DeadlockAfterLimit,
+            Self::Assign { .. } => AutoRule::AssignNewCases,
+        }
+    }
 }

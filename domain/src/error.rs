@@ -128,6 +128,8 @@ pub enum ComplaintError {
     },
     #[error("only the service raises alerts")]
     AutomaticOnly,
+    #[error("the automation rule `{rule}` does not apply to the case now")]
+    AutomationNotDue { rule: &'static str },
 }
 
 /// How a broken rule should be read: the case is in the wrong state (retrying later may
@@ -154,6 +156,7 @@ impl ComplaintError {
             AlertAlreadyRaised { .. } => "alert_already_raised",
             AlertNotDue { .. } => "alert_not_due",
             AutomaticOnly => "automatic_only",
+            AutomationNotDue { .. } => "automation_not_due",
             OccurredBeforeReceipt { .. } => "occurred_before_receipt",
             CaseClosed(_) => "case_closed",
             CaseNotClosed => "case_not_closed",

@@ -394,13 +394,11 @@ impl ComplaintEvent {
         }
     }
 
-    /// Recorded by the service on its own rather than for a real-world act: such events
-    /// stand outside the ordering of backdated entries.
+    /// Recorded by the service on its own (an alert, or an automation rule acting) rather
+    /// than entered by a person: such events stand outside the ordering of backdated
+    /// entries, so a late entry of what happened before them is never refused for them.
     pub fn is_automatic(&self) -> bool {
-        matches!(
-            self,
-            ComplaintEvent::SlaAlertRaised { .. } | ComplaintEvent::SlaAlertResolved { .. }
-        )
+        crate::automation::is_system_actor(&self.by().id)
     }
 
     /// The variant name, as stored in the event store's `event_type` column.

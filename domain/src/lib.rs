@@ -16,10 +16,12 @@
 //! - [`aggregate`]: the rules (`handle`) and the state they read (`apply`).
 //! - [`resident`]: the [`Resident`] aggregate: disclosed needs and agreed adjustments.
 //! - [`alert`]: SLA alerts the service raises and resolves on its own.
+//! - [`automation`]: the automatic actions a procedure asks for, and their actors.
 //! - [`deadline`]: due dates and SLA states of each live step and the promised next update.
 
 pub mod aggregate;
 pub mod alert;
+pub mod automation;
 pub mod calendar;
 pub mod command;
 pub mod deadline;
@@ -31,6 +33,7 @@ pub mod values;
 
 pub use aggregate::{Clock, Complaint, ComplaintServices, Status, SystemClock};
 pub use alert::{watchdog_actor, AlertResolution, AlertState, WATCHDOG_ACTOR_ID};
+pub use automation::{is_system_actor, AutoRule};
 pub use calendar::{Calendar, Division};
 pub use command::{Action, ComplaintCommand};
 pub use deadline::{deadlines, unmet_state, Commitment, Deadline, DeadlineState, DeadlineStep};

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::Division;
 use crate::values::Stage;
 
 /// A deadline-bearing step of the procedure.
@@ -160,6 +161,80 @@ fn twelve() -> u32 {
     12
 }
 
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+/// Who new cases are assigned to, round robin over a list of user ids: the list for the
+/// case's theme if it has one listed, else its division's, else `officers`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub officers: Vec<String>,
+    /// Division id (`england-and-wales`, `scotland`, `northern-ireland`) to user ids.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_division: BTreeMap<String, Vec<String>>,
+    /// Theme to user ids.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_theme: BTreeMap<String, Vec<String>>,
+}
+
+impl Assignment {
+    /// The officers a case with `theme` in `division` is shared among.
+    pub fn candidates(&self, theme: Option<&str>, division: Division) -> &[String] {
+        let by_theme = theme.and_then(|theme| self.by_theme.get(theme));
+        let by_division = self.by_division.get(division.as_str());
+        by_theme
+            .or(by_division)
+            .map(Vec::as_slice)
+            .unwrap_or(&self.officers)
+    }
+}
+
+/// What the service does on its own for cases under the procedure. Everything is off by
+/// default except deadlock once `[deadlock] after_weeks` has passed, which is what that
+/// rule says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Automation {
+    /// Acknowledge every case as soon as it is logged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acknowledge_on_logging: bool,
+    /// Escalate to Stage 2 a case whose Stage 1 response is breached.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub escalate_breached_stage1: bool,
+    /// Declare deadlock once the case is unresolved `[deadlock] after_weeks` after receipt.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub deadlock_after_limit: bool,
+    /// Assign new cases that have no owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign: Option<Assignment>,
+}
+
+impl Default for Automation {
+    fn default() -> Self {
+        Self {
+            acknowledge_on_logging: false,
+            escalate_breached_stage1: false,
+            deadlock_after_limit: true,
+            assign: None,
+        }
+    }
+}
+
+impl Automation {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
 /// A complaints procedure. Field names are the file format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -182,6 +257,9 @@ pub struct Procedure {
     /// Complaints about issues older than this at receipt may be refused (Code 2.3).
     #[serde(default = "twelve")]
     pub refusal_age_months: u32,
+    /// What the service does on its own; absent from older copies, which get the default.
+    #[serde(default, skip_serializing_if = "Automation::is_default")]
+    pub automation: Automation,
 }
 
 /// A procedure file or definition that cannot be used; names the offending field.
@@ -290,6 +368,57 @@ impl Procedure {
         }
         if self.redress.schemes.is_empty() {
             return Err(fail("redress.schemes", "must name at least one scheme"));
+        }
+        self.validate_automation(&fail)
+    }
+
+    fn validate_automation(
+        &self,
+        fail: &dyn Fn(&str, &str) -> ProcedureError,
+    ) -> Result<(), ProcedureError> {
+        let automation = &self.automation;
+        if automation.escalate_breached_stage1
+            && (self.stages < 2 || self.step(Step::Stage1Response).is_none())
+        {
+            return Err(fail(
+                "automation.escalate_breached_stage1",
+                "needs `stages = 2` and a `stage1_response` step",
+            ));
+        }
+        let Some(assign) = &automation.assign else {
+            return Ok(());
+        };
+        let lists =
+            std::iter::once(("automation.assign.officers".to_string(), &assign.officers))
+                .chain(assign.by_division.iter().map(|(division, ids)| {
+                    (format!("automation.assign.by_division.{division}"), ids)
+                }))
+                .chain(
+                    assign
+                        .by_theme
+                        .iter()
+                        .map(|(theme, ids)| (format!("automation.assign.by_theme.{theme}"), ids)),
+                );
+        for (field, ids) in lists {
+            if ids.iter().any(|id| id.trim().is_empty()) {
+                return Err(fail(&field, "must list user ids, none blank"));
+            }
+        }
+        if let Some(division) = assign
+            .by_division
+            .keys()
+            .find(|key| key.parse::<Division>().is_err())
+        {
+            return Err(fail(
+                &format!("automation.assign.by_division.{division}"),
+                "is not a division (england-and-wales, scotland, northern-ireland)",
+            ));
+        }
+        if assign.officers.is_empty()
+            && assign.by_division.values().all(Vec::is_empty)
+            && assign.by_theme.values().all(Vec::is_empty)
+        {
+            return Err(fail("automation.assign", "must name at least one officer"));
         }
         Ok(())
     }
@@ -411,6 +540,7 @@ pub fn builtin_procedures() -> Vec<Procedure> {
                 within_months: None,
             },
             refusal_age_months: 12,
+            automation: Automation::default(),
         },
         Procedure {
             id: "cloudrooms".into(),
@@ -430,6 +560,7 @@ pub fn builtin_procedures() -> Vec<Procedure> {
                 within_months: Some(12),
             },
             refusal_age_months: 12,
+            automation: Automation::default(),
         },
         Procedure {
             id: "cloud-direct".into(),
@@ -452,6 +583,7 @@ pub fn builtin_procedures() -> Vec<Procedure> {
                 within_months: None,
             },
             refusal_age_months: 12,
+            automation: Automation::default(),
         },
         Procedure {
             id: "ocasa".into(),
@@ -476,6 +608,7 @@ pub fn builtin_procedures() -> Vec<Procedure> {
                 within_months: None,
             },
             refusal_age_months: 12,
+            automation: Automation::default(),
         },
     ]
 }

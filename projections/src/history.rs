@@ -27,6 +27,10 @@ pub struct HistoryEntry {
     pub actor: HistoryActor,
     pub request_id: Option<String>,
     pub user_agent: Option<String>,
+    /// The procedure's automation rule that caused an automatic event, e.g.
+    /// `automation.escalate_breached_stage1`; absent from people's entries and alerts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// The event's own fields.
     #[schema(value_type = Object)]
     pub payload: Value,
@@ -55,6 +59,7 @@ impl HistoryEntry {
             },
             request_id: recorded.meta(meta::REQUEST_ID).map(str::to_string),
             user_agent: recorded.meta(meta::USER_AGENT).map(str::to_string),
+            rule: recorded.meta(meta::RULE).map(str::to_string),
             payload: payload_of(&recorded.event),
         }
     }

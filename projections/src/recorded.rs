@@ -13,6 +13,8 @@ pub mod meta {
     pub const REQUEST_ID: &str = "request_id";
     pub const USER_AGENT: &str = "user_agent";
     pub const RECORDED_AT: &str = "recorded_at";
+    /// The automation rule behind an automatic event (`automation.<rule>`).
+    pub const RULE: &str = "rule";
 }
 
 #[derive(Debug, Clone, PartialEq)]

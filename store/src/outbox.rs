@@ -48,6 +48,30 @@ pub struct DueStep {
     pub owner_id: Option<String>,
 }
 
+/// Where a case's notifications are emailed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipients {
+    pub owner: Option<String>,
+    pub team_leader: Option<String>,
+}
+
+/// An open case as the automation rules see it.
+#[derive(Debug, Clone)]
+pub struct OpenCase {
+    pub id: String,
+    pub reference: String,
+    pub version: i64,
+    pub procedure: String,
+    pub division: String,
+    pub owner_id: Option<String>,
+    pub theme: Option<String>,
+    pub received_on: NaiveDate,
+    /// `stage1` or `stage2`.
+    pub stage: String,
+    /// Its live steps not yet met, with their due dates.
+    pub unmet: Vec<(String, NaiveDate)>,
+}
+
 /// An alert event as stored on a case.
 #[derive(Debug, Clone)]
 pub struct AlertEvent {
@@ -455,20 +479,81 @@ impl Store {
         .map(|_| ()))
     }
 
-    /// The case's reference and its owner's email address, if the case has an owner who
-    /// gave one.
-    pub async fn owner_email(
+    /// A case's reference and the addresses its notifications go to: the owner's, and
+    /// their team leader's. `None` when the case has no owner.
+    pub async fn notification_recipients(
         &self,
         case_id: &str,
-    ) -> Result<Option<(String, String)>, sqlx::Error> {
-        let row: Option<(String, Option<String>)> = on_pool!(self, |pool| sqlx::query_as(
-            "SELECT s.reference, u.email FROM case_summaries s \
-             JOIN users u ON u.id = s.owner_id WHERE s.id = $1"
-        )
-        .bind(case_id)
-        .fetch_optional(pool)
-        .await)?;
-        Ok(row.and_then(|(reference, email)| email.map(|email| (reference, email))))
+    ) -> Result<Option<(String, Recipients)>, sqlx::Error> {
+        let row: Option<(String, Option<String>, Option<String>)> =
+            on_pool!(self, |pool| sqlx::query_as(
+                "SELECT s.reference, u.email, l.email FROM case_summaries s \
+                 JOIN users u ON u.id = s.owner_id \
+                 LEFT JOIN users l ON l.id = u.team_leader WHERE s.id = $1"
+            )
+            .bind(case_id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(row
+            .map(|(reference, owner, team_leader)| (reference, Recipients { owner, team_leader })))
+    }
+
+    /// Every open case with what the automation rules look at.
+    pub async fn open_cases(&self) -> Result<Vec<OpenCase>, sqlx::Error> {
+        let sql = "SELECT id, reference, version, procedure, division, owner_id, theme, \
+                   received_on, stage FROM case_summaries WHERE status = 'open' ORDER BY id";
+        type Row = (
+            String,
+            String,
+            i64,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+        );
+        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
+        let steps = "SELECT d.case_id, d.step, d.due FROM case_deadlines d \
+                     JOIN case_summaries s ON s.id = d.case_id WHERE s.status = 'open'";
+        let steps: Vec<(String, String, String)> =
+            on_pool!(self, |pool| sqlx::query_as(steps).fetch_all(pool).await)?;
+        let mut unmet: std::collections::HashMap<String, Vec<(String, NaiveDate)>> =
+            std::collections::HashMap::new();
+        for (case_id, step, due) in steps {
+            let due = due.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            unmet.entry(case_id).or_default().push((step, due));
+        }
+        rows.into_iter()
+            .map(
+                |(
+                    id,
+                    reference,
+                    version,
+                    procedure,
+                    division,
+                    owner_id,
+                    theme,
+                    received_on,
+                    stage,
+                )| {
+                    Ok(OpenCase {
+                        unmet: unmet.remove(&id).unwrap_or_default(),
+                        id,
+                        reference,
+                        version,
+                        procedure,
+                        division,
+                        owner_id,
+                        theme,
+                        received_on: received_on
+                            .parse()
+                            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                        stage,
+                    })
+                },
+            )
+            .collect()
     }
 }
 

@@ -87,6 +87,33 @@ impl Store {
         })
     }
 
+    /// Sets (or with `None` clears) the user's team leader, who is emailed with them.
+    /// Returns whether the user exists.
+    pub async fn set_team_leader(
+        &self,
+        user_id: &str,
+        team_leader: Option<&str>,
+    ) -> Result<bool, sqlx::Error> {
+        let sql = "UPDATE users SET team_leader = $1 WHERE id = $2";
+        let done = on_writer!(self, |pool| sqlx::query(sql)
+            .bind(team_leader)
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done > 0)
+    }
+
+    /// The user's team leader, if one is set.
+    pub async fn team_leader(&self, user_id: &str) -> Result<Option<String>, sqlx::Error> {
+        let sql = "SELECT team_leader FROM users WHERE id = $1";
+        let found: Option<Option<String>> = on_pool!(self, |pool| sqlx::query_scalar(sql)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(found.flatten())
+    }
+
     /// Whether any administrator holds a live token.
     pub async fn admin_has_token(&self) -> Result<bool, sqlx::Error> {
         Ok(self.admins_with_tokens().await? > 0)

@@ -45,6 +45,17 @@ impl TestApp {
         app
     }
 
+    /// Stops this instance (its server, watchdog and deliverer) and keeps the store, for
+    /// other instances to go on with.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
     /// Runs one SQL statement on the store directly; returns the rows it changed.
     pub async fn sql(&self, statement: &str) -> u64 {
         let url = self.database_url();
@@ -185,6 +196,36 @@ impl Process {
         // Keep reading its output so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self { child, address }
+    }
+
+    /// `GET` of `path` (from the server root) with `token`: the status and the JSON body.
+    pub async fn get(&self, path: &str, token: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("GET {path}: {err}"));
+        let status = response.status();
+        (status, response.json().await.unwrap_or_default())
+    }
+
+    /// `POST` of `body` to `path` (from the server root) with `token`.
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("POST {path}: {err}"));
+        let status = response.status();
+        (status, response.json().await.unwrap_or_default())
     }
 
     pub fn pid(&self) -> u32 {

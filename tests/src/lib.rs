@@ -573,6 +573,21 @@ pub fn utc_today() -> NaiveDate {
     Utc::now().date_naive()
 }
 
+/// Polls `check` every 100 ms for up to 20 s: for what the service does on its own.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
 /// `n` days before today (UTC), as `YYYY-MM-DD`.
 pub fn days_ago(n: u64) -> String {
     (utc_today() - Days::new(n)).to_string()

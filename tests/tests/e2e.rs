@@ -7,6 +7,8 @@
 mod as_of;
 #[path = "e2e/auth.rs"]
 mod auth;
+#[path = "e2e/automation.rs"]
+mod automation;
 #[path = "e2e/bad_input.rs"]
 mod bad_input;
 #[path = "e2e/concurrency.rs"]

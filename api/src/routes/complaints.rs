@@ -65,6 +65,7 @@ pub(crate) fn context(
         request_id: header("x-request-id").unwrap_or_default(),
         user_agent: header("user-agent"),
         idempotency: claim.map(|Extension(claim)| claim),
+        rule: None,
     }
 }
 

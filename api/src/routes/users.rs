@@ -222,3 +222,74 @@ pub async fn me(principal: Principal) -> Json<User> {
         roles: principal.roles,
     })
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetTeamLeader {
+    /// The id of the user's team leader; `null` for none.
+    pub team_leader: Option<String>,
+}
+
+/// A user's team leader, who is emailed the notifications of the user's cases with them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamLeader {
+    pub id: String,
+    pub team_leader: Option<String>,
+}
+
+/// Set or clear a user's team leader.
+#[utoipa::path(put, path = "/api/v1/users/{id}/team-leader", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    request_body = SetTeamLeader,
+    responses(
+        (status = 200, body = TeamLeader),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn set_team_leader(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<SetTeamLeader>,
+) -> Result<Json<TeamLeader>, ApiError> {
+    principal.require(&[Role::Admin])?;
+    state.store.user(&id).await?.ok_or(ApiError::NotFound)?;
+    if let Some(leader) = &request.team_leader {
+        if *leader == id {
+            return Err(invalid("team_leader", "must be another user"));
+        }
+        if state.store.user(leader).await?.is_none() {
+            return Err(invalid("team_leader", "names no user"));
+        }
+    }
+    state
+        .store
+        .set_team_leader(&id, request.team_leader.as_deref())
+        .await?;
+    Ok(Json(TeamLeader {
+        id,
+        team_leader: request.team_leader,
+    }))
+}
+
+/// A user's team leader.
+#[utoipa::path(get, path = "/api/v1/users/{id}/team-leader", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, body = TeamLeader),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn team_leader(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<TeamLeader>, ApiError> {
+    principal.require(&[Role::Admin])?;
+    state.store.user(&id).await?.ok_or(ApiError::NotFound)?;
+    let team_leader = state.store.team_leader(&id).await?;
+    Ok(Json(TeamLeader { id, team_leader }))
+}

@@ -38,21 +38,32 @@ pub fn backoff_secs(attempts: i64) -> i64 {
     2_i64.pow(exponent).min(MAX_BACKOFF_SECS)
 }
 
+/// The SMTP transport notifications go out by.
+pub type Mailer = lettre::AsyncSmtpTransport<lettre::Tokio1Executor>;
+
+/// The transport for `CASEFILE_SMTP_URL`: `smtp://host[:port]` plain (port 25), or
+/// `smtp://host[:port]?tls=required` with STARTTLS (port 587), or `smtps://host[:port]`
+/// with TLS from the first byte (port 465); `user:password@` in front of the host logs in.
+/// Certificates are checked against the Mozilla root store.
+pub fn smtp_transport(url: &str) -> Result<Mailer, lettre::transport::smtp::Error> {
+    Ok(Mailer::from_url(url)?.build())
+}
+
 pub struct Deliverer {
     store: Store,
-    smtp_url: Option<String>,
+    mailer: Option<Mailer>,
     http: reqwest::Client,
 }
 
 impl Deliverer {
-    pub fn new(store: Store, smtp_url: Option<String>) -> Self {
+    pub fn new(store: Store, mailer: Option<Mailer>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .build()
             .unwrap_or_default();
         Self {
             store,
-            smtp_url,
+            mailer,
             http,
         }
     }
@@ -93,24 +104,31 @@ impl Deliverer {
             payload = %row.payload,
             "notification"
         );
-        match &self.smtp_url {
-            Some(url) => self.email(url, &row).await,
+        match &self.mailer {
+            Some(mailer) => self.email(mailer, &row).await,
             None => true,
         }
     }
 
-    /// Emails the case owner; `false` (try again next round) if the server did not take
-    /// the message. A case without an owner's address has nobody to email.
-    async fn email(&self, url: &str, row: &OutboxRow) -> bool {
-        let (reference, to) = match self.store.owner_email(&row.case_id).await {
+    /// Emails the case owner, copying their team leader (or the team leader alone when the
+    /// owner has no address); `false` (try again next round) if the server did not take the
+    /// message. A case without an owner, or with nobody to write to, emails nobody.
+    async fn email(&self, mailer: &Mailer, row: &OutboxRow) -> bool {
+        let (reference, recipients) = match self.store.notification_recipients(&row.case_id).await {
             Ok(Some(found)) => found,
             Ok(None) => return true,
             Err(err) => {
-                tracing::warn!(%err, case_id = %row.case_id, "cannot find the owner's email");
+                tracing::warn!(%err, case_id = %row.case_id, "cannot find who to email");
                 return false;
             }
         };
-        match send_email(url, &reference, &to, row).await {
+        let (to, copy) = match (recipients.owner, recipients.team_leader) {
+            (Some(owner), Some(leader)) if owner != leader => (owner, Some(leader)),
+            (Some(owner), _) => (owner, None),
+            (None, Some(leader)) => (leader, None),
+            (None, None) => return true,
+        };
+        match send_email(mailer, &reference, &to, copy.as_deref(), row).await {
             Ok(()) => true,
             Err(err) => {
                 tracing::warn!(%err, case_id = %row.case_id, "email not sent");
@@ -154,12 +172,13 @@ impl Deliverer {
 const FROM: &str = "Casefile <casefile@localhost>";
 
 async fn send_email(
-    url: &str,
+    mailer: &Mailer,
     reference: &str,
     to: &str,
+    cc: Option<&str>,
     row: &OutboxRow,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    use lettre::{AsyncTransport, Message};
 
     let event: casefile_domain::ComplaintEvent = serde_json::from_str(&row.payload)?;
     let (subject, text) = match &event {
@@ -185,24 +204,36 @@ async fn send_email(
         ),
         other => (format!("{reference}: {}", other.name()), String::new()),
     };
-    let message = Message::builder()
-        .from(FROM.parse()?)
-        .to(to.parse()?)
-        .subject(subject)
-        .body(text)?;
-    // `smtp://host:port`, unencrypted: a relay on the service's own network.
-    let url = reqwest::Url::parse(url)?;
-    let host = url.host_str().ok_or("CASEFILE_SMTP_URL has no host")?;
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-        .port(url.port().unwrap_or(25))
-        .build();
-    transport.send(message).await?;
+    let mut message = Message::builder().from(FROM.parse()?).to(to.parse()?);
+    if let Some(cc) = cc {
+        message = message.cc(cc.parse()?);
+    }
+    let message = message.subject(subject).body(text)?;
+    mailer.send(message).await?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smtp_urls_plain_starttls_and_tls_are_understood() {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://mail.example.org?tls=required",
+            "smtp://user:secret@mail.example.org:587?tls=opportunistic",
+            "smtps://mail.example.org",
+        ] {
+            assert!(smtp_transport(url).is_ok(), "{url}");
+        }
+        for url in [
+            "http://mail.example.org",
+            "smtp://mail.example.org?tls=sometimes",
+        ] {
+            assert!(smtp_transport(url).is_err(), "{url}");
+        }
+    }
 
     #[test]
     fn backoff_doubles_from_two_seconds_and_stops_at_an_hour() {

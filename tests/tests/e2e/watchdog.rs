@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
+use casefile_tests::instances::Process;
 use casefile_tests::*;
 use hmac::{Hmac, Mac};
+use reqwest::Method;
 use sha2::Sha256;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
@@ -16,7 +18,8 @@ both_backends! {
     a_breached_case_gets_exactly_one_alert_across_two_instances_and_a_restart => one_alert,
     a_webhook_receives_the_alert_signed_with_its_secret => signed_webhook,
     alerts_and_webhooks_check_roles_and_input => roles_and_input,
-    the_case_owner_is_emailed_the_alert => owner_emailed,
+    the_case_owner_and_their_team_leader_are_emailed_the_alert => owner_emailed,
+    a_webhook_delivery_survives_the_instance_being_killed_mid_delivery => delivery_survives_kill,
 }
 
 /// A chc-2024 complaint received 60 days ago and never acknowledged: its acknowledgement
@@ -39,21 +42,6 @@ async fn watched_app(
         configure(config);
     })
     .await
-}
-
-/// Polls `check` every 100 ms for up to 20 s.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 async fn alerts_raised(app: &TestApp, id: &str) -> usize {
@@ -284,6 +272,49 @@ async fn owner_emailed(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{officer}");
     let officer_id = str_at(&officer, "id");
+    let (status, leader) = app
+        .post(
+            "/api/v1/users",
+            &app.admin_token,
+            json!({"name": "Lee Leader", "roles": ["manager"], "email": "lee@example.org"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{leader}");
+    let leader_id = str_at(&leader, "id");
+    let path = format!("/api/v1/users/{officer_id}/team-leader");
+    let set = |team_leader: Value, token: String| {
+        let app = &app;
+        let path = path.clone();
+        async move {
+            let r = app
+                .send(
+                    Method::PUT,
+                    &path,
+                    Some(&token),
+                    Body::Json(json!({"team_leader": team_leader})),
+                    &[],
+                )
+                .await;
+            (r.status, r.json)
+        }
+    };
+    let (status, body) = set(json!(leader_id), str_at(&officer, "token")).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, body) = set(json!("nobody"), app.admin_token.clone()).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    let (status, body) = set(json!(leader_id), app.admin_token.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"id": officer_id, "team_leader": leader_id}));
+    let (status, body) = app.get(&path, &app.admin_token).await;
+    assert_eq!(
+        (status, &body["team_leader"]),
+        (StatusCode::OK, &json!(leader_id))
+    );
     let view = app
         .log_complaint(&app.admin_token, breached_complaint())
         .await;
@@ -308,7 +339,100 @@ async fn owner_emailed(backend: Backend) {
         .await
         .expect("an email within 20 s")
         .unwrap();
-    assert_eq!(recipients, ["<olu@example.org>"]);
+    // One message to the owner, copied to the team leader.
+    let mut recipients = recipients;
+    recipients.sort();
+    assert_eq!(recipients, ["<lee@example.org>", "<olu@example.org>"]);
+    assert!(
+        data.contains("Cc: lee@example.org") || data.contains("Cc: <lee@example.org>"),
+        "{data}"
+    );
     assert!(data.contains(&reference), "{data}");
     assert!(data.contains("acknowledge"), "{data}");
+}
+
+/// A receiver that never answers the first request (the instance sending it is killed
+/// meanwhile) and answers every later one with 200; each request's body is passed on.
+async fn stalling_receiver() -> (String, mpsc::UnboundedReceiver<Bytes>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: Bytes| {
+            let tx = tx.clone();
+            let seen = seen.clone();
+            async move {
+                let _ = tx.send(body);
+                if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    std::future::pending::<()>().await;
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}/hook"), rx)
+}
+
+/// The instance delivering is killed with SIGKILL while the receiver holds its request; the
+/// next instance delivers the same notification, and it is recorded delivered once.
+async fn delivery_survives_kill(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (url, mut received) = stalling_receiver().await;
+    let (status, hook) = app
+        .post(
+            "/api/v1/webhooks",
+            &app.admin_token,
+            json!({"url": url, "secret": "a-long-shared-secret-for-tests", "events": ["SlaAlertRaised"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let hook_id = str_at(&hook, "id");
+    let (token, database) = (app.admin_token.clone(), app.database_url());
+    // From here on only the processes deliver.
+    app.stop().await;
+    let program = env!("CARGO_BIN_EXE_casefile-test-server");
+    // The processes run with the watchdog on (the default interval), as in production.
+    let process = Process::start(program, &database, &token).await;
+    let (status, view) = process
+        .post("/api/v1/complaints", &token, &breached_complaint())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{view}");
+    let id = str_at(&view, "id");
+    let first = tokio::time::timeout(Duration::from_secs(20), received.recv())
+        .await
+        .expect("a delivery within 20 s")
+        .unwrap();
+    process.kill().await;
+
+    let process = Process::start(program, &database, &token).await;
+    let second = tokio::time::timeout(Duration::from_secs(20), received.recv())
+        .await
+        .expect("the delivery again within 20 s")
+        .unwrap();
+    assert_eq!(first, second, "the same notification");
+    let path = format!("/api/v1/webhooks/{hook_id}/deliveries");
+    eventually("the delivery recorded", || async {
+        let (_, deliveries) = process.get(&path, &token).await;
+        deliveries[0]["delivered_at"].is_string()
+    })
+    .await;
+    let (_, deliveries) = process.get(&path, &token).await;
+    assert_eq!(deliveries.as_array().map(Vec::len), Some(1), "{deliveries}");
+    // The killed attempt never finished, so it was never recorded.
+    assert_eq!(deliveries[0]["attempts"], 1, "{deliveries}");
+    assert_eq!(deliveries[0]["history"][0]["status"], 200);
+    let (_, history) = process
+        .get(&format!("/api/v1/complaints/{id}/history"), &token)
+        .await;
+    let alerts = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "SlaAlertRaised")
+        .count();
+    assert_eq!(alerts, 1, "{history}");
+    process.kill().await;
 }

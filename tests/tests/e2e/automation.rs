@@ -1,0 +1,293 @@
+//! Procedure automation: each rule acts once, as an ordinary event by an actor naming the
+//! rule, with the rule in the history; two instances scanning and a restart never repeat it;
+//! and staff entries dated before an automatic one are still taken.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use casefile_tests::*;
+
+both_backends! {
+    new_cases_are_assigned_round_robin_and_acknowledged_once => assign_and_acknowledge,
+    a_breached_stage1_is_escalated_once_and_earlier_entries_still_fit => escalate,
+    cloud_direct_cases_deadlock_once_after_eight_weeks_and_may_be_referred => deadlock,
+}
+
+/// A procedure with every automation rule on, assigning round robin over `officers`.
+fn procedure_file(officers: &[&str]) -> PathBuf {
+    let officers: Vec<String> = officers.iter().map(|id| format!("\"{id}\"")).collect();
+    let text = format!(
+        r#"
+id = "auto-homes"
+version = 1
+name = "Auto Homes"
+steps = [
+  {{ step = "acknowledge", from = "received", working_days = 5 }},
+  {{ step = "stage1_response", from = "acknowledged", working_days = 10 }},
+  {{ step = "stage2_acknowledge", from = "escalated", working_days = 5 }},
+  {{ step = "stage2_response", from = "stage2_acknowledged", working_days = 20 }},
+]
+[extensions.stage1]
+max_working_days = 10
+[redress]
+schemes = ["housing-ombudsman"]
+[automation]
+acknowledge_on_logging = true
+escalate_breached_stage1 = true
+[automation.assign]
+officers = [{}]
+"#,
+        officers.join(", ")
+    );
+    let path = std::env::temp_dir().join(format!(
+        "casefile-{}-auto-homes.toml",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&path, text).expect("a temp file");
+    path
+}
+
+/// The watchdog on, and `procedure` loaded.
+fn automated(procedure: &Path) -> impl FnOnce(&mut casefile_api::config::Config) {
+    let procedure = procedure.to_path_buf();
+    move |config| {
+        config.watchdog_interval_secs = 60;
+        config.procedures = vec![procedure];
+    }
+}
+
+fn watching(config: &mut casefile_api::config::Config) {
+    config.watchdog_interval_secs = 60;
+}
+
+async fn count(app: &TestApp, id: &str, event_type: &str) -> usize {
+    app.event_types(id)
+        .await
+        .iter()
+        .filter(|t| *t == event_type)
+        .count()
+}
+
+/// The history entries of one type.
+async fn entries(app: &TestApp, id: &str, event_type: &str) -> Vec<Value> {
+    app.history(id)
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == event_type)
+        .collect()
+}
+
+/// A note through each instance, so each scans again at once; then time for them to act.
+/// Dated `at` if given, so that later backdated entries still follow it.
+async fn kick_all(instances: &[&TestApp], id: &str, at: Option<&str>) {
+    let mut note = json!({"text": "chased"});
+    if let Some(at) = at {
+        note["occurred_at"] = json!(at);
+    }
+    for app in instances {
+        app.act_ok(&app.admin_token, id, "notes", note.clone())
+            .await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+async fn assign_and_acknowledge(backend: Backend) {
+    // Users first, since the procedure names them; this instance does not scan.
+    let app = spawn_app(backend).await;
+    let olu = app.user("Olu Officer", "officer").await;
+    let pat = app.user("Pat Officer", "officer").await;
+    let file = procedure_file(&[&olu.id, &pat.id]);
+    let first = app.sibling_with(automated(&file)).await;
+    let second = app.sibling_with(automated(&file)).await;
+
+    let received = days_ago(3);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let view = first
+            .log_complaint(
+                &app.admin_token,
+                backdated_complaint("auto-homes", "england-and-wales", &received),
+            )
+            .await;
+        ids.push(str_at(&view, "id"));
+    }
+    for id in &ids {
+        eventually("assignment and acknowledgement", || async {
+            count(&app, id, "OwnerAssigned").await == 1
+                && count(&app, id, "Acknowledged").await == 1
+        })
+        .await;
+    }
+
+    // Staff entries dated before the automatic acknowledgement are taken: a note, and the
+    // acknowledgement really made by phone that morning.
+    let morning = format!("{received}T10:00:00Z");
+    app.act_ok(
+        &app.admin_token,
+        &ids[1],
+        "notes",
+        json!({"text": "rang the resident", "occurred_at": morning}),
+    )
+    .await;
+    app.act_ok(
+        &app.admin_token,
+        &ids[1],
+        "acknowledge",
+        json!({"occurred_at": format!("{received}T11:00:00Z")}),
+    )
+    .await;
+    // Once a person's acknowledgement is on record, another one now is a duplicate.
+    let (status, body) = app
+        .act(&app.admin_token, &ids[1], "acknowledge", json!({}))
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "already_acknowledged");
+
+    // Both instances look again, then one restarts and looks again: nothing repeats.
+    kick_all(&[&first, &second], &ids[0], None).await;
+    drop(second);
+    let restarted = app.sibling_with(automated(&file)).await;
+    kick_all(&[&restarted], &ids[0], None).await;
+
+    // Serials 1, 2, 3 in logging order: Olu, Pat, Olu.
+    let expected = [&olu.id, &pat.id, &olu.id];
+    for (id, owner) in ids.iter().zip(expected) {
+        let assigned = entries(&app, id, "OwnerAssigned").await;
+        assert_eq!(assigned.len(), 1, "{assigned:?}");
+        assert_eq!(assigned[0]["actor"]["id"], "system:auto-assign");
+        assert_eq!(assigned[0]["rule"], "automation.assign");
+        assert_eq!(assigned[0]["payload"]["owner"]["id"], owner.as_str());
+    }
+    let acknowledged = entries(&app, &ids[0], "Acknowledged").await;
+    assert_eq!(acknowledged.len(), 1, "{acknowledged:?}");
+    assert_eq!(acknowledged[0]["actor"]["id"], "system:auto-acknowledge");
+    assert_eq!(acknowledged[0]["rule"], "automation.acknowledge_on_logging");
+    // The staff acknowledgement follows the automatic one, carrying no rule.
+    let acknowledged = entries(&app, &ids[1], "Acknowledged").await;
+    assert_eq!(acknowledged.len(), 2, "{acknowledged:?}");
+    assert_eq!(acknowledged[1]["actor"]["id"], "admin");
+    assert!(acknowledged[1].get("rule").is_none(), "{}", acknowledged[1]);
+}
+
+async fn escalate(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let olu = app.user("Olu Officer", "officer").await;
+    let file = procedure_file(&[&olu.id]);
+    let first = app.sibling_with(automated(&file)).await;
+    let second = app.sibling_with(automated(&file)).await;
+
+    // Received and acknowledged Monday 3 March 2025: Stage 1 is due ten working days
+    // later, Monday 17 March (no bank holiday between), long breached.
+    let view = first
+        .log_complaint(
+            &app.admin_token,
+            backdated_complaint("auto-homes", "england-and-wales", "2025-03-03"),
+        )
+        .await;
+    let id = str_at(&view, "id");
+    // Taken whether or not the automatic acknowledgement came first.
+    app.act_ok(
+        &app.admin_token,
+        &id,
+        "acknowledge",
+        json!({"occurred_at": "2025-03-03T10:00:00Z"}),
+    )
+    .await;
+    eventually("the escalation", || async {
+        count(&app, &id, "Escalated").await == 1
+    })
+    .await;
+    let at = Some("2025-03-03T10:00:00Z");
+    kick_all(&[&first, &second], &id, at).await;
+    drop(second);
+    let restarted = app.sibling_with(automated(&file)).await;
+    kick_all(&[&restarted], &id, at).await;
+
+    let escalated = entries(&app, &id, "Escalated").await;
+    assert_eq!(escalated.len(), 1, "{escalated:?}");
+    assert_eq!(escalated[0]["actor"]["id"], "system:auto-escalate");
+    assert_eq!(escalated[0]["rule"], "automation.escalate_breached_stage1");
+    let reason = escalated[0]["payload"]["reason"].as_str().unwrap();
+    assert!(reason.contains("2025-03-17"), "{reason}");
+
+    // Entries dated before the automatic escalation still fit: an extension then was a
+    // Stage 1 extension, and the Stage 1 response is taken.
+    let view = app
+        .act_ok(
+            &app.admin_token,
+            &id,
+            "extend",
+            json!({"working_days": 5, "reason": "waiting for a surveyor", "occurred_at": "2025-03-12T10:00:00Z"}),
+        )
+        .await;
+    assert_eq!(view["status"], "open", "{view}");
+    let extended = entries(&app, &id, "DeadlineExtended").await;
+    assert_eq!(extended[0]["payload"]["stage"], "stage1");
+    let mut response = stage_response("upheld");
+    response["occurred_at"] = json!("2025-03-20T10:00:00Z");
+    app.act_ok(&app.admin_token, &id, "stage1-response", response)
+        .await;
+}
+
+async fn deadlock(backend: Backend) {
+    let app = spawn_app_with(backend, watching).await;
+    let sibling = app.sibling_with(watching).await;
+    // Received Monday 3 March 2025: eight weeks later is 28 April 2025, long past.
+    let old = app
+        .log_complaint(
+            &app.admin_token,
+            backdated_complaint("cloud-direct", "england-and-wales", "2025-03-03"),
+        )
+        .await;
+    let old = str_at(&old, "id");
+    // Received 50 days ago: 56 days are not up yet.
+    let recent = app
+        .log_complaint(
+            &app.admin_token,
+            backdated_complaint("cloud-direct", "england-and-wales", &days_ago(50)),
+        )
+        .await;
+    let recent = str_at(&recent, "id");
+    eventually("the deadlock", || async {
+        count(&app, &old, "Deadlocked").await == 1
+    })
+    .await;
+    let at = Some("2025-03-03T09:00:00Z");
+    kick_all(&[&app, &sibling], &old, at).await;
+    drop(sibling);
+    let restarted = app.sibling_with(watching).await;
+    kick_all(&[&restarted], &old, at).await;
+    kick_all(&[&restarted], &recent, None).await;
+
+    let deadlocked = entries(&app, &old, "Deadlocked").await;
+    assert_eq!(deadlocked.len(), 1, "{deadlocked:?}");
+    assert_eq!(deadlocked[0]["actor"]["id"], "system:auto-deadlock");
+    assert_eq!(deadlocked[0]["rule"], "automation.deadlock_after_limit");
+    assert_eq!(deadlocked[0]["payload"]["on_request"], false);
+    let reason = deadlocked[0]["payload"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("8 weeks after receipt on 2025-03-03"),
+        "{reason}"
+    );
+    assert_eq!(count(&app, &recent, "Deadlocked").await, 0);
+
+    // The deadlock is what opens the way to the scheme.
+    let refer = json!({"scheme": "ombudsman-services"});
+    let (status, body) = app
+        .act(&app.admin_token, &recent, "refer", refer.clone())
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::CONFLICT,
+        "procedure_not_exhausted",
+    );
+    // A deadlock the resident asked for before the automatic one is still recorded.
+    app.act_ok(
+        &app.admin_token,
+        &old,
+        "deadlock",
+        json!({"on_request": true, "reason": "asked for by phone", "occurred_at": "2025-04-01T10:00:00Z"}),
+    )
+    .await;
+    app.act_ok(&app.admin_token, &old, "refer", refer).await;
+}
