@@ -161,6 +161,7 @@ async fn fill(store: &Store, templates: Vec<Template>, cases: usize, writers: us
                         reference_year: Some(2025),
                         idempotency: None,
                         status: 201,
+                        answer: None,
                     })
                     .await
                     .unwrap();
