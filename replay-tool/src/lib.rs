@@ -25,6 +25,7 @@ use casefile_domain::procedure::Scheme;
 use casefile_domain::{uk_date, Calendar};
 use casefile_projections::{CaseView, History};
 use casefile_store::bundle::{load_organisation, BundleOptions};
+use casefile_store::evidence::Attachment;
 use casefile_store::{Access, Store};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 use clap::{Parser, Subcommand};
@@ -276,23 +277,37 @@ fn parse_scheme(raw: &str) -> Result<Scheme, String> {
 
 async fn verify(store: &Store, case: Option<String>) -> Result<ExitCode, String> {
     let all = case.is_none();
-    let ids = match case {
-        Some(id) => vec![id],
-        None => store.case_ids().await.map_err(|e| e.to_string())?,
-    };
     let total = store.event_count().await.map_err(|e| e.to_string())?;
     let bar = progress(total, "events");
     let started = Instant::now();
+    let (verdicts, attachments) = match case {
+        Some(id) => {
+            let verdict = store
+                .verify_case(&id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no case with id {id}"))?;
+            // An event that no longer decodes is a break reported below; its evidence is
+            // checked once the chain is repaired.
+            let attached = attached_evidence(store, &id).await.unwrap_or_default();
+            (vec![(id, verdict)], attached)
+        }
+        None => {
+            // Every chain in pages, hashed in parallel: a query per case would be the cost.
+            let verdicts = store
+                .verify_all(|n| bar.set_position(n))
+                .await
+                .map_err(|e| e.to_string())?;
+            let attached = store
+                .evidence_attachments()
+                .await
+                .map_err(|e| e.to_string())?;
+            (verdicts, attached)
+        }
+    };
     let (mut events, mut broken, mut files) = (0_u64, 0_u64, 0_u64);
-    let mut referenced = std::collections::BTreeSet::new();
-    for id in &ids {
-        let verdict = store
-            .verify_case(id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no case with id {id}"))?;
+    for (id, verdict) in &verdicts {
         events += verdict.events;
-        bar.set_position(events);
         if let Some(b) = verdict.first_break {
             broken += 1;
             let problem = serde_json::to_value(b.problem).map_err(|e| e.to_string())?;
@@ -304,30 +319,35 @@ async fn verify(store: &Store, case: Option<String>) -> Result<ExitCode, String>
                 )
             });
         }
-        // Each stored evidence file of the case must still be what was attached.
-        // An event that no longer decodes is a break reported above; its evidence is
-        // checked once the chain is repaired.
-        let attached = attached_evidence(store, id).await.unwrap_or_default();
-        for (evidence_id, sha256, size) in attached {
-            referenced.insert(sha256.clone());
-            let Some(check) = store
-                .check_evidence_blob(&sha256)
-                .await
-                .map_err(|e| e.to_string())?
-            else {
-                continue;
-            };
-            files += 1;
-            if !check.intact() || check.found_size != size {
-                broken += 1;
-                bar.suspend(|| {
-                    println!(
-                        "BROKEN case {id} evidence {evidence_id}: content altered \
-                         ({} bytes with SHA-256 {}, attached as {size} bytes with {sha256})",
-                        check.found_size, check.found_sha256
-                    )
-                });
-            }
+    }
+    bar.set_position(events);
+    // Each stored evidence file must still be what was attached.
+    let mut referenced = std::collections::BTreeSet::new();
+    for attachment in attachments {
+        let Attachment {
+            case_id: id,
+            evidence_id,
+            sha256,
+            size_bytes: size,
+        } = attachment;
+        referenced.insert(sha256.clone());
+        let Some(check) = store
+            .check_evidence_blob(&sha256)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        files += 1;
+        if !check.intact() || check.found_size != size {
+            broken += 1;
+            bar.suspend(|| {
+                println!(
+                    "BROKEN case {id} evidence {evidence_id}: content altered \
+                     ({} bytes with SHA-256 {}, attached as {size} bytes with {sha256})",
+                    check.found_size, check.found_sha256
+                )
+            });
         }
     }
     if all {
@@ -363,7 +383,7 @@ async fn verify(store: &Store, case: Option<String>) -> Result<ExitCode, String>
     println!(
         "verified {} cases, {events} events in {:.1} s ({:.0} events/s) and {files} evidence \
          files: {}",
-        ids.len(),
+        verdicts.len(),
         started.elapsed().as_secs_f64(),
         per_second(events, started),
         if broken == 0 {
@@ -380,7 +400,7 @@ async fn verify(store: &Store, case: Option<String>) -> Result<ExitCode, String>
 }
 
 /// The evidence attached to a case, as its events recorded it: id, SHA-256 and size.
-async fn attached_evidence(store: &Store, id: &str) -> Result<Vec<(String, String, u64)>, String> {
+async fn attached_evidence(store: &Store, id: &str) -> Result<Vec<Attachment>, String> {
     let events = store.case_events(id).await.map_err(|e| e.to_string())?;
     Ok(events
         .into_iter()
@@ -390,7 +410,12 @@ async fn attached_evidence(store: &Store, id: &str) -> Result<Vec<(String, Strin
                 sha256,
                 size_bytes,
                 ..
-            } => Some((evidence_id, sha256, size_bytes)),
+            } => Some(Attachment {
+                case_id: id.to_string(),
+                evidence_id,
+                sha256,
+                size_bytes,
+            }),
             _ => None,
         })
         .collect())

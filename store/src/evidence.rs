@@ -159,3 +159,43 @@ impl Store {
         }))
     }
 }
+
+/// One evidence file attached to a case, as its event recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub case_id: String,
+    pub evidence_id: String,
+    pub sha256: String,
+    pub size_bytes: u64,
+}
+
+impl Store {
+    /// Every evidence attachment on every case, in case order: one query for a whole-store
+    /// check instead of reading each case's events again. An event that no longer decodes
+    /// is left out; the chain check reports it.
+    pub async fn evidence_attachments(&self) -> Result<Vec<Attachment>, sqlx::Error> {
+        let sql = "SELECT aggregate_id, CAST(payload AS text) FROM events \
+                   WHERE event_type = 'EvidenceAttached' ORDER BY aggregate_id, sequence";
+        let rows: Vec<(String, String)> =
+            on_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(case_id, payload)| {
+                match serde_json::from_str(&payload).ok()? {
+                    casefile_domain::ComplaintEvent::EvidenceAttached {
+                        evidence_id,
+                        sha256,
+                        size_bytes,
+                        ..
+                    } => Some(Attachment {
+                        case_id,
+                        evidence_id,
+                        sha256,
+                        size_bytes,
+                    }),
+                    _ => None,
+                }
+            })
+            .collect())
+    }
+}
