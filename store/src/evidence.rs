@@ -180,8 +180,8 @@ impl Store {
             on_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
         Ok(rows
             .into_iter()
-            .filter_map(|(case_id, payload)| {
-                match serde_json::from_str(&payload).ok()? {
+            .filter_map(
+                |(case_id, payload)| match serde_json::from_str(&payload).ok()? {
                     casefile_domain::ComplaintEvent::EvidenceAttached {
                         evidence_id,
                         sha256,
@@ -194,8 +194,8 @@ impl Store {
                         size_bytes,
                     }),
                     _ => None,
-                }
-            })
+                },
+            )
             .collect())
     }
 }
