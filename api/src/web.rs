@@ -10,7 +10,8 @@
 //!   seam for single sign-on.
 //! - [`credentials`]: email sign-in names, Argon2 passwords, lockout, set-password links.
 //! - [`forms`]: form bodies and the errors tied to their fields.
-//! - [`sign_in`], [`home`] (the dashboard), [`queue`], [`cases`], [`admin`]: the pages.
+//! - [`sign_in`], [`home`] (the dashboard), [`queue`], [`cases`], [`reports`], [`admin`]:
+//!   the pages.
 //! - [`users_api`]: the users API's sign-in endpoints.
 //! - [`assets`]: the stylesheet and script.
 
@@ -21,6 +22,7 @@ pub mod credentials;
 pub mod forms;
 pub mod home;
 pub mod queue;
+pub mod reports;
 pub mod session;
 pub mod sign_in;
 pub mod templates;
@@ -117,6 +119,8 @@ pub struct LayoutUser {
     pub roles: Vec<String>,
     pub can_log: bool,
     pub can_read: bool,
+    /// Reads the reports: compliance, managers and administrators, as in the API.
+    pub can_report: bool,
     pub is_admin: bool,
 }
 
@@ -133,6 +137,10 @@ impl Layout {
                 can_read: s
                     .principal
                     .require(crate::routes::complaints::READERS)
+                    .is_ok(),
+                can_report: s
+                    .principal
+                    .require(crate::routes::reports::REPORTERS)
                     .is_ok(),
                 is_admin: s.is_admin(),
             }),
@@ -283,6 +291,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/cases", get(queue::page).post(cases::log))
         .route("/cases/{id}", get(cases::page))
         .route("/cases/{id}/{action}", post(cases::act))
+        .route("/reports", get(reports::index))
+        .route("/reports/kpi", get(reports::kpi))
+        .route("/reports/tsm", get(reports::tsm))
+        .route("/reports/self-assessment", get(reports::self_assessment))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route(
             "/admin/users/{id}",

@@ -11,6 +11,8 @@ mod dashboard;
 mod driver;
 #[path = "browser/journeys.rs"]
 mod journeys;
+#[path = "browser/reports.rs"]
+mod reports;
 #[path = "browser/sessions.rs"]
 mod sessions;
 #[path = "browser/sign_in.rs"]
