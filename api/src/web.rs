@@ -10,15 +10,18 @@
 //!   seam for single sign-on.
 //! - [`credentials`]: email sign-in names, Argon2 passwords, lockout, set-password links.
 //! - [`forms`]: form bodies and the errors tied to their fields.
-//! - [`sign_in`], [`home`] (the dashboard), [`queue`], [`cases`], [`reports`], [`admin`]:
-//!   the pages.
+//! - [`evidence`]: evidence files uploaded and downloaded from the case page.
+//! - [`sign_in`], [`home`] (the dashboard), [`queue`], [`cases`], [`audit`] (a case as of
+//!   a moment, its chain check), [`reports`], [`admin`]: the pages.
 //! - [`users_api`]: the users API's sign-in endpoints.
 //! - [`assets`]: the stylesheet and script.
 
 pub mod admin;
 pub mod assets;
+pub mod audit;
 pub mod cases;
 pub mod credentials;
+pub mod evidence;
 pub mod forms;
 pub mod home;
 pub mod queue;
@@ -31,7 +34,7 @@ pub mod users_api;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
@@ -159,6 +162,8 @@ pub enum PageError {
     Forbidden(String),
     #[error("the form has expired")]
     Csrf,
+    #[error("evidence file not held")]
+    NotStored,
     #[error(transparent)]
     Internal(ApiError),
 }
@@ -200,6 +205,13 @@ impl IntoResponse for PageError {
                 StatusCode::FORBIDDEN,
                 "You cannot do this",
                 format!("Your roles do not allow this: {message}."),
+            ),
+            Self::NotStored => (
+                StatusCode::NOT_FOUND,
+                "File not held in Casefile",
+                "This evidence was recorded by its details only: its file is kept elsewhere, \
+                 not in Casefile."
+                    .to_string(),
             ),
             Self::Csrf => (
                 StatusCode::FORBIDDEN,
@@ -290,6 +302,20 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/cases/new", get(cases::new_page))
         .route("/cases", get(queue::page).post(cases::log))
         .route("/cases/{id}", get(cases::page))
+        .route("/cases/{id}/audit", get(audit::audit))
+        .route(
+            "/cases/{id}/evidence",
+            post(evidence::upload).layer(DefaultBodyLimit::max(
+                // Room to read past the limit, so an oversized file is refused in the form
+                // rather than by a dropped connection.
+                crate::routes::evidence::body_limit(state.evidence_limit).saturating_mul(2),
+            )),
+        )
+        .route(
+            "/cases/{id}/evidence/{evidence_id}",
+            get(evidence::download),
+        )
+        .route("/cases/{id}/verify", get(audit::verify))
         .route("/cases/{id}/{action}", post(cases::act))
         .route("/reports", get(reports::index))
         .route("/reports/kpi", get(reports::kpi))

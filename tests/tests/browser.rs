@@ -5,6 +5,8 @@
 //! `scripts/install-browser.sh` installs them; without them the suite fails saying so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "browser/case_audit.rs"]
+mod case_audit;
 #[path = "browser/dashboard.rs"]
 mod dashboard;
 #[path = "browser/driver.rs"]

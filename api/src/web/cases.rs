@@ -25,6 +25,7 @@ use crate::cases::CaseResponse;
 use crate::error::ApiError;
 use crate::routes::complaints::{
     case_id, context, CASEWORKERS, CLOSERS, LOGGERS, MANAGERS, READERS, REFERRERS, STAGE1, STAGE2,
+    VERIFIERS,
 };
 use crate::startup::AppState;
 
@@ -37,7 +38,7 @@ use super::PageError;
 /// How a field is entered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum Kind {
+pub(crate) enum Kind {
     Text,
     Textarea,
     Date,
@@ -53,7 +54,7 @@ enum Kind {
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
-struct FieldSpec {
+pub(crate) struct FieldSpec {
     name: &'static str,
     label: &'static str,
     kind: Kind,
@@ -486,7 +487,7 @@ fn rule_field(err: &ComplaintError, fields: &[FieldSpec]) -> Option<&'static str
 
 /// Turns a refused command into messages: on a field when the rule names one, otherwise
 /// for the form as a whole.
-fn refusal(
+pub(crate) fn refusal(
     err: ApiError,
     fields: &[FieldSpec],
     errors: &mut FieldErrors,
@@ -708,10 +709,26 @@ struct CasePage {
     problems: Vec<Problem>,
     /// The resident's other cases, when the case names the resident.
     other_cases: Option<Vec<CaseSummary>>,
+    /// The upload form, for the roles that may attach evidence.
+    evidence_form: Option<EvidenceForm>,
+    /// May check the event chain (auditors, compliance, managers, admins).
+    can_verify: bool,
+}
+
+/// The evidence upload form as the template draws it.
+#[derive(Debug, Serialize)]
+struct EvidenceForm {
+    description: String,
+    file_error: Option<String>,
+    description_error: Option<String>,
+    /// The rule's message when the command was refused.
+    problem: Option<String>,
+    /// The largest file accepted, in words.
+    limit: String,
 }
 
 /// "Stage1Responded" → "Stage 1 responded".
-fn event_title(name: &str) -> String {
+pub(crate) fn event_title(name: &str) -> String {
     let mut words = String::new();
     for (i, c) in name.chars().enumerate() {
         if i > 0 && (c.is_uppercase() || c.is_ascii_digit()) {
@@ -732,6 +749,9 @@ fn done_message(done: Option<&str>) -> Option<String> {
     if done == "log" {
         return Some("The complaint is logged.".to_string());
     }
+    if done == "evidence" {
+        return Some("The evidence file is stored and added to the case.".to_string());
+    }
     ACTIONS
         .iter()
         .find(|a| a.path == done)
@@ -739,7 +759,7 @@ fn done_message(done: Option<&str>) -> Option<String> {
 }
 
 /// Everything the case page shows, with `sent` the form that just came back refused.
-async fn render_case(
+pub(crate) async fn render_case(
     state: &AppState,
     staff: &Staff,
     id: &str,
@@ -814,6 +834,36 @@ async fn render_case(
             }
         })
         .collect::<Vec<_>>();
+    let evidence_form = staff.principal.require(CASEWORKERS).is_ok().then(|| {
+        let (form, errors, problem) = match &sent {
+            Some(("evidence", form, errors, problem)) => {
+                (Some(*form), errors.clone(), problem.clone())
+            }
+            _ => (None, FieldErrors::default(), None),
+        };
+        for (field, message) in &errors.0 {
+            problems.push(Problem {
+                href: format!("#evidence-{field}"),
+                text: message.clone(),
+            });
+        }
+        if let Some(problem) = &problem {
+            problems.push(Problem {
+                href: "#evidence-problem".to_string(),
+                text: problem.clone(),
+            });
+        }
+        EvidenceForm {
+            description: form
+                .and_then(|f| f.get("description"))
+                .unwrap_or_default()
+                .to_string(),
+            file_error: errors.0.get("file").cloned(),
+            description_error: errors.0.get("description").cloned(),
+            problem,
+            limit: super::evidence::size_words(state.evidence_limit),
+        }
+    });
     let users = if actions.iter().any(|a| a.path == "assign") {
         state
             .store
@@ -856,6 +906,8 @@ async fn render_case(
             done: done_message(done),
             problems,
             other_cases,
+            evidence_form,
+            can_verify: staff.principal.require(VERIFIERS).is_ok(),
         },
     )
 }

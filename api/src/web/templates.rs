@@ -45,6 +45,8 @@ const EMBEDDED: &[(&str, &str)] = &[
         "admin_user.html",
         include_str!("../../templates/web/admin_user.html"),
     ),
+    ("audit.html", include_str!("../../templates/web/audit.html")),
+    ("chain.html", include_str!("../../templates/web/chain.html")),
     (
         "reports.html",
         include_str!("../../templates/web/reports.html"),
