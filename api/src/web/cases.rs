@@ -1187,7 +1187,8 @@ mod tests {
     #[test]
     fn every_command_of_the_api_has_a_form() {
         let paths: Vec<&str> = ACTIONS.iter().map(|a| a.path).collect();
-        // The API's action routes, less evidence, which needs file upload.
+        // The API's action routes, less evidence, whose upload form is its own
+        // (`evidence.rs`).
         for path in [
             "acknowledge",
             "assign",
