@@ -13,6 +13,7 @@ use casefile_domain::command::LogComplaint;
 use casefile_domain::{uk_date, Action, Calendar, ComplaintCommand, ComplaintServices};
 use casefile_projections::recorded::meta;
 use casefile_projections::{CaseView, History};
+use casefile_store::commit::Answer;
 use casefile_store::idempotency::KeyClaim;
 use casefile_store::sequencer::Sequencer;
 use casefile_store::{CommitError, Store, UnitOfWork};
@@ -138,7 +139,7 @@ impl Cases {
             reference: String::new(),
             complaint,
         };
-        self.run(&id, "log", action, ctx, Some(year)).await
+        self.run(&id, "log", action, ctx, Some(year), None).await
     }
 
     /// Runs one command on a case and returns the case as it now stands.
@@ -149,7 +150,20 @@ impl Cases {
         action: Action,
         ctx: &CommandContext,
     ) -> Result<CaseResponse, ApiError> {
-        self.run(id, name, action, ctx, None).await
+        self.run(id, name, action, ctx, None, None).await
+    }
+
+    /// Runs a command that creates something on the case and answers `201 Created` with the
+    /// body `answer` makes from the recorded events (stored under any `Idempotency-Key`).
+    pub async fn create(
+        &self,
+        id: &str,
+        name: &'static str,
+        action: Action,
+        ctx: &CommandContext,
+        answer: Answer,
+    ) -> Result<CaseResponse, ApiError> {
+        self.run(id, name, action, ctx, None, Some(answer)).await
     }
 
     #[tracing::instrument(skip(self, action, ctx), fields(case_id = %id, actor = %ctx.principal.id))]
@@ -160,6 +174,7 @@ impl Cases {
         action: Action,
         ctx: &CommandContext,
         reference_year: Option<i32>,
+        answer: Option<Answer>,
     ) -> Result<CaseResponse, ApiError> {
         let command = ComplaintCommand {
             actor: ctx.principal.actor(),
@@ -171,6 +186,9 @@ impl Cases {
                 .answering(ctx.idempotency.clone());
             if let Some(year) = reference_year {
                 unit = unit.assigning_reference(year);
+            }
+            if let Some(answer) = answer {
+                unit = unit.answering_with(201, answer);
             }
             let cqrs = CqrsFramework::new(&unit, Vec::new(), self.services.clone());
             let result = cqrs
@@ -204,7 +222,7 @@ impl Cases {
             Some(Ok(committed)) => {
                 self.sequencer.kick();
                 self.committed.notify_one();
-                let status = if reference_year.is_some() {
+                let status = if reference_year.is_some() || answer.is_some() {
                     StatusCode::CREATED
                 } else {
                     StatusCode::OK

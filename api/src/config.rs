@@ -87,6 +87,16 @@ pub struct Config {
     #[arg(long, env = "CASEFILE_WEB_TEMPLATES")]
     pub web_templates: Option<PathBuf>,
 
+    /// A folder of letter templates (`acknowledgement.html`, `stage1_response.txt`, …) that
+    /// replace the built-in ones of the same name.
+    #[arg(long, env = "CASEFILE_TEMPLATES")]
+    pub templates: Option<PathBuf>,
+
+    /// A TOML file with the organisation that letters and bundles speak for: `name`, and
+    /// optionally `address` (a list of lines), `email` and `phone`.
+    #[arg(long, env = "CASEFILE_ORGANISATION")]
+    pub organisation: Option<PathBuf>,
+
     /// Always mark session cookies `Secure`. Without it they are `Secure` when a proxy sends
     /// `X-Forwarded-Proto: https`.
     #[arg(long, env = "CASEFILE_SECURE_COOKIES")]
@@ -126,6 +136,8 @@ impl Config {
             default_division: casefile_domain::Division::EnglandAndWales,
             evidence_limit_bytes: 25 * 1024 * 1024,
             web_templates: None,
+            templates: None,
+            organisation: None,
             secure_cookies: false,
             log_format: LogFormat::Text,
             log: "warn".to_string(),

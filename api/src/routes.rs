@@ -6,6 +6,7 @@
 //! - [`dashboard`]: the figures every role works from.
 //! - [`events`]: the global event feed.
 //! - [`evidence`]: evidence files, uploaded and downloaded.
+//! - [`letters`]: letters to the resident, and the ombudsman bundle.
 //! - [`users`]: users and tokens.
 //! - [`alerts`], [`webhooks`]: SLA alerts and where their notifications go.
 //! - [`ops`]: health, readiness, metrics.
@@ -19,6 +20,7 @@ pub mod dashboard;
 pub mod duties;
 pub mod events;
 pub mod evidence;
+pub mod letters;
 pub mod ops;
 pub mod reports;
 pub mod residents;
@@ -62,6 +64,12 @@ pub fn api(state: AppState) -> Router<AppState> {
             "/complaints/{id}/evidence/{evidence_id}",
             get(evidence::download),
         )
+        .route("/complaints/{id}/letters", post(letters::issue))
+        .route(
+            "/complaints/{id}/letters/{letter_id}",
+            get(letters::get_letter),
+        )
+        .route("/complaints/{id}/bundle", get(letters::bundle))
         .route("/complaints/{id}/links", post(c::links))
         .route("/complaints/{id}/categorise", post(c::categorise))
         .route("/complaints/{id}/definition", post(c::define))

@@ -33,6 +33,10 @@ pub struct AppState {
     /// Ids of every procedure, for the OpenAPI document.
     pub procedure_ids: Arc<Vec<String>>,
     pub web: Arc<crate::web::Web>,
+    /// Letter templates, checked at start-up.
+    pub letters: Arc<casefile_documents::Letters>,
+    /// Who letters and bundles speak for.
+    pub organisation: Arc<casefile_documents::Organisation>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +49,10 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     WebTemplates(#[from] crate::web::templates::TemplateError),
+    #[error("letter templates: {0}")]
+    Letters(#[from] casefile_documents::LetterError),
+    #[error("organisation: {0}")]
+    Organisation(String),
     #[error("cannot bring the read models up to date: {0}")]
     Repair(#[source] casefile_store::LoadError),
     #[error("cannot set up the administrator: {0}")]
@@ -96,6 +104,13 @@ impl Application {
             tracing::info!(version = %calendar.version(), "bank holidays loaded");
         }
 
+        // Checked before the store is touched: a template that does not render stops the
+        // start with its file and line, not the first resident who needs that letter.
+        let letters = casefile_documents::Letters::load(config.templates.as_deref())?;
+        let organisation =
+            casefile_store::bundle::load_organisation(config.organisation.as_deref())
+                .map_err(StartupError::Organisation)?;
+
         let store = Store::open(&config.database_url, Access::Migrate).await?;
         store
             .repair(&calendar)
@@ -144,6 +159,8 @@ impl Application {
             evidence_limit: config.evidence_limit_bytes,
             procedure_ids,
             web: Arc::new(web),
+            letters: Arc::new(letters),
+            organisation: Arc::new(organisation),
         };
         let request_id = HeaderName::from_static("x-request-id");
         let router = crate::routes::router(state)

@@ -28,54 +28,14 @@ use utoipa::ToSchema;
 use crate::contact::{Organisation, SchemeContact};
 use crate::{engine, format};
 
-/// The letters Casefile writes.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum LetterKind {
-    Acknowledgement,
-    Extension,
-    Stage1Response,
-    Stage2Response,
-    Deadlock,
-    Refusal,
+pub use casefile_domain::values::LetterKind;
+
+fn html_template(kind: LetterKind) -> String {
+    format!("{PREFIX}{}.html", kind.as_str())
 }
 
-impl LetterKind {
-    pub const ALL: [LetterKind; 6] = [
-        LetterKind::Acknowledgement,
-        LetterKind::Extension,
-        LetterKind::Stage1Response,
-        LetterKind::Stage2Response,
-        LetterKind::Deadlock,
-        LetterKind::Refusal,
-    ];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Acknowledgement => "acknowledgement",
-            Self::Extension => "extension",
-            Self::Stage1Response => "stage1_response",
-            Self::Stage2Response => "stage2_response",
-            Self::Deadlock => "deadlock",
-            Self::Refusal => "refusal",
-        }
-    }
-
-    fn html_template(&self) -> String {
-        format!("{PREFIX}{}.html", self.as_str())
-    }
-
-    fn text_template(&self) -> String {
-        format!("{PREFIX}{}.txt", self.as_str())
-    }
-}
-
-impl std::fmt::Display for LetterKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+fn text_template(kind: LetterKind) -> String {
+    format!("{PREFIX}{}.txt", kind.as_str())
 }
 
 /// A letter ready to send.
@@ -363,7 +323,7 @@ impl Letters {
     ) -> Result<RenderedLetter, LetterError> {
         let data = Value::from(Serde(data::LetterData::build(kind, case, context)?));
 
-        let text_name = kind.text_template();
+        let text_name = text_template(kind);
         let template = self
             .env
             .get_template(&text_name)
@@ -381,7 +341,7 @@ impl Letters {
             })?;
         let text = captured.into_output();
 
-        let html_name = kind.html_template();
+        let html_name = html_template(kind);
         let html = self
             .env
             .get_template(&html_name)

@@ -26,6 +26,8 @@ use crate::values::{ActionSource, Actor, Channel, CorrespondenceTo, Stage, Stage
 const MAX_SUMMARY: usize = 500;
 /// Longest free text of any other field, in characters.
 const MAX_TEXT: usize = 50_000;
+/// Longest letter body (HTML or text), in characters.
+const MAX_LETTER: usize = 500_000;
 /// Furthest ahead, in days, the next update to the resident may be agreed: beyond a year
 /// it is no commitment to keep them informed.
 pub const MAX_UPDATE_INTERVAL_DAYS: u64 = 366;
@@ -349,6 +351,7 @@ impl Aggregate for Complaint {
             NoteRecorded { .. }
             | CorrespondenceRecorded { .. }
             | LinkedCaseAdded { .. }
+            | LetterIssued { .. }
             | Categorised { .. }
             | ActionAssigned { .. } => {}
         }
@@ -1149,6 +1152,23 @@ impl Complaint {
                     by,
                     tenure: c.tenure,
                     previous: self.tenure,
+                }
+            }
+            Action::IssueLetter(c) => {
+                // Rendered by the service, not typed: the limits only keep a broken
+                // template from filling the trail.
+                text("letter_id", &c.letter_id, 200)?;
+                text("subject", &c.subject, 1_000)?;
+                text("html", &c.html, MAX_LETTER)?;
+                text("text", &c.text, MAX_LETTER)?;
+                E::LetterIssued {
+                    occurred_at,
+                    by,
+                    letter_id: c.letter_id,
+                    kind: c.kind,
+                    subject: c.subject,
+                    html: c.html,
+                    text: c.text,
                 }
             }
             Action::Reopen(c) => {

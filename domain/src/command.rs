@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::Division;
 use crate::procedure::Scheme;
 use crate::values::{
-    Actor, Authority, Channel, Complainant, Contact, CorrespondenceTo, Direction, LinkKind,
-    Outcome, RefusalReason, Relationship, Remedy, Stage, Tenure,
+    Actor, Authority, Channel, Complainant, Contact, CorrespondenceTo, Direction, LetterKind,
+    LinkKind, Outcome, RefusalReason, Relationship, Remedy, Stage, Tenure,
 };
 
 /// A command with the user it is issued by.
@@ -54,6 +54,7 @@ pub enum Action {
     Withdraw(WithdrawComplaint),
     Reopen(ReopenComplaint),
     SetTenure(SetTenure),
+    IssueLetter(IssueLetter),
     /// Automatic: only the service's watchdog raises alerts, always at the present time.
     RaiseSlaAlert(RaiseSlaAlert),
 }
@@ -89,7 +90,8 @@ impl Action {
             Withdraw(c) => c.occurred_at,
             Reopen(c) => c.occurred_at,
             SetTenure(c) => c.occurred_at,
-            RaiseSlaAlert(_) => None,
+            // A letter is dated the day it is issued: it cannot be backdated.
+            IssueLetter(_) | RaiseSlaAlert(_) => None,
         }
     }
 }
@@ -156,6 +158,18 @@ pub enum NoteKind {
     #[default]
     Note,
     Correspondence,
+}
+
+/// A letter the service rendered from the case, to be recorded as sent. Not a request
+/// body: the client asks for a kind, the service renders it and issues this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueLetter {
+    /// Made by the service before rendering, so a retried command records the same letter.
+    pub letter_id: String,
+    pub kind: LetterKind,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use crate::deadline::DeadlineStep;
 use crate::procedure::{Procedure, Scheme};
 use crate::values::{
     ActionSource, Actor, Authority, Channel, Complainant, Contact, CorrespondenceTo, Direction,
-    LinkKind, RefusalReason, Relationship, Remedy, Stage, StageResponse, Tenure,
+    LetterKind, LinkKind, RefusalReason, Relationship, Remedy, Stage, StageResponse, Tenure,
 };
 
 /// Bumped per variant when its payload changes shape; upcasters read the old ones.
@@ -261,6 +261,17 @@ pub enum ComplaintEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         previous: Option<Tenure>,
     },
+    /// A letter sent to the resident, as it was rendered: the trail keeps what they were
+    /// told, word for word, whatever templates say later.
+    LetterIssued {
+        occurred_at: DateTime<Utc>,
+        by: Actor,
+        letter_id: String,
+        kind: LetterKind,
+        subject: String,
+        html: String,
+        text: String,
+    },
     /// Automatic: a step entered `due_soon` or `breached`. Not part of the case's
     /// real-world timeline, so later backdated entries may precede it.
     SlaAlertRaised {
@@ -385,6 +396,9 @@ impl ComplaintEvent {
             | TenureRecorded {
                 occurred_at, by, ..
             }
+            | LetterIssued {
+                occurred_at, by, ..
+            }
             | SlaAlertRaised {
                 occurred_at, by, ..
             }
@@ -437,6 +451,7 @@ impl ComplaintEvent {
             Withdrawn { .. } => "Withdrawn",
             Reopened { .. } => "Reopened",
             TenureRecorded { .. } => "TenureRecorded",
+            LetterIssued { .. } => "LetterIssued",
             SlaAlertRaised { .. } => "SlaAlertRaised",
             SlaAlertResolved { .. } => "SlaAlertResolved",
         }

@@ -209,6 +209,48 @@ pub enum RefusalReason {
     PreviouslyConsidered,
 }
 
+/// The letters Casefile writes to a resident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LetterKind {
+    Acknowledgement,
+    Extension,
+    Stage1Response,
+    Stage2Response,
+    Deadlock,
+    Refusal,
+}
+
+impl LetterKind {
+    pub const ALL: [LetterKind; 6] = [
+        LetterKind::Acknowledgement,
+        LetterKind::Extension,
+        LetterKind::Stage1Response,
+        LetterKind::Stage2Response,
+        LetterKind::Deadlock,
+        LetterKind::Refusal,
+    ];
+
+    /// The snake_case id, as serde writes it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Acknowledgement => "acknowledgement",
+            Self::Extension => "extension",
+            Self::Stage1Response => "stage1_response",
+            Self::Stage2Response => "stage2_response",
+            Self::Deadlock => "deadlock",
+            Self::Refusal => "refusal",
+        }
+    }
+}
+
+impl std::fmt::Display for LetterKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The two in-house stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

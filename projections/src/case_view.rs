@@ -11,7 +11,7 @@ use casefile_domain::deadline::{deadlines, Commitment, DeadlineState, DeadlineSt
 use casefile_domain::procedure::Scheme;
 use casefile_domain::values::{
     ActionSource, Actor, Authority, Channel, Complainant, Contact, CorrespondenceTo, Direction,
-    LinkKind, RefusalReason, Relationship, Remedy, Stage, StageResponse, Tenure,
+    LetterKind, LinkKind, RefusalReason, Relationship, Remedy, Stage, StageResponse, Tenure,
 };
 use casefile_domain::ComplaintEvent;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -93,9 +93,20 @@ pub struct NoteView {
 pub struct CorrespondenceView {
     pub direction: Direction,
     pub channel: Channel,
+    /// What was said; for a letter Casefile issued, its subject.
     pub text: String,
     pub at: DateTime<Utc>,
     pub by: Actor,
+    /// Set for a letter Casefile issued: `GET …/letters/{letter_id}` returns it whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub letter: Option<LetterRef>,
+}
+
+/// A letter issued on the case, as its correspondence entry names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LetterRef {
+    pub letter_id: String,
+    pub kind: LetterKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -539,6 +550,20 @@ impl CaseView {
                 text,
                 at,
                 by,
+                letter: None,
+            }),
+            E::LetterIssued {
+                letter_id,
+                kind,
+                subject,
+                ..
+            } => self.correspondence.push(CorrespondenceView {
+                direction: Direction::Outbound,
+                channel: Channel::Letter,
+                text: subject,
+                at,
+                by,
+                letter: Some(LetterRef { letter_id, kind }),
             }),
             E::Stage1Responded {
                 response,

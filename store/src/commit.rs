@@ -37,7 +37,14 @@ pub struct NewCommit<'a> {
     pub idempotency: Option<KeyClaim>,
     /// The status the response will carry (stored with the key).
     pub status: u16,
+    /// Makes the response from the committed events instead of the case view: for a
+    /// command whose answer is what it recorded (a letter), stored under the key as sent.
+    pub answer: Option<Answer>,
 }
+
+/// The response to a commit made from the events it recorded; `None` to answer with the
+/// case view.
+pub type Answer = fn(&[RecordedEvent]) -> Option<String>;
 
 /// What a commit wrote.
 #[derive(Debug, Clone)]
@@ -314,7 +321,14 @@ impl NewCommit<'_> {
             summary,
             deadline_steps,
             deadline_dues,
-            committed: Committed { body, view, events },
+            committed: Committed {
+                body: self
+                    .answer
+                    .and_then(|answer| answer(&events))
+                    .unwrap_or(body),
+                view,
+                events,
+            },
         })
     }
 }

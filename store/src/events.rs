@@ -262,6 +262,9 @@ pub struct Stats {
     pub events: i64,
     pub by_status: std::collections::BTreeMap<String, i64>,
     pub by_procedure: std::collections::BTreeMap<String, i64>,
+    /// Evidence files whose content the store holds (once per SHA-256), and their bytes.
+    pub evidence_files: i64,
+    pub evidence_bytes: i64,
 }
 
 impl Store {
@@ -280,11 +283,20 @@ impl Store {
                 .await?;
             (status, procedure)
         });
+        let (evidence_files, evidence_bytes): (i64, i64) = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM evidence_blobs",
+            )
+            .fetch_one(pool)
+            .await?
+        });
         Ok(Stats {
             cases: by_status.iter().map(|(_, n)| n).sum(),
             events,
             by_status: by_status.into_iter().collect(),
             by_procedure: by_procedure.into_iter().collect(),
+            evidence_files,
+            evidence_bytes,
         })
     }
 }

@@ -52,3 +52,48 @@ impl Store {
         Ok(row)
     }
 }
+
+/// How much of a file one read of the store returns when content is streamed.
+pub const CHUNK_BYTES: u64 = 1024 * 1024;
+
+impl Store {
+    /// Whether content is stored under `sha256`.
+    pub async fn has_evidence_blob(&self, sha256: &str) -> Result<bool, sqlx::Error> {
+        let sql = "SELECT COUNT(*) FROM evidence_blobs WHERE sha256 = $1";
+        let count = on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(sql)
+            .bind(sha256)
+            .fetch_one(pool)
+            .await)?;
+        Ok(count > 0)
+    }
+
+    /// Up to `len` bytes of the content stored under `sha256`, from byte `offset`; empty
+    /// past the end, `None` if nothing is stored under the hash. Lets a reader stream a
+    /// file of any size holding one chunk at a time.
+    pub async fn evidence_chunk(
+        &self,
+        sha256: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        // Both backends count from 1; CAST keeps PostgreSQL's `substring(bytea, int, int)`.
+        let sql = match self {
+            Store::Postgres(_) => {
+                "SELECT substring(content FROM CAST($2 AS INTEGER) FOR CAST($3 AS INTEGER)) \
+                 FROM evidence_blobs WHERE sha256 = $1"
+            }
+            Store::Sqlite(_) => {
+                "SELECT substr(content, $2, $3) FROM evidence_blobs WHERE sha256 = $1"
+            }
+        };
+        let start = to_i64(offset.saturating_add(1));
+        let len = to_i64(len);
+        let chunk = on_pool!(self, |pool| sqlx::query_scalar::<_, Vec<u8>>(sql)
+            .bind(sha256)
+            .bind(start)
+            .bind(len)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(chunk)
+    }
+}

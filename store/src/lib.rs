@@ -10,6 +10,7 @@
 //! - [`events`]: reads of one case's stream and of the global feed.
 //! - [`sequencer`]: gap-free global positions on PostgreSQL.
 //! - [`evidence`]: evidence content, once per SHA-256.
+//! - [`bundle`]: a case's ombudsman bundle, for the service and the replay tool alike.
 //! - [`records`]: the case fold and list entries a command or a view starts from.
 //! - [`queue`]: work-queue filters and the dashboard's counts.
 //! - [`rebuild`]: every read model from the events, from scratch.
@@ -22,6 +23,7 @@
 //! Every query is written once with `$n` placeholders and runs on both backends
 //! ([`on_pool!`]).
 
+pub mod bundle;
 pub mod chain;
 pub mod commit;
 pub mod events;
@@ -132,6 +134,18 @@ impl Store {
     pub async fn open(url: &str, access: Access) -> Result<Self, StoreError> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
+            if access == Access::ReadOnly {
+                // One plain connection first: the pool would retry a refused or failing
+                // connection until its timeout and then report only that it timed out,
+                // where a reading tool should say at once what is wrong.
+                use sqlx::Connection;
+                sqlx::PgConnection::connect_with(&options)
+                    .await
+                    .map_err(StoreError::Connect)?
+                    .close()
+                    .await
+                    .map_err(StoreError::Connect)?;
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use casefile_domain::{Calendar, Complaint, ComplaintError};
 use cqrs_es::{AggregateContext, AggregateError, EventEnvelope, EventStore};
 
-use crate::commit::{CommitError, Committed, NewCommit};
+use crate::commit::{Answer, CommitError, Committed, NewCommit};
 use crate::idempotency::KeyClaim;
 use crate::records::LoadedCase;
 use crate::Store;
@@ -21,6 +21,7 @@ pub struct UnitOfWork<'a> {
     reference_year: Option<i32>,
     idempotency: Option<KeyClaim>,
     status: u16,
+    answer: Option<Answer>,
     outcome: Mutex<Option<Result<Committed, CommitError>>>,
 }
 
@@ -45,6 +46,7 @@ impl<'a> UnitOfWork<'a> {
             reference_year: None,
             idempotency: None,
             status: 200,
+            answer: None,
             outcome: Mutex::new(None),
         }
     }
@@ -53,6 +55,13 @@ impl<'a> UnitOfWork<'a> {
     pub fn assigning_reference(mut self, year: i32) -> Self {
         self.reference_year = Some(year);
         self.status = 201;
+        self
+    }
+
+    /// Answer with a body made from the committed events, with `status`.
+    pub fn answering_with(mut self, status: u16, answer: Answer) -> Self {
+        self.status = status;
+        self.answer = Some(answer);
         self
     }
 
@@ -143,6 +152,7 @@ impl EventStore<Complaint> for &UnitOfWork<'_> {
                 reference_year: self.reference_year,
                 idempotency: self.idempotency.clone(),
                 status: self.status,
+                answer: self.answer,
             })
             .await;
         let envelopes = match &result {

@@ -9,6 +9,8 @@ mod as_of;
 mod auth;
 #[path = "e2e/bad_input.rs"]
 mod bad_input;
+#[path = "e2e/bundle.rs"]
+mod bundle;
 #[path = "e2e/concurrency.rs"]
 mod concurrency;
 #[path = "e2e/configuration.rs"]
@@ -23,6 +25,8 @@ mod evidence;
 mod idempotency;
 #[path = "e2e/intake.rs"]
 mod intake;
+#[path = "e2e/letters.rs"]
+mod letters;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
 #[path = "e2e/listing.rs"]

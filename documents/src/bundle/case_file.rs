@@ -247,6 +247,15 @@ fn describe(event: &ComplaintEvent) -> String {
         E::EvidenceAttached {
             evidence_id, name, ..
         } => format!("Evidence {evidence_id} attached: {name}"),
+        E::LetterIssued {
+            letter_id,
+            kind,
+            subject,
+            ..
+        } => format!(
+            "Letter {letter_id} ({}) issued: {subject}",
+            kind.as_str().replace('_', " ")
+        ),
         E::LinkedCaseAdded {
             kind,
             reference,

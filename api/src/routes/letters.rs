@@ -1,0 +1,331 @@
+//! `/api/v1/complaints/{id}/letters` and `/bundle`: letters to the resident, rendered from
+//! the case and recorded on it, and the zip an ombudsman receives.
+//!
+//! A letter is rendered from the case as it stands and recorded by one `LetterIssued`
+//! event through the ordinary command path (so an `Idempotency-Key` answers a repeat with
+//! the same letter); the event keeps the letter word for word, so it is in the trail and
+//! in the bundle whatever the templates say later.
+
+use std::io::{Seek, SeekFrom};
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use casefile_documents::{LetterContext, LetterError};
+use casefile_domain::command::IssueLetter;
+use casefile_domain::procedure::Scheme;
+use casefile_domain::values::LetterKind;
+use casefile_domain::{uk_date, Action, Actor, ComplaintEvent};
+use casefile_projections::RecordedEvent;
+use casefile_store::bundle::{BundleOptions, ExportError};
+use casefile_store::idempotency::KeyClaim;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncReadExt;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Principal, Role};
+use crate::cases::CaseResponse;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{body_bytes, json_body, BodyBytes};
+use crate::routes::complaints::{case_id, context, CASEWORKERS, READERS};
+use crate::startup::AppState;
+
+use Role::*;
+
+/// Who may download a case's bundle (and admin).
+const BUNDLERS: &[Role] = &[Compliance, Manager, Auditor];
+
+/// The body of `POST …/letters`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LetterRequest {
+    /// Which letter to write.
+    pub kind: LetterKind,
+}
+
+/// A letter as issued on a case.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Letter {
+    pub letter_id: String,
+    pub case_id: String,
+    pub kind: LetterKind,
+    pub subject: String,
+    /// The letter as an HTML document.
+    pub html: String,
+    /// The same letter as plain text.
+    pub text: String,
+    pub issued_at: DateTime<Utc>,
+    pub issued_by: Actor,
+}
+
+impl Letter {
+    fn from_recorded(recorded: &RecordedEvent) -> Option<Self> {
+        match &recorded.event {
+            ComplaintEvent::LetterIssued {
+                occurred_at,
+                by,
+                letter_id,
+                kind,
+                subject,
+                html,
+                text,
+            } => Some(Self {
+                letter_id: letter_id.clone(),
+                case_id: recorded.aggregate_id.clone(),
+                kind: *kind,
+                subject: subject.clone(),
+                html: html.clone(),
+                text: text.clone(),
+                issued_at: *occurred_at,
+                issued_by: by.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The response to `POST …/letters`: the letter its commit recorded.
+fn letter_answer(events: &[RecordedEvent]) -> Option<String> {
+    let letter = events.iter().find_map(Letter::from_recorded)?;
+    serde_json::to_string(&letter).ok()
+}
+
+fn letter_error(err: LetterError) -> ApiError {
+    if err.is_state() {
+        ApiError::Rejected {
+            code: err.code(),
+            message: format!("this letter does not fit the case yet: {err}"),
+        }
+    } else {
+        // The templates passed the start-up check, so this is ours to fix.
+        ApiError::internal(err)
+    }
+}
+
+/// Write a letter: rendered from the case as it stands, recorded on it as correspondence,
+/// and returned.
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/letters", tag = "actions",
+    params(("id" = String, Path, description = "Case id")),
+    request_body = LetterRequest,
+    responses(
+        (status = 201, description = "The letter as issued", body = Letter),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the case's state does not allow the letter yet: \
+            `not_acknowledged`, `no_extension`, `no_response_deadline`, `not_responded`, \
+            `not_deadlocked` or `not_refused`"),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn issue(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    claim: Option<Extension<KeyClaim>>,
+    headers: HeaderMap,
+    bytes: BodyBytes,
+) -> Result<CaseResponse, ApiError> {
+    let role = principal.require(CASEWORKERS)?;
+    let id = case_id(&id)?;
+    let request: LetterRequest = json_body(&headers, body_bytes(bytes)?)?;
+    let ctx = context(&principal, role, &headers, claim);
+
+    // The case's own copy of its procedure says which scheme and how many stages.
+    let loaded = state
+        .store
+        .load_case(&id)
+        .await
+        .map_err(ApiError::from_load)?
+        .ok_or(ApiError::NotFound)?;
+    let procedure = loaded.record.state.facts()?.procedure.clone();
+    let view = state.cases.view(&id).await?.ok_or(ApiError::NotFound)?;
+    let letter_context = LetterContext::for_procedure(
+        (*state.organisation).clone(),
+        &procedure,
+        uk_date(Utc::now()),
+    );
+    let rendered = state
+        .letters
+        .render(request.kind, &view, &letter_context)
+        .map_err(letter_error)?;
+    let action = Action::IssueLetter(IssueLetter {
+        letter_id: uuid::Uuid::now_v7().to_string(),
+        kind: rendered.kind,
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+    });
+    state
+        .cases
+        .create(&id, "letter", action, &ctx, letter_answer)
+        .await
+}
+
+/// A letter issued on the case, as it was sent.
+#[utoipa::path(get, path = "/api/v1/complaints/{id}/letters/{letter_id}", tag = "complaints",
+    params(
+        ("id" = String, Path, description = "Case id"),
+        ("letter_id" = String, Path, description = "Letter id, as `POST …/letters` returned it"),
+    ),
+    responses(
+        (status = 200, body = Letter),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_letter(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, letter_id)): Path<(String, String)>,
+) -> Result<axum::Json<Letter>, ApiError> {
+    principal.require(READERS)?;
+    let id = case_id(&id)?;
+    let events = state
+        .store
+        .case_events(&id)
+        .await
+        .map_err(ApiError::from_load)?;
+    events
+        .iter()
+        .filter_map(Letter::from_recorded)
+        .find(|letter| letter.letter_id == letter_id)
+        .map(axum::Json)
+        .ok_or(ApiError::NotFound)
+}
+
+/// `?scheme=`: the redress scheme whose name and address head the case file.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct BundleParams {
+    /// `housing-ombudsman`, `property-redress-scheme` or `ombudsman-services`; the case's
+    /// procedure's first scheme when omitted.
+    pub scheme: Option<String>,
+}
+
+/// Parses `?scheme=` as the procedure files spell schemes.
+pub fn parse_scheme(raw: &str) -> Option<Scheme> {
+    serde_json::from_value(serde_json::Value::String(raw.to_string())).ok()
+}
+
+/// The ombudsman bundle: a zip of the readable case file, the case as JSON, the event
+/// stream with its hashes, every stored evidence file and letter, the chain digest and
+/// `SHA256SUMS`. The same case gives the same bytes.
+#[utoipa::path(get, path = "/api/v1/complaints/{id}/bundle", tag = "complaints",
+    params(("id" = String, Path, description = "Case id"), BundleParams),
+    responses(
+        (status = 200, description = "The bundle", content_type = "application/zip"),
+        (status = 400, body = ErrorBody, description = "`invalid_query`: an unknown scheme"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`chain_broken`: the case's hash chain \
+            does not verify, so no bundle vouches for it"),
+        (status = 503, body = ErrorBody, description = "`unavailable`: the latest events \
+            have no global position yet, or the store cannot be reached; retry"),
+    ),
+    security(("bearer" = [])))]
+pub async fn bundle(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    params: Result<Query<BundleParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    principal.require(BUNDLERS)?;
+    let id = case_id(&id)?;
+    let Query(params) = params.map_err(|rejection| ApiError::BadRequest {
+        code: "invalid_query",
+        message: rejection.body_text(),
+    })?;
+    let scheme = match params.scheme.as_deref() {
+        None => None,
+        Some(raw) => Some(parse_scheme(raw).ok_or_else(|| ApiError::BadRequest {
+            code: "invalid_query",
+            message: format!(
+                "scheme must be housing-ombudsman, property-redress-scheme or \
+                 ombudsman-services, not `{raw}`"
+            ),
+        })?),
+    };
+    let options = BundleOptions {
+        organisation: (*state.organisation).clone(),
+        scheme,
+        today: uk_date(Utc::now()),
+    };
+    let input = state
+        .store
+        .bundle_input(&id, state.cases.calendar(), &options)
+        .await
+        .map_err(export_error)?;
+    let filename = format!("{}-bundle.zip", plain_name(&input.case.reference));
+
+    // The archive is written to an unnamed temporary file on a blocking thread, reading
+    // evidence a chunk at a time, then streamed from the file.
+    let store = state.store.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, ApiError> {
+        let file = tempfile::tempfile().map_err(ApiError::internal)?;
+        let mut file = store
+            .write_bundle_blocking(file, &input, runtime)
+            .map_err(export_error)?;
+        file.seek(SeekFrom::Start(0)).map_err(ApiError::internal)?;
+        Ok(file)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let length = file.metadata().map_err(ApiError::internal)?.len();
+    let file = tokio::fs::File::from_std(file);
+    let chunks = futures::stream::unfold(file, |mut file| async move {
+        let mut buffer = vec![0u8; 64 * 1024];
+        match file.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                Some((Ok::<_, std::io::Error>(buffer), file))
+            }
+            Err(err) => Some((Err(err), file)),
+        }
+    });
+    let mut response = Body::from_stream(chunks).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+fn export_error(err: ExportError) -> ApiError {
+    match err {
+        ExportError::NoSuchCase(_) => ApiError::NotFound,
+        ExportError::ChainBroken { .. } => ApiError::Rejected {
+            code: "chain_broken",
+            message: err.to_string(),
+        },
+        ExportError::Unsequenced(_) => ApiError::Unavailable(Box::new(err)),
+        ExportError::Load(load) => ApiError::from_load(load),
+        ExportError::Bundle(bundle) => ApiError::internal(bundle),
+    }
+}
+
+/// A reference as a file name: letters, digits, `-` and `_`, the rest as `_`.
+fn plain_name(reference: &str) -> String {
+    let name: String = reference
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "case".to_string()
+    } else {
+        name
+    }
+}
