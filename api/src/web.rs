@@ -11,6 +11,7 @@
 //! - [`credentials`]: email sign-in names, Argon2 passwords, lockout, set-password links.
 //! - [`forms`]: form bodies and the errors tied to their fields.
 //! - [`evidence`]: evidence files uploaded and downloaded from the case page.
+//! - [`letters`]: letters issued and read from the case page, and the ombudsman bundle.
 //! - [`sign_in`], [`home`] (the dashboard), [`queue`], [`cases`], [`audit`] (a case as of
 //!   a moment, its chain check), [`reports`], [`admin`]: the pages.
 //! - [`users_api`]: the users API's sign-in endpoints.
@@ -24,6 +25,7 @@ pub mod credentials;
 pub mod evidence;
 pub mod forms;
 pub mod home;
+pub mod letters;
 pub mod queue;
 pub mod reports;
 pub mod session;
@@ -164,6 +166,9 @@ pub enum PageError {
     Csrf,
     #[error("evidence file not held")]
     NotStored,
+    /// The case's state does not allow this now; the message says why.
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Internal(ApiError),
 }
@@ -205,6 +210,11 @@ impl IntoResponse for PageError {
                 StatusCode::FORBIDDEN,
                 "You cannot do this",
                 format!("Your roles do not allow this: {message}."),
+            ),
+            Self::Refused(message) => (
+                StatusCode::CONFLICT,
+                "This cannot be done now",
+                format!("{}.", sign_in::capitalise(message)),
             ),
             Self::NotStored => (
                 StatusCode::NOT_FOUND,
@@ -315,6 +325,9 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/cases/{id}/evidence/{evidence_id}",
             get(evidence::download),
         )
+        .route("/cases/{id}/letters", post(letters::issue))
+        .route("/cases/{id}/letters/{letter_id}", get(letters::view))
+        .route("/cases/{id}/bundle", get(letters::bundle))
         .route("/cases/{id}/verify", get(audit::verify))
         .route("/cases/{id}/{action}", post(cases::act))
         .route("/reports", get(reports::index))

@@ -13,6 +13,8 @@ mod dashboard;
 mod driver;
 #[path = "browser/journeys.rs"]
 mod journeys;
+#[path = "browser/letters.rs"]
+mod letters;
 #[path = "browser/reports.rs"]
 mod reports;
 #[path = "browser/sessions.rs"]

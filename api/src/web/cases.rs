@@ -412,6 +412,22 @@ const ACTIONS: &[ActionSpec] = &[
     },
 ];
 
+/// The letters a caseworker may issue from the case page, as `POST …/letters` names them.
+const LETTER_KINDS: &[(&str, &str)] = &[
+    ("acknowledgement", "Acknowledgement"),
+    ("extension", "Extension of the response deadline"),
+    ("stage1_response", "Stage 1 response"),
+    ("stage2_response", "Stage 2 response"),
+    ("deadlock", "Deadlock (end of our procedure)"),
+    ("refusal", "Refusal to accept the complaint"),
+];
+
+/// The issue-a-letter form: which letter.
+pub(crate) const LETTER_FIELDS: &[FieldSpec] = &[hinted(
+    select("kind", "Letter", true, LETTER_KINDS),
+    "Written from the case as it stands, recorded on it as correspondence.",
+)];
+
 /// A field as the template draws it.
 #[derive(Debug, Serialize)]
 struct FieldView {
@@ -711,6 +727,10 @@ struct CasePage {
     other_cases: Option<Vec<CaseSummary>>,
     /// The upload form, for the roles that may attach evidence.
     evidence_form: Option<EvidenceForm>,
+    /// The issue-a-letter form, for the roles that may issue letters.
+    letter_form: Option<ActionView>,
+    /// May download the ombudsman bundle (compliance, managers, auditors, admins).
+    can_bundle: bool,
     /// May check the event chain (auditors, compliance, managers, admins).
     can_verify: bool,
 }
@@ -864,6 +884,34 @@ pub(crate) async fn render_case(
             limit: super::evidence::size_words(state.evidence_limit),
         }
     });
+    let letter_form = staff.principal.require(CASEWORKERS).is_ok().then(|| {
+        let (form, errors, problem) = match &sent {
+            Some(("letters", form, errors, problem)) => {
+                (Some(*form), errors.clone(), problem.clone())
+            }
+            _ => (None, FieldErrors::default(), None),
+        };
+        for (field, message) in &errors.0 {
+            problems.push(Problem {
+                href: format!("#letters-{field}"),
+                text: message.clone(),
+            });
+        }
+        if let Some(problem) = &problem {
+            problems.push(Problem {
+                href: "#letters-problem".to_string(),
+                text: problem.clone(),
+            });
+        }
+        ActionView {
+            path: "letters",
+            title: "Issue a letter",
+            button: "Issue the letter",
+            fields: field_views("letters", LETTER_FIELDS, form, &errors),
+            open: form.is_some(),
+            problem,
+        }
+    });
     let users = if actions.iter().any(|a| a.path == "assign") {
         state
             .store
@@ -907,6 +955,11 @@ pub(crate) async fn render_case(
             problems,
             other_cases,
             evidence_form,
+            letter_form,
+            can_bundle: staff
+                .principal
+                .require(crate::routes::letters::BUNDLERS)
+                .is_ok(),
             can_verify: staff.principal.require(VERIFIERS).is_ok(),
         },
     )

@@ -48,6 +48,10 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("audit.html", include_str!("../../templates/web/audit.html")),
     ("chain.html", include_str!("../../templates/web/chain.html")),
     (
+        "letter.html",
+        include_str!("../../templates/web/letter.html"),
+    ),
+    (
         "reports.html",
         include_str!("../../templates/web/reports.html"),
     ),

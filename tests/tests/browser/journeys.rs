@@ -230,7 +230,7 @@ async fn an_administrator_sets_up_a_user_who_then_chooses_a_password_by_link() {
     assert_eq!(browser.path().await, "/");
 
     // An administrator may do everything, so the case page has every command's form (the
-    // sixteen of the actions list and the evidence upload);
+    // sixteen of the actions list, the evidence upload and the letter);
     // opened all at once, each is checked.
     let id = app.new_case().await;
     browser.goto(&format!("/cases/{id}")).await;
@@ -243,7 +243,7 @@ async fn an_administrator_sets_up_a_user_who_then_chooses_a_password_by_link() {
         )
         .await
         .unwrap();
-    assert_eq!(forms, json!(17));
+    assert_eq!(forms, json!(18));
     browser.check_page("case-every-action").await;
 
     browser.click("a[href='/admin/users']").await;
