@@ -178,6 +178,9 @@ impl From<ApiError> for PageError {
         match err {
             ApiError::NotFound => Self::NotFound,
             ApiError::Forbidden(message) => Self::Forbidden(message),
+            // The case's state refuses this now (a broken chain, say): a 409 page saying
+            // why, not a failure of ours.
+            ApiError::Rejected { message, .. } => Self::Refused(message),
             other => Self::Internal(other),
         }
     }

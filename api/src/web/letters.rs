@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use casefile_domain::values::LetterKind;
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
 use crate::routes::complaints::{case_id, context, CASEWORKERS, READERS};
 use crate::routes::letters::{bundle_response, case_letter, issue_letter, Letter, BUNDLERS};
 use crate::startup::AppState;
@@ -117,9 +116,6 @@ pub async fn bundle(
 ) -> Result<Response, PageError> {
     staff.principal.require(BUNDLERS)?;
     let id = case_id(&id).map_err(|_| PageError::NotFound)?;
-    match bundle_response(&state, &id, None).await {
-        Ok(response) => Ok(response),
-        Err(ApiError::Rejected { message, .. }) => Err(PageError::Refused(message)),
-        Err(err) => Err(err.into()),
-    }
+    // A broken chain is refused with its reason (see `PageError::Refused`).
+    Ok(bundle_response(&state, &id, None).await?)
 }

@@ -193,6 +193,11 @@ async fn a_manager_uploads_evidence_checks_the_chain_and_reads_the_case_as_it_st
         .await
         .contains("First break\nEvent 4, altered"));
     browser.check_page("case-chain-broken").await;
+    // No bundle vouches for a broken chain: the page says why, as the API's 409 does.
+    browser.goto(&format!("/cases/{id}/bundle")).await;
+    assert_eq!(browser.text("h1").await, "This cannot be done now");
+    let said = browser.text("main").await;
+    assert!(said.contains("chain"), "{said}");
 
     // The case as it stood between logging and acknowledging: logged and defined, the
     // acknowledgement still to do.
