@@ -13,7 +13,7 @@ use casefile_domain::uk_date;
 use casefile_projections::reports::{
     KpiReport, Period, Ratio, ReportingYear, SelfAssessment, TsmReport,
 };
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::routes::reports::{kpi_report, self_assessment_report, tsm_report, REPORTERS};
@@ -148,8 +148,7 @@ struct YearOption {
 /// to the list if it is older).
 fn year_options(today: NaiveDate, shown: Option<ReportingYear>) -> Vec<YearOption> {
     let current = ReportingYear::containing(today);
-    let first = current.first_day().format("%Y").to_string();
-    let first: i32 = first.parse().unwrap_or(2025);
+    let first = current.first_day().year();
     let mut years: Vec<ReportingYear> = (0..YEARS_OFFERED)
         .filter_map(|back| ReportingYear::starting(first - back))
         .collect();
