@@ -270,6 +270,12 @@ async fn compliance_reads_the_reports_as_tables_charts_and_the_apis_csv() {
         stage1.ends_with(&format!(" 1 2 50.00% ✗ No {b_ref}")),
         "{stage1}"
     );
+    // Each reference falling short opens the queue searched for it.
+    assert!(
+        browser
+            .exists(&format!("#self-assessment-rows a[href='/cases?q={b_ref}']"))
+            .await
+    );
     browser.check_page("report-self-assessment").await;
     let csv = fetch_link(&browser, "#self-assessment-csv").await;
     let api = api_csv(
