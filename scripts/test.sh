@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole workspace test suite: `cargo test --workspace --locked "$@"`, after
-# scripts/install-browser.sh has made sure Chromium and chromedriver are there.
+# scripts/install-browser.sh has made sure Chromium and chromedriver are there; without
+# arguments, then a one-second smoke run of each benchmark harness (no timing asserted).
 #
 # The end-to-end suites need a PostgreSQL server they may create databases on. It is found
 # in this order:
@@ -195,6 +196,12 @@ main() {
     log "cargo test --workspace --locked $*"
     local status=0
     cargo test --workspace --locked "$@" || status=$?
+    if [ "$#" -eq 0 ] && [ "$status" -eq 0 ]; then
+        # The benchmarks' harnesses, run for a second each in the test build: this proves
+        # they work end to end. It times nothing; `cargo bench` gives the figures.
+        log "smoke run of the benchmarks (QUICK=1)"
+        QUICK=1 cargo test --locked -p casefile-tests --bench service --bench queue || status=$?
+    fi
     exit "$status"
 }
 

@@ -66,6 +66,15 @@ pub struct Config {
     #[arg(long, env = "CASEFILE_PROCEDURES", value_delimiter = ',')]
     pub procedures: Vec<PathBuf>,
 
+    /// Store connections: PostgreSQL's pool, or SQLite's readers (it has one writer besides).
+    #[arg(long, env = "CASEFILE_DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_max_connections: u32,
+
+    /// Milliseconds a request waits for a store connection before it is answered `503
+    /// unavailable`; while the database is down, no request hangs longer.
+    #[arg(long, env = "CASEFILE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_acquire_timeout_ms: u64,
+
     /// A gov.uk `bank-holidays.json` file whose one-off days are added to the calendar.
     #[arg(long, env = "CASEFILE_BANK_HOLIDAYS")]
     pub bank_holidays: Option<PathBuf>,
@@ -130,6 +139,8 @@ impl Config {
             listen: "127.0.0.1:0".to_string(),
             database_url: database_url.to_string(),
             admin_token: Some(Secret::new(crate::auth::new_token())),
+            db_max_connections: 16,
+            db_acquire_timeout_ms: 5000,
             procedures: Vec::new(),
             bank_holidays: None,
             body_limit_bytes: 1024 * 1024,
@@ -146,6 +157,14 @@ impl Config {
             watchdog_interval_secs: 0,
             due_soon_days: 2,
             smtp_url: None,
+        }
+    }
+
+    /// The store's pools as configured.
+    pub fn pool_settings(&self) -> casefile_store::PoolSettings {
+        casefile_store::PoolSettings {
+            max_connections: self.db_max_connections,
+            acquire_timeout: std::time::Duration::from_millis(self.db_acquire_timeout_ms),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! `{"error": "<stable_code>", "message": "<sentence>", "details": …}`.
 //! Internal failures are logged in full and reported to the client only by code.
 
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use casefile_domain::error::ErrorKind;
@@ -60,8 +61,10 @@ pub enum ApiError {
     EvidenceMediaType,
     #[error("this evidence was recorded by its metadata only; its file is kept elsewhere")]
     EvidenceNotStored,
-    #[error("the store cannot be reached")]
+    #[error("the store cannot be reached; retry shortly")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the store has no room to write; nothing of this request was recorded")]
+    StorageFull(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -121,7 +124,16 @@ impl ApiError {
                 Value::Null,
             ),
             Self::EvidenceNotStored => (StatusCode::NOT_FOUND, "evidence_not_stored", Value::Null),
-            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Value::Null),
+            Self::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                json!({"retryable": true}),
+            ),
+            Self::StorageFull(_) => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                json!({"retryable": false}),
+            ),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Value::Null),
         }
     }
@@ -129,16 +141,31 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, details) = self.parts();
+        // However a store failure reached here, an outage is reported as one.
+        let this = match self {
+            Self::Internal(err) => match outage(err.as_ref()) {
+                Some(Outage::Unreachable) => Self::Unavailable(err),
+                Some(Outage::Full) => Self::StorageFull(err),
+                None => Self::Internal(err),
+            },
+            other => other,
+        };
+        let (status, code, details) = this.parts();
         if status.is_server_error() {
-            tracing::error!(error = ?self, "request failed");
+            tracing::error!(error = ?this, "request failed");
         }
         let body = ErrorBody {
             error: code.to_string(),
-            message: self.to_string(),
+            message: this.to_string(),
             details,
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
@@ -157,12 +184,63 @@ impl From<cqrs_es::AggregateError<ComplaintError>> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Self::Unavailable(Box::new(err))
-            }
-            other => Self::Internal(Box::new(other)),
+        match sqlx_outage(&err) {
+            Some(Outage::Unreachable) => Self::Unavailable(Box::new(err)),
+            Some(Outage::Full) => Self::StorageFull(Box::new(err)),
+            None => Self::Internal(Box::new(err)),
         }
+    }
+}
+
+/// A store failure that is the store's state, not a fault of ours or the request's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outage {
+    /// Down, restarting, unreachable, out of connections or busy: a retry may succeed.
+    Unreachable,
+    /// Out of disk: nothing was written, and a retry fails until room is made.
+    Full,
+}
+
+/// The outage behind an error, looking through its chain of sources.
+fn outage(err: &(dyn std::error::Error + 'static)) -> Option<Outage> {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(found) = err.downcast_ref::<sqlx::Error>().and_then(sqlx_outage) {
+            return Some(found);
+        }
+        next = err.source();
+    }
+    None
+}
+
+fn sqlx_outage(err: &sqlx::Error) -> Option<Outage> {
+    use sqlx::Error as E;
+    match err {
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
+            Some(Outage::Unreachable)
+        }
+        // A connection that dropped mid-conversation.
+        E::Protocol(_) => Some(Outage::Unreachable),
+        E::Database(db) => {
+            let code = db.code()?;
+            if let Ok(sqlite) = code.parse::<i32>() {
+                // SQLite's primary result code is the low byte of the extended one.
+                return match sqlite & 0xff {
+                    13 => Some(Outage::Full),                // SQLITE_FULL
+                    5 | 6 | 10 => Some(Outage::Unreachable), // BUSY, LOCKED, IOERR
+                    _ => None,
+                };
+            }
+            // PostgreSQL: connection exceptions (08…), the server shutting down or starting
+            // (57P01–57P03), too many connections, out of disk.
+            match code.as_ref() {
+                c if c.starts_with("08") || c.starts_with("57P") => Some(Outage::Unreachable),
+                "53300" | "53400" => Some(Outage::Unreachable),
+                "53100" => Some(Outage::Full),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

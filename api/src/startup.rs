@@ -111,7 +111,12 @@ impl Application {
             casefile_store::bundle::load_organisation(config.organisation.as_deref())
                 .map_err(StartupError::Organisation)?;
 
-        let store = Store::open(&config.database_url, Access::Migrate).await?;
+        let store = Store::open_with(
+            &config.database_url,
+            Access::Migrate,
+            config.pool_settings(),
+        )
+        .await?;
         store
             .repair(&calendar)
             .await

@@ -3192,6 +3192,59 @@ mod rules {
             assert_eq!(error.code(), code);
         }
     }
+
+    fn issue_letter(letter_id: &str, subject: &str) -> ComplaintCommand {
+        by(
+            officer(),
+            Action::IssueLetter(casefile_domain::command::IssueLetter {
+                letter_id: letter_id.to_string(),
+                kind: casefile_domain::values::LetterKind::Acknowledgement,
+                subject: subject.to_string(),
+                html: "<p>We have your complaint.</p>".to_string(),
+                text: "We have your complaint.\n".to_string(),
+            }),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_issued_letter_is_recorded_word_for_word_and_dated_now() {
+        accepts(
+            chc_logged(),
+            issue_letter("L-1", "Your complaint: we have received it"),
+            vec![E::LetterIssued {
+                occurred_at: now(),
+                by: officer(),
+                letter_id: "L-1".to_string(),
+                kind: casefile_domain::values::LetterKind::Acknowledgement,
+                subject: "Your complaint: we have received it".to_string(),
+                html: "<p>We have your complaint.</p>".to_string(),
+                text: "We have your complaint.\n".to_string(),
+            }],
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_letter_needs_a_logged_case_an_id_and_a_subject() {
+        rejects(
+            vec![],
+            issue_letter("L-1", "Subject"),
+            ComplaintError::NotLogged,
+        )
+        .await;
+        rejects(
+            chc_logged(),
+            issue_letter(" ", "Subject"),
+            invalid("letter_id", "must not be empty"),
+        )
+        .await;
+        rejects(
+            chc_logged(),
+            issue_letter("L-1", ""),
+            invalid("subject", "must not be empty"),
+        )
+        .await;
+    }
 }
 
 /// Due dates worked out by hand on the England and Wales calendar unless named.

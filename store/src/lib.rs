@@ -128,10 +128,59 @@ pub enum Access {
     ReadOnly,
 }
 
+/// How many connections the store keeps and how long a request waits for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// PostgreSQL connections, or SQLite readers (SQLite has one writer besides).
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the store counts as unavailable;
+    /// while the database is down, this bounds how long a request hangs.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Whether a SQLite connection handed back to its pool may be used again: only if no
+/// transaction is open on it, as sqlx counts them and as SQLite does. An error such as
+/// `SQLITE_FULL` can roll SQLite's transaction back behind sqlx's back (or leave it open
+/// after sqlx gave up on it); a connection reused in that state runs later "commits"
+/// inside a transaction that is never committed, so acknowledged writes would vanish.
+/// Such a connection is closed instead, and the pool opens a fresh one.
+async fn sqlite_connection_reusable(
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if conn.is_in_transaction() {
+        return Ok(false);
+    }
+    // `BEGIN` fails inside an open transaction; otherwise it is undone at once.
+    if sqlx::query("BEGIN").execute(&mut *conn).await.is_err() {
+        return Ok(false);
+    }
+    sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+    Ok(true)
+}
+
 impl Store {
     /// Opens the store named by the URL; with [`Access::Migrate`] its schema is brought up
     /// to date, with [`Access::ReadOnly`] a schema older or newer than this build is an error.
     pub async fn open(url: &str, access: Access) -> Result<Self, StoreError> {
+        Self::open_with(url, access, PoolSettings::default()).await
+    }
+
+    /// As [`Store::open`], with the pools sized and timed as `pool` says.
+    pub async fn open_with(
+        url: &str,
+        access: Access,
+        pool: PoolSettings,
+    ) -> Result<Self, StoreError> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
             if access == Access::ReadOnly {
@@ -146,13 +195,13 @@ impl Store {
                     .await
                     .map_err(StoreError::Connect)?;
             }
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+            let pg = PgPoolOptions::new()
+                .max_connections(pool.max_connections)
+                .acquire_timeout(pool.acquire_timeout)
                 .connect_with(options)
                 .await
                 .map_err(StoreError::Connect)?;
-            Self::Postgres(pool)
+            Self::Postgres(pg)
         } else if let Some(path) = url.strip_prefix("sqlite://") {
             let path = path.split('?').next().unwrap_or(path);
             if access == Access::Migrate {
@@ -175,16 +224,18 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 // A reader or an occasional write outside the writer waits for the lock.
-                .busy_timeout(Duration::from_secs(30));
+                .busy_timeout(pool.acquire_timeout);
             let read = SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(30))
+                .max_connections(pool.max_connections)
+                .acquire_timeout(pool.acquire_timeout)
+                .after_release(|conn, _| Box::pin(sqlite_connection_reusable(conn)))
                 .connect_with(options.clone())
                 .await
                 .map_err(StoreError::Connect)?;
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(pool.acquire_timeout)
+                .after_release(|conn, _| Box::pin(sqlite_connection_reusable(conn)))
                 .connect_with(options)
                 .await
                 .map_err(StoreError::Connect)?;

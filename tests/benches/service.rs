@@ -1,8 +1,9 @@
 //! The service benchmark: commands over HTTP at 16 clients on PostgreSQL and SQLite, each as
 //! a ratio to what PostgreSQL itself does for the same work in the same run (pgbench with a
-//! custom script: read one case's 20 events and append one, in one transaction, 16 clients),
-//! plus a command on a 1,000-event case against one on a 10-event case, and the service's
-//! peak resident memory.
+//! custom script: read one case's 20 events and append one, in one transaction, 16 clients;
+//! and a bare single-row insert), latency in an open loop at half the peak rate (p50, p99,
+//! p99.9, corrected for coordinated omission), a command on a 1,000-event case against one
+//! on a 10-event case, and the service's peak resident memory.
 //!
 //! Run: `cargo bench -p casefile-tests --bench service` (PostgreSQL as for the tests:
 //! `CASEFILE_TEST_DATABASE_URL`, default the local server; `pgbench` on the PATH or in
@@ -66,9 +67,18 @@ fn admin_url() -> String {
         .unwrap_or_else(|| casefile_tests::DEFAULT_TEST_DATABASE_URL.to_string())
 }
 
-/// pgbench doing what one command needs, on a table shaped like ours: 16 clients, each
-/// transaction reads one of 1,000 cases' 20 events and appends one.
-async fn baseline(seconds: u64) -> f64 {
+/// What pgbench runs as the baseline.
+#[derive(Clone, Copy)]
+enum Baseline {
+    /// What one command needs, on a table shaped like ours: each transaction reads one of
+    /// 1,000 cases' 20 events and appends one.
+    Command,
+    /// The least a write can be: one single-row insert.
+    BareInsert,
+}
+
+/// pgbench at 16 clients on a fresh database; its transactions per second.
+async fn baseline(kind: Baseline, seconds: u64) -> f64 {
     let admin = admin_url();
     let database = format!("casefile_bench_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
@@ -87,21 +97,22 @@ async fn baseline(seconds: u64) -> f64 {
          jsonb_build_object('NoteRecorded', jsonb_build_object('text', 'A note of some length about the case', 'n', s)), \
          '{\"actor_id\": \"u1\", \"request_id\": \"r\"}' \
          FROM generate_series(1, 1000) c, generate_series(1, 20) s",
+        "CREATE TABLE bare (id bigserial PRIMARY KEY, payload jsonb NOT NULL)",
     ] {
         sqlx::query(statement).execute(&mut db).await.unwrap();
     }
     let script = std::env::temp_dir().join(format!("{database}.sql"));
-    std::fs::write(
-        &script,
-        "\\set c random(1, 1000)\n\
+    let text = match kind {
+        Baseline::Command => "\\set c random(1, 1000)\n\
          BEGIN;\n\
          SELECT sequence, payload, metadata FROM events WHERE aggregate_id = 'case-' || :c ORDER BY sequence DESC LIMIT 20;\n\
          INSERT INTO events (aggregate_id, sequence, event_type, payload, metadata) \
          SELECT 'case-' || :c, MAX(sequence) + 1, 'NoteRecorded', '{\"NoteRecorded\": {\"text\": \"another note\"}}', '{}' \
          FROM events WHERE aggregate_id = 'case-' || :c;\n\
          END;\n",
-    )
-    .unwrap();
+        Baseline::BareInsert => "INSERT INTO bare (payload) VALUES ('{\"NoteRecorded\": {\"text\": \"another note\"}}');\n",
+    };
+    std::fs::write(&script, text).unwrap();
     let (host, port, user) = pg_parts(&url);
     let output = Command::new(pgbench())
         .args([
@@ -203,6 +214,40 @@ where
     }
 }
 
+/// Requests sent at a fixed rate whether or not earlier ones were answered (an open loop);
+/// each latency counts from the moment its request was due, not from when it went out, so
+/// a stall shows in every request it held up (corrected for coordinated omission).
+async fn open_loop<F>(rate: f64, seconds: u64, request: F) -> Load
+where
+    F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let request = Arc::new(request);
+    let total = (rate * seconds as f64).max(1.0) as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
+    let started = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for n in 0..total {
+        let due = started + interval.mul_f64(n as f64);
+        tokio::time::sleep_until(due).await;
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            let response = request(n).send().await.expect("an answer");
+            let status = response.status();
+            let _ = response.bytes().await;
+            assert!(status.is_success(), "answered {status}");
+            due.elapsed().as_micros() as u64
+        }));
+    }
+    let mut micros = Vec::with_capacity(total);
+    for task in tasks {
+        micros.push(task.await.unwrap());
+    }
+    Load {
+        micros,
+        wall: started.elapsed(),
+    }
+}
+
 /// Peak resident memory of a process, in MiB.
 fn peak_rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -223,6 +268,9 @@ fn peak_rss_mib(pid: u32) -> f64 {
 struct Figures {
     backend: &'static str,
     log: Load,
+    /// Logging at half of `log`'s throughput, open loop.
+    open: Load,
+    open_rate: f64,
     note: Load,
     short: Load,
     long: Load,
@@ -250,6 +298,17 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
     let log = {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
         load(CLIENTS, seconds, move |_, _| {
+            client
+                .post(format!("{base}/api/v1/complaints"))
+                .bearer_auth(&token)
+                .json(&valid_complaint())
+        })
+        .await
+    };
+    let open_rate = log.per_second() / 2.0;
+    let open = {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        open_loop(open_rate, seconds, move |_| {
             client
                 .post(format!("{base}/api/v1/complaints"))
                 .bearer_auth(&token)
@@ -335,6 +394,8 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
             Backend::Postgres => "PostgreSQL",
         },
         log,
+        open,
+        open_rate,
         note,
         short,
         long,
@@ -345,12 +406,16 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let seconds = seconds();
-    let tps = baseline(seconds).await;
+    let tps = baseline(Baseline::Command, seconds).await;
+    let bare = baseline(Baseline::BareInsert, seconds).await;
     println!(
-        "baseline: pgbench, 16 clients, read 20 events + append 1 per transaction: {tps:.0} tps\n"
+        "baseline: pgbench, 16 clients, read 20 events + append 1 per transaction: {tps:.0} tps"
     );
-    println!("| store | request | req/s | ratio to baseline | p50 ms | p99 ms |");
-    println!("|---|---|---|---|---|---|");
+    println!("baseline: pgbench, 16 clients, a bare single-row insert: {bare:.0} tps\n");
+    println!(
+        "| store | request | req/s | ratio to baseline | ratio to bare insert | p50 ms | p99 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     let mut all = Vec::new();
     for backend in [Backend::Postgres, Backend::Sqlite] {
         let f = measure(backend, seconds).await;
@@ -361,15 +426,30 @@ async fn main() {
             ("categorise, 1,000-event case", &f.long),
         ] {
             println!(
-                "| {} | {name} | {:.0} | {:.2} | {:.1} | {:.1} |",
+                "| {} | {name} | {:.0} | {:.2} | {:.2} | {:.1} | {:.1} |",
                 f.backend,
                 l.per_second(),
                 l.per_second() / tps,
+                l.per_second() / bare,
                 l.percentile(0.5) as f64 / 1000.0,
                 l.percentile(0.99) as f64 / 1000.0
             );
         }
         all.push(f);
+    }
+    println!();
+    println!("Open loop, logging a complaint at half the peak rate (latency from when each request was due):\n");
+    println!("| store | rate req/s | p50 ms | p99 ms | p99.9 ms |");
+    println!("|---|---|---|---|---|");
+    for f in &all {
+        println!(
+            "| {} | {:.0} | {:.1} | {:.1} | {:.1} |",
+            f.backend,
+            f.open_rate,
+            f.open.percentile(0.5) as f64 / 1000.0,
+            f.open.percentile(0.99) as f64 / 1000.0,
+            f.open.percentile(0.999) as f64 / 1000.0
+        );
     }
     println!();
     for f in &all {

@@ -130,11 +130,39 @@ impl Process {
     /// Starts `program` (the suites pass `casefile-test-server`, the `casefile` binary's
     /// code) on `database_url` with a known administrator token, and waits until it listens.
     pub async fn start(program: &str, database_url: &str, admin_token: &str) -> Self {
-        let mut child = tokio::process::Command::new(program)
+        Self::start_with(program, database_url, admin_token, &[], None).await
+    }
+
+    /// As [`Process::start`], with extra environment and, when `file_size_limit` is given,
+    /// no file it writes allowed to grow past that many bytes (`ulimit -f`, with SIGXFSZ
+    /// ignored so that a write past it fails as on a full disk instead of killing it).
+    pub async fn start_with(
+        program: &str,
+        database_url: &str,
+        admin_token: &str,
+        env: &[(&str, &str)],
+        file_size_limit: Option<u64>,
+    ) -> Self {
+        let mut command = match file_size_limit {
+            Some(bytes) => {
+                // `ulimit -f` counts 512-byte blocks in POSIX shells.
+                let mut c = tokio::process::Command::new("sh");
+                c.arg("-c")
+                    .arg(format!(
+                        "trap '' XFSZ; ulimit -f {}; exec \"$0\"",
+                        bytes / 512
+                    ))
+                    .arg(program);
+                c
+            }
+            None => tokio::process::Command::new(program),
+        };
+        let mut child = command
             .env("CASEFILE_DATABASE_URL", database_url)
             .env("CASEFILE_LISTEN", "127.0.0.1:0")
             .env("CASEFILE_ADMIN_TOKEN", admin_token)
             .env("CASEFILE_LOG", "error")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

@@ -77,6 +77,7 @@ macro_rules! both_backends {
     };
 }
 
+pub mod cluster;
 pub mod instances;
 
 /// Where the test's store lives, so it can be removed afterwards.
@@ -161,14 +162,18 @@ async fn fresh_store(backend: Backend) -> (Store, String) {
         ),
         Backend::Postgres => create_postgres_database().await,
     };
-    let url = match &store {
+    let url = store_url(&store);
+    (store, url)
+}
+
+fn store_url(store: &Store) -> String {
+    match store {
         Store::Sqlite(path) => format!("sqlite://{}", path.display()),
         Store::Postgres {
             admin_url,
             database,
         } => with_database(admin_url, database),
-    };
-    (store, url)
+    }
 }
 
 /// Starts the service against a fresh store of `backend`, with `configure` applied to the
@@ -176,6 +181,14 @@ async fn fresh_store(backend: Backend) -> (Store, String) {
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
     let (store, url) = fresh_store(backend).await;
     start(backend, store, &url, true, configure).await
+}
+
+/// Starts the service on a fresh database of the PostgreSQL server at `admin_url` (a
+/// [`cluster::Cluster`] of the test's own, say), with `configure` applied first.
+pub async fn spawn_app_on_server(admin_url: &str, configure: impl FnOnce(&mut Config)) -> TestApp {
+    let store = create_postgres_database_on(admin_url.to_string()).await;
+    let url = store_url(&store);
+    start(Backend::Postgres, store, &url, true, configure).await
 }
 
 /// Runs the service on `url`; `owns_store` says whether dropping it removes the store.
@@ -241,7 +254,10 @@ pub fn with_database(admin_url: &str, database: &str) -> String {
 }
 
 async fn create_postgres_database() -> Store {
-    let admin_url = admin_database_url();
+    create_postgres_database_on(admin_database_url()).await
+}
+
+async fn create_postgres_database_on(admin_url: String) -> Store {
     let database = format!("casefile_test_{}", Uuid::new_v4().simple());
     let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
         Ok(conn) => conn,

@@ -35,6 +35,8 @@ mod listing;
 mod ops;
 #[path = "e2e/queue.rs"]
 mod queue;
+#[path = "e2e/reliability.rs"]
+mod reliability;
 #[path = "e2e/reports.rs"]
 mod reports;
 #[path = "e2e/residents.rs"]

@@ -69,6 +69,8 @@ async fn ops_scenario(backend: Backend) {
         "/api/v1/me",
         "/api/v1/complaints/{id}",
         "/api/v1/complaints/{id}/history",
+        "/api/v1/complaints/{id}/letters/{letter_id}",
+        "/api/v1/complaints/{id}/bundle",
     ]
     .iter()
     .map(|p| p.to_string())
@@ -78,6 +80,7 @@ async fn ops_scenario(backend: Backend) {
         "assign",
         "notes",
         "evidence",
+        "letters",
         "links",
         "categorise",
         "definition",

@@ -1,12 +1,11 @@
 //! The store as the one place that writes: tampering found and located, a global feed that
 //! never skips, two instances on one store, read models equal to a rebuild, and nothing
-//! acknowledged lost when the service is killed with SIGKILL or the client hangs up.
+//! acknowledged lost when the client hangs up (kills are in `reliability.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use casefile_tests::instances::Process;
 use casefile_tests::*;
 use tokio::sync::Mutex;
 
@@ -14,7 +13,6 @@ both_backends! {
     tampering_by_sql_is_found_and_located => tampering_scenario,
     a_rebuild_changes_no_row => rebuild_scenario,
     the_feed_never_skips_an_event => feed_scenario,
-    nothing_acknowledged_is_lost_when_the_service_is_killed => kill_scenario,
     a_client_that_hangs_up_loses_nothing => hang_up_scenario,
     two_instances_on_one_store_agree => two_instances_scenario,
 }
@@ -361,139 +359,6 @@ async fn two_instances_scenario(backend: Backend) {
         before,
         "the views equal a rebuild"
     );
-}
-
-/// Loggers with an Idempotency-Key each, against a service process killed with SIGKILL
-/// mid-load three times: every acknowledged case is there afterwards, every case in the
-/// events is in the queue, a retried key never logs twice, and the views equal a rebuild.
-async fn kill_scenario(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let url = app.database_url();
-    let program = env!("CARGO_BIN_EXE_casefile-test-server");
-    let acknowledged: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
-    let unanswered: Arc<Mutex<Vec<String>>> = Arc::default();
-    for round in 0..3 {
-        let process = Process::start(program, &url, &app.admin_token).await;
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut loggers = Vec::new();
-        for w in 0..8 {
-            let address = process.address.clone();
-            let client = app.client.clone();
-            let token = app.admin_token.clone();
-            let (acknowledged, unanswered, stop) =
-                (acknowledged.clone(), unanswered.clone(), stop.clone());
-            loggers.push(tokio::spawn(async move {
-                let mut n = 0;
-                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    n += 1;
-                    let key = format!("round{round}-w{w}-{n}");
-                    let sent = client
-                        .post(format!("{address}/api/v1/complaints"))
-                        .bearer_auth(&token)
-                        .header("Idempotency-Key", &key)
-                        .json(&valid_complaint())
-                        .send()
-                        .await;
-                    match sent {
-                        Ok(r) if r.status() == StatusCode::CREATED => {
-                            let view: Value = r.json().await.unwrap_or_default();
-                            if let Some(id) = view["id"].as_str() {
-                                acknowledged.lock().await.insert(key, id.to_string());
-                            } else {
-                                unanswered.lock().await.push(key);
-                            }
-                        }
-                        Ok(r) => panic!("logging answered {}", r.status()),
-                        Err(_) => {
-                            unanswered.lock().await.push(key);
-                            return;
-                        }
-                    }
-                }
-            }));
-        }
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        process.kill().await;
-        stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        for logger in loggers {
-            logger.await.unwrap();
-        }
-    }
-    let process = Process::start(program, &url, &app.admin_token).await;
-    let acknowledged = acknowledged.lock().await.clone();
-    assert!(
-        acknowledged.len() > 10,
-        "the load got going: {}",
-        acknowledged.len()
-    );
-    // A retry of an acknowledged key answers with the same case.
-    let client = &app.client;
-    let mut all: BTreeSet<String> = acknowledged.values().cloned().collect();
-    for (key, id) in acknowledged.iter().take(5) {
-        let view: Value = client
-            .post(format!("{}/api/v1/complaints", process.address))
-            .bearer_auth(&app.admin_token)
-            .header("Idempotency-Key", key)
-            .json(&valid_complaint())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(
-            view["id"].as_str(),
-            Some(id.as_str()),
-            "a replay, not a second case"
-        );
-    }
-    // A request that got no answer either committed whole or not at all: its retry
-    // answers with one case, and a second retry with the same one.
-    for key in unanswered.lock().await.iter() {
-        let mut ids = Vec::new();
-        for _ in 0..2 {
-            let r = client
-                .post(format!("{}/api/v1/complaints", process.address))
-                .bearer_auth(&app.admin_token)
-                .header("Idempotency-Key", key)
-                .json(&valid_complaint())
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::CREATED);
-            let view: Value = r.json().await.unwrap();
-            ids.push(view["id"].as_str().unwrap().to_string());
-        }
-        assert_eq!(ids[0], ids[1]);
-        all.insert(ids[0].clone());
-    }
-    process.kill().await;
-    for id in acknowledged.values() {
-        assert_eq!(app.case(id).await["id"].as_str(), Some(id.as_str()));
-    }
-    let logged = app
-        .sql_texts("SELECT aggregate_id FROM events WHERE sequence = 1")
-        .await;
-    let logged: BTreeSet<String> = logged.into_iter().collect();
-    assert_eq!(
-        logged, all,
-        "exactly the acknowledged and retried cases, once each"
-    );
-    assert_eq!(
-        app.case_total().await,
-        logged.len() as u64,
-        "every case is in the queue"
-    );
-    let before = app.read_model_rows().await;
-    app.rebuild().await;
-    assert_eq!(
-        app.read_model_rows().await,
-        before,
-        "the views equal a rebuild"
-    );
-    for id in logged.iter().take(20) {
-        assert_eq!(verify(&app, id).await["valid"], true);
-    }
 }
 
 /// Clients that give up after 1 to 25 ms: whatever committed is whole and in the queue.
