@@ -275,6 +275,7 @@ fn parse_scheme(raw: &str) -> Result<Scheme, String> {
 }
 
 async fn verify(store: &Store, case: Option<String>) -> Result<ExitCode, String> {
+    let all = case.is_none();
     let ids = match case {
         Some(id) => vec![id],
         None => store.case_ids().await.map_err(|e| e.to_string())?,
@@ -282,7 +283,8 @@ async fn verify(store: &Store, case: Option<String>) -> Result<ExitCode, String>
     let total = store.event_count().await.map_err(|e| e.to_string())?;
     let bar = progress(total, "events");
     let started = Instant::now();
-    let (mut events, mut broken) = (0_u64, 0_u64);
+    let (mut events, mut broken, mut files) = (0_u64, 0_u64, 0_u64);
+    let mut referenced = std::collections::BTreeSet::new();
     for id in &ids {
         let verdict = store
             .verify_case(id)
@@ -302,10 +304,65 @@ async fn verify(store: &Store, case: Option<String>) -> Result<ExitCode, String>
                 )
             });
         }
+        // Each stored evidence file of the case must still be what was attached.
+        // An event that no longer decodes is a break reported above; its evidence is
+        // checked once the chain is repaired.
+        let attached = attached_evidence(store, id).await.unwrap_or_default();
+        for (evidence_id, sha256, size) in attached {
+            referenced.insert(sha256.clone());
+            let Some(check) = store
+                .check_evidence_blob(&sha256)
+                .await
+                .map_err(|e| e.to_string())?
+            else {
+                continue;
+            };
+            files += 1;
+            if !check.intact() || check.found_size != size {
+                broken += 1;
+                bar.suspend(|| {
+                    println!(
+                        "BROKEN case {id} evidence {evidence_id}: content altered \
+                         ({} bytes with SHA-256 {}, attached as {size} bytes with {sha256})",
+                        check.found_size, check.found_sha256
+                    )
+                });
+            }
+        }
+    }
+    if all {
+        // A file no case refers to any more: its key or content was changed.
+        for sha256 in store
+            .evidence_blob_hashes()
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            if referenced.contains(&sha256) {
+                continue;
+            }
+            if let Some(check) = store
+                .check_evidence_blob(&sha256)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                files += 1;
+                if !check.intact() {
+                    broken += 1;
+                    bar.suspend(|| {
+                        println!(
+                            "BROKEN evidence file {sha256}: content altered ({} bytes with \
+                             SHA-256 {})",
+                            check.found_size, check.found_sha256
+                        )
+                    });
+                }
+            }
+        }
     }
     bar.finish_and_clear();
     println!(
-        "verified {} cases, {events} events in {:.1} s ({:.0} events/s): {}",
+        "verified {} cases, {events} events in {:.1} s ({:.0} events/s) and {files} evidence \
+         files: {}",
         ids.len(),
         started.elapsed().as_secs_f64(),
         per_second(events, started),
@@ -320,6 +377,23 @@ async fn verify(store: &Store, case: Option<String>) -> Result<ExitCode, String>
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The evidence attached to a case, as its events recorded it: id, SHA-256 and size.
+async fn attached_evidence(store: &Store, id: &str) -> Result<Vec<(String, String, u64)>, String> {
+    let events = store.case_events(id).await.map_err(|e| e.to_string())?;
+    Ok(events
+        .into_iter()
+        .filter_map(|recorded| match recorded.event {
+            casefile_domain::ComplaintEvent::EvidenceAttached {
+                evidence_id,
+                sha256,
+                size_bytes,
+                ..
+            } => Some((evidence_id, sha256, size_bytes)),
+            _ => None,
+        })
+        .collect())
 }
 
 fn progress(total: i64, unit: &str) -> ProgressBar {

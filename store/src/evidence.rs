@@ -97,3 +97,65 @@ impl Store {
         Ok(chunk)
     }
 }
+
+/// What is wrong with a stored evidence file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobCheck {
+    pub sha256: String,
+    /// The size column, as recorded when the file was stored.
+    pub recorded_size: u64,
+    pub found_size: u64,
+    pub found_sha256: String,
+}
+
+impl BlobCheck {
+    /// The content still hashes to the key it is stored under, at the recorded size.
+    pub fn intact(&self) -> bool {
+        self.found_sha256 == self.sha256 && self.found_size == self.recorded_size
+    }
+}
+
+impl Store {
+    /// The SHA-256 of every stored evidence file, in order.
+    pub async fn evidence_blob_hashes(&self) -> Result<Vec<String>, sqlx::Error> {
+        let sql = "SELECT sha256 FROM evidence_blobs ORDER BY sha256";
+        on_pool!(self, |pool| sqlx::query_scalar::<_, String>(sql)
+            .fetch_all(pool)
+            .await)
+    }
+
+    /// Re-hashes the content stored under `sha256`, a chunk at a time; `None` if nothing is
+    /// stored under it.
+    pub async fn check_evidence_blob(
+        &self,
+        sha256: &str,
+    ) -> Result<Option<BlobCheck>, sqlx::Error> {
+        use sha2::{Digest, Sha256};
+        let sql = "SELECT size FROM evidence_blobs WHERE sha256 = $1";
+        let size = on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(sql)
+            .bind(sha256)
+            .fetch_optional(pool)
+            .await)?;
+        let Some(size) = size else {
+            return Ok(None);
+        };
+        let mut hasher = Sha256::new();
+        let mut offset = 0u64;
+        loop {
+            let Some(chunk) = self.evidence_chunk(sha256, offset, CHUNK_BYTES).await? else {
+                return Ok(None);
+            };
+            hasher.update(&chunk);
+            offset += chunk.len() as u64;
+            if (chunk.len() as u64) < CHUNK_BYTES {
+                break;
+            }
+        }
+        Ok(Some(BlobCheck {
+            sha256: sha256.to_string(),
+            recorded_size: u64::try_from(size).unwrap_or_default(),
+            found_size: offset,
+            found_sha256: hex::encode(hasher.finalize()),
+        }))
+    }
+}

@@ -246,7 +246,8 @@ pub fn parse_scheme(raw: &str) -> Option<Scheme> {
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`chain_broken`: the case's hash chain \
-            does not verify, so no bundle vouches for it"),
+            does not verify, or `evidence_mismatch`: a stored evidence file no longer matches \
+            its record; no bundle vouches for either"),
         (status = 503, body = ErrorBody, description = "`unavailable`: the latest events \
             have no global position yet, or the store cannot be reached; retry"),
     ),
@@ -341,6 +342,14 @@ fn export_error(err: ExportError) -> ApiError {
         },
         ExportError::Unsequenced(_) => ApiError::Unavailable(Box::new(err)),
         ExportError::Load(load) => ApiError::from_load(load),
+        // A stored file that no longer matches its record is tampering, not our failure:
+        // the bundle is refused as for a broken chain.
+        ExportError::Bundle(bundle @ casefile_documents::BundleError::EvidenceMismatch { .. }) => {
+            ApiError::Rejected {
+                code: bundle.code(),
+                message: format!("{bundle}; run `casefile-replay verify`"),
+            }
+        }
         ExportError::Bundle(bundle) => ApiError::internal(bundle),
     }
 }

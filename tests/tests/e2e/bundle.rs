@@ -507,8 +507,49 @@ fn tool_errors(app: &TestApp, _id: &str, dir: &Path) {
     );
 }
 
-/// An event altered in the database: `verify` names it and exits 1; no bundle vouches for it.
+/// An evidence file and then an event altered in the database: `verify` names each and
+/// exits 1; no bundle vouches for either.
 async fn tampering(app: &TestApp, id: &str, token: &str) {
+    // The 52-byte note's content replaced.
+    let altered = match app.backend {
+        Backend::Sqlite => {
+            app.sql("UPDATE evidence_blobs SET content = CAST('tampered' AS BLOB) WHERE size = 52")
+                .await
+        }
+        Backend::Postgres => {
+            app.sql("UPDATE evidence_blobs SET content = 'tampered'::bytea WHERE size = 52")
+                .await
+        }
+    };
+    assert_eq!(altered, 1);
+    for args in [&["verify", "--case", id][..], &["verify", "--all"][..]] {
+        let out = replay(app, args);
+        assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains(&format!("BROKEN case {id} evidence ev-1: content altered")),
+            "{}",
+            stdout(&out)
+        );
+        assert!(stdout(&out).contains("1 broken"), "{}", stdout(&out));
+    }
+    let (status, _, body) = get_bundle(app, token, id, "").await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_error(status, &body, StatusCode::CONFLICT, "evidence_mismatch");
+
+    // A file's key changed: no case refers to it, and its content no longer hashes to it.
+    let key = "f".repeat(64);
+    app.sql(&format!(
+        "UPDATE evidence_blobs SET sha256 = '{key}' WHERE size = 2500000"
+    ))
+    .await;
+    let out = replay(app, &["verify", "--all"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("BROKEN evidence file {key}: content altered")),
+        "{}",
+        stdout(&out)
+    );
+
     let altered = match app.backend {
         Backend::Sqlite => {
             app.sql(&format!(
