@@ -10,17 +10,24 @@
 //!   seam for single sign-on.
 //! - [`credentials`]: email sign-in names, Argon2 passwords, lockout, set-password links.
 //! - [`forms`]: form bodies and the errors tied to their fields.
-//! - [`sign_in`], [`home`] (the dashboard), [`queue`], [`cases`], [`admin`]: the pages.
+//! - [`evidence`]: evidence files uploaded and downloaded from the case page.
+//! - [`letters`]: letters issued and read from the case page, and the ombudsman bundle.
+//! - [`sign_in`], [`home`] (the dashboard), [`queue`], [`cases`], [`audit`] (a case as of
+//!   a moment, its chain check), [`reports`], [`admin`]: the pages.
 //! - [`users_api`]: the users API's sign-in endpoints.
 //! - [`assets`]: the stylesheet and script.
 
 pub mod admin;
 pub mod assets;
+pub mod audit;
 pub mod cases;
 pub mod credentials;
+pub mod evidence;
 pub mod forms;
 pub mod home;
+pub mod letters;
 pub mod queue;
+pub mod reports;
 pub mod session;
 pub mod sign_in;
 pub mod templates;
@@ -29,7 +36,7 @@ pub mod users_api;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
@@ -117,6 +124,8 @@ pub struct LayoutUser {
     pub roles: Vec<String>,
     pub can_log: bool,
     pub can_read: bool,
+    /// Reads the reports: compliance, managers and administrators, as in the API.
+    pub can_report: bool,
     pub is_admin: bool,
 }
 
@@ -133,6 +142,10 @@ impl Layout {
                 can_read: s
                     .principal
                     .require(crate::routes::complaints::READERS)
+                    .is_ok(),
+                can_report: s
+                    .principal
+                    .require(crate::routes::reports::REPORTERS)
                     .is_ok(),
                 is_admin: s.is_admin(),
             }),
@@ -151,6 +164,11 @@ pub enum PageError {
     Forbidden(String),
     #[error("the form has expired")]
     Csrf,
+    #[error("evidence file not held")]
+    NotStored,
+    /// The case's state does not allow this now; the message says why.
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Internal(ApiError),
 }
@@ -160,6 +178,9 @@ impl From<ApiError> for PageError {
         match err {
             ApiError::NotFound => Self::NotFound,
             ApiError::Forbidden(message) => Self::Forbidden(message),
+            // The case's state refuses this now (a broken chain, say): a 409 page saying
+            // why, not a failure of ours.
+            ApiError::Rejected { message, .. } => Self::Refused(message),
             other => Self::Internal(other),
         }
     }
@@ -192,6 +213,18 @@ impl IntoResponse for PageError {
                 StatusCode::FORBIDDEN,
                 "You cannot do this",
                 format!("Your roles do not allow this: {message}."),
+            ),
+            Self::Refused(message) => (
+                StatusCode::CONFLICT,
+                "This cannot be done now",
+                format!("{}.", sign_in::capitalise(message)),
+            ),
+            Self::NotStored => (
+                StatusCode::NOT_FOUND,
+                "File not held in Casefile",
+                "This evidence was recorded by its details only: its file is kept elsewhere, \
+                 not in Casefile."
+                    .to_string(),
             ),
             Self::Csrf => (
                 StatusCode::FORBIDDEN,
@@ -282,7 +315,28 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/cases/new", get(cases::new_page))
         .route("/cases", get(queue::page).post(cases::log))
         .route("/cases/{id}", get(cases::page))
+        .route("/cases/{id}/audit", get(audit::audit))
+        .route(
+            "/cases/{id}/evidence",
+            post(evidence::upload).layer(DefaultBodyLimit::max(
+                // Room to read past the limit, so an oversized file is refused in the form
+                // rather than by a dropped connection.
+                crate::routes::evidence::body_limit(state.evidence_limit).saturating_mul(2),
+            )),
+        )
+        .route(
+            "/cases/{id}/evidence/{evidence_id}",
+            get(evidence::download),
+        )
+        .route("/cases/{id}/letters", post(letters::issue))
+        .route("/cases/{id}/letters/{letter_id}", get(letters::view))
+        .route("/cases/{id}/bundle", get(letters::bundle))
+        .route("/cases/{id}/verify", get(audit::verify))
         .route("/cases/{id}/{action}", post(cases::act))
+        .route("/reports", get(reports::index))
+        .route("/reports/kpi", get(reports::kpi))
+        .route("/reports/tsm", get(reports::tsm))
+        .route("/reports/self-assessment", get(reports::self_assessment))
         .route("/admin/users", get(admin::users).post(admin::create_user))
         .route(
             "/admin/users/{id}",

@@ -5,12 +5,18 @@
 //! `scripts/install-browser.sh` installs them; without them the suite fails saying so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "browser/case_audit.rs"]
+mod case_audit;
 #[path = "browser/dashboard.rs"]
 mod dashboard;
 #[path = "browser/driver.rs"]
 mod driver;
 #[path = "browser/journeys.rs"]
 mod journeys;
+#[path = "browser/letters.rs"]
+mod letters;
+#[path = "browser/reports.rs"]
+mod reports;
 #[path = "browser/sessions.rs"]
 mod sessions;
 #[path = "browser/sign_in.rs"]

@@ -112,7 +112,7 @@ impl AsOfParams {
 }
 
 /// Parses `as_of`: a date stands for the last instant of that day in the UK.
-fn parse_as_of(raw: &str) -> Result<DateTime<Utc>, ApiError> {
+pub(crate) fn parse_as_of(raw: &str) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
         return Ok(at.with_timezone(&Utc));
     }
@@ -477,13 +477,19 @@ pub async fn verify(
 ) -> Result<Json<Verification>, ApiError> {
     principal.require(VERIFIERS)?;
     let id = case_id(&id)?;
+    Ok(Json(verification(&state, &id).await?))
+}
+
+/// Checks the chain of the case `id` (already a canonical case id), as the API answers it
+/// and the web app shows it.
+pub(crate) async fn verification(state: &AppState, id: &str) -> Result<Verification, ApiError> {
     let verdict = state
         .store
-        .verify_case(&id)
+        .verify_case(id)
         .await
         .map_err(ApiError::from_load)?
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(Verification {
+    Ok(Verification {
         valid: verdict.valid,
         events: verdict.events,
         digest: verdict.digest,
@@ -491,7 +497,7 @@ pub async fn verify(
             sequence: b.sequence,
             problem: wire(&b.problem),
         }),
-    }))
+    })
 }
 
 /// Body of `assign`: the user who will own the case.

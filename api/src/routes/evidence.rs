@@ -141,7 +141,7 @@ fn form_error(err: axum::extract::multipart::MultipartError) -> ApiError {
 }
 
 /// The media type without parameters, lower-cased, if it is on the allow-list.
-fn allowed_media_type(raw: Option<&str>) -> Option<String> {
+pub(crate) fn allowed_media_type(raw: Option<&str>) -> Option<String> {
     let essence = raw?.split(';').next()?.trim().to_ascii_lowercase();
     ALLOWED_MEDIA_TYPES
         .contains(&essence.as_str())
@@ -222,7 +222,17 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     principal.require(READERS)?;
     let id = case_id(&id)?;
-    let view = state.cases.view(&id).await?.ok_or(ApiError::NotFound)?;
+    evidence_file(&state, &id, &evidence_id).await
+}
+
+/// The stored file of one evidence item of the case `id` (a canonical case id), with its
+/// media type and filename: what the API and the web app both send.
+pub(crate) async fn evidence_file(
+    state: &AppState,
+    id: &str,
+    evidence_id: &str,
+) -> Result<Response, ApiError> {
+    let view = state.cases.view(id).await?.ok_or(ApiError::NotFound)?;
     let evidence = view
         .evidence
         .iter()

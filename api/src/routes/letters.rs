@@ -29,7 +29,7 @@ use tokio::io::AsyncReadExt;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Principal, Role};
-use crate::cases::CaseResponse;
+use crate::cases::{CaseResponse, CommandContext};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{body_bytes, json_body, BodyBytes};
 use crate::routes::complaints::{case_id, context, CASEWORKERS, READERS};
@@ -38,7 +38,7 @@ use crate::startup::AppState;
 use Role::*;
 
 /// Who may download a case's bundle (and admin).
-const BUNDLERS: &[Role] = &[Compliance, Manager, Auditor];
+pub(crate) const BUNDLERS: &[Role] = &[Compliance, Manager, Auditor];
 
 /// The body of `POST …/letters`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -134,7 +134,21 @@ pub async fn issue(
     let id = case_id(&id)?;
     let request: LetterRequest = json_body(&headers, body_bytes(bytes)?)?;
     let ctx = context(&principal, role, &headers, claim);
+    issue_letter(&state, &id, request.kind, &ctx)
+        .await
+        .map(|(_, response)| response)
+}
 
+/// Renders the letter of `kind` for the case `id` (a canonical case id) as it stands and
+/// records it, as the API and the web app both issue one: the new letter's id, and the
+/// command's response.
+pub(crate) async fn issue_letter(
+    state: &AppState,
+    id: &str,
+    kind: LetterKind,
+    ctx: &CommandContext,
+) -> Result<(String, CaseResponse), ApiError> {
+    let id = id.to_string();
     // The case's own copy of its procedure says which scheme and how many stages.
     let loaded = state
         .store
@@ -151,19 +165,21 @@ pub async fn issue(
     );
     let rendered = state
         .letters
-        .render(request.kind, &view, &letter_context)
+        .render(kind, &view, &letter_context)
         .map_err(letter_error)?;
+    let letter_id = uuid::Uuid::now_v7().to_string();
     let action = Action::IssueLetter(IssueLetter {
-        letter_id: uuid::Uuid::now_v7().to_string(),
+        letter_id: letter_id.clone(),
         kind: rendered.kind,
         subject: rendered.subject,
         html: rendered.html,
         text: rendered.text,
     });
-    state
+    let response = state
         .cases
-        .create(&id, "letter", action, &ctx, letter_answer)
-        .await
+        .create(&id, "letter", action, ctx, letter_answer)
+        .await?;
+    Ok((letter_id, response))
 }
 
 /// A letter issued on the case, as it was sent.
@@ -185,16 +201,24 @@ pub async fn get_letter(
 ) -> Result<axum::Json<Letter>, ApiError> {
     principal.require(READERS)?;
     let id = case_id(&id)?;
+    case_letter(&state, &id, &letter_id).await.map(axum::Json)
+}
+
+/// One letter issued on the case `id` (a canonical case id), word for word from its event.
+pub(crate) async fn case_letter(
+    state: &AppState,
+    id: &str,
+    letter_id: &str,
+) -> Result<Letter, ApiError> {
     let events = state
         .store
-        .case_events(&id)
+        .case_events(id)
         .await
         .map_err(ApiError::from_load)?;
     events
         .iter()
         .filter_map(Letter::from_recorded)
         .find(|letter| letter.letter_id == letter_id)
-        .map(axum::Json)
         .ok_or(ApiError::NotFound)
 }
 
@@ -250,6 +274,16 @@ pub async fn bundle(
             ),
         })?),
     };
+    bundle_response(&state, &id, scheme).await
+}
+
+/// The bundle of the case `id` (a canonical case id) as a zip download, headed for
+/// `scheme` (the procedure's first when `None`): what the API and the web app both send.
+pub(crate) async fn bundle_response(
+    state: &AppState,
+    id: &str,
+    scheme: Option<Scheme>,
+) -> Result<Response, ApiError> {
     let options = BundleOptions {
         organisation: (*state.organisation).clone(),
         scheme,
@@ -257,7 +291,7 @@ pub async fn bundle(
     };
     let input = state
         .store
-        .bundle_input(&id, state.cases.calendar(), &options)
+        .bundle_input(id, state.cases.calendar(), &options)
         .await
         .map_err(export_error)?;
     let filename = format!("{}-bundle.zip", plain_name(&input.case.reference));

@@ -28,7 +28,7 @@ use crate::startup::AppState;
 use Role::*;
 
 /// Who reads the reports (admins always may).
-const REPORTERS: &[Role] = &[Compliance, Manager];
+pub(crate) const REPORTERS: &[Role] = &[Compliance, Manager];
 /// Who records a case's tenure.
 const TENURE_SETTERS: &[Role] = &[Advisor, Officer, Reviewer, Manager];
 /// Who sets the homes per tenure: admins only.
@@ -117,6 +117,43 @@ fn respond<T: Serialize>(
     }
 }
 
+/// The KPI report over a period, as the API serves it and the web app shows it.
+pub(crate) async fn kpi_report(state: &AppState, period: Period) -> Result<KpiReport, ApiError> {
+    let cases = views(state, period.from(), period.to()).await?;
+    Ok(reports::kpi(&cases, state.cases.calendar(), period))
+}
+
+/// The TSM report for a reporting year, against the homes set for it (none set: CH01 has
+/// no value).
+pub(crate) async fn tsm_report(
+    state: &AppState,
+    year: ReportingYear,
+    detail: bool,
+) -> Result<TsmReport, ApiError> {
+    let homes = state
+        .store
+        .homes(year)
+        .await?
+        .unwrap_or_else(|| Homes::unknown(year));
+    let cases = views(state, year.first_day(), year.last_day()).await?;
+    Ok(reports::tsm(&cases, state.cases.calendar(), &homes, detail))
+}
+
+/// The self-assessment for a reporting year, judging unmet steps as of today.
+pub(crate) async fn self_assessment_report(
+    state: &AppState,
+    year: ReportingYear,
+) -> Result<SelfAssessment, ApiError> {
+    let today = uk_date(Utc::now());
+    let cases = views(state, year.first_day(), year.last_day()).await?;
+    Ok(reports::self_assessment(
+        &cases,
+        state.cases.calendar(),
+        year,
+        today,
+    ))
+}
+
 async fn views(
     state: &AppState,
     from: NaiveDate,
@@ -152,8 +189,7 @@ pub async fn kpi(
         code: e.code(),
         message: e.to_string(),
     })?;
-    let cases = views(&state, from, to).await?;
-    let report = reports::kpi(&cases, state.cases.calendar(), period);
+    let report = kpi_report(&state, period).await?;
     Ok(respond(report, params.format, KpiReport::to_csv))
 }
 
@@ -176,18 +212,7 @@ pub async fn tsm(
     principal.require(REPORTERS)?;
     let Query(params) = params.map_err(|rejection| invalid_query(rejection.body_text()))?;
     let year = year(params.year.as_deref())?;
-    let homes = state
-        .store
-        .homes(year)
-        .await?
-        .unwrap_or_else(|| Homes::unknown(year));
-    let cases = views(&state, year.first_day(), year.last_day()).await?;
-    let report = reports::tsm(
-        &cases,
-        state.cases.calendar(),
-        &homes,
-        params.detail.is_some(),
-    );
+    let report = tsm_report(&state, year, params.detail.is_some()).await?;
     Ok(respond(report, params.format, TsmReport::to_csv))
 }
 
@@ -208,9 +233,7 @@ pub async fn self_assessment(
     principal.require(REPORTERS)?;
     let Query(params) = params.map_err(|rejection| invalid_query(rejection.body_text()))?;
     let year = year(params.year.as_deref())?;
-    let today = uk_date(Utc::now());
-    let cases = views(&state, year.first_day(), year.last_day()).await?;
-    let report = reports::self_assessment(&cases, state.cases.calendar(), year, today);
+    let report = self_assessment_report(&state, year).await?;
     Ok(respond(report, params.format, SelfAssessment::to_csv))
 }
 

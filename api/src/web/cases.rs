@@ -25,6 +25,7 @@ use crate::cases::CaseResponse;
 use crate::error::ApiError;
 use crate::routes::complaints::{
     case_id, context, CASEWORKERS, CLOSERS, LOGGERS, MANAGERS, READERS, REFERRERS, STAGE1, STAGE2,
+    VERIFIERS,
 };
 use crate::startup::AppState;
 
@@ -37,7 +38,7 @@ use super::PageError;
 /// How a field is entered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum Kind {
+pub(crate) enum Kind {
     Text,
     Textarea,
     Date,
@@ -53,7 +54,7 @@ enum Kind {
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
-struct FieldSpec {
+pub(crate) struct FieldSpec {
     name: &'static str,
     label: &'static str,
     kind: Kind,
@@ -411,6 +412,22 @@ const ACTIONS: &[ActionSpec] = &[
     },
 ];
 
+/// The letters a caseworker may issue from the case page, as `POST …/letters` names them.
+const LETTER_KINDS: &[(&str, &str)] = &[
+    ("acknowledgement", "Acknowledgement"),
+    ("extension", "Extension of the response deadline"),
+    ("stage1_response", "Stage 1 response"),
+    ("stage2_response", "Stage 2 response"),
+    ("deadlock", "Deadlock (end of our procedure)"),
+    ("refusal", "Refusal to accept the complaint"),
+];
+
+/// The issue-a-letter form: which letter.
+pub(crate) const LETTER_FIELDS: &[FieldSpec] = &[hinted(
+    select("kind", "Letter", true, LETTER_KINDS),
+    "Written from the case as it stands, recorded on it as correspondence.",
+)];
+
 /// A field as the template draws it.
 #[derive(Debug, Serialize)]
 struct FieldView {
@@ -486,7 +503,7 @@ fn rule_field(err: &ComplaintError, fields: &[FieldSpec]) -> Option<&'static str
 
 /// Turns a refused command into messages: on a field when the rule names one, otherwise
 /// for the form as a whole.
-fn refusal(
+pub(crate) fn refusal(
     err: ApiError,
     fields: &[FieldSpec],
     errors: &mut FieldErrors,
@@ -708,10 +725,30 @@ struct CasePage {
     problems: Vec<Problem>,
     /// The resident's other cases, when the case names the resident.
     other_cases: Option<Vec<CaseSummary>>,
+    /// The upload form, for the roles that may attach evidence.
+    evidence_form: Option<EvidenceForm>,
+    /// The issue-a-letter form, for the roles that may issue letters.
+    letter_form: Option<ActionView>,
+    /// May download the ombudsman bundle (compliance, managers, auditors, admins).
+    can_bundle: bool,
+    /// May check the event chain (auditors, compliance, managers, admins).
+    can_verify: bool,
+}
+
+/// The evidence upload form as the template draws it.
+#[derive(Debug, Serialize)]
+struct EvidenceForm {
+    description: String,
+    file_error: Option<String>,
+    description_error: Option<String>,
+    /// The rule's message when the command was refused.
+    problem: Option<String>,
+    /// The largest file accepted, in words.
+    limit: String,
 }
 
 /// "Stage1Responded" → "Stage 1 responded".
-fn event_title(name: &str) -> String {
+pub(crate) fn event_title(name: &str) -> String {
     let mut words = String::new();
     for (i, c) in name.chars().enumerate() {
         if i > 0 && (c.is_uppercase() || c.is_ascii_digit()) {
@@ -732,6 +769,9 @@ fn done_message(done: Option<&str>) -> Option<String> {
     if done == "log" {
         return Some("The complaint is logged.".to_string());
     }
+    if done == "evidence" {
+        return Some("The evidence file is stored and added to the case.".to_string());
+    }
     ACTIONS
         .iter()
         .find(|a| a.path == done)
@@ -739,7 +779,7 @@ fn done_message(done: Option<&str>) -> Option<String> {
 }
 
 /// Everything the case page shows, with `sent` the form that just came back refused.
-async fn render_case(
+pub(crate) async fn render_case(
     state: &AppState,
     staff: &Staff,
     id: &str,
@@ -814,6 +854,64 @@ async fn render_case(
             }
         })
         .collect::<Vec<_>>();
+    let evidence_form = staff.principal.require(CASEWORKERS).is_ok().then(|| {
+        let (form, errors, problem) = match &sent {
+            Some(("evidence", form, errors, problem)) => {
+                (Some(*form), errors.clone(), problem.clone())
+            }
+            _ => (None, FieldErrors::default(), None),
+        };
+        for (field, message) in &errors.0 {
+            problems.push(Problem {
+                href: format!("#evidence-{field}"),
+                text: message.clone(),
+            });
+        }
+        if let Some(problem) = &problem {
+            problems.push(Problem {
+                href: "#evidence-problem".to_string(),
+                text: problem.clone(),
+            });
+        }
+        EvidenceForm {
+            description: form
+                .and_then(|f| f.get("description"))
+                .unwrap_or_default()
+                .to_string(),
+            file_error: errors.0.get("file").cloned(),
+            description_error: errors.0.get("description").cloned(),
+            problem,
+            limit: super::evidence::size_words(state.evidence_limit),
+        }
+    });
+    let letter_form = staff.principal.require(CASEWORKERS).is_ok().then(|| {
+        let (form, errors, problem) = match &sent {
+            Some(("letters", form, errors, problem)) => {
+                (Some(*form), errors.clone(), problem.clone())
+            }
+            _ => (None, FieldErrors::default(), None),
+        };
+        for (field, message) in &errors.0 {
+            problems.push(Problem {
+                href: format!("#letters-{field}"),
+                text: message.clone(),
+            });
+        }
+        if let Some(problem) = &problem {
+            problems.push(Problem {
+                href: "#letters-problem".to_string(),
+                text: problem.clone(),
+            });
+        }
+        ActionView {
+            path: "letters",
+            title: "Issue a letter",
+            button: "Issue the letter",
+            fields: field_views("letters", LETTER_FIELDS, form, &errors),
+            open: form.is_some(),
+            problem,
+        }
+    });
     let users = if actions.iter().any(|a| a.path == "assign") {
         state
             .store
@@ -856,6 +954,13 @@ async fn render_case(
             done: done_message(done),
             problems,
             other_cases,
+            evidence_form,
+            letter_form,
+            can_bundle: staff
+                .principal
+                .require(crate::routes::letters::BUNDLERS)
+                .is_ok(),
+            can_verify: staff.principal.require(VERIFIERS).is_ok(),
         },
     )
 }
@@ -1135,7 +1240,8 @@ mod tests {
     #[test]
     fn every_command_of_the_api_has_a_form() {
         let paths: Vec<&str> = ACTIONS.iter().map(|a| a.path).collect();
-        // The API's action routes, less evidence, which needs file upload.
+        // The API's action routes, less evidence, whose upload form is its own
+        // (`evidence.rs`).
         for path in [
             "acknowledge",
             "assign",

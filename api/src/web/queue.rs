@@ -20,6 +20,34 @@ use super::PageError;
 /// Cases on one page of the queue.
 const PAGE_SIZE: i64 = 25;
 
+/// How many earlier pages the previous-page trail remembers; further back than this the
+/// previous-page link leads to the first page.
+const TRAIL: usize = 100;
+
+/// The previous- and next-page links of a page: `href(cursor, back)` writes one. A page
+/// reached through a cursor always has a previous page (the first page when the trail is
+/// empty); the next page's trail is this page's with this page's cursor added.
+fn pager_links(
+    href: impl Fn(Option<&str>, &[&str]) -> String,
+    current: Option<&str>,
+    back: &[&str],
+    next: Option<&str>,
+) -> (Option<String>, Option<String>) {
+    let previous = current.map(|_| match back.split_last() {
+        Some((last, rest)) => href(Some(last), rest),
+        None => href(None, &[]),
+    });
+    let next = next.map(|next| {
+        let mut trail: Vec<&str> = back.to_vec();
+        if let Some(current) = current {
+            trail.push(current);
+        }
+        let skip = trail.len().saturating_sub(TRAIL);
+        href(Some(next), &trail[skip..])
+    });
+    (previous, next)
+}
+
 /// The query string of the queue page. Every value is text, since an empty form field
 /// arrives as an empty string and means "any".
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -46,6 +74,9 @@ pub struct QueueQuery {
     pub closed_from: String,
     pub closed_to: String,
     pub cursor: String,
+    /// The cursors of the pages before this one, oldest first, joined by `.`: the trail
+    /// the previous-page link walks back along (the queue's cursors only run forwards).
+    pub back: String,
 }
 
 fn given(value: &str) -> Option<String> {
@@ -217,6 +248,7 @@ struct QueuePageView {
     /// Whether this page starts after a cursor (so a link back to the first is useful).
     paged: bool,
     first_href: String,
+    previous_href: Option<String>,
     next_href: Option<String>,
 }
 
@@ -280,10 +312,27 @@ pub async fn page(
             format!("/cases?{joined}")
         }
     };
-    let next_href = found
-        .next_cursor
-        .as_deref()
-        .map(|cursor| with(&format!("cursor={cursor}")));
+    let current = paged.then_some(query.cursor.as_str());
+    let back: Vec<&str> = query
+        .back
+        .split('.')
+        .filter(|c| Cursor::decode(c).is_some())
+        .collect();
+    let (previous_href, next_href) = pager_links(
+        |cursor, back| {
+            let mut extra = form_urlencoded::Serializer::new(String::new());
+            if let Some(cursor) = cursor {
+                extra.append_pair("cursor", cursor);
+            }
+            if !back.is_empty() {
+                extra.append_pair("back", &back.join("."));
+            }
+            with(&extra.finish())
+        },
+        current,
+        &back,
+        found.next_cursor.as_deref(),
+    );
     let mut owners = vec![
         Choice {
             id: "me".to_string(),
@@ -346,6 +395,7 @@ pub async fn page(
         total: found.total,
         paged,
         first_href: with(""),
+        previous_href,
         next_href,
         query,
     };
@@ -379,6 +429,45 @@ mod tests {
         assert_eq!(filter.received_from, None);
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].href, "#queue-received_from");
+    }
+
+    fn href(cursor: Option<&str>, back: &[&str]) -> String {
+        format!("cursor={}&back={}", cursor.unwrap_or("-"), back.join("."))
+    }
+
+    #[test]
+    fn the_pager_walks_back_along_the_trail_of_cursors() {
+        // The first page: no previous page; the next one has an empty trail.
+        assert_eq!(
+            pager_links(href, None, &[], Some("c2")),
+            (None, Some("cursor=c2&back=".to_string()))
+        );
+        // The second page: back to the first; on to the third, remembering the second.
+        assert_eq!(
+            pager_links(href, Some("c2"), &[], Some("c3")),
+            (
+                Some("cursor=-&back=".to_string()),
+                Some("cursor=c3&back=c2".to_string())
+            )
+        );
+        // The fourth and last page: back to the third, whose trail is the second.
+        assert_eq!(
+            pager_links(href, Some("c4"), &["c2", "c3"], None),
+            (Some("cursor=c3&back=c2".to_string()), None)
+        );
+    }
+
+    #[test]
+    fn the_trail_keeps_only_the_latest_pages() {
+        let trail: Vec<String> = (0..TRAIL).map(|i| format!("c{i}")).collect();
+        let trail: Vec<&str> = trail.iter().map(String::as_str).collect();
+        let (_, next) = pager_links(
+            |_, back| back.len().to_string(),
+            Some("now"),
+            &trail,
+            Some("n"),
+        );
+        assert_eq!(next, Some(TRAIL.to_string()));
     }
 
     #[test]

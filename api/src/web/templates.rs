@@ -45,6 +45,28 @@ const EMBEDDED: &[(&str, &str)] = &[
         "admin_user.html",
         include_str!("../../templates/web/admin_user.html"),
     ),
+    ("audit.html", include_str!("../../templates/web/audit.html")),
+    ("chain.html", include_str!("../../templates/web/chain.html")),
+    (
+        "letter.html",
+        include_str!("../../templates/web/letter.html"),
+    ),
+    (
+        "reports.html",
+        include_str!("../../templates/web/reports.html"),
+    ),
+    (
+        "report_kpi.html",
+        include_str!("../../templates/web/report_kpi.html"),
+    ),
+    (
+        "report_tsm.html",
+        include_str!("../../templates/web/report_tsm.html"),
+    ),
+    (
+        "report_self_assessment.html",
+        include_str!("../../templates/web/report_self_assessment.html"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +109,8 @@ impl Templates {
         env.add_filter("datetime", datetime);
         env.add_filter("label", label);
         env.add_filter("pounds", pounds);
+        env.add_filter("percent", percent);
+        env.add_filter("decimal", decimal);
         for (name, embedded) in EMBEDDED {
             let source = match overrides.map(|dir| dir.join(name)).filter(|p| p.is_file()) {
                 Some(path) => {
@@ -150,6 +174,16 @@ fn datetime(value: String) -> String {
 /// Integer pence → `£150.00`.
 fn pounds(pence: u64) -> String {
     format!("£{}.{:02}", pence / 100, pence % 100)
+}
+
+/// A percentage to two places, `66.67%`; none (nothing to divide by) is "No figure".
+fn percent(value: Option<f64>) -> String {
+    value.map_or_else(|| "No figure".to_string(), |v| format!("{v:.2}%"))
+}
+
+/// A figure to two places, `3.50`; none is "No figure".
+fn decimal(value: Option<f64>) -> String {
+    value.map_or_else(|| "No figure".to_string(), |v| format!("{v:.2}"))
 }
 
 /// A code (`partly_upheld`, `england-and-wales`, `stage1_response`) in words.
@@ -239,6 +273,14 @@ mod tests {
     fn pence_read_as_pounds() {
         assert_eq!(pounds(15000), "£150.00");
         assert_eq!(pounds(5), "£0.05");
+    }
+
+    #[test]
+    fn figures_read_to_two_places_and_a_missing_one_says_so() {
+        assert_eq!(percent(Some(66.67)), "66.67%");
+        assert_eq!(percent(Some(50.0)), "50.00%");
+        assert_eq!(percent(None), "No figure");
+        assert_eq!(decimal(Some(3.5)), "3.50");
     }
 
     #[test]

@@ -138,7 +138,7 @@ async fn the_queue_pages_on_with_a_next_link_that_keeps_the_filters() {
     assert_eq!(rows.len(), ids.len() - PAGE_SIZE);
     assert!(!browser.exists("a[rel='next']").await);
     browser.check_page("queue-second-page").await;
-    browser.click(".pager a").await;
+    browser.click("a[rel='prev']").await;
     assert_eq!(browser.path().await, "/cases?status=open&sort=received");
     browser.close().await;
 }

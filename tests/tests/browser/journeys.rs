@@ -229,7 +229,8 @@ async fn an_administrator_sets_up_a_user_who_then_chooses_a_password_by_link() {
     sign_in(&browser, "admin@example.org", PASSWORD).await;
     assert_eq!(browser.path().await, "/");
 
-    // An administrator may do everything, so the case page has every command's form;
+    // An administrator may do everything, so the case page has every command's form (the
+    // sixteen of the actions list, the evidence upload and the letter);
     // opened all at once, each is checked.
     let id = app.new_case().await;
     browser.goto(&format!("/cases/{id}")).await;
@@ -242,7 +243,7 @@ async fn an_administrator_sets_up_a_user_who_then_chooses_a_password_by_link() {
         )
         .await
         .unwrap();
-    assert_eq!(forms, json!(16));
+    assert_eq!(forms, json!(18));
     browser.check_page("case-every-action").await;
 
     browser.click("a[href='/admin/users']").await;
