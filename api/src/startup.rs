@@ -147,7 +147,13 @@ impl Application {
             procedure_options,
         )?;
         let sequencer = Sequencer::default();
-        let automation = crate::watchdog::automation::Automation::new(services.procedures.clone());
+        let letters = Arc::new(letters);
+        let organisation = Arc::new(organisation);
+        let automation = crate::watchdog::automation::Automation::new(
+            services.procedures.clone(),
+            letters.clone(),
+            organisation.clone(),
+        );
         let mailer = config
             .smtp_url
             .as_deref()
@@ -174,8 +180,8 @@ impl Application {
             evidence_limit: config.evidence_limit_bytes,
             procedure_ids,
             web: Arc::new(web),
-            letters: Arc::new(letters),
-            organisation: Arc::new(organisation),
+            letters,
+            organisation,
         };
         let request_id = HeaderName::from_static("x-request-id");
         let router = crate::routes::router(state)

@@ -148,38 +148,64 @@ pub(crate) async fn issue_letter(
     kind: LetterKind,
     ctx: &CommandContext,
 ) -> Result<(String, CaseResponse), ApiError> {
-    let id = id.to_string();
-    // The case's own copy of its procedure says which scheme and how many stages.
-    let loaded = state
-        .store
-        .load_case(&id)
-        .await
-        .map_err(ApiError::from_load)?
-        .ok_or(ApiError::NotFound)?;
-    let procedure = loaded.record.state.facts()?.procedure.clone();
-    let view = state.cases.view(&id).await?.ok_or(ApiError::NotFound)?;
-    let letter_context = LetterContext::for_procedure(
-        (*state.organisation).clone(),
-        &procedure,
-        uk_date(Utc::now()),
-    );
-    let rendered = state
-        .letters
-        .render(kind, &view, &letter_context)
-        .map_err(letter_error)?;
-    let letter_id = uuid::Uuid::now_v7().to_string();
-    let action = Action::IssueLetter(IssueLetter {
-        letter_id: letter_id.clone(),
-        kind: rendered.kind,
-        subject: rendered.subject,
-        html: rendered.html,
-        text: rendered.text,
-    });
-    let response = state
-        .cases
-        .create(&id, "letter", action, ctx, letter_answer)
-        .await?;
-    Ok((letter_id, response))
+    let writer = LetterWriter {
+        store: &state.store,
+        cases: &state.cases,
+        letters: &state.letters,
+        organisation: &state.organisation,
+    };
+    writer.issue(id, kind, ctx).await
+}
+
+/// What issuing a letter needs: the request path has it in the app state, the automation
+/// (which sends the acknowledgement letter on logging) gets it at start-up.
+pub(crate) struct LetterWriter<'a> {
+    pub store: &'a casefile_store::Store,
+    pub cases: &'a crate::cases::Cases,
+    pub letters: &'a casefile_documents::Letters,
+    pub organisation: &'a casefile_documents::Organisation,
+}
+
+impl LetterWriter<'_> {
+    pub(crate) async fn issue(
+        &self,
+        id: &str,
+        kind: LetterKind,
+        ctx: &CommandContext,
+    ) -> Result<(String, CaseResponse), ApiError> {
+        let id = id.to_string();
+        // The case's own copy of its procedure says which scheme and how many stages.
+        let loaded = self
+            .store
+            .load_case(&id)
+            .await
+            .map_err(ApiError::from_load)?
+            .ok_or(ApiError::NotFound)?;
+        let procedure = loaded.record.state.facts()?.procedure.clone();
+        let view = self.cases.view(&id).await?.ok_or(ApiError::NotFound)?;
+        let letter_context = LetterContext::for_procedure(
+            self.organisation.clone(),
+            &procedure,
+            uk_date(Utc::now()),
+        );
+        let rendered = self
+            .letters
+            .render(kind, &view, &letter_context)
+            .map_err(letter_error)?;
+        let letter_id = uuid::Uuid::now_v7().to_string();
+        let action = Action::IssueLetter(IssueLetter {
+            letter_id: letter_id.clone(),
+            kind: rendered.kind,
+            subject: rendered.subject,
+            html: rendered.html,
+            text: rendered.text,
+        });
+        let response = self
+            .cases
+            .create(&id, "letter", action, ctx, letter_answer)
+            .await?;
+        Ok((letter_id, response))
+    }
 }
 
 /// A letter issued on the case, as it was sent.

@@ -26,13 +26,22 @@ type Refusals = HashMap<(String, AutoRule), (i64, NaiveDate)>;
 pub struct Automation {
     procedures: Arc<ProcedureRegistry>,
     refused: Mutex<Refusals>,
+    /// For the acknowledgement letter sent with an automatic acknowledgement.
+    letters: Arc<casefile_documents::Letters>,
+    organisation: Arc<casefile_documents::Organisation>,
 }
 
 impl Automation {
-    pub fn new(procedures: Arc<ProcedureRegistry>) -> Self {
+    pub fn new(
+        procedures: Arc<ProcedureRegistry>,
+        letters: Arc<casefile_documents::Letters>,
+        organisation: Arc<casefile_documents::Organisation>,
+    ) -> Self {
         Self {
             procedures,
             refused: Mutex::new(HashMap::new()),
+            letters,
+            organisation,
         }
     }
 
@@ -63,6 +72,10 @@ impl Automation {
                 {
                     Ok(_) => {
                         acted += 1;
+                        if rule == AutoRule::AcknowledgeOnLogging {
+                            self.send_acknowledgement_letter(store, cases, &case.id, &ctx)
+                                .await;
+                        }
                         metrics::counter!("casefile_automation_total", "rule" => rule.as_str())
                             .increment(1);
                         tracing::info!(
@@ -86,6 +99,34 @@ impl Automation {
             }
         }
         Ok(acted)
+    }
+
+    /// The acknowledgement letter, issued by the same rule right after the acknowledgement
+    /// it confirms. A failure is logged and leaves the acknowledgement standing: staff can
+    /// issue the letter from the case.
+    async fn send_acknowledgement_letter(
+        &self,
+        store: &Store,
+        cases: &Cases,
+        id: &str,
+        ctx: &crate::cases::CommandContext,
+    ) {
+        let writer = crate::routes::letters::LetterWriter {
+            store,
+            cases,
+            letters: &self.letters,
+            organisation: &self.organisation,
+        };
+        if let Err(err) = writer
+            .issue(
+                id,
+                casefile_domain::values::LetterKind::Acknowledgement,
+                ctx,
+            )
+            .await
+        {
+            tracing::warn!(case_id = %id, %err, "the acknowledgement letter was not issued");
+        }
     }
 
     fn was_refused(&self, case: &OpenCase, rule: AutoRule, today: NaiveDate) -> bool {

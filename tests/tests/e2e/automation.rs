@@ -161,6 +161,21 @@ async fn assign_and_acknowledge(backend: Backend) {
     assert_eq!(acknowledged.len(), 1, "{acknowledged:?}");
     assert_eq!(acknowledged[0]["actor"]["id"], "system:auto-acknowledge");
     assert_eq!(acknowledged[0]["rule"], "automation.acknowledge_on_logging");
+    // The acknowledgement letter goes with it, once, by the same rule.
+    let letters = entries(&app, &ids[0], "LetterIssued").await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["actor"]["id"], "system:auto-acknowledge");
+    assert_eq!(letters[0]["rule"], "automation.acknowledge_on_logging");
+    assert_eq!(letters[0]["payload"]["kind"], "acknowledgement");
+    let reference = str_at(&app.case(&ids[0]).await, "reference");
+    assert!(
+        letters[0]["payload"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(&reference),
+        "the letter names the case: {}",
+        letters[0]
+    );
     // The staff acknowledgement follows the automatic one, carrying no rule.
     let acknowledged = entries(&app, &ids[1], "Acknowledged").await;
     assert_eq!(acknowledged.len(), 2, "{acknowledged:?}");
