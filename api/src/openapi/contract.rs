@@ -288,6 +288,25 @@ fn constrain(doc: &mut Value) {
     if let Some(form) = doc.pointer_mut(upload) {
         form["encoding"] = json!({"file": {"contentType": crate::routes::evidence::ALLOWED_MEDIA_TYPES.join(", ")}});
     }
+    // A command on an entry of a case takes the entry's id from the path; in the body
+    // it may be left out, and if given must be the path's.
+    for (schema, field) in [
+        ("EndRepresentative", "representative_id"),
+        ("SetAction", "action_id"),
+        ("CompleteAction", "action_id"),
+        ("CompleteLearning", "learning_id"),
+    ] {
+        if let Some(required) = doc
+            .pointer_mut(&format!("{schemas}/{schema}/required"))
+            .and_then(Value::as_array_mut)
+        {
+            required.retain(|name| name != field);
+        }
+        if let Some(property) = doc.pointer_mut(&format!("{schemas}/{schema}/properties/{field}")) {
+            property["description"] =
+                json!("Optional: the id in the path; another value is refused (422).");
+        }
+    }
     // Passwords are checked for length before anything else.
     for schema in ["CreateUser", "UpdateUser"] {
         if let Some(password) = doc.pointer_mut(&format!("{schemas}/{schema}/properties/password"))
