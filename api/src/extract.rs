@@ -53,6 +53,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             details: json!({"path": ".", "reason": "expected an object"}),
         });
     }
+    refuse_nul(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -77,6 +78,34 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         message: format!("the body is not valid JSON: {err}"),
     })?;
     Ok(value)
+}
+
+/// A NUL character cannot be stored in PostgreSQL text, and no field of ours needs one:
+/// a body that has one in any string is refused up front, the same on both stores.
+fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    // JSON can only carry NUL escaped; look closer only when the escape is there.
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Ok(());
+    }
+    fn has_nul(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(has_nul),
+            serde_json::Value::Object(map) => map
+                .iter()
+                .any(|(key, value)| key.contains('\0') || has_nul(value)),
+            _ => false,
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(value) if has_nul(&value) => Err(ApiError::Unprocessable {
+            code: "invalid_body",
+            message: "text in the body must not contain NUL (\\u0000) characters".to_string(),
+            details: json!({"path": ".", "reason": "contains a NUL character"}),
+        }),
+        // Not JSON: the parse below says where.
+        _ => Ok(()),
+    }
 }
 
 /// A body read as bytes, its rejection kept for [`body_bytes`] to turn into our error.
@@ -106,5 +135,37 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             .get::<Principal>()
             .cloned()
             .ok_or(ApiError::Unauthorized)
+    }
+}
+
+#[cfg(test)]
+mod nul_tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Note {
+        #[allow(dead_code)]
+        text: String,
+    }
+
+    #[test]
+    fn a_nul_character_in_any_string_is_refused_as_invalid_body() {
+        let result = parse_json::<Note>(br#"{"text": "a\u0000b"}"#);
+        assert!(
+            matches!(
+                result,
+                Err(ApiError::Unprocessable {
+                    code: "invalid_body",
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn an_escaped_backslash_before_u0000_is_plain_text() {
+        // `\\u0000` is a backslash followed by the letters u0000, not a NUL.
+        assert!(parse_json::<Note>(br#"{"text": "a\\u0000b"}"#).is_ok());
     }
 }

@@ -121,6 +121,7 @@ pub fn api(state: AppState) -> Router<AppState> {
             crate::idempotency::idempotent,
         ))
         .layer(from_fn_with_state(state, crate::auth::authenticate))
+        .layer(from_fn(ops::refuse_nul))
         .method_not_allowed_fallback(ops::method_not_allowed)
 }
 

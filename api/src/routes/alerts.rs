@@ -25,6 +25,7 @@ pub enum AlertFilter {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertParams {
     /// `open` (the default) or `all`.

@@ -96,6 +96,7 @@ pub async fn log_complaint(
 /// `?as_of=`: a moment in RFC 3339, or a date (`YYYY-MM-DD`) meaning the end of that day
 /// in UK time.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AsOfParams {
     /// Show the case as it stood at this moment: RFC 3339, or `YYYY-MM-DD` for the end of
     /// that day in UK time (Europe/London).
@@ -246,6 +247,7 @@ pub enum SortParam {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     pub status: Option<Status>,

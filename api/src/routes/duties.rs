@@ -216,6 +216,7 @@ pub async fn record_learning(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LearningParams {
     pub status: Option<LearningStatus>,

@@ -14,6 +14,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FeedParams {
     /// The last position already read (default 0: from the start).

@@ -59,3 +59,29 @@ pub async fn not_found() -> ApiError {
 pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
+
+/// A NUL character (`%00`) in the path or query names nothing and filters on nothing,
+/// and PostgreSQL text cannot hold one: refused before any handler reads the store,
+/// the same on both stores.
+pub async fn refuse_nul(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let has_nul = |part: &str| {
+        part.as_bytes()
+            .windows(3)
+            .any(|w| w.eq_ignore_ascii_case(b"%00"))
+    };
+    let uri = request.uri();
+    if has_nul(uri.path()) {
+        return ApiError::NotFound.into_response();
+    }
+    if uri.query().is_some_and(has_nul) {
+        return ApiError::BadRequest {
+            code: "invalid_query",
+            message: "the query must not contain NUL (%00) characters".to_string(),
+        }
+        .into_response();
+    }
+    next.run(request).await
+}

@@ -45,19 +45,24 @@ pub enum Format {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct KpiParams {
     /// First day of the period, `YYYY-MM-DD`.
+    #[param(required = true, value_type = String, format = Date)]
     pub from: Option<String>,
     /// Last day of the period (included), `YYYY-MM-DD`.
+    #[param(required = true, value_type = String, format = Date)]
     pub to: Option<String>,
     pub format: Option<Format>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct YearParams {
     /// The regulator's reporting year, 1 April to 31 March, e.g. `2025-26`.
+    #[param(required = true, value_type = String)]
     pub year: Option<String>,
     pub format: Option<Format>,
     /// `cases`: list the references behind every count (TSM only).
@@ -250,9 +255,11 @@ pub enum AnnualFormat {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AnnualParams {
     /// The reporting year, 1 April to 31 March, e.g. `2025-26`.
+    #[param(required = true, value_type = String)]
     pub year: Option<String>,
     pub format: Option<AnnualFormat>,
 }
@@ -302,9 +309,11 @@ pub async fn annual(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HomesParams {
     /// The reporting year, e.g. `2025-26`.
+    #[param(required = true, value_type = String)]
     pub year: Option<String>,
 }
 
