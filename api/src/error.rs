@@ -176,7 +176,13 @@ impl From<cqrs_es::AggregateError<ComplaintError>> for ApiError {
         match err {
             E::UserError(rule) => Self::Rule(rule),
             E::AggregateConflict => Self::Conflict,
-            E::DatabaseConnectionError(err) => Self::Unavailable(err),
+            // The store hands every failure to load a case over as a "connection" error;
+            // only a real outage is a 503.
+            E::DatabaseConnectionError(err) => match outage(err.as_ref()) {
+                Some(Outage::Unreachable) => Self::Unavailable(err),
+                Some(Outage::Full) => Self::StorageFull(err),
+                None => Self::Internal(err),
+            },
             E::DeserializationError(err) | E::UnexpectedError(err) => Self::Internal(err),
         }
     }
@@ -207,6 +213,18 @@ fn outage(err: &(dyn std::error::Error + 'static)) -> Option<Outage> {
     while let Some(err) = next {
         if let Some(found) = err.downcast_ref::<sqlx::Error>().and_then(sqlx_outage) {
             return Some(found);
+        }
+        // The store's errors wrap sqlx's transparently: their `source` skips the wrapped
+        // error itself, so look inside.
+        if let Some(casefile_store::LoadError::Database(db)) =
+            err.downcast_ref::<casefile_store::LoadError>()
+        {
+            return sqlx_outage(db);
+        }
+        if let Some(casefile_store::CommitError::Database(db)) =
+            err.downcast_ref::<casefile_store::CommitError>()
+        {
+            return sqlx_outage(db);
         }
         next = err.source();
     }
