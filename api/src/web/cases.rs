@@ -747,6 +747,35 @@ struct EvidenceForm {
     limit: String,
 }
 
+/// The form sent to the command `prefix`, if that is the one the page answers, with its
+/// field errors and refusal; each is also listed in `problems` for the summary at the top,
+/// linked to its field (`#{prefix}-{field}`) or the form's message (`#{prefix}-problem`).
+fn sent_to<'a>(
+    sent: &Option<(&str, &'a FormData, FieldErrors, Option<String>)>,
+    prefix: &str,
+    problems: &mut Vec<Problem>,
+) -> (Option<&'a FormData>, FieldErrors, Option<String>) {
+    let (form, errors, problem) = match sent {
+        Some((path, form, errors, problem)) if *path == prefix => {
+            (Some(*form), errors.clone(), problem.clone())
+        }
+        _ => (None, FieldErrors::default(), None),
+    };
+    for (field, message) in &errors.0 {
+        problems.push(Problem {
+            href: format!("#{prefix}-{}", field.replace('_', "-")),
+            text: message.clone(),
+        });
+    }
+    if let Some(problem) = &problem {
+        problems.push(Problem {
+            href: format!("#{prefix}-problem"),
+            text: problem.clone(),
+        });
+    }
+    (form, errors, problem)
+}
+
 /// "Stage1Responded" → "Stage 1 responded".
 pub(crate) fn event_title(name: &str) -> String {
     let mut words = String::new();
@@ -825,25 +854,8 @@ pub(crate) async fn render_case(
         .iter()
         .filter(|a| staff.principal.require(a.roles).is_ok())
         .map(|a| {
-            let (form, errors, problem) = match &sent {
-                Some((path, form, errors, problem)) if *path == a.path => {
-                    (Some(*form), errors.clone(), problem.clone())
-                }
-                _ => (None, FieldErrors::default(), None),
-            };
+            let (form, errors, problem) = sent_to(&sent, a.path, &mut problems);
             let prefix = a.path;
-            for (field, message) in &errors.0 {
-                problems.push(Problem {
-                    href: format!("#{prefix}-{}", field.replace('_', "-")),
-                    text: message.clone(),
-                });
-            }
-            if let Some(problem) = &problem {
-                problems.push(Problem {
-                    href: format!("#{prefix}-problem"),
-                    text: problem.clone(),
-                });
-            }
             ActionView {
                 path: a.path,
                 title: a.title,
@@ -855,24 +867,7 @@ pub(crate) async fn render_case(
         })
         .collect::<Vec<_>>();
     let evidence_form = staff.principal.require(CASEWORKERS).is_ok().then(|| {
-        let (form, errors, problem) = match &sent {
-            Some(("evidence", form, errors, problem)) => {
-                (Some(*form), errors.clone(), problem.clone())
-            }
-            _ => (None, FieldErrors::default(), None),
-        };
-        for (field, message) in &errors.0 {
-            problems.push(Problem {
-                href: format!("#evidence-{field}"),
-                text: message.clone(),
-            });
-        }
-        if let Some(problem) = &problem {
-            problems.push(Problem {
-                href: "#evidence-problem".to_string(),
-                text: problem.clone(),
-            });
-        }
+        let (form, errors, problem) = sent_to(&sent, "evidence", &mut problems);
         EvidenceForm {
             description: form
                 .and_then(|f| f.get("description"))
@@ -885,24 +880,7 @@ pub(crate) async fn render_case(
         }
     });
     let letter_form = staff.principal.require(CASEWORKERS).is_ok().then(|| {
-        let (form, errors, problem) = match &sent {
-            Some(("letters", form, errors, problem)) => {
-                (Some(*form), errors.clone(), problem.clone())
-            }
-            _ => (None, FieldErrors::default(), None),
-        };
-        for (field, message) in &errors.0 {
-            problems.push(Problem {
-                href: format!("#letters-{field}"),
-                text: message.clone(),
-            });
-        }
-        if let Some(problem) = &problem {
-            problems.push(Problem {
-                href: "#letters-problem".to_string(),
-                text: problem.clone(),
-            });
-        }
+        let (form, errors, problem) = sent_to(&sent, "letters", &mut problems);
         ActionView {
             path: "letters",
             title: "Issue a letter",
