@@ -1,4 +1,5 @@
-//! The service benchmark: commands over HTTP at 16 clients on PostgreSQL and SQLite, each as
+//! The service benchmark: commands over HTTP at 16 clients on PostgreSQL and SQLite (logging
+//! a complaint, recording a note, acknowledging, the Stage 1 response), each as
 //! a ratio to what PostgreSQL itself does for the same work in the same run (pgbench with a
 //! custom script: read one case's 20 events and append one, in one transaction, 16 clients;
 //! and a bare single-row insert), latency in an open loop at half the peak rate (p50, p99,
@@ -13,16 +14,18 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use casefile_tests::instances::Process;
-use casefile_tests::{spawn_app, valid_complaint, Backend};
+use casefile_tests::{spawn_app, stage_response, valid_complaint, Backend};
 use serde_json::{json, Value};
 use sqlx::Connection;
 
 const CLIENTS: usize = 16;
+/// The cases each client records notes on, in turn.
+const NOTE_CASES: usize = 20;
 
 fn seconds() -> u64 {
     if std::env::var("QUICK").is_ok_and(|v| v == "1") {
@@ -176,10 +179,11 @@ impl Load {
     }
 }
 
-/// Runs `clients` clients, each sending what `request(client, n)` builds until time is up.
+/// Runs `clients` clients, each sending what `request(client, n)` builds until time is up
+/// or it builds nothing more (the cases prepared for it have all been used).
 async fn load<F>(clients: usize, seconds: u64, request: F) -> Load
 where
-    F: Fn(usize, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+    F: Fn(usize, usize) -> Option<reqwest::RequestBuilder> + Send + Sync + 'static,
 {
     let request = Arc::new(request);
     let stop = Arc::new(AtomicBool::new(false));
@@ -191,8 +195,11 @@ where
             let mut micros = Vec::new();
             let mut n = 0;
             while !stop.load(Ordering::Relaxed) {
+                let Some(next) = request(client, n) else {
+                    break;
+                };
                 let sent = Instant::now();
-                let response = request(client, n).send().await.expect("an answer");
+                let response = next.send().await.expect("an answer");
                 let status = response.status();
                 let _ = response.bytes().await;
                 assert!(status.is_success(), "answered {status}");
@@ -202,16 +209,21 @@ where
             micros
         }));
     }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop.store(true, Ordering::Relaxed);
+    let timer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
     let mut micros = Vec::new();
     for task in tasks {
         micros.extend(task.await.unwrap());
     }
-    Load {
-        micros,
-        wall: started.elapsed(),
-    }
+    // Until the last client stopped: at time, or earlier when every one ran out of cases.
+    let wall = started.elapsed();
+    timer.abort();
+    Load { micros, wall }
 }
 
 /// Requests sent at a fixed rate whether or not earlier ones were answered (an open loop);
@@ -248,6 +260,33 @@ where
     }
 }
 
+/// The ids of every case in `status`, through the work queue.
+async fn case_ids(client: &reqwest::Client, base: &str, token: &str, status: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut request = client
+            .get(format!("{base}/api/v1/complaints"))
+            .bearer_auth(token)
+            .query(&[("status", status), ("sort", "received"), ("limit", "500")]);
+        if let Some(cursor) = &cursor {
+            request = request.query(&[("cursor", cursor)]);
+        }
+        let page: Value = request.send().await.unwrap().json().await.unwrap();
+        ids.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return ids,
+        }
+    }
+}
+
 /// Peak resident memory of a process, in MiB.
 fn peak_rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -272,6 +311,8 @@ struct Figures {
     open: Load,
     open_rate: f64,
     note: Load,
+    acknowledge: Load,
+    stage1: Load,
     short: Load,
     long: Load,
     rss_mib: f64,
@@ -280,7 +321,8 @@ struct Figures {
 async fn measure(backend: Backend, seconds: u64) -> Figures {
     // The store is made by an in-process instance; the measured service is a process of
     // its own (release build), so its memory is its own.
-    let app = spawn_app(backend).await;
+    let mut app = spawn_app(backend).await;
+    app.stop_service().await;
     let process = Process::start(
         env!("CARGO_BIN_EXE_casefile-test-server"),
         &app.database_url(),
@@ -298,13 +340,31 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
     let log = {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
         load(CLIENTS, seconds, move |_, _| {
-            client
-                .post(format!("{base}/api/v1/complaints"))
-                .bearer_auth(&token)
-                .json(&valid_complaint())
+            Some(
+                client
+                    .post(format!("{base}/api/v1/complaints"))
+                    .bearer_auth(&token)
+                    .json(&valid_complaint()),
+            )
         })
         .await
     };
+    // Every case logged so far (topped up for short runs), for the commands that need a
+    // case in a given state.
+    let mut logged = case_ids(&client, &base, &token, "open").await;
+    while logged.len() < CLIENTS * (NOTE_CASES + 1) {
+        let view: Value = client
+            .post(format!("{base}/api/v1/complaints"))
+            .bearer_auth(&token)
+            .json(&valid_complaint())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        logged.push(view["id"].as_str().unwrap().to_string());
+    }
     let open_rate = log.per_second() / 2.0;
     let open = {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
@@ -316,29 +376,70 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         })
         .await
     };
-    // One case per client, so notes measure the command, not a queue on one case.
-    let mut cases = Vec::new();
-    for _ in 0..CLIENTS {
-        let view: Value = client
-            .post(format!("{base}/api/v1/complaints"))
-            .bearer_auth(&token)
-            .json(&valid_complaint())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        cases.push(view["id"].as_str().unwrap().to_string());
-    }
+    // Notes go round NOTE_CASES cases per client, so a case holds about as many events as
+    // the baseline's 20 and the clients never queue on one case.
+    let note_cases: Arc<Vec<String>> = Arc::new(logged[..CLIENTS * NOTE_CASES].to_vec());
     let note = {
-        let (client, base, token, cases) =
-            (client.clone(), base.clone(), token.clone(), cases.clone());
+        let (client, base, token, cases) = (
+            client.clone(),
+            base.clone(),
+            token.clone(),
+            note_cases.clone(),
+        );
         load(CLIENTS, seconds, move |c, n| {
-            client
-                .post(format!("{base}/api/v1/complaints/{}/notes", cases[c]))
-                .bearer_auth(&token)
-                .json(&json!({"text": format!("note {n}")}))
+            let case = &cases[c * NOTE_CASES + n % NOTE_CASES];
+            Some(
+                client
+                    .post(format!("{base}/api/v1/complaints/{case}/notes"))
+                    .bearer_auth(&token)
+                    .json(&json!({"text": format!("note {n}")})),
+            )
+        })
+        .await
+    };
+    // Acknowledging and then answering at Stage 1 the cases logged earlier (their
+    // complaint definition came with them), each case once, until time is up or they run
+    // out.
+    let fresh: Arc<Vec<String>> = Arc::new(logged[CLIENTS * NOTE_CASES..].to_vec());
+    let acknowledged = Arc::new(AtomicUsize::new(0));
+    let acknowledge = {
+        let (client, base, token, cases, next) = (
+            client.clone(),
+            base.clone(),
+            token.clone(),
+            fresh.clone(),
+            acknowledged.clone(),
+        );
+        load(CLIENTS, seconds, move |_, _| {
+            let case = cases.get(next.fetch_add(1, Ordering::Relaxed))?;
+            Some(
+                client
+                    .post(format!("{base}/api/v1/complaints/{case}/acknowledge"))
+                    .bearer_auth(&token)
+                    .json(&json!({})),
+            )
+        })
+        .await
+    };
+    let acknowledged = acknowledged.load(Ordering::Relaxed).min(fresh.len());
+    let answered = Arc::new(AtomicUsize::new(0));
+    let stage1 = {
+        let (client, base, token, cases, next) = (
+            client.clone(),
+            base.clone(),
+            token.clone(),
+            fresh.clone(),
+            answered.clone(),
+        );
+        load(CLIENTS, seconds, move |_, _| {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let case = cases[..acknowledged].get(index)?;
+            Some(
+                client
+                    .post(format!("{base}/api/v1/complaints/{case}/stage1-response"))
+                    .bearer_auth(&token)
+                    .json(&stage_response("upheld")),
+            )
         })
         .await
     };
@@ -374,10 +475,12 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         let themes = ["Repairs", "Damp", "Noise", "Staff"];
         sized_loads.push(
             load(1, seconds, move |_, n| {
-                client
-                    .post(format!("{base}/api/v1/complaints/{id}/categorise"))
-                    .bearer_auth(&token)
-                    .json(&json!({"theme": themes[n % themes.len()]}))
+                Some(
+                    client
+                        .post(format!("{base}/api/v1/complaints/{id}/categorise"))
+                        .bearer_auth(&token)
+                        .json(&json!({"theme": themes[n % themes.len()]})),
+                )
             })
             .await,
         );
@@ -397,6 +500,8 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         open,
         open_rate,
         note,
+        acknowledge,
+        stage1,
         short,
         long,
         rss_mib,
@@ -422,6 +527,8 @@ async fn main() {
         for (name, l) in [
             ("log a complaint", &f.log),
             ("record a note", &f.note),
+            ("acknowledge", &f.acknowledge),
+            ("Stage 1 response", &f.stage1),
             ("categorise, 10-event case", &f.short),
             ("categorise, 1,000-event case", &f.long),
         ] {
