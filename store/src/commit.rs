@@ -226,6 +226,7 @@ impl NewCommit<'_> {
                 record,
                 last_hash,
                 refolded_items: Some(refolded),
+                ..
             }) => (Some(record), last_hash, refolded),
             Some(base) => (Some(base.record), base.last_hash, Vec::new()),
             None => (None, String::new(), Vec::new()),
@@ -346,10 +347,12 @@ impl Store {
     /// Writes one command's events and everything derived from them in one transaction.
     #[tracing::instrument(skip_all, fields(case_id = %commit.id, events = commit.events.len()))]
     pub async fn commit(&self, commit: NewCommit<'_>) -> Result<Committed, CommitError> {
-        let items_before = match &commit.base {
-            Some(base) if base.refolded_items.is_none() => self.case_item_rows(commit.id).await?,
-            _ => Vec::new(),
-        };
+        let mut commit = commit;
+        let items_before = commit
+            .base
+            .as_mut()
+            .map(|base| std::mem::take(&mut base.item_rows))
+            .unwrap_or_default();
         let id = commit.id.to_string();
         let claim = commit.idempotency.clone();
         let status = commit.status;
@@ -364,21 +367,27 @@ impl Store {
                 Ok(prepared.committed)
             }
             Store::Sqlite(pools) => {
-                let mut tx = pools.write.begin().await?;
-                let serial = match commit.reference_year {
-                    Some(year) => Some(
-                        sqlx::query_scalar::<_, i64>(
+                // The one writer is held for the writes only: everything but a log's
+                // reference serial is worked out before it is taken.
+                let (mut tx, prepared) = match commit.reference_year {
+                    None => {
+                        let prepared = commit.prepare(items_before, None)?;
+                        (pools.write.begin().await?, prepared)
+                    }
+                    Some(year) => {
+                        let mut tx = pools.write.begin().await?;
+                        let serial = sqlx::query_scalar::<_, i64>(
                             "INSERT INTO reference_counters (year, last) VALUES ($1, 1) \
                              ON CONFLICT (year) DO UPDATE SET last = reference_counters.last + 1 \
                              RETURNING last",
                         )
                         .bind(i64::from(year))
                         .fetch_one(&mut *tx)
-                        .await?,
-                    ),
-                    None => None,
+                        .await?;
+                        let prepared = commit.prepare(items_before, Some(serial))?;
+                        (tx, prepared)
+                    }
                 };
-                let prepared = commit.prepare(items_before, serial)?;
                 write_sqlite(&mut tx, &id, &prepared, claim.as_ref(), status).await?;
                 tx.commit().await?;
                 Ok(prepared.committed)

@@ -20,6 +20,9 @@ pub struct LoadedCase {
     /// format) and this one was folded from the events: its list entries, to be written with
     /// the next commit.
     pub refolded_items: Option<Vec<(u64, CaseItem)>>,
+    /// The stored list entries, `(list, body)` in the order they were recorded, read in the
+    /// same statement as the fold (so the two agree); empty when refolded.
+    pub item_rows: Vec<(String, String)>,
 }
 
 impl LoadedCase {
@@ -32,21 +35,32 @@ impl Store {
     /// The case's stored fold, or one folded from its events when none is usable; `None`
     /// when no complaint was logged under the id. Reads only.
     pub async fn load_case(&self, id: &str) -> Result<Option<LoadedCase>, LoadError> {
-        let sql = "SELECT last_hash, body FROM case_records WHERE id = $1";
+        // The fold and its list entries in one statement: one round trip, one snapshot.
+        let sql = match self {
+            Store::Postgres(_) => LOAD_POSTGRES,
+            Store::Sqlite(_) => LOAD_SQLITE,
+        };
         let stored = on_pool!(self, |pool| {
             let row = sqlx::query(sql).bind(id).fetch_optional(pool).await?;
-            row.map(|row| -> Result<(String, String), sqlx::Error> {
-                Ok((row.try_get("last_hash")?, row.try_get("body")?))
-            })
+            row.map(
+                |row| -> Result<(String, String, Option<String>), sqlx::Error> {
+                    Ok((
+                        row.try_get("last_hash")?,
+                        row.try_get("body")?,
+                        row.try_get("items")?,
+                    ))
+                },
+            )
             .transpose()?
         });
-        if let Some((last_hash, body)) = stored {
+        if let Some((last_hash, body, items)) = stored {
             if let Ok(record) = serde_json::from_str::<CaseRecord>(&body) {
                 if record.format == CaseRecord::FORMAT && record.view.id == id {
                     return Ok(Some(LoadedCase {
                         record,
                         last_hash,
                         refolded_items: None,
+                        item_rows: split_items(id, items)?,
                     }));
                 }
             }
@@ -58,64 +72,6 @@ impl Store {
     pub async fn fold_case(&self, id: &str) -> Result<Option<LoadedCase>, LoadError> {
         let rows = self.case_rows_after(id, 0).await?;
         fold_rows(id, &rows)
-    }
-
-    /// The rows of a case's list entries, `(list, body)`, in the order they were recorded.
-    pub async fn case_item_rows(&self, id: &str) -> Result<Vec<(String, String)>, LoadError> {
-        // Every command on a case reads all its entries, so they come back as one value
-        // rather than a row each: row by row, a case of 1,000 notes cost SQLite's driver
-        // several times the rest of the command. Entries are joined with ASCII record and
-        // unit separators, which JSON text never holds raw, so the split is exact.
-        let joined: Option<String> =
-            match self {
-                Store::Postgres(pool) => {
-                    sqlx::query_scalar(
-                        "SELECT string_agg(list || chr(31) || body, chr(30) ORDER BY sequence) \
-                     FROM case_items WHERE case_id = $1",
-                    )
-                    .bind(id)
-                    .fetch_one(pool)
-                    .await?
-                }
-                Store::Sqlite(pools) => sqlx::query_scalar(
-                    "SELECT group_concat(list || char(31) || body, char(30) ORDER BY sequence) \
-                     FROM case_items WHERE case_id = ?1",
-                )
-                .bind(id)
-                .fetch_one(&pools.read)
-                .await?,
-            };
-        let Some(joined) = joined else {
-            return Ok(Vec::new());
-        };
-        joined
-            .split('\u{1e}')
-            .map(|entry| {
-                entry
-                    .split_once('\u{1f}')
-                    .map(|(list, body)| (list.to_string(), body.to_string()))
-                    .ok_or_else(|| LoadError::Corrupt {
-                        id: id.to_string(),
-                        sequence: 0,
-                        message: "a list entry without its list name".to_string(),
-                    })
-            })
-            .collect()
-    }
-
-    /// The entries of a case's unbounded lists, in the order they were recorded.
-    pub async fn case_items(&self, id: &str) -> Result<Vec<CaseItem>, LoadError> {
-        self.case_item_rows(id)
-            .await?
-            .iter()
-            .map(|(list, body)| {
-                entry_from_row(list, body).map_err(|e| LoadError::Corrupt {
-                    id: id.to_string(),
-                    sequence: 0,
-                    message: format!("{list} entry: {e}"),
-                })
-            })
-            .collect()
     }
 
     /// The case as it stands on `today`, or `None` if no complaint was logged under the id.
@@ -130,10 +86,56 @@ impl Store {
         };
         let items = match loaded.refolded_items {
             Some(items) => items.into_iter().map(|(_, item)| item).collect(),
-            None => self.case_items(id).await?,
+            None => entries_from_rows(id, &loaded.item_rows)?,
         };
         Ok(Some(loaded.record.view(calendar, today, items)))
     }
+}
+
+// Every command on a case reads all its entries, so they come back as one value rather
+// than a row each: row by row, a case of 1,000 notes cost SQLite's driver several times the
+// rest of the command. Entries are joined with ASCII record and unit separators, which JSON
+// text never holds raw, so the split is exact.
+const LOAD_POSTGRES: &str = "SELECT last_hash, body, \
+     (SELECT string_agg(list || chr(31) || body, chr(30) ORDER BY sequence) \
+      FROM case_items WHERE case_id = $1) AS items \
+     FROM case_records WHERE id = $1";
+const LOAD_SQLITE: &str = "SELECT last_hash, body, \
+     (SELECT group_concat(list || char(31) || body, char(30) ORDER BY sequence) \
+      FROM case_items WHERE case_id = ?1) AS items \
+     FROM case_records WHERE id = ?1";
+
+/// List entries joined by the statement above, split into `(list, body)` rows.
+fn split_items(id: &str, joined: Option<String>) -> Result<Vec<(String, String)>, LoadError> {
+    let Some(joined) = joined else {
+        return Ok(Vec::new());
+    };
+    joined
+        .split('\u{1e}')
+        .map(|entry| {
+            entry
+                .split_once('\u{1f}')
+                .map(|(list, body)| (list.to_string(), body.to_string()))
+                .ok_or_else(|| LoadError::Corrupt {
+                    id: id.to_string(),
+                    sequence: 0,
+                    message: "a list entry without its list name".to_string(),
+                })
+        })
+        .collect()
+}
+
+/// List entries decoded from their rows.
+fn entries_from_rows(id: &str, rows: &[(String, String)]) -> Result<Vec<CaseItem>, LoadError> {
+    rows.iter()
+        .map(|(list, body)| {
+            entry_from_row(list, body).map_err(|e| LoadError::Corrupt {
+                id: id.to_string(),
+                sequence: 0,
+                message: format!("{list} entry: {e}"),
+            })
+        })
+        .collect()
 }
 
 /// Folds a case's rows into its record; `None` when there are none.
@@ -150,6 +152,7 @@ pub fn fold_rows(id: &str, rows: &[EventRow]) -> Result<Option<LoadedCase>, Load
         record,
         last_hash,
         refolded_items: Some(items),
+        item_rows: Vec::new(),
     }))
 }
 
