@@ -546,6 +546,43 @@ async fn write_postgres(
     Ok(())
 }
 
+/// SQLite's commit as one script, so the single writer connection's worker thread runs it
+/// in one hand-over instead of a statement each (every hand-over waits for the async side
+/// to be scheduled, and the writer is held meanwhile). Parameters are numbered, so each
+/// statement takes its own from one list; lists of rows come as JSON arrays.
+const SQLITE_COMMIT: &str = "\
+INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                    payload, metadata, recorded_at, prev_hash, hash, position)
+SELECT 'Complaint', $1, e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, $2, $3,
+       e.value ->> 4, e.value ->> 5,
+       (SELECT COALESCE(MAX(position), 0) FROM events) + e.key + 1
+FROM json_each($4) AS e ORDER BY e.key;
+INSERT INTO case_records (id, version, last_hash, body) VALUES ($1, $5, $6, $7)
+ON CONFLICT (id) DO UPDATE SET version = excluded.version, last_hash = excluded.last_hash,
+                               body = excluded.body;
+INSERT INTO case_items (case_id, sequence, list, body)
+SELECT $1, i.value ->> 0, i.value ->> 1, i.value ->> 2 FROM json_each($8) AS i WHERE true
+ON CONFLICT DO NOTHING;
+INSERT INTO case_summaries (id, reference, version, procedure, division, channel, status,
+    stage, owner_id, theme, root_cause, resident_id, received_on, ended_on, next_due,
+    due_key, search, body, action_due)
+VALUES ($1, $9, $5, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24,
+        $25)
+ON CONFLICT (id) DO UPDATE SET reference = excluded.reference, version = excluded.version,
+    status = excluded.status, stage = excluded.stage, owner_id = excluded.owner_id,
+    theme = excluded.theme, root_cause = excluded.root_cause,
+    resident_id = excluded.resident_id, ended_on = excluded.ended_on,
+    next_due = excluded.next_due, due_key = excluded.due_key, search = excluded.search,
+    body = excluded.body, action_due = excluded.action_due
+WHERE case_summaries.version < excluded.version;
+DELETE FROM case_deadlines WHERE case_id = $1;
+INSERT INTO case_deadlines (case_id, step, due)
+SELECT $1, d.value ->> 0, d.value ->> 1 FROM json_each($26) AS d;
+INSERT INTO outbox (case_id, sequence, event_type, payload)
+SELECT $1, o.value ->> 0, o.value ->> 1, o.value ->> 2 FROM json_each($27) AS o ORDER BY o.key;
+INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
+SELECT $28, $29, $30, $31, $32, $33 WHERE $28 IS NOT NULL";
+
 async fn write_sqlite(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     id: &str,
@@ -553,79 +590,75 @@ async fn write_sqlite(
     claim: Option<&KeyClaim>,
     status: u16,
 ) -> Result<(), CommitError> {
+    use serde_json::json;
     let recorded_at = p
         .recorded_at
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut events = Vec::with_capacity(p.sequences.len());
+    let mut outbox = Vec::new();
     for i in 0..p.sequences.len() {
-        sqlx::query(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
-             payload, metadata, recorded_at, prev_hash, hash, position) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-                     (SELECT COALESCE(MAX(position), 0) + 1 FROM events))",
-        )
-        .bind(Complaint::TYPE)
-        .bind(id)
-        .bind(p.sequences[i])
-        .bind(&p.types[i])
-        .bind(&p.versions[i])
-        .bind(&p.payloads[i])
-        .bind(&p.metadata)
-        .bind(&recorded_at)
-        .bind(&p.prev_hashes[i])
-        .bind(&p.hashes[i])
-        .execute(&mut **tx)
-        .await?;
+        events.push(json!([
+            p.sequences[i],
+            p.types[i],
+            p.versions[i],
+            p.payloads[i],
+            p.prev_hashes[i],
+            p.hashes[i]
+        ]));
+        if crate::outbox::NOTIFIED.contains(&p.types[i].as_str()) {
+            outbox.push(json!([p.sequences[i], p.types[i], p.payloads[i]]));
+        }
     }
-    sqlx::query(
-        "INSERT INTO case_records (id, version, last_hash, body) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
-         last_hash = excluded.last_hash, body = excluded.body",
-    )
-    .bind(id)
-    .bind(p.record_version)
-    .bind(&p.last_hash)
-    .bind(&p.record_body)
-    .execute(&mut **tx)
-    .await?;
-    for ((sequence, list), body) in p
+    let items: Vec<Value> = p
         .item_sequences
         .iter()
         .zip(&p.item_lists)
         .zip(&p.item_bodies)
-    {
-        sqlx::query(
-            "INSERT INTO case_items (case_id, sequence, list, body) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT DO NOTHING",
-        )
+        .map(|((sequence, list), body)| json!([sequence, list, body]))
+        .collect();
+    let deadlines: Vec<Value> = p
+        .deadline_steps
+        .iter()
+        .zip(&p.deadline_dues)
+        .map(|(step, due)| json!([step, due]))
+        .collect();
+    let s = &p.summary;
+    sqlx::query(SQLITE_COMMIT)
         .bind(id)
-        .bind(sequence)
-        .bind(list)
-        .bind(body)
-        .execute(&mut **tx)
-        .await?;
-    }
-    write_summary(&mut **tx, &p.summary).await?;
-    write_deadlines(tx, id, &p.deadline_steps, &p.deadline_dues).await?;
-    for i in 0..p.sequences.len() {
-        if crate::outbox::NOTIFIED.contains(&p.types[i].as_str()) {
-            crate::outbox::enqueue_sqlite(tx, id, p.sequences[i], &p.types[i], &p.payloads[i])
-                .await?;
-        }
-    }
-    if let Some(claim) = claim {
-        sqlx::query(
-            "INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&claim.user_id)
-        .bind(&claim.key)
-        .bind(&claim.request_hash)
+        .bind(&p.metadata)
+        .bind(&recorded_at)
+        .bind(Value::Array(events).to_string())
+        .bind(p.record_version)
+        .bind(&p.last_hash)
+        .bind(&p.record_body)
+        .bind(Value::Array(items).to_string())
+        .bind(&s.reference)
+        .bind(&s.procedure)
+        .bind(&s.division)
+        .bind(&s.channel)
+        .bind(&s.status)
+        .bind(&s.stage)
+        .bind(&s.owner_id)
+        .bind(&s.theme)
+        .bind(&s.root_cause)
+        .bind(&s.resident_id)
+        .bind(&s.received_on)
+        .bind(&s.ended_on)
+        .bind(&s.next_due)
+        .bind(&s.due_key)
+        .bind(&s.search)
+        .bind(&s.body)
+        .bind(&s.action_due)
+        .bind(Value::Array(deadlines).to_string())
+        .bind(Value::Array(outbox).to_string())
+        .bind(claim.map(|c| c.user_id.as_str()))
+        .bind(claim.map(|c| c.key.as_str()))
+        .bind(claim.map(|c| c.request_hash.as_str()))
         .bind(i64::from(status))
         .bind(&p.committed.body)
         .bind(p.recorded_at.to_rfc3339())
         .execute(&mut **tx)
         .await?;
-    }
     Ok(())
 }
 
@@ -675,26 +708,5 @@ where
     .bind(s.action_due.clone())
     .execute(executor)
     .await?;
-    Ok(())
-}
-
-async fn write_deadlines(
-    conn: &mut sqlx::SqliteConnection,
-    id: &str,
-    steps: &[String],
-    dues: &[String],
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM case_deadlines WHERE case_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    for (step, due) in steps.iter().zip(dues) {
-        sqlx::query("INSERT INTO case_deadlines (case_id, step, due) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(step)
-            .bind(due)
-            .execute(&mut *conn)
-            .await?;
-    }
     Ok(())
 }

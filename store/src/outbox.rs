@@ -18,25 +18,6 @@ const BATCH: i64 = 20;
 /// Key of the PostgreSQL advisory lock held while one instance scans for alerts.
 const SCAN_LOCK: i64 = 0x0CA5_EF11_E0A1_E875;
 
-pub(crate) async fn enqueue_sqlite(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    case_id: &str,
-    sequence: i64,
-    event_type: &str,
-    payload: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO outbox (case_id, sequence, event_type, payload) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(case_id)
-    .bind(sequence)
-    .bind(event_type)
-    .bind(payload)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// An open step of an open case, due on or before the horizon the watchdog asked about.
 #[derive(Debug, Clone)]
 pub struct DueStep {
