@@ -298,7 +298,8 @@ impl Cases {
     }
 
     /// The case exactly as it stood at `as_of`: the events recorded up to then, and the
-    /// view folded from them with that moment's UK date as today.
+    /// view folded from them with that moment's UK date as today and the bank-holiday
+    /// calendar in force then ([`Store::calendar_in_force`]).
     pub async fn as_of(&self, id: &str, as_of: DateTime<Utc>) -> Result<AsOf, ApiError> {
         let mut events = self
             .store
@@ -313,7 +314,18 @@ impl Cases {
         if let Some(later) = events.iter().position(|event| event.recorded_at > as_of) {
             events.truncate(later);
         }
-        let view = CaseView::build(id, &events, &self.services.calendar, uk_date(as_of))
+        let recorded_version = events.first().and_then(|first| match &first.event {
+            casefile_domain::ComplaintEvent::Logged {
+                calendar_version, ..
+            } => Some(calendar_version.as_str()),
+            _ => None,
+        });
+        let calendar = self
+            .store
+            .calendar_in_force(as_of, recorded_version, &self.services.calendar)
+            .await
+            .map_err(ApiError::from_load)?;
+        let view = CaseView::build(id, &events, &calendar, uk_date(as_of))
             .ok_or(ApiError::NotYetLogged)?;
         Ok(AsOf {
             history: History::build(id, &events),

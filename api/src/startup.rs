@@ -57,6 +57,8 @@ pub enum StartupError {
     Repair(#[source] casefile_store::LoadError),
     #[error("cannot set up the administrator: {0}")]
     Admin(#[source] sqlx::Error),
+    #[error("cannot record the bank-holiday calendar: {0}")]
+    Calendar(#[source] sqlx::Error),
     #[error("CASEFILE_SMTP_URL: {0}")]
     Smtp(#[source] lettre::transport::smtp::Error),
     #[error("cannot listen on {address}: {source}")]
@@ -123,6 +125,14 @@ impl Application {
             .repair(&calendar)
             .await
             .map_err(StartupError::Repair)?;
+        // Kept so that a case shown as of an earlier moment uses the calendar in force then.
+        if store
+            .record_calendar(&calendar, chrono::Utc::now())
+            .await
+            .map_err(StartupError::Calendar)?
+        {
+            tracing::info!(version = %calendar.version(), "bank-holiday calendar now in force");
+        }
         let (admin_token, generated_admin_token) =
             seed_admin(&store, config.admin_token.as_ref().map(|s| s.expose()))
                 .await

@@ -116,6 +116,7 @@ fn fixture() -> Fixture {
                 sha256: hex::encode(Sha256::digest(&photo)),
                 description: None,
                 occurred_at: None,
+                stored: true,
             }),
         )
         .act(
@@ -129,6 +130,7 @@ fn fixture() -> Fixture {
                 sha256: hex::encode(Sha256::digest(&report)),
                 description: None,
                 occurred_at: None,
+                stored: true,
             }),
         )
         .act(

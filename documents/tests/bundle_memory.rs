@@ -71,6 +71,7 @@ fn fifty_megabytes_of_evidence_stream_through_a_few_megabytes_of_heap() {
             sha256: sha256.clone(),
             description: None,
             occurred_at: None,
+            stored: true,
         }),
     );
     let stream = story.stream();

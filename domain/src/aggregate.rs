@@ -824,6 +824,7 @@ impl Complaint {
                     size_bytes: c.size_bytes,
                     sha256: c.sha256,
                     description: c.description,
+                    stored: c.stored,
                 }
             }
             Action::AddLinkedCase(c) => {

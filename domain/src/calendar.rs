@@ -121,6 +121,10 @@ pub struct Calendar {
     /// Duplicates of built-in days are not stored, so `version` only changes
     /// when the loaded file actually changes the calendar.
     added: BTreeSet<(Division, NaiveDate)>,
+    /// Built-in days of 1990–2100 that are not holidays in this calendar. Only a calendar
+    /// rebuilt from a stored holiday list has any: one recorded by a build whose rules
+    /// lacked a day this build's rules have.
+    removed: BTreeSet<(Division, NaiveDate)>,
     /// Fingerprint of every holiday this calendar knows; see [`Calendar::version`].
     version: String,
 }
@@ -134,7 +138,7 @@ impl Default for Calendar {
 /// The built-in calendar's fingerprint, computed once.
 fn builtin_version() -> &'static str {
     static VERSION: OnceLock<String> = OnceLock::new();
-    VERSION.get_or_init(|| fingerprint(&BTreeSet::new()))
+    VERSION.get_or_init(|| fingerprint(&BTreeSet::new(), &BTreeSet::new()))
 }
 
 /// `uk-` and the first 12 hex digits of the SHA-256 of the canonical holiday list: for each
@@ -142,21 +146,13 @@ fn builtin_version() -> &'static str {
 /// `<division> <YYYY-MM-DD>\n`. It covers 1990–2100 (the years a case can plausibly use)
 /// and every loaded day, so any change to the rules, the one-off table or a loaded file
 /// that alters which days are holidays alters the version, and nothing else does.
-fn fingerprint(added: &BTreeSet<(Division, NaiveDate)>) -> String {
+fn fingerprint(
+    added: &BTreeSet<(Division, NaiveDate)>,
+    removed: &BTreeSet<(Division, NaiveDate)>,
+) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    for division in Division::ALL {
-        let mut days: Vec<NaiveDate> = (CACHED_FIRST_YEAR..=CACHED_LAST_YEAR)
-            .flat_map(|year| builtin_year(division, year).into_owned())
-            .collect();
-        days.extend(
-            added
-                .iter()
-                .filter(|(d, _)| *d == division)
-                .map(|&(_, day)| day),
-        );
-        days.sort_unstable();
-        days.dedup();
+    for (division, days) in listed_days(added, removed) {
         for day in days {
             hasher.update(format!("{division} {}\n", day.format("%Y-%m-%d")));
         }
@@ -165,12 +161,90 @@ fn fingerprint(added: &BTreeSet<(Division, NaiveDate)>) -> String {
     format!("uk-{}", &digest[..12])
 }
 
+/// Every holiday the fingerprint covers, per division in [`Division::ALL`] order, sorted.
+fn listed_days(
+    added: &BTreeSet<(Division, NaiveDate)>,
+    removed: &BTreeSet<(Division, NaiveDate)>,
+) -> Vec<(Division, Vec<NaiveDate>)> {
+    Division::ALL
+        .into_iter()
+        .map(|division| {
+            let mut days: Vec<NaiveDate> = (CACHED_FIRST_YEAR..=CACHED_LAST_YEAR)
+                .flat_map(|year| builtin_year(division, year).into_owned())
+                .filter(|&day| !removed.contains(&(division, day)))
+                .collect();
+            days.extend(
+                added
+                    .iter()
+                    .filter(|(d, _)| *d == division)
+                    .map(|&(_, day)| day),
+            );
+            days.sort_unstable();
+            days.dedup();
+            (division, days)
+        })
+        .collect()
+}
+
+/// A calendar written down as its holidays: what a store keeps so that a calendar no
+/// longer loaded can be rebuilt exactly. Serialises as
+/// `{"england-and-wales": ["1990-01-01", …], "scotland": […], "northern-ireland": […]}`.
+pub type HolidayList = std::collections::BTreeMap<Division, Vec<NaiveDate>>;
+
 impl Calendar {
     /// Rules for any year plus the built-in one-off days.
     pub fn builtin() -> Self {
         Calendar {
             added: BTreeSet::new(),
+            removed: BTreeSet::new(),
             version: builtin_version().to_owned(),
+        }
+    }
+
+    /// Every holiday of 1990–2100 and every loaded day outside those years: exactly what
+    /// [`Calendar::version`] fingerprints, so [`Calendar::from_holidays`] rebuilds this
+    /// calendar, version included.
+    pub fn holidays(&self) -> HolidayList {
+        listed_days(&self.added, &self.removed)
+            .into_iter()
+            .collect()
+    }
+
+    /// The calendar whose holidays are `list` in 1990–2100 (and outside those years, the
+    /// rules plus any listed day). A list written by [`Calendar::holidays`] gives back a
+    /// calendar with the same version, even when this build's rules differ from the ones
+    /// that wrote it.
+    pub fn from_holidays(list: &HolidayList) -> Self {
+        let listed: BTreeSet<(Division, NaiveDate)> = list
+            .iter()
+            .flat_map(|(&division, days)| days.iter().map(move |&day| (division, day)))
+            .collect();
+        let added: BTreeSet<(Division, NaiveDate)> = listed
+            .iter()
+            .copied()
+            .filter(|&(division, day)| !builtin_year(division, day.year()).contains(&day))
+            .collect();
+        let removed: BTreeSet<(Division, NaiveDate)> = Division::ALL
+            .into_iter()
+            .flat_map(|division| {
+                (CACHED_FIRST_YEAR..=CACHED_LAST_YEAR).flat_map(move |year| {
+                    builtin_year(division, year)
+                        .into_owned()
+                        .into_iter()
+                        .map(move |day| (division, day))
+                })
+            })
+            .filter(|entry| !listed.contains(entry))
+            .collect();
+        let version = if added.is_empty() && removed.is_empty() {
+            builtin_version().to_owned()
+        } else {
+            fingerprint(&added, &removed)
+        };
+        Calendar {
+            added,
+            removed,
+            version,
         }
     }
 
@@ -187,7 +261,7 @@ impl Calendar {
             }
         }
         if self.added.len() != before {
-            self.version = fingerprint(&self.added);
+            self.version = fingerprint(&self.added, &self.removed);
         }
         Ok(self)
     }
@@ -202,7 +276,8 @@ impl Calendar {
     }
 
     pub fn is_bank_holiday(&self, division: Division, date: NaiveDate) -> bool {
-        builtin_year(division, date.year()).contains(&date)
+        (builtin_year(division, date.year()).contains(&date)
+            && !self.removed.contains(&(division, date)))
             || self.added.contains(&(division, date))
     }
 
@@ -210,6 +285,9 @@ impl Calendar {
     /// one-offs + loaded).
     pub fn bank_holidays(&self, division: Division, year: i32) -> Vec<NaiveDate> {
         let mut days = builtin_year(division, year).into_owned();
+        if !self.removed.is_empty() {
+            days.retain(|&day| !self.removed.contains(&(division, day)));
+        }
         let (Some(first), Some(last)) = (
             NaiveDate::from_ymd_opt(year, 1, 1),
             NaiveDate::from_ymd_opt(year, 12, 31),
@@ -346,6 +424,42 @@ mod tests {
                 count
             );
         }
+    }
+
+    #[test]
+    fn a_calendar_rebuilt_from_its_holiday_list_is_the_same_calendar() {
+        let loaded = Calendar::builtin()
+            .with_govuk_json(
+                r#"{"england-and-wales": {"events": [{"date": "2025-03-05"}, {"date": "2150-06-02"}]},
+                    "scotland": {"events": []}, "northern-ireland": {"events": []}}"#,
+            )
+            .expect("a valid file");
+        for calendar in [Calendar::builtin(), loaded] {
+            let list = calendar.holidays();
+            let json = serde_json::to_string(&list).expect("serialise");
+            let back: HolidayList = serde_json::from_str(&json).expect("deserialise");
+            let rebuilt = Calendar::from_holidays(&back);
+            assert_eq!(rebuilt.version(), calendar.version());
+            assert_eq!(rebuilt, calendar);
+        }
+    }
+
+    #[test]
+    fn a_list_lacking_a_builtin_day_rebuilds_a_calendar_without_it() {
+        let christmas = date("2030-12-25");
+        let mut list = Calendar::builtin().holidays();
+        list.entry(Division::Scotland)
+            .or_default()
+            .retain(|&day| day != christmas);
+        let rebuilt = Calendar::from_holidays(&list);
+        assert!(!rebuilt.is_bank_holiday(Division::Scotland, christmas));
+        assert!(rebuilt.is_working_day(Division::Scotland, christmas));
+        assert!(!rebuilt
+            .bank_holidays(Division::Scotland, 2030)
+            .contains(&christmas));
+        assert!(rebuilt.is_bank_holiday(Division::EnglandAndWales, christmas));
+        assert_ne!(rebuilt.version(), Calendar::builtin().version());
+        assert_eq!(Calendar::from_holidays(&rebuilt.holidays()), rebuilt);
     }
 
     #[test]

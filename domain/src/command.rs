@@ -210,6 +210,10 @@ pub struct AttachEvidence {
     pub description: Option<String>,
     #[serde(default)]
     pub occurred_at: Option<DateTime<Utc>>,
+    /// The content was uploaded and is held in the store. Set by the upload, never by a
+    /// client: the JSON form records a file kept elsewhere.
+    #[serde(skip)]
+    pub stored: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -78,6 +78,11 @@ pub enum ComplaintEvent {
         sha256: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         description: Option<String>,
+        /// The content is held in the store (uploaded), so verification can tell a
+        /// deleted file from one recorded by its metadata only. Absent (false) for
+        /// metadata-only evidence and for uploads recorded before the field existed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stored: bool,
     },
     LinkedCaseAdded {
         occurred_at: DateTime<Utc>,

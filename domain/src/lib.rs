@@ -34,7 +34,7 @@ pub mod values;
 pub use aggregate::{Clock, Complaint, ComplaintServices, Status, SystemClock};
 pub use alert::{watchdog_actor, AlertResolution, AlertState, WATCHDOG_ACTOR_ID};
 pub use automation::{is_system_actor, AutoRule};
-pub use calendar::{Calendar, Division};
+pub use calendar::{Calendar, Division, HolidayList};
 pub use command::{Action, ComplaintCommand};
 pub use deadline::{deadlines, unmet_state, Commitment, Deadline, DeadlineState, DeadlineStep};
 pub use error::ComplaintError;

@@ -856,6 +856,7 @@ mod rules {
             sha256: sha256.to_string(),
             description: None,
             occurred_at: None,
+            stored: false,
         })
     }
 
@@ -871,6 +872,7 @@ mod rules {
             size_bytes: 2048,
             sha256: SHA.to_string(),
             description: None,
+            stored: false,
         }
     }
 
@@ -3919,6 +3921,7 @@ mod properties {
                 sha256: format!("{:064x}", m.working_days),
                 description: None,
                 occurred_at,
+                stored: false,
             }),
             Kind::Link => Action::AddLinkedCase(AddLinkedCase {
                 kind: [LinkKind::Repair, LinkKind::Tenancy, LinkKind::Contact][m.choice],

@@ -25,7 +25,7 @@ use casefile_domain::procedure::Scheme;
 use casefile_domain::{uk_date, Calendar};
 use casefile_projections::{CaseView, History};
 use casefile_store::bundle::{load_organisation, BundleOptions};
-use casefile_store::evidence::Attachment;
+use casefile_store::evidence::{Attachment, EvidenceProblem};
 use casefile_store::{Access, Store};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 use clap::{Parser, Subcommand};
@@ -161,6 +161,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             }
         }
         Command::View { id, as_of, json } => {
+            let asked = as_of.is_some();
             let as_of = match as_of {
                 Some(text) => parse_moment(&text)?,
                 None => Utc::now(),
@@ -174,6 +175,21 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
                 .into_iter()
                 .filter(|e| e.recorded_at <= as_of)
                 .collect();
+            // At an earlier moment, the calendar the service had in force then.
+            let calendar = if asked {
+                let recorded_version = known.first().and_then(|first| match &first.event {
+                    casefile_domain::ComplaintEvent::Logged {
+                        calendar_version, ..
+                    } => Some(calendar_version.as_str()),
+                    _ => None,
+                });
+                store
+                    .calendar_in_force(as_of, recorded_version, &calendar)
+                    .await
+                    .map_err(|e| e.to_string())?
+            } else {
+                calendar
+            };
             let view = CaseView::build(&id, &known, &calendar, uk_date(as_of))
                 .ok_or_else(|| format!("case {id} had not been logged at {as_of}"))?;
             if json {
@@ -287,9 +303,12 @@ async fn verify(store: &Store, case: Option<String>) -> Result<ExitCode, String>
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("no case with id {id}"))?;
-            // An event that no longer decodes is a break reported below; its evidence is
-            // checked once the chain is repaired.
-            let attached = attached_evidence(store, &id).await.unwrap_or_default();
+            // An event that no longer decodes is a break reported below; the evidence of
+            // the events that still decode is checked.
+            let attached = store
+                .evidence_attachments(Some(&id))
+                .await
+                .map_err(|e| e.to_string())?;
             (vec![(id, verdict)], attached)
         }
         None => {
@@ -299,7 +318,7 @@ async fn verify(store: &Store, case: Option<String>) -> Result<ExitCode, String>
                 .await
                 .map_err(|e| e.to_string())?;
             let attached = store
-                .evidence_attachments()
+                .evidence_attachments(None)
                 .await
                 .map_err(|e| e.to_string())?;
             (verdicts, attached)
@@ -321,34 +340,39 @@ async fn verify(store: &Store, case: Option<String>) -> Result<ExitCode, String>
         }
     }
     bar.set_position(events);
-    // Each stored evidence file must still be what was attached.
-    let mut referenced = std::collections::BTreeSet::new();
-    for attachment in attachments {
+    // Each stored evidence file must still be what was attached, and each uploaded one
+    // still be there.
+    let referenced: std::collections::BTreeSet<String> =
+        attachments.iter().map(|a| a.sha256.clone()).collect();
+    let report = store
+        .check_attachments(&attachments)
+        .await
+        .map_err(|e| e.to_string())?;
+    files += report.checked;
+    for fault in &report.faults {
+        broken += 1;
         let Attachment {
             case_id: id,
             evidence_id,
             sha256,
             size_bytes: size,
-        } = attachment;
-        referenced.insert(sha256.clone());
-        let Some(check) = store
-            .check_evidence_blob(&sha256)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
-            continue;
+            ..
+        } = &fault.attachment;
+        let line = match &fault.problem {
+            EvidenceProblem::Altered {
+                found_sha256,
+                found_size,
+            } => format!(
+                "BROKEN case {id} evidence {evidence_id}: content altered \
+                 ({found_size} bytes with SHA-256 {found_sha256}, attached as {size} bytes \
+                 with {sha256})"
+            ),
+            EvidenceProblem::Missing => format!(
+                "BROKEN case {id} evidence {evidence_id}: content missing (uploaded as \
+                 {size} bytes with SHA-256 {sha256}, no longer in the store)"
+            ),
         };
-        files += 1;
-        if !check.intact() || check.found_size != size {
-            broken += 1;
-            bar.suspend(|| {
-                println!(
-                    "BROKEN case {id} evidence {evidence_id}: content altered \
-                     ({} bytes with SHA-256 {}, attached as {size} bytes with {sha256})",
-                    check.found_size, check.found_sha256
-                )
-            });
-        }
+        bar.suspend(|| println!("{line}"));
     }
     if all {
         // A file no case refers to any more: its key or content was changed.
@@ -397,28 +421,6 @@ async fn verify(store: &Store, case: Option<String>) -> Result<ExitCode, String>
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// The evidence attached to a case, as its events recorded it: id, SHA-256 and size.
-async fn attached_evidence(store: &Store, id: &str) -> Result<Vec<Attachment>, String> {
-    let events = store.case_events(id).await.map_err(|e| e.to_string())?;
-    Ok(events
-        .into_iter()
-        .filter_map(|recorded| match recorded.event {
-            casefile_domain::ComplaintEvent::EvidenceAttached {
-                evidence_id,
-                sha256,
-                size_bytes,
-                ..
-            } => Some(Attachment {
-                case_id: id.to_string(),
-                evidence_id,
-                sha256,
-                size_bytes,
-            }),
-            _ => None,
-        })
-        .collect())
 }
 
 fn progress(total: i64, unit: &str) -> ProgressBar {

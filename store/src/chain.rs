@@ -8,7 +8,7 @@
 //! the case's anchor (the version and last hash its fold recorded in the same transaction).
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// The canonical bytes of one event.
@@ -20,16 +20,106 @@ pub fn canonical(
     payload: &Value,
     metadata: &Value,
 ) -> Vec<u8> {
-    let value = json!({
-        "aggregate_id": aggregate_id,
-        "sequence": sequence,
-        "event_type": event_type,
-        "event_version": event_version,
-        "payload": payload,
-        "metadata": metadata,
-    });
-    // Serialising a `Value` cannot fail: every key is a string.
-    serde_jcs::to_vec(&value).unwrap_or_default()
+    // The six keys in RFC 8785 order, written directly: building a `Value` would copy the
+    // payload, and `serde_jcs` buffers every key and value of every object it sorts.
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(b"{\"aggregate_id\":");
+    write_string(&mut out, aggregate_id);
+    out.extend_from_slice(b",\"event_type\":");
+    write_string(&mut out, event_type);
+    out.extend_from_slice(b",\"event_version\":");
+    write_string(&mut out, event_version);
+    out.extend_from_slice(b",\"metadata\":");
+    write_canonical(&mut out, metadata);
+    out.extend_from_slice(b",\"payload\":");
+    write_canonical(&mut out, payload);
+    out.extend_from_slice(b",\"sequence\":");
+    write_number(&mut out, &serde_json::Number::from(sequence));
+    out.push(b'}');
+    out
+}
+
+/// The RFC 8785 (JCS) form of `value`, byte for byte what `serde_jcs` writes: object keys
+/// in UTF-16 code-unit order, strings escaped as ECMAScript's `JSON.stringify` does (which
+/// is `serde_json`'s escaping), numbers in ECMAScript's form.
+fn write_canonical(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(out, n),
+        Value::String(s) => write_string(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            let in_order = map
+                .keys()
+                .zip(map.keys().skip(1))
+                .all(|(a, b)| utf16_cmp(a, b).is_lt());
+            if in_order {
+                for (i, (key, item)) in map.iter().enumerate() {
+                    write_member(out, i, key, item);
+                }
+            } else {
+                let mut members: Vec<(&String, &Value)> = map.iter().collect();
+                members.sort_by(|a, b| utf16_cmp(a.0, b.0));
+                for (i, (key, item)) in members.into_iter().enumerate() {
+                    write_member(out, i, key, item);
+                }
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_member(out: &mut Vec<u8>, index: usize, key: &str, value: &Value) {
+    if index > 0 {
+        out.push(b',');
+    }
+    write_string(out, key);
+    out.push(b':');
+    write_canonical(out, value);
+}
+
+/// Keys compared as RFC 8785 sorts them. UTF-8 byte order is the same except between a
+/// character above U+FFFF and one in U+E000–U+FFFF, so only keys with such bytes pay for
+/// the UTF-16 comparison.
+fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let plain = |s: &str| s.bytes().all(|byte| byte < 0xEE);
+    if plain(a) && plain(b) {
+        a.as_bytes().cmp(b.as_bytes())
+    } else {
+        a.encode_utf16().cmp(b.encode_utf16())
+    }
+}
+
+/// `serde_json`'s string escaping is JCS's: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, other
+/// controls as lower-case `\u00xx`, everything else as is.
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    // Writing to a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Integers of at most 2^53 in magnitude print as their digits in ECMAScript, as they do
+/// here; anything else goes through `serde_jcs`'s ECMAScript number formatting.
+fn write_number(out: &mut Vec<u8>, n: &serde_json::Number) {
+    const SAFE: u64 = 1 << 53;
+    let safe = n.as_u64().is_some_and(|v| v <= SAFE)
+        || n.as_i64().is_some_and(|v| v.unsigned_abs() <= SAFE);
+    if safe {
+        let _ = serde_json::to_writer(&mut *out, n);
+    } else {
+        out.extend_from_slice(&serde_jcs::to_vec(n).unwrap_or_default());
+    }
 }
 
 /// The link after `prev_hash` (hex; empty for the first event) for an event's canonical bytes.
@@ -386,6 +476,85 @@ fn check_cases(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// The bytes as first defined: `serde_jcs` over the six-key object.
+    fn reference(
+        aggregate_id: &str,
+        sequence: u64,
+        event_type: &str,
+        event_version: &str,
+        payload: &Value,
+        metadata: &Value,
+    ) -> Vec<u8> {
+        serde_jcs::to_vec(&json!({
+            "aggregate_id": aggregate_id,
+            "sequence": sequence,
+            "event_type": event_type,
+            "event_version": event_version,
+            "payload": payload,
+            "metadata": metadata,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn canonical_bytes_are_serde_jcs_bytes() {
+        let awkward = json!({
+            "z": 1, "a": [true, false, null, -0.0, 0.1, 1e21, 1e-7, 123.456, -5, 9007199254740993u64,
+                         -9007199254740993i64, 18446744073709551615u64, 2.5e-324],
+            "\u{e000}": "private use", "\u{1f600}": "emoji key", "é": "\u{0}\u{1f}\u{7f}\"\\/\n\t\r\u{8}\u{c}",
+            "nested": {"b": {"d": [], "c": {}}, "a": "x"}, "": "empty key",
+            "Z": "\u{2028}\u{2029}\u{fffd}"
+        });
+        let metadata = json!({"actor_id": "u1", "request_id": "r\u{0}1"});
+        for payload in [
+            awkward,
+            json!({}),
+            json!([]),
+            json!("s"),
+            json!(7),
+            json!(null),
+        ] {
+            assert_eq!(
+                String::from_utf8(canonical(ID, 42, "T\u{1}", "1.0", &payload, &metadata)).unwrap(),
+                String::from_utf8(reference(ID, 42, "T\u{1}", "1.0", &payload, &metadata)).unwrap(),
+                "{payload}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn canonical_bytes_are_serde_jcs_bytes_for_any_json(value in arbitrary_json()) {
+            let metadata = json!({});
+            proptest::prop_assert_eq!(
+                canonical(ID, 1, "T", "1.0", &value, &metadata),
+                reference(ID, 1, "T", "1.0", &value, &metadata)
+            );
+        }
+    }
+
+    fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                proptest::collection::btree_map(any::<String>(), inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
 
     const ID: &str = "0190c6e2-0000-7000-8000-000000000001";
 

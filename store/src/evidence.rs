@@ -167,17 +167,55 @@ pub struct Attachment {
     pub evidence_id: String,
     pub sha256: String,
     pub size_bytes: u64,
+    /// The event says the content was uploaded into the store.
+    pub stored: bool,
+}
+
+/// What is wrong with one attached evidence file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceProblem {
+    /// The stored content no longer hashes to what was attached, or has another size.
+    Altered {
+        found_sha256: String,
+        found_size: u64,
+    },
+    /// The event says the content was uploaded, and the store no longer holds it.
+    Missing,
+}
+
+/// One attached file that failed its check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceFault {
+    pub attachment: Attachment,
+    pub problem: EvidenceProblem,
+}
+
+/// The check of a set of attachments.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvidenceReport {
+    /// Attachments whose content the store holds or should hold.
+    pub checked: u64,
+    pub faults: Vec<EvidenceFault>,
 }
 
 impl Store {
-    /// Every evidence attachment on every case, in case order: one query for a whole-store
-    /// check instead of reading each case's events again. An event that no longer decodes
-    /// is left out; the chain check reports it.
-    pub async fn evidence_attachments(&self) -> Result<Vec<Attachment>, sqlx::Error> {
+    /// Every evidence attachment, of one case or of every case, in case order: one query
+    /// for a whole-store check instead of reading each case's events again. An event that
+    /// no longer decodes is left out; the chain check reports it.
+    pub async fn evidence_attachments(
+        &self,
+        case_id: Option<&str>,
+    ) -> Result<Vec<Attachment>, sqlx::Error> {
+        // CAST: PostgreSQL must know the parameter's type to compare it with NULL.
         let sql = "SELECT aggregate_id, CAST(payload AS text) FROM events \
-                   WHERE event_type = 'EvidenceAttached' ORDER BY aggregate_id, sequence";
-        let rows: Vec<(String, String)> =
-            on_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
+                   WHERE event_type = 'EvidenceAttached' \
+                   AND (CAST($1 AS text) IS NULL OR aggregate_id = $1) \
+                   ORDER BY aggregate_id, sequence";
+        let rows: Vec<(String, String)> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(case_id)
+            .fetch_all(pool)
+            .await)?;
         Ok(rows
             .into_iter()
             .filter_map(
@@ -186,16 +224,52 @@ impl Store {
                         evidence_id,
                         sha256,
                         size_bytes,
+                        stored,
                         ..
                     } => Some(Attachment {
                         case_id,
                         evidence_id,
                         sha256,
                         size_bytes,
+                        stored,
                     }),
                     _ => None,
                 },
             )
             .collect())
+    }
+
+    /// Re-hashes the content of each attachment. Content that is held must hash to what
+    /// was attached, at the attached size; content that an upload put in the store must
+    /// still be there. Metadata-only evidence with nothing held is not checked.
+    pub async fn check_attachments(
+        &self,
+        attachments: &[Attachment],
+    ) -> Result<EvidenceReport, sqlx::Error> {
+        let mut report = EvidenceReport::default();
+        for attachment in attachments {
+            let problem = match self.check_evidence_blob(&attachment.sha256).await? {
+                Some(check) => {
+                    report.checked += 1;
+                    if check.intact() && check.found_size == attachment.size_bytes {
+                        continue;
+                    }
+                    EvidenceProblem::Altered {
+                        found_sha256: check.found_sha256,
+                        found_size: check.found_size,
+                    }
+                }
+                None if attachment.stored => {
+                    report.checked += 1;
+                    EvidenceProblem::Missing
+                }
+                None => continue,
+            };
+            report.faults.push(EvidenceFault {
+                attachment: attachment.clone(),
+                problem,
+            });
+        }
+        Ok(report)
     }
 }

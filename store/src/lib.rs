@@ -6,6 +6,7 @@
 //! # Layout
 //!
 //! - [`commit`]: the write path, and [`unit_of_work`]: the cqrs-es `EventStore` over it.
+//! - [`calendars`]: the bank-holiday calendars the service has run with, and from when.
 //! - [`chain`]: canonical event bytes, the SHA-256 chain and its verification.
 //! - [`events`]: reads of one case's stream and of the global feed.
 //! - [`sequencer`]: gap-free global positions on PostgreSQL.
@@ -24,6 +25,7 @@
 //! ([`on_pool!`]).
 
 pub mod bundle;
+pub mod calendars;
 pub mod chain;
 pub mod commit;
 pub mod events;

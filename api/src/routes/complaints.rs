@@ -15,6 +15,7 @@ use casefile_domain::{uk_date, Action, Actor, Division};
 use casefile_projections::case_view::CaseSummary;
 use casefile_projections::{CaseView, History};
 use casefile_store::commit::wire;
+use casefile_store::evidence::EvidenceProblem;
 use casefile_store::idempotency::KeyClaim;
 use casefile_store::queue::{Cursor, Match, QueueFilter, Sla, Sort, Start};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
@@ -453,17 +454,47 @@ pub struct ChainBreak {
     pub problem: String,
 }
 
-/// Whether a case's events are as they were written.
+/// Whether a case's events are as they were written and its evidence files as attached.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Verification {
+    /// The chain is unbroken and no evidence file has a problem.
     pub valid: bool,
     pub events: u64,
     /// The hash of the last event, hex.
     pub digest: String,
     pub first_break: Option<ChainBreak>,
+    pub evidence: EvidenceVerification,
 }
 
-/// Check a case's hash chain: every event as written, none missing, added or moved.
+/// The re-hashing of the evidence files held for the case.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceVerification {
+    /// Attached files whose content the store holds, or should hold since they were
+    /// uploaded. Evidence recorded by its metadata only, with nothing held, is not counted.
+    pub checked: u64,
+    /// Each file that failed, in the order attached; empty when all hold.
+    pub problems: Vec<EvidenceIssue>,
+}
+
+/// One evidence file that failed its check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceIssue {
+    pub evidence_id: String,
+    /// The SHA-256 the file was attached with.
+    pub sha256: String,
+    /// `altered`: the content held no longer hashes to `sha256` or has another size;
+    /// `missing`: the file was uploaded and the store no longer holds it.
+    pub problem: String,
+    /// What the content held hashes to now (`altered` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found_sha256: Option<String>,
+    /// The size of the content held now, in bytes (`altered` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found_size: Option<u64>,
+}
+
+/// Check a case's hash chain (every event as written, none missing, added or moved) and
+/// re-hash the evidence files held for it.
 #[utoipa::path(get, path = "/api/v1/complaints/{id}/verify", tag = "complaints",
     params(("id" = String, Path, description = "Case id")),
     responses(
@@ -491,14 +522,41 @@ pub(crate) async fn verification(state: &AppState, id: &str) -> Result<Verificat
         .await
         .map_err(ApiError::from_load)?
         .ok_or(ApiError::NotFound)?;
+    // From the events that still decode: a broken event is the chain's finding.
+    let attachments = state.store.evidence_attachments(Some(id)).await?;
+    let report = state.store.check_attachments(&attachments).await?;
+    let problems: Vec<EvidenceIssue> = report
+        .faults
+        .into_iter()
+        .map(|fault| {
+            let (problem, found_sha256, found_size) = match fault.problem {
+                EvidenceProblem::Altered {
+                    found_sha256,
+                    found_size,
+                } => ("altered", Some(found_sha256), Some(found_size)),
+                EvidenceProblem::Missing => ("missing", None, None),
+            };
+            EvidenceIssue {
+                evidence_id: fault.attachment.evidence_id,
+                sha256: fault.attachment.sha256,
+                problem: problem.to_string(),
+                found_sha256,
+                found_size,
+            }
+        })
+        .collect();
     Ok(Verification {
-        valid: verdict.valid,
+        valid: verdict.valid && problems.is_empty(),
         events: verdict.events,
         digest: verdict.digest,
         first_break: verdict.first_break.map(|b| ChainBreak {
             sequence: b.sequence,
             problem: wire(&b.problem),
         }),
+        evidence: EvidenceVerification {
+            checked: report.checked,
+            problems,
+        },
     })
 }
 

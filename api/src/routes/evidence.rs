@@ -199,6 +199,7 @@ async fn upload(state: &AppState, mut form: Multipart) -> Result<AttachEvidence,
         sha256,
         description,
         occurred_at: None,
+        stored: true,
     })
 }
 

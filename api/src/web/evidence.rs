@@ -177,6 +177,7 @@ pub async fn upload(
                 sha256: file.sha256,
                 description: description.clone(),
                 occurred_at: None,
+                stored: true,
             };
             let ctx = context(&staff.principal, role, &headers, None);
             match state

@@ -289,6 +289,13 @@ async fn bundle_and_tool(backend: Backend) {
     let (_, verification) = app
         .get(&format!("/api/v1/complaints/{id}/verify"), &s.auditor.token)
         .await;
+    // Both uploaded files re-hashed; the metadata-only one has nothing held to check.
+    assert_eq!(verification["valid"], true, "{verification}");
+    assert_eq!(
+        verification["evidence"],
+        json!({"checked": 2, "problems": []}),
+        "{verification}"
+    );
     let chain = String::from_utf8(files["chain.txt"].clone()).unwrap();
     assert!(
         chain.contains(&format!("events: {}\n", history.len())),
@@ -507,9 +514,19 @@ fn tool_errors(app: &TestApp, _id: &str, dir: &Path) {
     );
 }
 
-/// An evidence file and then an event altered in the database: `verify` names each and
-/// exits 1; no bundle vouches for either.
+/// The API's verification of the case: its evidence problems, and whether it is valid.
+async fn api_verify(app: &TestApp, id: &str) -> (Value, Value) {
+    let (status, body) = app
+        .get(&format!("/api/v1/complaints/{id}/verify"), &app.admin_token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (body["valid"].clone(), body["evidence"]["problems"].clone())
+}
+
+/// An evidence file altered, one deleted, then an event altered in the database: `verify`
+/// (the tool's and the API's) names each and the tool exits 1; no bundle vouches for them.
 async fn tampering(app: &TestApp, id: &str, token: &str) {
+    let note_sha = sha256_hex(b"Engineer visit 3 March: boiler pressure lost again.\n");
     // The 52-byte note's content replaced.
     let altered = match app.backend {
         Backend::Sqlite => {
@@ -535,17 +552,53 @@ async fn tampering(app: &TestApp, id: &str, token: &str) {
     let (status, _, body) = get_bundle(app, token, id, "").await;
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_error(status, &body, StatusCode::CONFLICT, "evidence_mismatch");
+    let altered = json!({"evidence_id": "ev-1", "sha256": note_sha, "problem": "altered",
+                         "found_sha256": sha256_hex(b"tampered"), "found_size": 8});
+    assert_eq!(api_verify(app, id).await, (json!(false), json!([altered])));
 
-    // A file's key changed: no case refers to it, and its content no longer hashes to it.
+    // The uploaded photo's row deleted: its event says it was uploaded, so it is missing.
+    let photo: Vec<u8> = (0..2_500_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let photo_sha = sha256_hex(&photo);
+    let deleted = app
+        .sql(&format!(
+            "DELETE FROM evidence_blobs WHERE sha256 = '{photo_sha}'"
+        ))
+        .await;
+    assert_eq!(deleted, 1);
+    for args in [&["verify", "--case", id][..], &["verify", "--all"][..]] {
+        let out = replay(app, args);
+        assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains(&format!("BROKEN case {id} evidence ev-2: content missing")),
+            "{}",
+            stdout(&out)
+        );
+        assert!(stdout(&out).contains("2 broken"), "{}", stdout(&out));
+    }
+    let missing = json!({"evidence_id": "ev-2", "sha256": photo_sha, "problem": "missing"});
+    assert_eq!(
+        api_verify(app, id).await,
+        (json!(false), json!([altered, missing]))
+    );
+
+    // The note's key changed: no case refers to it, and its content no longer hashes to
+    // it; the note itself is now missing.
     let key = "f".repeat(64);
     app.sql(&format!(
-        "UPDATE evidence_blobs SET sha256 = '{key}' WHERE size = 2500000"
+        "UPDATE evidence_blobs SET sha256 = '{key}' WHERE sha256 = '{note_sha}'"
     ))
     .await;
     let out = replay(app, &["verify", "--all"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(
         stdout(&out).contains(&format!("BROKEN evidence file {key}: content altered")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains(&format!("BROKEN case {id} evidence ev-1: content missing")),
         "{}",
         stdout(&out)
     );
