@@ -193,7 +193,12 @@ fn conditions(filter: &QueueFilter, window: &SlaWindow, trigram_table: bool) -> 
             c.add(&format!("{column} = ?"), v.clone());
         }
     };
-    text(&mut c, "status", &filter.status);
+    match filter.status.as_deref() {
+        // A literal, so that the planner may use the partial indexes of open cases.
+        Some("open") => c.raw("status = 'open'"),
+        Some(status) => c.add("status = ?", status),
+        None => {}
+    }
     text(&mut c, "stage", &filter.stage);
     c.matching("owner_id", &filter.owner);
     c.matching("theme", &filter.theme);
@@ -326,8 +331,12 @@ impl Store {
             c.clause(),
             limit + 1
         );
+        // Planned for each request's values, not prepared once and cached: the plan
+        // PostgreSQL reuses for any values (a generic plan) cannot know how selective each
+        // filter is. One owner's open cases in a million took 127 ms that way, and 6 ms
+        // planned for the values, before the partial indexes of open cases.
         let (rows, total) = on_pool!(self, |pool| {
-            let mut page = sqlx::query(&page_sql);
+            let mut page = sqlx::query(&page_sql).persistent(false);
             for value in &c.binds {
                 page = page.bind(value);
             }
@@ -342,7 +351,7 @@ impl Store {
                     ))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+            let mut count = sqlx::query_scalar::<_, i64>(&count_sql).persistent(false);
             for value in &count_binds {
                 count = count.bind(value);
             }
