@@ -5,7 +5,9 @@
 use casefile_domain::deadline::DUE_SOON_WORKING_DAYS;
 use casefile_domain::{unmet_state, Calendar, Division};
 use casefile_projections::case_view::CaseSummary;
-use casefile_projections::dashboard::{month_of, week_of, Dashboard, DashboardInput, OpenCase};
+use casefile_projections::dashboard::{
+    month_of, week_of, Dashboard, DashboardInput, DayCount, OpenGroup,
+};
 use chrono::NaiveDate;
 use sqlx::Row;
 
@@ -381,36 +383,90 @@ impl Store {
         })
     }
 
-    /// The open cases' queue columns the dashboard counts.
-    pub async fn open_case_rows(&self) -> Result<Vec<OpenCase>, sqlx::Error> {
-        let sql = "SELECT stage, theme, root_cause, owner_id, division, next_due, received_on \
-                   FROM case_summaries WHERE status = 'open'";
-        on_pool!(self, |pool| {
+    /// Open cases counted by the columns the dashboard breaks them down by: by stage, theme,
+    /// root cause, owner and division together; by division and next due date; by division
+    /// and day received. Grouped in the store over the partial index of open cases, so a
+    /// read returns one row per distinct value, not one per open case.
+    pub async fn open_case_groups(
+        &self,
+    ) -> Result<(Vec<OpenGroup>, Vec<DayCount>, Vec<DayCount>), sqlx::Error> {
+        let sql = match self {
+            // One pass over the index, a hash table per grouping.
+            Store::Postgres(_) => {
+                "SELECT CASE WHEN GROUPING(next_due) = 0 THEN 'due' \
+                        WHEN GROUPING(received_on) = 0 THEN 'received' ELSE 'case' END AS kind, \
+                 stage, theme, root_cause, owner_id, division, \
+                 COALESCE(next_due, received_on) AS day, COUNT(*) AS n \
+                 FROM case_summaries WHERE status = 'open' \
+                 GROUP BY GROUPING SETS ((stage, theme, root_cause, owner_id, division), \
+                 (division, next_due), (division, received_on))"
+            }
+            // SQLite has no GROUPING SETS.
+            Store::Sqlite(_) => {
+                "SELECT 'case' AS kind, stage, theme, root_cause, owner_id, division, \
+                 NULL AS day, COUNT(*) AS n FROM case_summaries WHERE status = 'open' \
+                 GROUP BY stage, theme, root_cause, owner_id, division \
+                 UNION ALL SELECT 'due', NULL, NULL, NULL, NULL, division, next_due, COUNT(*) \
+                 FROM case_summaries WHERE status = 'open' GROUP BY division, next_due \
+                 UNION ALL SELECT 'received', NULL, NULL, NULL, NULL, division, received_on, \
+                 COUNT(*) FROM case_summaries WHERE status = 'open' GROUP BY division, received_on"
+            }
+        };
+        let rows = on_pool!(self, |pool| {
             let rows = sqlx::query(sql).fetch_all(pool).await?;
             rows.iter()
-                .map(|row| {
-                    Ok(OpenCase {
-                        stage: row.try_get("stage")?,
-                        theme: row.try_get("theme")?,
-                        root_cause: row.try_get("root_cause")?,
-                        owner_id: row.try_get("owner_id")?,
-                        division: row.try_get("division")?,
-                        next_due: row.try_get("next_due")?,
-                        received_on: row.try_get("received_on")?,
-                    })
+                .map(|row| -> Result<_, sqlx::Error> {
+                    Ok((
+                        row.try_get::<String, _>("kind")?,
+                        row.try_get::<Option<String>, _>("stage")?,
+                        row.try_get::<Option<String>, _>("theme")?,
+                        row.try_get::<Option<String>, _>("root_cause")?,
+                        row.try_get::<Option<String>, _>("owner_id")?,
+                        row.try_get::<String, _>("division")?,
+                        row.try_get::<Option<String>, _>("day")?,
+                        row.try_get::<i64, _>("n")?,
+                    ))
                 })
-                .collect()
-        })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        let mut groups = Vec::new();
+        let mut by_next_due = Vec::new();
+        let mut by_received = Vec::new();
+        for (kind, stage, theme, root_cause, owner_id, division, day, n) in rows {
+            let count = u64::try_from(n).unwrap_or_default();
+            match kind.as_str() {
+                "case" => groups.push(OpenGroup {
+                    stage: stage.unwrap_or_default(),
+                    theme,
+                    root_cause,
+                    owner_id,
+                    division,
+                    count,
+                }),
+                "due" => by_next_due.push(DayCount {
+                    division,
+                    day,
+                    count,
+                }),
+                _ => by_received.push(DayCount {
+                    division,
+                    day,
+                    count,
+                }),
+            }
+        }
+        Ok((groups, by_next_due, by_received))
     }
 
-    /// Open deadlines due in `[from, before)`: `(step, due)`.
+    /// Open deadlines due in `[from, before)`, counted: `(step, due, count)`.
     pub async fn deadlines_between(
         &self,
         from: NaiveDate,
         before: NaiveDate,
-    ) -> Result<Vec<(String, String)>, sqlx::Error> {
-        let sql = "SELECT step, due FROM case_deadlines WHERE due >= $1 AND due < $2";
-        on_pool!(self, |pool| sqlx::query_as::<_, (String, String)>(sql)
+    ) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+        let sql = "SELECT step, due, COUNT(*) FROM case_deadlines WHERE due >= $1 AND due < $2 \
+                   GROUP BY step, due";
+        on_pool!(self, |pool| sqlx::query_as::<_, (String, String, i64)>(sql)
             .bind(from.to_string())
             .bind(before.to_string())
             .fetch_all(pool)
@@ -459,15 +515,15 @@ impl Store {
         let (monday, next_monday) = week_of(today);
         let (first, next_first) = month_of(today);
         let last = |d: NaiveDate| d.pred_opt().unwrap_or(d);
-        let open = self.open_case_rows().await?;
+        let (open, open_by_next_due, open_by_received) = self.open_case_groups().await?;
         let due_this_week = self
             .deadlines_between(monday, next_monday)
             .await?
             .into_iter()
-            .filter_map(|(step, due)| {
+            .filter_map(|(step, due, n)| {
                 NaiveDate::parse_from_str(&due, "%Y-%m-%d")
                     .ok()
-                    .map(|d| (step, d))
+                    .map(|d| (step, d, u64::try_from(n).unwrap_or_default()))
             })
             .collect();
         let (received_this_week, closed_this_week) =
@@ -478,6 +534,8 @@ impl Store {
         let count = |n: i64| u64::try_from(n).unwrap_or_default();
         let input = DashboardInput {
             open,
+            open_by_next_due,
+            open_by_received,
             due_this_week,
             received_this_week: count(received_this_week),
             received_this_month: count(received_this_month),
