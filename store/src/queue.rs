@@ -473,29 +473,55 @@ impl Store {
             .await)
     }
 
-    /// How many cases were received, and how many left the open state, in `[from, to]`.
-    pub async fn received_and_ended(
+    /// How many cases were received, and how many left the open state, this week
+    /// (`[monday, sunday]`) and this month (`[first, last]`); cases with a tracked action
+    /// open after its due date, and open cases whose resident's adjustments are due for
+    /// review on `today` (the same conditions as the queue's `actions=overdue` and
+    /// `adjustments=review_due`). One statement, so one round trip.
+    async fn period_counts(
         &self,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<(i64, i64), sqlx::Error> {
-        let received =
-            "SELECT COUNT(*) FROM case_summaries WHERE received_on >= $1 AND received_on <= $2";
-        let ended = "SELECT COUNT(*) FROM case_summaries WHERE ended_on >= $1 AND ended_on <= $2";
-        on_pool!(self, |pool| {
-            let r = sqlx::query_scalar::<_, i64>(received)
-                .bind(from.to_string())
-                .bind(to.to_string())
-                .fetch_one(pool)
-                .await?;
-            let e = sqlx::query_scalar::<_, i64>(ended)
-                .bind(from.to_string())
-                .bind(to.to_string())
-                .fetch_one(pool)
-                .await?;
-            Ok((r, e))
+        week: (NaiveDate, NaiveDate),
+        month: (NaiveDate, NaiveDate),
+        today: NaiveDate,
+    ) -> Result<PeriodCounts, sqlx::Error> {
+        let sql = "SELECT \
+            (SELECT COUNT(*) FROM case_summaries WHERE received_on >= $1 AND received_on <= $2), \
+            (SELECT COUNT(*) FROM case_summaries WHERE received_on >= $3 AND received_on <= $4), \
+            (SELECT COUNT(*) FROM case_summaries WHERE ended_on >= $1 AND ended_on <= $2), \
+            (SELECT COUNT(*) FROM case_summaries WHERE ended_on >= $3 AND ended_on <= $4), \
+            (SELECT COUNT(*) FROM case_summaries WHERE action_due < $5), \
+            (SELECT COUNT(*) FROM case_summaries WHERE status = 'open' AND resident_id IN \
+                (SELECT resident_id FROM resident_records WHERE review_due <= $5))";
+        let row = on_pool!(self, |pool| sqlx::query_as::<
+            _,
+            (i64, i64, i64, i64, i64, i64),
+        >(sql)
+        .bind(week.0.to_string())
+        .bind(week.1.to_string())
+        .bind(month.0.to_string())
+        .bind(month.1.to_string())
+        .bind(today.to_string())
+        .fetch_one(pool)
+        .await)?;
+        let count = |n: i64| u64::try_from(n).unwrap_or_default();
+        Ok(PeriodCounts {
+            received_this_week: count(row.0),
+            received_this_month: count(row.1),
+            closed_this_week: count(row.2),
+            closed_this_month: count(row.3),
+            actions_overdue: count(row.4),
+            adjustments_review_due: count(row.5),
         })
     }
+}
+
+struct PeriodCounts {
+    received_this_week: u64,
+    received_this_month: u64,
+    closed_this_week: u64,
+    closed_this_month: u64,
+    actions_overdue: u64,
+    adjustments_review_due: u64,
 }
 
 /// Recomputes the stored next deadline's state for `today`.
@@ -526,46 +552,25 @@ impl Store {
                     .map(|d| (step, d, u64::try_from(n).unwrap_or_default()))
             })
             .collect();
-        let (received_this_week, closed_this_week) =
-            self.received_and_ended(monday, last(next_monday)).await?;
-        let (received_this_month, closed_this_month) =
-            self.received_and_ended(first, last(next_first)).await?;
-        let (actions_overdue, adjustments_review_due) = self.duty_counts(today).await?;
-        let count = |n: i64| u64::try_from(n).unwrap_or_default();
+        let counts = self
+            .period_counts(
+                (monday, last(next_monday)),
+                (first, last(next_first)),
+                today,
+            )
+            .await?;
         let input = DashboardInput {
             open,
             open_by_next_due,
             open_by_received,
             due_this_week,
-            received_this_week: count(received_this_week),
-            received_this_month: count(received_this_month),
-            closed_this_week: count(closed_this_week),
-            closed_this_month: count(closed_this_month),
-            actions_overdue: count(actions_overdue),
-            adjustments_review_due: count(adjustments_review_due),
+            received_this_week: counts.received_this_week,
+            received_this_month: counts.received_this_month,
+            closed_this_week: counts.closed_this_week,
+            closed_this_month: counts.closed_this_month,
+            actions_overdue: counts.actions_overdue,
+            adjustments_review_due: counts.adjustments_review_due,
         };
         Ok(Dashboard::build(&input, calendar, today))
-    }
-
-    /// Cases with a tracked action open after its due date, and open cases whose resident's
-    /// adjustments are due for review on `today`: the same conditions as the queue's
-    /// `actions=overdue` and `adjustments=review_due`.
-    async fn duty_counts(&self, today: NaiveDate) -> Result<(i64, i64), sqlx::Error> {
-        let today = today.to_string();
-        let actions = "SELECT COUNT(*) FROM case_summaries WHERE action_due < $1";
-        let reviews =
-            "SELECT COUNT(*) FROM case_summaries WHERE status = 'open' AND resident_id IN \
-                       (SELECT resident_id FROM resident_records WHERE review_due <= $1)";
-        on_pool!(self, |pool| {
-            let actions = sqlx::query_scalar::<_, i64>(actions)
-                .bind(&today)
-                .fetch_one(pool)
-                .await?;
-            let reviews = sqlx::query_scalar::<_, i64>(reviews)
-                .bind(&today)
-                .fetch_one(pool)
-                .await?;
-            Ok((actions, reviews))
-        })
     }
 }
