@@ -28,7 +28,8 @@ fn quick() -> bool {
     std::env::var("QUICK").is_ok_and(|v| v == "1")
 }
 
-/// One row per case: `n` from 1 to `cases`; every 50th case is open.
+/// One row per case: `n` from 1 to `cases`; every 50th case is open. Owners and themes go
+/// by `n / 50`, so that the open cases (every 50th) are spread over all of them.
 fn load_sql(backend: Backend, cases: u64) -> Vec<String> {
     let series = match backend {
         Backend::Postgres => format!("generate_series(1, {cases}) AS g(n)"),
@@ -48,7 +49,7 @@ fn load_sql(backend: Backend, cases: u64) -> Vec<String> {
          \"procedure\":\"chc-2024\",\"division\":\"england-and-wales\",\"channel\":\"email\",\
          \"status\":\"' || CASE WHEN {open} THEN 'open' ELSE 'closed' END || '\",\"stage\":\"stage1\",\
          \"owner\":null,\"received_on\":\"' || {received} || '\",\"complainant\":\"Resident ' || n || '\",\
-         \"summary\":\"Complaint number ' || n || '\",\"theme\":\"Theme ' || (n % 10) || '\",\
+         \"summary\":\"Complaint number ' || n || '\",\"theme\":\"Theme ' || ((n / 50) % 10) || '\",\
          \"root_cause\":null,\"next_due\":' || CASE WHEN {open} THEN '{{\"step\":\"stage1_response\",\"due\":\"' || {due} || '\",\"state\":\"pending\"}}' ELSE 'null' END || ',\
          \"updated_at\":\"2026-01-01T00:00:00Z\"}}'"
     );
@@ -59,8 +60,8 @@ fn load_sql(backend: Backend, cases: u64) -> Vec<String> {
              search, body) \
              SELECT 'case-' || n, 'CF-BULK-' || n, 5, 'chc-2024', \
              CASE n % 3 WHEN 0 THEN 'england-and-wales' WHEN 1 THEN 'scotland' ELSE 'northern-ireland' END, \
-             'email', CASE WHEN {open} THEN 'open' ELSE 'closed' END, 'stage1', 'owner-' || (n % 50), \
-             'Theme ' || (n % 10), NULL, 'R-' || (n % 200000), {received}, \
+             'email', CASE WHEN {open} THEN 'open' ELSE 'closed' END, 'stage1', 'owner-' || ((n / 50) % 50), \
+             'Theme ' || ((n / 50) % 10), NULL, 'R-' || (n % 200000), {received}, \
              CASE WHEN {open} THEN NULL ELSE {received} END, \
              CASE WHEN {open} THEN {due} ELSE NULL END, \
              CASE WHEN {open} THEN {due} ELSE '9999-12-31' END, \
