@@ -440,21 +440,7 @@ impl CaseView {
 
     /// Copies what the aggregate's state decides and computes the deadlines for `today`.
     fn settle(&mut self, state: &Complaint, calendar: &Calendar, today: NaiveDate) {
-        self.status = state.status;
-        self.stage = state.stage();
-        self.tenure = state.tenure.unwrap_or_default();
-        self.owner = state.owner.clone();
-        self.acknowledged_on = state.acknowledged_on;
-        self.escalated_on = state.escalated_on;
-        self.stage2_acknowledged_on = state.stage2_acknowledged_on;
-        self.deadlocked_on = state.deadlocked_on;
-        for action in &mut self.actions {
-            action.state = match (&action.completed, action.due_on) {
-                (Some(_), _) => ActionState::Done,
-                (None, Some(due_on)) if due_on < today => ActionState::Overdue,
-                (None, _) => ActionState::Open,
-            };
-        }
+        self.copy_state(StateFacts::of(state), today);
         self.deadlines = deadlines(state, calendar, today)
             .into_iter()
             .map(|d| {
@@ -478,6 +464,26 @@ impl CaseView {
             .get(DeadlineStep::Commitment(Commitment::ResidentUpdate).as_str())
             .filter(|d| d.met_on.is_none())
             .map(|d| d.due);
+    }
+
+    /// Copies what the aggregate's state decides, and each tracked action's state on
+    /// `today`: all of [`settle`](Self::settle) but the deadlines.
+    fn copy_state(&mut self, state: StateFacts, today: NaiveDate) {
+        self.status = state.status;
+        self.stage = state.stage();
+        self.tenure = state.tenure.unwrap_or_default();
+        self.owner = state.owner;
+        self.acknowledged_on = state.acknowledged_on;
+        self.escalated_on = state.escalated_on;
+        self.stage2_acknowledged_on = state.stage2_acknowledged_on;
+        self.deadlocked_on = state.deadlocked_on;
+        for action in &mut self.actions {
+            action.state = match (&action.completed, action.due_on) {
+                (Some(_), _) => ActionState::Done,
+                (None, Some(due_on)) if due_on < today => ActionState::Overdue,
+                (None, _) => ActionState::Open,
+            };
+        }
     }
 
     /// Adds what the aggregate's state does not keep: text, lists, who said what.
@@ -1012,6 +1018,70 @@ impl CaseRecord {
     }
 }
 
+/// The fields of the aggregate's state a view copies, under the state's own names, so they
+/// can also be read alone from a stored fold's `state` (skipping the procedure it carries).
+#[derive(Debug, Clone, Deserialize)]
+struct StateFacts {
+    status: Status,
+    #[serde(default)]
+    tenure: Option<Tenure>,
+    owner: Option<Actor>,
+    acknowledged_on: Option<NaiveDate>,
+    escalated_on: Option<NaiveDate>,
+    stage2_acknowledged_on: Option<NaiveDate>,
+    deadlocked_on: Option<NaiveDate>,
+}
+
+impl StateFacts {
+    fn of(state: &Complaint) -> Self {
+        Self {
+            status: state.status,
+            tenure: state.tenure,
+            owner: state.owner.clone(),
+            acknowledged_on: state.acknowledged_on,
+            escalated_on: state.escalated_on,
+            stage2_acknowledged_on: state.stage2_acknowledged_on,
+            deadlocked_on: state.deadlocked_on,
+        }
+    }
+
+    /// As [`Complaint::stage`].
+    fn stage(&self) -> Stage {
+        if self.escalated_on.is_some() {
+            Stage::Stage2
+        } else {
+            Stage::Stage1
+        }
+    }
+}
+
+/// A stored [`CaseRecord`] read for the reports: the view and the few facts of the state it
+/// copies, nothing else. Decoding it skips the aggregate's state (with the whole procedure
+/// it carries), and turning it into a view computes no deadline, so a report over a year of
+/// cases costs a fraction of building each case's full view.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReportRecord {
+    pub format: u32,
+    view: CaseView,
+    state: StateFacts,
+}
+
+impl ReportRecord {
+    /// The id of the case the fold is of.
+    pub fn id(&self) -> &str {
+        &self.view.id
+    }
+
+    /// The view as [`CaseRecord::view`] builds it for `today` with no list entries, except
+    /// that `deadlines` is empty and `next_update_due` is `None`: no report reads them.
+    pub fn view(mut self, today: NaiveDate) -> CaseView {
+        self.view.copy_state(self.state, today);
+        self.view.deadlines.clear();
+        self.view.next_update_due = None;
+        self.view
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -1442,6 +1512,33 @@ mod tests {
                 }),
             );
             s
+        }
+
+        #[test]
+        fn a_report_record_gives_the_full_view_but_its_deadlines_and_lists() {
+            let s = story();
+            let (record, items) = CaseRecord::fold("case", &s.events).unwrap();
+            let stored = serde_json::to_string(&record).unwrap();
+            // Before and after the tracked actions fall due, and before the case closed.
+            for today in [day(14), day(24), day(31)] {
+                let full = record.view(&Calendar::builtin(), today, Vec::new());
+                let lean: ReportRecord = serde_json::from_str(&stored).unwrap();
+                assert_eq!(lean.id(), "case");
+                let mut expected = full.clone();
+                expected.deadlines.clear();
+                expected.next_update_due = None;
+                assert_eq!(lean.view(today), expected, "{today}");
+            }
+            // The story sets what the report record copies, so the comparison means something.
+            let full = record.view(
+                &Calendar::builtin(),
+                day(24),
+                items.into_iter().map(|(_, i)| i),
+            );
+            assert_eq!(full.status, Status::Closed);
+            assert!(full.acknowledged_on.is_some());
+            assert!(full.actions.iter().any(|a| a.state == ActionState::Overdue));
+            assert!(!full.learning.is_empty());
         }
 
         #[test]

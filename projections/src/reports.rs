@@ -1,8 +1,11 @@
 //! Management and regulator reports, as pure functions of the case views.
 //!
-//! Every report reads the fully folded [`CaseView`](crate::CaseView)s (as they stand on the
-//! day they were built) and the [`Calendar`](casefile_domain::Calendar); none does I/O, and
-//! none divides by zero: an empty period gives zeros and `null` percentages.
+//! Every report reads the folded [`CaseView`](crate::CaseView)s (as they stand on the day
+//! they were built) and the [`Calendar`](casefile_domain::Calendar); none does I/O, and
+//! none divides by zero: an empty period gives zeros and `null` percentages. No report reads
+//! a view's list entries (notes, correspondence, evidence, links) or its `deadlines`, so the
+//! service gives them views without (see `ReportRecord`); any test handing them full views
+//! gets the same figures.
 //!
 //! Timeliness is judged against the Housing Ombudsman's Complaint Handling Code 2024, whatever
 //! procedure a case follows: acknowledgement within 5 working days of receipt

@@ -6,13 +6,17 @@ use casefile_domain::{uk_date, Calendar, Complaint};
 use cqrs_es::Aggregate;
 
 use crate::chain::{canonical, link};
-use crate::commit::{derived_rows, write_summary};
+use crate::commit::{derived_rows, write_summary, SummaryRow};
 use crate::events::{EventRow, LoadError};
 use crate::records::{entry_row, fold_rows};
 use crate::{on_writer, to_i64, Store};
 
 /// How many events the rebuild reads per query.
 const PAGE: i64 = 5_000;
+
+/// Rows per `INSERT`: 19 columns of the queue row times this stays under SQLite's 32,766
+/// bound parameters (and PostgreSQL's 65,535).
+const ROWS: usize = 1_000;
 
 /// Progress of a rebuild, after each case.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,7 +28,8 @@ pub struct Progress {
 impl Store {
     /// Truncates every read model and folds every case again, in one transaction, so readers
     /// see the old rows until the new ones are all there. `progress` is called after each
-    /// case.
+    /// case is folded. Each page of events is folded on a blocking thread while the rows of
+    /// the page before are written, in multi-row inserts.
     pub async fn rebuild(
         &self,
         calendar: &Calendar,
@@ -50,7 +55,10 @@ impl Store {
             );
             let mut after = (String::new(), 0_i64);
             let mut case: Vec<EventRow> = Vec::new();
-            loop {
+            // The rows rendered from the previous page, written while this page is folded.
+            let mut writing: Option<Batch> = None;
+            let mut last_page = false;
+            while !last_page {
                 let rows = sqlx::query(&select)
                     .bind(Complaint::TYPE)
                     .bind(&after.0)
@@ -62,32 +70,43 @@ impl Store {
                     .iter()
                     .map(EventRow::from_row)
                     .collect::<Result<Vec<_>, sqlx::Error>>()?;
-                let last_page = (page.len() as i64) < PAGE;
+                drop(rows);
+                last_page = (page.len() as i64) < PAGE;
                 if let Some(last) = page.last() {
                     after = (last.aggregate_id.clone(), last.sequence);
                 }
+                // The cases this page completes; its last case may go on in the next page.
+                let mut cases = Vec::new();
                 for row in page {
                     if case
                         .last()
                         .is_some_and(|c| c.aggregate_id != row.aggregate_id)
                     {
-                        let rows = std::mem::take(&mut case);
-                        write_case(&mut *tx, &rows, calendar).await?;
-                        done.cases += 1;
-                        done.events += rows.len() as u64;
-                        progress(done);
+                        cases.push(std::mem::take(&mut case));
                     }
                     case.push(row);
                 }
-                if last_page {
-                    break;
+                if last_page && !case.is_empty() {
+                    cases.push(std::mem::take(&mut case));
                 }
+                let calendar = calendar.clone();
+                let rendering = tokio::task::spawn_blocking(move || render_cases(cases, &calendar));
+                if let Some(batch) = writing.take() {
+                    batch.insert(&mut *tx).await?;
+                }
+                let (batch, sizes) = match rendering.await {
+                    Ok(rendered) => rendered?,
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                };
+                for size in sizes {
+                    done.cases += 1;
+                    done.events += size;
+                    progress(done);
+                }
+                writing = Some(batch);
             }
-            if !case.is_empty() {
-                write_case(&mut *tx, &case, calendar).await?;
-                done.cases += 1;
-                done.events += case.len() as u64;
-                progress(done);
+            if let Some(batch) = writing {
+                batch.insert(&mut *tx).await?;
             }
             tx.commit().await?;
         });
@@ -153,8 +172,84 @@ impl Store {
     }
 }
 
-/// Writes the read-model rows of one case folded from all its rows. Deadline states in the
-/// queue row's body are as of the day its last event was recorded, as the commit wrote them.
+/// The read-model rows of one case, rendered from all its events: the fold, the list
+/// entries, the queue row and the open deadlines.
+struct CaseRows {
+    id: String,
+    version: i64,
+    last_hash: String,
+    record: String,
+    /// `(sequence, list, body)`.
+    items: Vec<(i64, &'static str, String)>,
+    summary: SummaryRow,
+    /// `(step, due)`.
+    deadlines: Vec<(String, String)>,
+}
+
+/// Folds one case from all its rows and renders its read-model rows; `None` for rows that do
+/// not start with `Logged`. Deadline states in the queue row's body are as of the day its
+/// last event was recorded, as the commit wrote them.
+fn render_case(rows: &[EventRow], calendar: &Calendar) -> Result<Option<CaseRows>, LoadError> {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let id = first.aggregate_id.clone();
+    let Some(loaded) = fold_rows(&id, rows)? else {
+        return Ok(None);
+    };
+    let last_day = match rows.last() {
+        Some(row) => uk_date(row.recorded_at()?),
+        None => return Ok(None),
+    };
+    let items = loaded.refolded_items.unwrap_or_default();
+    let view = loaded.record.view(
+        calendar,
+        last_day,
+        items.iter().map(|(_, item)| item.clone()),
+    );
+    let encode = |e: serde_json::Error| LoadError::Database(sqlx::Error::Encode(Box::new(e)));
+    let (summary, steps) = derived_rows(&view).map_err(encode)?;
+    let record = serde_json::to_string(&loaded.record).map_err(encode)?;
+    let items = items
+        .iter()
+        .map(|(sequence, item)| {
+            let (list, body) = entry_row(item)?;
+            Ok((to_i64(*sequence), list, body))
+        })
+        .collect::<serde_json::Result<Vec<_>>>()
+        .map_err(encode)?;
+    Ok(Some(CaseRows {
+        id,
+        version: to_i64(loaded.record.version()),
+        last_hash: loaded.last_hash,
+        record,
+        items,
+        summary,
+        deadlines: steps
+            .into_iter()
+            .map(|step| (step.step, step.due.to_string()))
+            .collect(),
+    }))
+}
+
+/// The rows of whole cases, each given as all its event rows, and how many events each had.
+/// Folding and rendering is most of a rebuild's work on the client: it runs on a blocking
+/// thread while the rows of the page before are written.
+fn render_cases(
+    cases: Vec<Vec<EventRow>>,
+    calendar: &Calendar,
+) -> Result<(Batch, Vec<u64>), LoadError> {
+    let mut batch = Batch::default();
+    let mut sizes = Vec::with_capacity(cases.len());
+    for rows in cases {
+        batch.extend(render_case(&rows, calendar)?);
+        sizes.push(rows.len() as u64);
+    }
+    Ok((batch, sizes))
+}
+
+/// Writes the read-model rows of one case folded from all its rows, over whatever rows it
+/// had.
 async fn write_case<'c, C>(conn: C, rows: &[EventRow], calendar: &Calendar) -> Result<(), LoadError>
 where
     C: sqlx::Acquire<'c>,
@@ -165,63 +260,180 @@ where
     for<'q> Option<String>: sqlx::Encode<'q, C::Database> + sqlx::Type<C::Database>,
     for<'q> i64: sqlx::Encode<'q, C::Database> + sqlx::Type<C::Database>,
 {
-    let Some(first) = rows.first() else {
+    let Some(case) = render_case(rows, calendar)? else {
         return Ok(());
     };
-    let id = first.aggregate_id.clone();
-    let Some(loaded) = fold_rows(&id, rows)? else {
-        return Ok(());
-    };
-    let last_day = match rows.last() {
-        Some(row) => uk_date(row.recorded_at()?),
-        None => return Ok(()),
-    };
-    let items = loaded.refolded_items.clone().unwrap_or_default();
-    let view = loaded.record.view(
-        calendar,
-        last_day,
-        items.iter().map(|(_, item)| item.clone()),
-    );
-    let encode = |e: serde_json::Error| LoadError::Database(sqlx::Error::Encode(Box::new(e)));
-    let (summary, steps) = derived_rows(&view).map_err(encode)?;
-    let record = serde_json::to_string(&loaded.record).map_err(encode)?;
     let mut conn = conn.acquire().await?;
     sqlx::query(
         "INSERT INTO case_records (id, version, last_hash, body) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
          last_hash = excluded.last_hash, body = excluded.body",
     )
-    .bind(id.clone())
-    .bind(to_i64(loaded.record.version()))
-    .bind(loaded.last_hash.clone())
-    .bind(record)
+    .bind(case.id.clone())
+    .bind(case.version)
+    .bind(case.last_hash)
+    .bind(case.record)
     .execute(&mut *conn)
     .await?;
-    for (sequence, item) in &items {
-        let (list, body) = entry_row(item).map_err(encode)?;
+    for (sequence, list, body) in case.items {
         sqlx::query(
             "INSERT INTO case_items (case_id, sequence, list, body) VALUES ($1, $2, $3, $4) \
              ON CONFLICT DO NOTHING",
         )
-        .bind(id.clone())
-        .bind(to_i64(*sequence))
+        .bind(case.id.clone())
+        .bind(sequence)
         .bind(list.to_string())
         .bind(body)
         .execute(&mut *conn)
         .await?;
     }
-    write_summary(&mut *conn, &summary).await?;
+    write_summary(&mut *conn, &case.summary).await?;
     sqlx::query("DELETE FROM case_deadlines WHERE case_id = $1")
-        .bind(id.clone())
+        .bind(case.id.clone())
         .execute(&mut *conn)
         .await?;
-    for step in steps {
+    for (step, due) in case.deadlines {
         sqlx::query("INSERT INTO case_deadlines (case_id, step, due) VALUES ($1, $2, $3)")
-            .bind(id.clone())
-            .bind(step.step)
-            .bind(step.due.to_string())
+            .bind(case.id.clone())
+            .bind(step)
+            .bind(due)
             .execute(&mut *conn)
             .await?;
     }
     Ok(())
+}
+
+/// The rows of many cases, written to emptied tables a few statements at a time instead of
+/// several statements per case: the round trips, not the folding, were most of a rebuild.
+#[derive(Default)]
+struct Batch {
+    records: Vec<Cell>,
+    items: Vec<Cell>,
+    summaries: Vec<Cell>,
+    deadlines: Vec<Cell>,
+}
+
+/// One bound value of a row.
+enum Cell {
+    Text(String),
+    Maybe(Option<String>),
+    Int(i64),
+}
+
+impl Batch {
+    fn extend(&mut self, case: Option<CaseRows>) {
+        use Cell::*;
+        let Some(case) = case else {
+            return;
+        };
+        for (sequence, list, body) in case.items {
+            self.items.extend([
+                Text(case.id.clone()),
+                Int(sequence),
+                Text(list.to_string()),
+                Text(body),
+            ]);
+        }
+        for (step, due) in case.deadlines {
+            self.deadlines
+                .extend([Text(case.id.clone()), Text(step), Text(due)]);
+        }
+        let s = case.summary;
+        self.summaries.extend([
+            Text(s.id),
+            Text(s.reference),
+            Int(s.version),
+            Text(s.procedure),
+            Text(s.division),
+            Text(s.channel),
+            Text(s.status),
+            Text(s.stage),
+            Maybe(s.owner_id),
+            Maybe(s.theme),
+            Maybe(s.root_cause),
+            Maybe(s.resident_id),
+            Text(s.received_on),
+            Maybe(s.ended_on),
+            Maybe(s.next_due),
+            Text(s.due_key),
+            Text(s.search),
+            Text(s.body),
+            Maybe(s.action_due),
+        ]);
+        self.records.extend([
+            Text(case.id),
+            Int(case.version),
+            Text(case.last_hash),
+            Text(case.record),
+        ]);
+    }
+
+    /// Inserts every row, [`ROWS`] to a statement. The tables were emptied in the same
+    /// transaction, so nothing conflicts.
+    async fn insert<C, DB>(self, conn: &mut C) -> Result<(), sqlx::Error>
+    where
+        DB: sqlx::Database,
+        for<'e> &'e mut C: sqlx::Executor<'e, Database = DB>,
+        for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+        for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        let tables = [
+            (
+                "case_records (id, version, last_hash, body)",
+                4,
+                self.records,
+            ),
+            ("case_items (case_id, sequence, list, body)", 4, self.items),
+            (
+                "case_summaries (id, reference, version, procedure, division, channel, status, \
+                 stage, owner_id, theme, root_cause, resident_id, received_on, ended_on, \
+                 next_due, due_key, search, body, action_due)",
+                19,
+                self.summaries,
+            ),
+            ("case_deadlines (case_id, step, due)", 3, self.deadlines),
+        ];
+        for (table, width, cells) in tables {
+            let mut cells = cells.into_iter().peekable();
+            while cells.peek().is_some() {
+                let chunk: Vec<Cell> = cells.by_ref().take(ROWS * width).collect();
+                let sql = insert_sql(table, width, chunk.len() / width, DB::NAME == "SQLite");
+                let mut query = sqlx::query(&sql);
+                for cell in chunk {
+                    query = match cell {
+                        Cell::Text(v) => query.bind(v),
+                        Cell::Maybe(v) => query.bind(v),
+                        Cell::Int(v) => query.bind(v),
+                    };
+                }
+                query.execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `INSERT INTO table VALUES ($1, …), (…), …` for `rows` rows of `width` columns; with
+/// `anonymous`, `?` for each value instead: SQLite looks a numbered `$n` up by name, which
+/// over thousands of values in one statement cost more than the inserts themselves.
+fn insert_sql(table: &str, width: usize, rows: usize, anonymous: bool) -> String {
+    let mut sql = format!("INSERT INTO {table} VALUES ");
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..width {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            if anonymous {
+                sql.push('?');
+            } else {
+                sql.push('$');
+                sql.push_str(&(row * width + column + 1).to_string());
+            }
+        }
+        sql.push(')');
+    }
+    sql
 }

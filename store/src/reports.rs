@@ -1,16 +1,13 @@
-//! Reads the reports start from: every case's view over a period, read in two queries (the
-//! folds and their list entries), and the homes per tenure an admin sets for each year.
-
-use std::collections::HashMap;
+//! Reads the reports start from: every case's view over a period, read in one query from the
+//! stored folds, and the homes per tenure an admin sets for each year.
 
 use casefile_domain::Calendar;
-use casefile_projections::case_view::{CaseItem, CaseRecord};
+use casefile_projections::case_view::{CaseRecord, ReportRecord};
 use casefile_projections::reports::{Homes, ReportingYear};
 use casefile_projections::CaseView;
 use chrono::{NaiveDate, Utc};
 
 use crate::events::LoadError;
-use crate::records::entry_from_row;
 use crate::{on_pool, on_writer, Store};
 
 /// Cases that had anything to report between `from` and `to`: received on or before `to`
@@ -19,10 +16,11 @@ const IN_PERIOD: &str = "SELECT id FROM case_summaries \
      WHERE received_on <= $1 AND (ended_on IS NULL OR ended_on >= $2)";
 
 impl Store {
-    /// The views, as they stand on `today`, of the cases received or active between `from`
-    /// and `to` (inclusive), in no particular order. One query reads the folds and one the
-    /// list entries, whatever the number of cases.
-    pub async fn case_views_between(
+    /// The cases received or active between `from` and `to` (inclusive), as the reports
+    /// read them on `today`, in no particular order: each case's view from its stored fold
+    /// alone (see [`ReportRecord::view`]), without list entries or deadlines, which no report
+    /// reads. One query, whatever the number of cases; the folds are decoded on both cores.
+    pub async fn report_views_between(
         &self,
         from: NaiveDate,
         to: NaiveDate,
@@ -31,10 +29,6 @@ impl Store {
     ) -> Result<Vec<CaseView>, LoadError> {
         let (to, from) = (to.to_string(), from.to_string());
         let records_sql = format!("SELECT id, body FROM case_records WHERE id IN ({IN_PERIOD})");
-        let items_sql = format!(
-            "SELECT case_id, list, body FROM case_items WHERE case_id IN ({IN_PERIOD}) \
-             ORDER BY case_id, sequence"
-        );
         let records = on_pool!(self, |pool| {
             sqlx::query_as::<_, (String, String)>(&records_sql)
                 .bind(&to)
@@ -42,34 +36,12 @@ impl Store {
                 .fetch_all(pool)
                 .await
         })?;
-        let items = on_pool!(self, |pool| {
-            sqlx::query_as::<_, (String, String, String)>(&items_sql)
-                .bind(&to)
-                .bind(&from)
-                .fetch_all(pool)
-                .await
-        })?;
-        let mut entries: HashMap<String, Vec<CaseItem>> = HashMap::new();
-        for (case_id, list, body) in items {
-            let item = entry_from_row(&list, &body).map_err(|e| LoadError::Corrupt {
-                id: case_id.clone(),
-                sequence: 0,
-                message: format!("{list} entry: {e}"),
-            })?;
-            entries.entry(case_id).or_default().push(item);
-        }
-        let mut views = Vec::with_capacity(records.len());
-        for (id, body) in records {
-            views.push(match usable(&id, &body) {
-                Some(record) => {
-                    record.view(calendar, today, entries.remove(&id).unwrap_or_default())
-                }
-                // A fold of an older format: this one case is folded from its events.
-                None => match self.case_view(&id, calendar, today).await? {
-                    Some(view) => view,
-                    None => continue,
-                },
-            });
+        let (mut views, stale) = decode_for_reports(records, today).await;
+        for id in stale {
+            // A fold of an older format: this one case is folded from its events.
+            if let Some(view) = self.case_view(&id, calendar, today).await? {
+                views.push(view);
+            }
         }
         Ok(views)
     }
@@ -137,6 +109,44 @@ impl Store {
         })?;
         Ok(())
     }
+}
+
+/// Each fold's view for the reports, and the ids of the folds that cannot give one. The
+/// decoding is most of a report's time, so it is split across two threads off the async
+/// workers.
+async fn decode_for_reports(
+    records: Vec<(String, String)>,
+    today: NaiveDate,
+) -> (Vec<CaseView>, Vec<String>) {
+    fn decode(records: Vec<(String, String)>, today: NaiveDate) -> (Vec<CaseView>, Vec<String>) {
+        let mut views = Vec::with_capacity(records.len());
+        let mut stale = Vec::new();
+        for (id, body) in records {
+            match serde_json::from_str::<ReportRecord>(&body) {
+                Ok(record) if record.format == CaseRecord::FORMAT && record.id() == id => {
+                    views.push(record.view(today));
+                }
+                _ => stale.push(id),
+            }
+        }
+        (views, stale)
+    }
+    let mut first = records;
+    let second = first.split_off(first.len() / 2);
+    let halves =
+        [first, second].map(|half| tokio::task::spawn_blocking(move || decode(half, today)));
+    let mut views = Vec::new();
+    let mut stale = Vec::new();
+    for half in halves {
+        let (more, older) = match half.await {
+            Ok(decoded) => decoded,
+            // Decoding does not panic; if it ever did, the request fails as it would have.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        views.extend(more);
+        stale.extend(older);
+    }
+    (views, stale)
 }
 
 /// The stored fold, if it is of the current format and of this case.

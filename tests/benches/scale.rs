@@ -1,6 +1,6 @@
 //! The store at scale, on PostgreSQL and SQLite: rebuilding every read model and verifying
-//! every hash chain over a million events, and each regulator report over a year of
-//! 100,000 cases.
+//! every hash chain over a million events, each regulator report over a year of 100,000
+//! cases, and the ombudsman bundle of a 1,000-event case with 50 MB of evidence.
 //!
 //! The cases are real histories: three lifecycles are driven through the API with
 //! backdated dates (resolved at Stage 1; escalated and answered at Stage 2; open and
@@ -10,7 +10,8 @@
 //! service benchmark does.
 //!
 //! Run: `cargo bench -p casefile-tests --bench scale`. `CASES` (default 100,000; about ten
-//! events each) scales it; `QUICK=1` writes 1,000.
+//! events each) scales it; `QUICK=1` writes 1,000 cases and exports a 20-event bundle with
+//! 50 kB of evidence.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -24,8 +25,12 @@ use casefile_tests::instances::Process;
 use casefile_tests::*;
 use chrono::{DateTime, Days, NaiveDate};
 
+fn quick() -> bool {
+    std::env::var("QUICK").is_ok_and(|v| v == "1")
+}
+
 fn cases() -> usize {
-    let quick = std::env::var("QUICK").is_ok_and(|v| v == "1");
+    let quick = quick();
     std::env::var("CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -33,6 +38,7 @@ fn cases() -> usize {
 }
 
 /// One lifecycle's events, as recorded, with the metadata of its first command.
+#[derive(Clone)]
 struct Template {
     events: Vec<ComplaintEvent>,
     metadata: HashMap<String, String>,
@@ -196,6 +202,161 @@ async fn get_timed(process: &Process, token: &str, path: &str, times: usize) -> 
     (ms[ms.len() / 2], ms[ms.len() - 1])
 }
 
+/// Peak resident memory of a process, in MiB (`VmHWM`), or its current one (`VmRSS`).
+fn memory_mib(pid: u32, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                line.strip_prefix(field)?
+                    .strip_prefix(':')?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<f64>()
+                    .ok()
+            })
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// Bytes that do not compress, as photographs and PDFs mostly do not: a xorshift stream.
+fn incompressible(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+/// What the bundle benchmark measured.
+struct Export {
+    events: usize,
+    evidence_bytes: usize,
+    bundle_bytes: usize,
+    p50_ms: f64,
+    slowest_ms: f64,
+    /// The most the service's resident memory rose above where it stood before an export.
+    rise_mib: f64,
+    peak_mib: f64,
+}
+
+/// A case of `events` events (a template's lifecycle, notes, then `files` evidence files
+/// of `file_bytes` each uploaded through the service), and its bundle exported through the
+/// service three times, read to the end, the service's resident memory sampled meanwhile.
+async fn bundle_export(
+    store: &Store,
+    process: &Process,
+    token: &str,
+    template: &Template,
+    events: usize,
+    files: usize,
+    file_bytes: usize,
+) -> Export {
+    let mut history = template.events.clone();
+    let by = history[0].by().clone();
+    let last = history.last().unwrap().occurred_at();
+    for n in 0..events.saturating_sub(history.len() + files) {
+        history.push(ComplaintEvent::NoteRecorded {
+            occurred_at: last + chrono::Duration::seconds(60 * (n as i64 + 1)),
+            by: by.clone(),
+            text: format!("Called the resident about the repair ({n})"),
+        });
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    store
+        .commit(NewCommit {
+            id: &id,
+            base: None,
+            events: history,
+            metadata: template.metadata.clone(),
+            calendar: &Calendar::builtin(),
+            reference_year: Some(2025),
+            idempotency: None,
+            status: 201,
+            answer: None,
+        })
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    const BOUNDARY: &str = "casefile-scale-boundary-7Hq2";
+    for n in 0..files {
+        let mut body = format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; \
+             filename=\"photo-{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&incompressible(file_bytes, n as u64 + 7));
+        body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        let r = client
+            .post(format!(
+                "{}/api/v1/complaints/{id}/evidence",
+                process.address
+            ))
+            .bearer_auth(token)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body)
+            .timeout(Duration::from_secs(600))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "upload: {}", r.status());
+    }
+    let pid = process.pid();
+    let mut ms = Vec::new();
+    let mut rise_mib = 0.0_f64;
+    let mut bundle_bytes = 0;
+    for _ in 0..3 {
+        let before = memory_mib(pid, "VmRSS");
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sampler = {
+            let done = done.clone();
+            tokio::spawn(async move {
+                let mut most = 0.0_f64;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    most = most.max(memory_mib(pid, "VmRSS"));
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                most
+            })
+        };
+        let started = Instant::now();
+        let r = client
+            .get(format!("{}/api/v1/complaints/{id}/bundle", process.address))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(600))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "bundle: {}", r.status());
+        bundle_bytes = r.bytes().await.unwrap().len();
+        ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        rise_mib = rise_mib.max(sampler.await.unwrap() - before);
+    }
+    assert!(
+        bundle_bytes > files * file_bytes,
+        "the bundle holds the evidence"
+    );
+    ms.sort_by(f64::total_cmp);
+    Export {
+        events,
+        evidence_bytes: files * file_bytes,
+        bundle_bytes,
+        p50_ms: ms[ms.len() / 2],
+        slowest_ms: ms[ms.len() - 1],
+        rise_mib,
+        peak_mib: memory_mib(pid, "VmHWM"),
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let cases = cases();
@@ -212,6 +373,7 @@ async fn main() {
             .unwrap();
         let started = Instant::now();
         let writers = if backend == Backend::Postgres { 8 } else { 1 };
+        let first = templates[0].clone();
         let events = fill(&store, templates, cases, writers).await;
         let filled = started.elapsed().as_secs_f64();
         println!(
@@ -263,6 +425,41 @@ async fn main() {
                 "{name}: report {label} over the year: p50 {p50:.0} ms, slowest {max:.0} ms (goal 2,000 ms)"
             );
         }
+        process.kill().await;
+
+        // A service of its own, so its peak memory is the uploads' and the exports'.
+        let process = Process::start(
+            env!("CARGO_BIN_EXE_casefile-test-server"),
+            &app.database_url(),
+            &app.admin_token,
+        )
+        .await;
+        let (events, files, file_bytes) = if quick() {
+            (20, 5, 10_000)
+        } else {
+            (1_000, 5, 10_000_000)
+        };
+        let export = bundle_export(
+            &store,
+            &process,
+            &app.admin_token,
+            &first,
+            events,
+            files,
+            file_bytes,
+        )
+        .await;
+        println!(
+            "{name}: bundle of a {}-event case with {:.0} MB of evidence ({:.1} MB zip): p50 {:.0} ms, \
+             slowest {:.0} ms; service memory +{:.0} MiB during an export, peak {:.0} MiB",
+            export.events,
+            export.evidence_bytes as f64 / 1e6,
+            export.bundle_bytes as f64 / 1e6,
+            export.p50_ms,
+            export.slowest_ms,
+            export.rise_mib,
+            export.peak_mib,
+        );
         process.kill().await;
         println!();
     }

@@ -166,7 +166,7 @@ async fn views(
 ) -> Result<Vec<CaseView>, ApiError> {
     state
         .store
-        .case_views_between(from, to, state.cases.calendar(), uk_date(Utc::now()))
+        .report_views_between(from, to, state.cases.calendar(), uk_date(Utc::now()))
         .await
         .map_err(ApiError::from_load)
 }
