@@ -662,8 +662,8 @@ async fn write_sqlite(
     Ok(())
 }
 
-/// Upserts a case's queue row unless a newer version is there: SQLite's commit and the
-/// rebuild on either backend (PostgreSQL's commit does the same inside its one statement).
+/// Upserts a case's queue row unless a newer version is there: the repair of one case on
+/// either backend (both commits do the same inside their one statement or script).
 pub(crate) async fn write_summary<'e, E, DB>(executor: E, s: &SummaryRow) -> Result<(), sqlx::Error>
 where
     DB: sqlx::Database,
