@@ -147,6 +147,12 @@ fn from_case(source: &str, param: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether the `{id}` of `path` is a case id: the operations on one case, and on its
+/// learning actions.
+fn on_case(path: &str) -> bool {
+    path.starts_with("/api/v1/complaints/{id}") || path.starts_with("/api/v1/learning/{id}/")
+}
+
 /// Links from a successful response to the operations that need the ids it carries.
 fn add_links(method: &str, operation: &mut Value, operations: &[Operation]) {
     // A read creates nothing: only what creates or changes state leads on.
@@ -178,11 +184,19 @@ fn add_links(method: &str, operation: &mut Value, operations: &[Operation]) {
         for target in operations {
             let parameters: Option<Map<String, Value>> = match schema.as_str() {
                 // A case: the operations on it, and on the ids this operation creates in it.
-                "#/components/schemas/CaseView" => target
+                // Only those: a user's or a webhook's `{id}` is not a case id.
+                "#/components/schemas/CaseView" if on_case(&target.path) => target
                     .params
                     .iter()
                     .map(|p| from_case(operation_id, p).map(|e| (p.clone(), json!(e))))
                     .collect(),
+                // A letter: reading it again, by its case and its own id.
+                "#/components/schemas/Letter" if target.id == "get_letter" => {
+                    Some(Map::from_iter([
+                        ("id".to_string(), json!("$response.body#/case_id")),
+                        ("letter_id".to_string(), json!("$response.body#/letter_id")),
+                    ]))
+                }
                 // A new user, webhook or resident record: the operations on its id.
                 "#/components/schemas/UserWithToken" | "#/components/schemas/UserAccount"
                     if target.path.starts_with("/api/v1/users/{id}") =>
@@ -279,6 +293,14 @@ fn constrain(doc: &mut Value) {
     let schemas = "/components/schemas";
     if let Some(year) = doc.pointer_mut(&format!("{schemas}/Homes/properties/year")) {
         *year = reporting_year();
+    }
+    // A download comes as the media type its file was uploaded with.
+    let download =
+        "/paths/~1api~1v1~1complaints~1{id}~1evidence~1{evidence_id}/get/responses/200/content";
+    if let Some(content) = doc.pointer_mut(download).and_then(Value::as_object_mut) {
+        for form in crate::routes::evidence::ALLOWED_MEDIA_TYPES {
+            content.insert(form.to_string(), json!({}));
+        }
     }
     // Each part of an evidence upload, and the media types its file may have.
     if let Some(upload) = doc.pointer_mut(&format!("{schemas}/EvidenceUpload")) {

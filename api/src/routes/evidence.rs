@@ -210,7 +210,7 @@ async fn upload(state: &AppState, mut form: Multipart) -> Result<AttachEvidence,
         ("evidence_id" = String, Path, description = "Evidence id, e.g. `ev-1`"),
     ),
     responses(
-        (status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+        (status = 200, description = "The file's bytes, as the media type it was uploaded with (one of those an upload may have), else `application/octet-stream`", content_type = "application/octet-stream"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody,
             description = "`not_found`, or `evidence_not_stored` for evidence recorded by its metadata only"),
@@ -244,8 +244,16 @@ pub(crate) async fn evidence_file(
         .evidence_blob(&evidence.sha256)
         .await?
         .ok_or(ApiError::EvidenceNotStored)?;
-    let media_type = HeaderValue::from_str(&evidence.media_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    // Only the media types an upload may have: evidence recorded by its metadata names
+    // any type it likes, and its file may be one the store holds under the same hash
+    // (served as `text/html`, an uploaded text file would open as a page).
+    let media_type = ALLOWED_MEDIA_TYPES
+        .iter()
+        .find(|allowed| **allowed == evidence.media_type)
+        .map_or(
+            HeaderValue::from_static("application/octet-stream"),
+            |allowed| HeaderValue::from_static(allowed),
+        );
     let disposition = HeaderValue::from_str(&content_disposition(&evidence.name))
         .unwrap_or(HeaderValue::from_static("attachment"));
     let length = HeaderValue::from(blob.content.len());

@@ -13,6 +13,7 @@ both_backends! {
     a_file_over_the_limit_is_payload_too_large => over_the_limit,
     a_media_type_off_the_allow_list_is_refused => media_type_refused,
     metadata_only_evidence_has_no_file_to_download => metadata_only,
+    a_download_comes_as_a_media_type_the_document_lists => documented_media_type,
 }
 
 const BOUNDARY: &str = "casefile-test-boundary-7MA4YWxkTrZu0gW";
@@ -255,4 +256,74 @@ async fn metadata_only(backend: Backend) {
         )
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "evidence_not_stored");
+}
+
+/// The media types the document lists for a download of evidence.
+async fn documented_download_types(app: &TestApp) -> Vec<String> {
+    let r = app
+        .send(Method::GET, "/api/v1/openapi.json", None, Body::None, &[])
+        .await;
+    let content = &r.json["paths"]["/api/v1/complaints/{id}/evidence/{evidence_id}"]["get"]
+        ["responses"]["200"]["content"];
+    content
+        .as_object()
+        .unwrap_or_else(|| panic!("no content for a download: {content}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// A plain-text upload used to come back `text/plain` where the document listed only
+/// `application/octet-stream`; and evidence recorded by its metadata only, naming a file
+/// the store holds, came back as whatever media type the metadata named.
+async fn documented_media_type(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = app.staff().await;
+    let id = app.new_case().await;
+    let documented = documented_download_types(&app).await;
+    let content = b"<script>alert(1)</script> is what the neighbour wrote";
+    let (status, view) = upload(
+        &app,
+        &s.officer.token,
+        &id,
+        form("note.txt", "text/plain", content, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let uploaded = str_at(&view["evidence"][0], "evidence_id");
+    // The same bytes again, recorded by metadata that calls them a web page.
+    let view = app
+        .act_ok(
+            &s.officer.token,
+            &id,
+            "evidence",
+            json!({
+                "name": "note.html",
+                "media_type": "text/html",
+                "size_bytes": content.len(),
+                "sha256": sha256sum(content),
+            }),
+        )
+        .await;
+    let described = str_at(&view["evidence"][1], "evidence_id");
+
+    for (evidence_id, expected) in [
+        (&uploaded, "text/plain"),
+        (&described, "application/octet-stream"),
+    ] {
+        let response = download(&app, &s.auditor.token, &id, evidence_id).await;
+        assert_eq!(response.status(), StatusCode::OK, "{evidence_id}");
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(content_type, expected, "{evidence_id}");
+        assert!(
+            documented.contains(&content_type),
+            "{content_type} is not among the documented {documented:?}"
+        );
+        assert_eq!(response.bytes().await.unwrap().as_ref(), content);
+    }
 }

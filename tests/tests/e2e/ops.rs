@@ -5,6 +5,7 @@ use reqwest::Method;
 
 both_backends! {
     operations_endpoints => ops_scenario,
+    the_documents_links_lead_where_the_ids_belong => links_scenario,
 }
 
 async fn ops_scenario(backend: Backend) {
@@ -122,4 +123,76 @@ async fn ops_scenario(backend: Backend) {
             "the docs page loads a remote resource ({remote})"
         );
     }
+}
+
+/// Each link of the document fills only parameters its target has, from a field its
+/// response has; a case's id leads only to operations on a case (it used to lead to
+/// `/users/{id}` and `/webhooks/{id}` as well), and a new letter leads to reading it.
+async fn links_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let r = app
+        .send(Method::GET, "/api/v1/openapi.json", None, Body::None, &[])
+        .await;
+    let doc = &r.json;
+    let mut by_id = std::collections::HashMap::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for operation in item.as_object().expect("path item").values() {
+            if let Some(id) = operation["operationId"].as_str() {
+                by_id.insert(id.to_string(), (path.clone(), operation.clone()));
+            }
+        }
+    }
+    let schema_fields = |reference: &str| -> Vec<String> {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        doc["components"]["schemas"][name]["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut links = 0;
+    let mut letter_links = 0;
+    for (source_path, source) in by_id.values() {
+        for response in source["responses"].as_object().expect("responses").values() {
+            let Some(found) = response["links"].as_object() else {
+                continue;
+            };
+            let schema = response["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .unwrap_or_default();
+            for (name, link) in found {
+                links += 1;
+                let target = link["operationId"].as_str().expect("operationId");
+                let (target_path, _) = by_id
+                    .get(target)
+                    .unwrap_or_else(|| panic!("link {name} names no operation {target}"));
+                if schema.ends_with("/CaseView") {
+                    assert!(
+                        target_path.starts_with("/api/v1/complaints/{id}")
+                            || target_path.starts_with("/api/v1/learning/{id}/"),
+                        "a case from {source_path} leads to {target_path}"
+                    );
+                }
+                if target == "get_letter" {
+                    letter_links += 1;
+                }
+                for (param, expression) in link["parameters"].as_object().expect("parameters") {
+                    assert!(
+                        target_path.contains(&format!("{{{param}}}")),
+                        "link {name} from {source_path} fills {param}, which {target_path} lacks"
+                    );
+                    let field = expression
+                        .as_str()
+                        .and_then(|e| e.strip_prefix("$response.body#/"))
+                        .and_then(|p| p.split('/').next())
+                        .unwrap_or_else(|| panic!("link {name}: {expression}"));
+                    assert!(
+                        schema_fields(schema).iter().any(|f| f == field),
+                        "link {name} from {source_path} reads {field}, which {schema} lacks"
+                    );
+                }
+            }
+        }
+    }
+    assert!(links > 100, "only {links} links");
+    assert_eq!(letter_links, 1, "issuing a letter leads to reading it");
 }
