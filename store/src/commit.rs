@@ -9,11 +9,11 @@
 
 use std::collections::HashMap;
 
-use casefile_domain::{uk_date, Calendar, Complaint, ComplaintEvent};
+use casefile_domain::{uk_date, Calendar, ComplaintEvent};
 use casefile_projections::case_view::{CaseRecord, CaseSummary, OpenStep};
 use casefile_projections::{CaseView, RecordedEvent};
 use chrono::{DateTime, SubsecRound, Utc};
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde_json::Value;
 
 use crate::chain::{canonical, link};
