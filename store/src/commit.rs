@@ -367,32 +367,66 @@ impl Store {
                 Ok(prepared.committed)
             }
             Store::Sqlite(pools) => {
-                // The one writer is held for the writes only: everything but a log's
-                // reference serial is worked out before it is taken.
-                let (mut tx, prepared) = match commit.reference_year {
-                    None => {
-                        let prepared = commit.prepare(items_before, None)?;
-                        (pools.write.begin().await?, prepared)
-                    }
-                    Some(year) => {
-                        let mut tx = pools.write.begin().await?;
-                        let serial = sqlx::query_scalar::<_, i64>(
-                            "INSERT INTO reference_counters (year, last) VALUES ($1, 1) \
-                             ON CONFLICT (year) DO UPDATE SET last = reference_counters.last + 1 \
-                             RETURNING last",
-                        )
-                        .bind(i64::from(year))
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        let prepared = commit.prepare(items_before, Some(serial))?;
-                        (tx, prepared)
-                    }
-                };
-                write_sqlite(&mut tx, &id, &prepared, claim.as_ref(), status).await?;
-                tx.commit().await?;
-                Ok(prepared.committed)
+                commit_sqlite(&pools.write, commit, items_before, &id, claim, status).await
             }
         }
+    }
+}
+
+/// SQLite's commit on the one writer connection: `BEGIN IMMEDIATE`, the writes and `COMMIT`
+/// in as few hand-overs to the connection's worker thread as the reference serial allows
+/// (one, or two for a log), since the writer is held across every hand-over. Everything but
+/// a log's serial is worked out before the writer is taken.
+async fn commit_sqlite(
+    writer: &sqlx::SqlitePool,
+    commit: NewCommit<'_>,
+    items_before: Vec<(String, String)>,
+    id: &str,
+    claim: Option<KeyClaim>,
+    status: u16,
+) -> Result<Committed, CommitError> {
+    let (mut conn, script, prepared) = match commit.reference_year {
+        None => {
+            let prepared = commit.prepare(items_before, None)?;
+            (writer.acquire().await?, SQLITE_BEGIN_COMMIT, prepared)
+        }
+        Some(year) => {
+            let mut conn = writer.acquire().await?;
+            let serial = sqlx::query_scalar::<_, i64>(
+                "BEGIN IMMEDIATE; \
+                 INSERT INTO reference_counters (year, last) VALUES ($1, 1) \
+                 ON CONFLICT (year) DO UPDATE SET last = reference_counters.last + 1 \
+                 RETURNING last",
+            )
+            .bind(i64::from(year))
+            .fetch_one(&mut *conn)
+            .await;
+            // A log's transaction is open from here on: its serial was taken inside it.
+            match serial
+                .map_err(CommitError::from)
+                .and_then(|serial| commit.prepare(items_before, Some(serial)))
+            {
+                Ok(prepared) => (conn, SQLITE_COMMIT, prepared),
+                Err(err) => {
+                    rollback(&mut conn).await;
+                    return Err(err);
+                }
+            }
+        }
+    };
+    if let Err(err) = write_sqlite(&mut conn, script, id, &prepared, claim.as_ref(), status).await {
+        rollback(&mut conn).await;
+        return Err(err);
+    }
+    Ok(prepared.committed)
+}
+
+/// Ends a failed commit's transaction: a script stops at its first error with its
+/// transaction open. (A connection left in one is closed on release anyway, see
+/// `sqlite_connection_reusable`; this keeps the writer open.)
+async fn rollback(conn: &mut sqlx::SqliteConnection) {
+    if let Err(err) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+        tracing::debug!(%err, "no transaction to roll back");
     }
 }
 
@@ -550,7 +584,9 @@ async fn write_postgres(
 /// in one hand-over instead of a statement each (every hand-over waits for the async side
 /// to be scheduled, and the writer is held meanwhile). Parameters are numbered, so each
 /// statement takes its own from one list; lists of rows come as JSON arrays.
-const SQLITE_COMMIT: &str = "\
+macro_rules! sqlite_writes {
+    () => {
+        "\
 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
                     payload, metadata, recorded_at, prev_hash, hash, position)
 SELECT 'Complaint', $1, e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, $2, $3,
@@ -581,10 +617,17 @@ SELECT $1, d.value ->> 0, d.value ->> 1 FROM json_each($26) AS d;
 INSERT INTO outbox (case_id, sequence, event_type, payload)
 SELECT $1, o.value ->> 0, o.value ->> 1, o.value ->> 2 FROM json_each($27) AS o ORDER BY o.key;
 INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
-SELECT $28, $29, $30, $31, $32, $33 WHERE $28 IS NOT NULL";
+SELECT $28, $29, $30, $31, $32, $33 WHERE $28 IS NOT NULL;"
+    };
+}
+/// The writes of a commit whose transaction is open already (a log's: its serial came first).
+const SQLITE_COMMIT: &str = concat!(sqlite_writes!(), "\nCOMMIT");
+/// The writes of a commit, in a transaction of their own.
+const SQLITE_BEGIN_COMMIT: &str = concat!("BEGIN IMMEDIATE;\n", sqlite_writes!(), "\nCOMMIT");
 
 async fn write_sqlite(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    conn: &mut sqlx::SqliteConnection,
+    script: &'static str,
     id: &str,
     p: &Prepared,
     claim: Option<&KeyClaim>,
@@ -623,7 +666,7 @@ async fn write_sqlite(
         .map(|(step, due)| json!([step, due]))
         .collect();
     let s = &p.summary;
-    sqlx::query(SQLITE_COMMIT)
+    sqlx::query(script)
         .bind(id)
         .bind(&p.metadata)
         .bind(&recorded_at)
@@ -657,7 +700,7 @@ async fn write_sqlite(
         .bind(i64::from(status))
         .bind(&p.committed.body)
         .bind(p.recorded_at.to_rfc3339())
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

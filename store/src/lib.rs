@@ -162,12 +162,12 @@ async fn sqlite_connection_reusable(
     if conn.is_in_transaction() {
         return Ok(false);
     }
-    // `BEGIN` fails inside an open transaction; otherwise it is undone at once.
-    if sqlx::query("BEGIN").execute(&mut *conn).await.is_err() {
-        return Ok(false);
-    }
-    sqlx::query("ROLLBACK").execute(&mut *conn).await?;
-    Ok(true)
+    // `BEGIN` fails inside an open transaction; otherwise it is undone at once. One script,
+    // so one hand-over to the connection's worker thread: the writer is held meanwhile.
+    Ok(sqlx::query("BEGIN; ROLLBACK")
+        .execute(&mut *conn)
+        .await
+        .is_ok())
 }
 
 impl Store {
