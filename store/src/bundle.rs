@@ -54,6 +54,8 @@ pub enum ExportError {
     },
     #[error("case {0}: its latest events have not been given positions yet; try again")]
     Unsequenced(String),
+    #[error("case {id}: evidence {evidence_id} was uploaded but its content is no longer in the store; run `casefile-replay verify --case {id}`")]
+    EvidenceMissing { id: String, evidence_id: String },
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
@@ -73,6 +75,7 @@ impl ExportError {
             Self::NoSuchCase(_) => "not_found",
             Self::ChainBroken { .. } => "chain_broken",
             Self::Unsequenced(_) => "not_sequenced",
+            Self::EvidenceMissing { .. } => "evidence_missing",
             Self::Load(_) => "internal",
             Self::Bundle(err) => err.code(),
         }
@@ -173,6 +176,23 @@ impl Store {
         for evidence in &case.evidence {
             if self.has_evidence_blob(&evidence.sha256).await? {
                 held_evidence.insert(evidence.evidence_id.clone());
+            }
+        }
+        // A file recorded by its metadata only is listed without content; one uploaded into
+        // the store and gone from it would leave the bundle silently short.
+        for recorded in &events {
+            if let ComplaintEvent::EvidenceAttached {
+                evidence_id,
+                stored: true,
+                ..
+            } = &recorded.event
+            {
+                if !held_evidence.contains(evidence_id) {
+                    return Err(ExportError::EvidenceMissing {
+                        id: id.to_string(),
+                        evidence_id: evidence_id.clone(),
+                    });
+                }
             }
         }
 

@@ -272,8 +272,9 @@ pub fn parse_scheme(raw: &str) -> Option<Scheme> {
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`chain_broken`: the case's hash chain \
-            does not verify, or `evidence_mismatch`: a stored evidence file no longer matches \
-            its record; no bundle vouches for either"),
+            does not verify, `evidence_mismatch`: a stored evidence file no longer matches \
+            its record, or `evidence_missing`: an uploaded file is gone from the store; no \
+            bundle vouches for any of them"),
         (status = 503, body = ErrorBody, description = "`unavailable`: the latest events \
             have no global position yet, or the store cannot be reached; retry"),
     ),
@@ -364,6 +365,10 @@ fn export_error(err: ExportError) -> ApiError {
         ExportError::NoSuchCase(_) => ApiError::NotFound,
         ExportError::ChainBroken { .. } => ApiError::Rejected {
             code: "chain_broken",
+            message: err.to_string(),
+        },
+        ExportError::EvidenceMissing { .. } => ApiError::Rejected {
+            code: "evidence_missing",
             message: err.to_string(),
         },
         ExportError::Unsequenced(_) => ApiError::Unavailable(Box::new(err)),

@@ -577,6 +577,9 @@ async fn tampering(app: &TestApp, id: &str, token: &str) {
         );
         assert!(stdout(&out).contains("2 broken"), "{}", stdout(&out));
     }
+    let (status, _, body) = get_bundle(app, token, id, "").await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_error(status, &body, StatusCode::CONFLICT, "evidence_missing");
     let missing = json!({"evidence_id": "ev-2", "sha256": photo_sha, "problem": "missing"});
     assert_eq!(
         api_verify(app, id).await,
