@@ -48,7 +48,8 @@ pub struct Cli {
     )]
     database_url: String,
 
-    /// A gov.uk `bank-holidays.json` file, as given to the service.
+    /// A gov.uk `bank-holidays.json` file, as given to the service. Without it, the
+    /// calendar the service last started with (recorded in the store), else the built-in one.
     #[arg(long, env = "CASEFILE_BANK_HOLIDAYS", global = true)]
     bank_holidays: Option<PathBuf>,
 
@@ -146,6 +147,12 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         calendar = calendar
             .with_govuk_json(&text)
             .map_err(|e| format!("{}: {e}", path.display()))?;
+    } else {
+        // The service's calendar, so deadlines, exports and rebuilt rows agree with it.
+        calendar = store
+            .calendar_in_force(Utc::now(), None, &calendar)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     match cli.command {
         Command::History { id, json } => {
