@@ -346,8 +346,7 @@ impl From<crate::events::LoadError> for CommitError {
 impl Store {
     /// Writes one command's events and everything derived from them in one transaction.
     #[tracing::instrument(skip_all, fields(case_id = %commit.id, events = commit.events.len()))]
-    pub async fn commit(&self, commit: NewCommit<'_>) -> Result<Committed, CommitError> {
-        let mut commit = commit;
+    pub async fn commit(&self, mut commit: NewCommit<'_>) -> Result<Committed, CommitError> {
         let items_before = commit
             .base
             .as_mut()

@@ -278,20 +278,6 @@ async fn create_postgres_database_on(admin_url: String) -> Store {
     }
 }
 
-impl TestApp {
-    /// Stops the in-process service and waits until it has, keeping the store: for a run
-    /// that measures another instance (a process of its own) on the store alone, with no
-    /// second watchdog or delivery loop taking the store's locks.
-    pub async fn stop_service(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
-        }
-    }
-}
-
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -344,6 +330,18 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Stops the in-process service and waits until it has, keeping the store: for a run
+    /// that measures another instance (a process of its own) on the store alone, with no
+    /// second watchdog or delivery loop taking the store's locks.
+    pub async fn stop_service(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
