@@ -186,9 +186,36 @@ fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// The `WHERE` conditions of `filter`; `trigram_table` is SQLite's FTS5 trigram index of
-/// the search text, which narrows a free-text search before the exact `LIKE`.
-fn conditions(filter: &QueueFilter, window: &SlaWindow, trigram_table: bool) -> Conditions {
+/// How the store's index finds free text.
+enum TextIndex<'a> {
+    /// SQLite's FTS5 trigram table, which narrows a search before the exact `LIKE`.
+    TrigramTable,
+    /// PostgreSQL's trigram index on the column, which answers `LIKE` itself; with the words
+    /// most cases contain, which it then need not look up.
+    TrigramColumn { common_words: &'a [String] },
+}
+
+/// The words of a search, as the store's word statistics split the search text.
+fn words(q: &str) -> impl Iterator<Item = &str> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+/// The words of `q` worth looking up in a trigram index: those of three characters or more
+/// (a shorter one yields no trigram a `LIKE` can use) that are not among `common_words`.
+/// `None` when looking up `q` whole is as good: no common word to leave out, or no other.
+fn rare_words<'q>(q: &'q str, common_words: &[String]) -> Option<Vec<&'q str>> {
+    let (common, rare): (Vec<&str>, Vec<&str>) =
+        words(q).partition(|w| common_words.iter().any(|c| c == w));
+    let rare: Vec<&str> = rare
+        .into_iter()
+        .filter(|w| w.chars().count() >= 3)
+        .collect();
+    (!common.is_empty() && !rare.is_empty()).then_some(rare)
+}
+
+/// The `WHERE` conditions of `filter`.
+fn conditions(filter: &QueueFilter, window: &SlaWindow, index: &TextIndex) -> Conditions {
     let mut c = Conditions::default();
     let text = |c: &mut Conditions, column: &str, value: &Option<String>| {
         if let Some(v) = value {
@@ -223,18 +250,31 @@ fn conditions(filter: &QueueFilter, window: &SlaWindow, trigram_table: bool) -> 
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let q = q.to_lowercase();
-        c.add(
-            "search LIKE ? ESCAPE '\\'",
-            format!("%{}%", escape_like(&q)),
-        );
-        // On PostgreSQL a trigram index answers the LIKE itself. SQLite's LIKE cannot use
-        // an index, so the FTS5 trigram table finds the candidate rows (it needs three
-        // characters); the LIKE above keeps the exact meaning.
-        if trigram_table && q.chars().count() >= 3 {
-            c.add(
-                "rowid IN (SELECT rowid FROM case_search WHERE case_search MATCH ?)",
-                format!("\"{}\"", q.replace('"', "\"\"")),
-            );
+        let like = format!("%{}%", escape_like(&q));
+        match index {
+            // SQLite's LIKE cannot use an index, so the FTS5 trigram table finds the
+            // candidate rows (it needs three characters); the LIKE keeps the exact meaning.
+            TextIndex::TrigramTable => {
+                c.add("search LIKE ? ESCAPE '\\'", like);
+                if q.chars().count() >= 3 {
+                    c.add(
+                        "rowid IN (SELECT rowid FROM case_search WHERE case_search MATCH ?)",
+                        format!("\"{}\"", q.replace('"', "\"\"")),
+                    );
+                }
+            }
+            TextIndex::TrigramColumn { common_words } => match rare_words(&q, common_words) {
+                // The index looks up the rarer words only (words are letters and digits,
+                // so nothing in them needs escaping); `strpos`, which no index answers,
+                // keeps the exact meaning row by row.
+                Some(rare) => {
+                    for word in rare {
+                        c.add("search LIKE ?", format!("%{word}%"));
+                    }
+                    c.add("strpos(search, ?) > 0", q);
+                }
+                None => c.add("search LIKE ? ESCAPE '\\'", like),
+            },
         }
     }
     if filter.actions_overdue {
@@ -299,7 +339,17 @@ impl Store {
         today: NaiveDate,
     ) -> Result<QueuePage, sqlx::Error> {
         let window = SlaWindow::new(calendar, today);
-        let mut c = conditions(filter, &window, matches!(self, Store::Sqlite(_)));
+        let common_words = match (self, &filter.q) {
+            (Store::Postgres(pool), Some(q)) => common_search_words(pool, q).await?,
+            _ => Vec::new(),
+        };
+        let index = match self {
+            Store::Postgres(_) => TextIndex::TrigramColumn {
+                common_words: &common_words,
+            },
+            Store::Sqlite(_) => TextIndex::TrigramTable,
+        };
+        let mut c = conditions(filter, &window, &index);
         // Counting stops at COUNT_LIMIT: an exact count of a million rows would cost more
         // than the page it goes with.
         let count_sql = format!(
@@ -353,11 +403,22 @@ impl Store {
                     ))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut count = sqlx::query_scalar::<_, i64>(&count_sql).persistent(false);
-            for value in &count_binds {
-                count = count.bind(value);
-            }
-            let total = count.fetch_one(pool).await?;
+            // A page that starts at the first match and holds them all has counted them:
+            // a search that finds a few cases costs one statement, not two.
+            let total = match start {
+                Start::Offset(offset)
+                    if rows.len() as i64 <= limit && (*offset == 0 || !rows.is_empty()) =>
+                {
+                    offset + rows.len() as i64
+                }
+                _ => {
+                    let mut count = sqlx::query_scalar::<_, i64>(&count_sql).persistent(false);
+                    for value in &count_binds {
+                        count = count.bind(value);
+                    }
+                    count.fetch_one(pool).await?
+                }
+            };
             (rows, total)
         });
         let more = rows.len() as i64 > limit;
@@ -515,6 +576,26 @@ impl Store {
     }
 }
 
+/// The words of `q` that at least one case in twenty contains, from the statistics that
+/// ANALYZE keeps of the search text's words (migration 0018); none when it has kept none.
+async fn common_search_words(pool: &sqlx::PgPool, q: &str) -> Result<Vec<String>, sqlx::Error> {
+    let q = q.to_lowercase();
+    let words: Vec<&str> = words(&q).collect();
+    if words.len() < 2 {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar(
+        "SELECT word FROM pg_stats_ext_exprs s, \
+         unnest(s.most_common_elems::text::text[]) WITH ORDINALITY AS w(word, i) \
+         WHERE s.statistics_schemaname = current_schema() \
+         AND s.statistics_name = 'case_summaries_search_words' \
+         AND s.most_common_elem_freqs[w.i] >= 0.05 AND word = ANY($1)",
+    )
+    .bind(&words)
+    .fetch_all(pool)
+    .await
+}
+
 struct PeriodCounts {
     received_this_week: u64,
     received_this_month: u64,
@@ -572,5 +653,31 @@ impl Store {
             adjustments_review_due: counts.adjustments_review_due,
         };
         Ok(Dashboard::build(&input, calendar, today))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn a_search_looks_up_its_rarer_words_only_when_it_leaves_a_common_one_out() {
+        let c = common(&["resident", "flat", "2026"]);
+        assert_eq!(rare_words("resident 123456", &c), Some(vec!["123456"]));
+        // Split as the statistics split the text; `cf` is too short for a trigram.
+        assert_eq!(
+            rare_words("cf-2026-000123 smith", &c),
+            Some(vec!["000123", "smith"])
+        );
+        // Nothing common to leave out: the whole search is looked up.
+        assert_eq!(rare_words("acacia avenue", &c), None);
+        // Only words too short for a trigram besides the common one: likewise.
+        assert_eq!(rare_words("flat 12", &c), None);
+        assert_eq!(rare_words("resident", &c), None);
+        assert_eq!(rare_words("flat 12b", &[]), None);
     }
 }

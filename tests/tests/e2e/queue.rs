@@ -16,6 +16,7 @@ use casefile_tests::*;
 
 both_backends! {
     queue_filters_and_dashboard_figures_match_the_fixture => queue_scenario,
+    free_text_with_a_word_most_cases_contain => common_word_scenario,
 }
 
 struct Fixture {
@@ -246,6 +247,13 @@ async fn queue_scenario(backend: Backend) {
         f.breached,
         "most overdue first: {first}"
     );
+    assert_eq!(first["total"], 5, "a full page counts every match: {first}");
+    let (_, last) = app.get("/api/v1/complaints?limit=2&offset=4", t).await;
+    assert_eq!(last["items"].as_array().unwrap().len(), 1, "{last}");
+    assert_eq!(last["total"], 5, "{last}");
+    let (_, past) = app.get("/api/v1/complaints?limit=2&offset=9", t).await;
+    assert_eq!(past["items"].as_array().unwrap().len(), 0, "{past}");
+    assert_eq!(past["total"], 5, "{past}");
     let mut seen = Vec::new();
     let mut query = "/api/v1/complaints?limit=2".to_string();
     loop {
@@ -326,5 +334,63 @@ fn collect_buckets(value: &Value, out: &mut Vec<(u64, String)>) {
         }
         Value::Array(items) => items.iter().for_each(|v| collect_buckets(v, out)),
         _ => {}
+    }
+}
+
+/// A search for a phrase whose one word nearly every case contains. PostgreSQL's queue looks
+/// up only the rarer words in its trigram index once ANALYZE has counted the words
+/// (migration 0018), and checks the phrase row by row: the answers must be the same as a
+/// plain substring search, worked out here from the summaries.
+async fn common_word_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut summaries: Vec<String> = (0..24)
+        .map(|n| format!("Boiler {n} keeps failing"))
+        .collect();
+    summaries.push("Boiler 120 keeps failing".to_string());
+    summaries.push("Flat 12, boiler broken".to_string());
+    summaries.push("The boiler".to_string());
+    let mut cases = Vec::new();
+    for summary in &summaries {
+        let view = app
+            .log_complaint(
+                &app.admin_token,
+                merge(valid_complaint(), json!({"summary": summary})),
+            )
+            .await;
+        cases.push((str_at(&view, "id"), summary.to_lowercase()));
+    }
+    app.sql("ANALYZE").await;
+    if backend == Backend::Postgres {
+        let common = app
+            .sql_texts(
+                "SELECT word FROM pg_stats_ext_exprs s, \
+                 unnest(s.most_common_elems::text::text[]) WITH ORDINALITY AS w(word, i) \
+                 WHERE s.statistics_name = 'case_summaries_search_words' \
+                 AND s.most_common_elem_freqs[w.i] >= 0.05",
+            )
+            .await;
+        assert!(
+            common.iter().any(|w| w == "boiler"),
+            "ANALYZE counts `boiler` as common: {common:?}"
+        );
+    }
+    let t = &app.admin_token;
+    // With a rarer word of three characters or more (`120`), and without one.
+    for phrase in [
+        "boiler 120",
+        "120 boiler",
+        "Boiler 120 keeps",
+        "boiler 12",
+        "12 boiler",
+        "boiler",
+        "keeps failing",
+    ] {
+        let expected: BTreeSet<String> = cases
+            .iter()
+            .filter(|(_, summary)| summary.contains(&phrase.to_lowercase()))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let query = format!("q={}", phrase.replace(' ', "%20"));
+        assert_eq!(ids(&app, t, &query).await, expected, "{phrase}");
     }
 }
