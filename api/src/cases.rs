@@ -15,6 +15,7 @@ use casefile_projections::recorded::meta;
 use casefile_projections::{CaseView, History};
 use casefile_store::commit::Answer;
 use casefile_store::idempotency::KeyClaim;
+use casefile_store::records::view_json;
 use casefile_store::sequencer::Sequencer;
 use casefile_store::{CommitError, Store, UnitOfWork};
 use chrono::{DateTime, Datelike, Utc};
@@ -40,6 +41,10 @@ pub struct CommandContext {
     /// The automation rule a command of the service's own carries out, recorded with its
     /// events (`automation.<rule>`).
     pub rule: Option<String>,
+    /// Answer with the case without its lists (notes, correspondence, evidence, links),
+    /// which are then not read at all: asked for with `Prefer: return=minimal`, and used
+    /// wherever nobody reads the answer.
+    pub minimal: bool,
 }
 
 impl CommandContext {
@@ -68,6 +73,8 @@ pub struct CaseResponse {
     pub status: StatusCode,
     body: String,
     replayed: bool,
+    /// The body leaves the lists out, as `Prefer: return=minimal` asked.
+    minimal: bool,
     /// Whether the request's `Idempotency-Key` is answered already (by this commit, or by
     /// the one replayed).
     recorded: bool,
@@ -81,6 +88,7 @@ impl CaseResponse {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
             body,
             replayed: true,
+            minimal: false,
             recorded: true,
         }
     }
@@ -95,6 +103,12 @@ impl IntoResponse for CaseResponse {
             headers.insert(
                 crate::idempotency::RECORDED_HEADER,
                 HeaderValue::from_static("true"),
+            );
+        }
+        if self.minimal {
+            headers.insert(
+                "preference-applied",
+                HeaderValue::from_static("return=minimal"),
             );
         }
         if self.replayed {
@@ -196,6 +210,9 @@ impl Cases {
             if let Some(answer) = answer {
                 unit = unit.answering_with(201, answer);
             }
+            if ctx.minimal {
+                unit = unit.without_lists();
+            }
             let cqrs = CqrsFramework::new(&unit, Vec::new(), self.services.clone());
             let result = cqrs
                 .execute_with_metadata(id, command.clone(), ctx.metadata())
@@ -238,6 +255,7 @@ impl Cases {
                     status,
                     body: committed.body,
                     replayed: false,
+                    minimal: ctx.minimal && answer.is_none(),
                     recorded: true,
                 })
             }
@@ -249,12 +267,18 @@ impl Cases {
             None => {
                 outcome?;
                 let view = self.view(id).await?.ok_or(ApiError::NotFound)?;
-                let body = serde_json::to_string(&view).map_err(ApiError::internal)?;
+                let body = if ctx.minimal {
+                    view_json(&view, None)
+                } else {
+                    serde_json::to_string(&view)
+                }
+                .map_err(ApiError::internal)?;
                 Ok(CaseResponse {
                     view: Some(view),
                     status: StatusCode::OK,
                     body,
                     replayed: false,
+                    minimal: ctx.minimal,
                     recorded: false,
                 })
             }

@@ -201,5 +201,7 @@ fn actor_context(actor: casefile_domain::Actor) -> CommandContext {
         user_agent: None,
         idempotency: None,
         rule: None,
+        // Nobody reads the answer.
+        minimal: true,
     }
 }

@@ -40,6 +40,9 @@ pub struct NewCommit<'a> {
     /// Makes the response from the committed events instead of the case view: for a
     /// command whose answer is what it recorded (a letter), stored under the key as sent.
     pub answer: Option<Answer>,
+    /// The response carries the case's lists (notes, correspondence, evidence, links);
+    /// when false, `base` was loaded without them and the response leaves them out.
+    pub lists: bool,
 }
 
 /// The response to a commit made from the events it recorded; `None` to answer with the
@@ -52,7 +55,8 @@ pub struct Committed {
     /// The case as the commit left it, without its unbounded lists (notes, correspondence,
     /// evidence, links): `body` has them.
     pub view: CaseView,
-    /// The whole case view as JSON, lists included: the response, serialised once.
+    /// The case view as JSON, lists included unless the commit was asked to leave them
+    /// out: the response, serialised once.
     pub body: String,
     pub events: Vec<RecordedEvent>,
 }
@@ -299,7 +303,7 @@ impl NewCommit<'_> {
                     .map(|(l, b)| (l.as_str(), b.as_str())),
             )
             .collect();
-        let body = view_json(&view, &entries)?;
+        let body = view_json(&view, self.lists.then_some(&entries[..]))?;
         let (deadline_steps, deadline_dues) = open_steps
             .into_iter()
             .map(|s| (s.step, s.due.to_string()))

@@ -35,10 +35,23 @@ impl Store {
     /// The case's stored fold, or one folded from its events when none is usable; `None`
     /// when no complaint was logged under the id. Reads only.
     pub async fn load_case(&self, id: &str) -> Result<Option<LoadedCase>, LoadError> {
+        self.load_case_with(id, true).await
+    }
+
+    /// As [`Store::load_case`]; without the stored list entries unless `lists`, so that a
+    /// command whose answer leaves them out costs the same on a case of a thousand entries
+    /// as on one of none.
+    pub async fn load_case_with(
+        &self,
+        id: &str,
+        lists: bool,
+    ) -> Result<Option<LoadedCase>, LoadError> {
         // The fold and its list entries in one statement: one round trip, one snapshot.
-        let sql = match self {
-            Store::Postgres(_) => LOAD_POSTGRES,
-            Store::Sqlite(_) => LOAD_SQLITE,
+        let sql = match (self, lists) {
+            (Store::Postgres(_), true) => LOAD_POSTGRES,
+            (Store::Postgres(_), false) => LOAD_POSTGRES_FOLD,
+            (Store::Sqlite(_), true) => LOAD_SQLITE,
+            (Store::Sqlite(_), false) => LOAD_SQLITE_FOLD,
         };
         let stored = on_pool!(self, |pool| {
             let row = sqlx::query(sql).bind(id).fetch_optional(pool).await?;
@@ -104,6 +117,11 @@ const LOAD_SQLITE: &str = "SELECT last_hash, body, \
      (SELECT group_concat(list || char(31) || body, char(30) ORDER BY sequence) \
       FROM case_items WHERE case_id = ?1) AS items \
      FROM case_records WHERE id = ?1";
+
+const LOAD_POSTGRES_FOLD: &str =
+    "SELECT last_hash, body, NULL::text AS items FROM case_records WHERE id = $1";
+const LOAD_SQLITE_FOLD: &str =
+    "SELECT last_hash, body, NULL AS items FROM case_records WHERE id = ?1";
 
 /// List entries joined by the statement above, split into `(list, body)` rows.
 fn split_items(id: &str, joined: Option<String>) -> Result<Vec<(String, String)>, LoadError> {
@@ -184,13 +202,15 @@ pub const LISTS: [&str; 4] = ["notes", "correspondence", "evidence", "links"];
 
 /// The case view as JSON with its list entries put in as stored, without decoding and
 /// encoding each again: what makes a command's answer on a case with a thousand notes cost
-/// little more than on one with none. `view`'s own lists are ignored.
-pub fn view_json(view: &CaseView, entries: &[(&str, &str)]) -> serde_json::Result<String> {
+/// little more than on one with none. `view`'s own lists are ignored; with `entries` `None`
+/// the lists are left out (the answer to `Prefer: return=minimal`).
+pub fn view_json(view: &CaseView, entries: Option<&[(&str, &str)]>) -> serde_json::Result<String> {
     let serde_json::Value::Object(mut fields) = serde_json::to_value(view)? else {
         return Err(serde::ser::Error::custom("a case view is a JSON object"));
     };
     let mut json = String::with_capacity(
         4096 + entries
+            .unwrap_or_default()
             .iter()
             .map(|(_, body)| body.len() + 1)
             .sum::<usize>(),
@@ -205,11 +225,15 @@ pub fn view_json(view: &CaseView, entries: &[(&str, &str)]) -> serde_json::Resul
         json.push_str(&serde_json::to_string(value)?);
         json.push(',');
     }
-    for list in LISTS {
+    for list in entries.map_or(&[][..], |_| &LISTS[..]) {
         json.push_str(&serde_json::to_string(list)?);
         json.push_str(":[");
         let mut first = true;
-        for (_, body) in entries.iter().filter(|(l, _)| *l == list) {
+        for (_, body) in entries
+            .unwrap_or_default()
+            .iter()
+            .filter(|(l, _)| l == list)
+        {
             if !first {
                 json.push(',');
             }

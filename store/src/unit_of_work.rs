@@ -22,6 +22,7 @@ pub struct UnitOfWork<'a> {
     idempotency: Option<KeyClaim>,
     status: u16,
     answer: Option<Answer>,
+    lists: bool,
     outcome: Mutex<Option<Result<Committed, CommitError>>>,
 }
 
@@ -47,6 +48,7 @@ impl<'a> UnitOfWork<'a> {
             idempotency: None,
             status: 200,
             answer: None,
+            lists: true,
             outcome: Mutex::new(None),
         }
     }
@@ -68,6 +70,12 @@ impl<'a> UnitOfWork<'a> {
     /// Record the response under an `Idempotency-Key` in the same transaction.
     pub fn answering(mut self, claim: Option<KeyClaim>) -> Self {
         self.idempotency = claim;
+        self
+    }
+
+    /// Answer without the case's lists, and so never read them (`Prefer: return=minimal`).
+    pub fn without_lists(mut self) -> Self {
+        self.lists = false;
         self
     }
 
@@ -117,7 +125,7 @@ impl EventStore<Complaint> for &UnitOfWork<'_> {
             None
         } else {
             self.store
-                .load_case(aggregate_id)
+                .load_case_with(aggregate_id, self.lists)
                 .await
                 .map_err(store_error)?
         };
@@ -153,6 +161,7 @@ impl EventStore<Complaint> for &UnitOfWork<'_> {
                 idempotency: self.idempotency.clone(),
                 status: self.status,
                 answer: self.answer,
+                lists: self.lists,
             })
             .await;
         let envelopes = match &result {

@@ -168,6 +168,8 @@ async fn fill(store: &Store, templates: Vec<Template>, cases: usize, writers: us
                         idempotency: None,
                         status: 201,
                         answer: None,
+                        // The answer is not read.
+                        lists: false,
                     })
                     .await
                     .unwrap();
@@ -279,6 +281,7 @@ async fn bundle_export(
             idempotency: None,
             status: 201,
             answer: None,
+            lists: false,
         })
         .await
         .unwrap();

@@ -315,6 +315,8 @@ struct Figures {
     stage1: Load,
     short: Load,
     long: Load,
+    short_minimal: Load,
+    long_minimal: Load,
     rss_mib: f64,
 }
 
@@ -469,22 +471,32 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         }
         sized.push(id);
     }
+    // Each answered in full (the case with its lists: the 1,000-event case's 999 links),
+    // then with `Prefer: return=minimal` (the case without its lists).
     let mut sized_loads = Vec::new();
-    for id in &sized {
-        let (client, base, token, id) = (client.clone(), base.clone(), token.clone(), id.clone());
-        let themes = ["Repairs", "Damp", "Noise", "Staff"];
-        sized_loads.push(
-            load(1, seconds, move |_, n| {
-                Some(
-                    client
+    for minimal in [false, true] {
+        for id in &sized {
+            let (client, base, token, id) =
+                (client.clone(), base.clone(), token.clone(), id.clone());
+            let themes = ["Repairs", "Damp", "Noise", "Staff"];
+            sized_loads.push(
+                load(1, seconds, move |_, n| {
+                    let request = client
                         .post(format!("{base}/api/v1/complaints/{id}/categorise"))
                         .bearer_auth(&token)
-                        .json(&json!({"theme": themes[n % themes.len()]})),
-                )
-            })
-            .await,
-        );
+                        .json(&json!({"theme": themes[n % themes.len()]}));
+                    Some(if minimal {
+                        request.header("prefer", "return=minimal")
+                    } else {
+                        request
+                    })
+                })
+                .await,
+            );
+        }
     }
+    let long_minimal = sized_loads.pop().unwrap();
+    let short_minimal = sized_loads.pop().unwrap();
     let long = sized_loads.pop().unwrap();
     let short = sized_loads.pop().unwrap();
     // The process's own peak, read before it stops.
@@ -504,6 +516,8 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         stage1,
         short,
         long,
+        short_minimal,
+        long_minimal,
         rss_mib,
     }
 }
@@ -531,6 +545,8 @@ async fn main() {
             ("Stage 1 response", &f.stage1),
             ("categorise, 10-event case", &f.short),
             ("categorise, 1,000-event case", &f.long),
+            ("categorise, 10-event case, minimal", &f.short_minimal),
+            ("categorise, 1,000-event case, minimal", &f.long_minimal),
         ] {
             println!(
                 "| {} | {name} | {:.0} | {:.2} | {:.2} | {:.1} | {:.1} |",
@@ -559,13 +575,20 @@ async fn main() {
         );
     }
     println!();
+    let ratio = |long: &Load, short: &Load| {
+        (
+            long.percentile(0.5) as f64 / short.percentile(0.5).max(1) as f64,
+            short.per_second() / long.per_second().max(1e-9),
+        )
+    };
     for f in &all {
+        let (full_p50, full_rate) = ratio(&f.long, &f.short);
+        let (minimal_p50, minimal_rate) = ratio(&f.long_minimal, &f.short_minimal);
         println!(
-            "{}: 1,000-event case ÷ 10-event case, p50: {:.2}, throughput: {:.2}; service peak resident memory {:.0} MiB",
-            f.backend,
-            f.long.percentile(0.5) as f64 / f.short.percentile(0.5).max(1) as f64,
-            f.short.per_second() / f.long.per_second().max(1e-9),
-            f.rss_mib
+            "{}: 1,000-event case ÷ 10-event case, p50: {full_p50:.2} (answered in full), \
+             {minimal_p50:.2} (return=minimal); throughput: {full_rate:.2}, {minimal_rate:.2}; \
+             service peak resident memory {:.0} MiB",
+            f.backend, f.rss_mib
         );
     }
 }

@@ -67,7 +67,26 @@ pub(crate) fn context(
         user_agent: header("user-agent"),
         idempotency: claim.map(|Extension(claim)| claim),
         rule: None,
+        minimal: prefers_minimal(headers),
     }
+}
+
+/// Whether the request's `Prefer` header (RFC 7240) asks for `return=minimal`.
+fn prefers_minimal(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|preference| {
+            let token = preference.split(';').next()?;
+            let (name, value) = token.split_once('=')?;
+            Some((
+                name.trim().to_ascii_lowercase(),
+                value.trim().trim_matches('"').to_string(),
+            ))
+        })
+        .any(|(name, value)| name == "return" && value.eq_ignore_ascii_case("minimal"))
 }
 
 /// Log a new complaint.

@@ -21,7 +21,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Role;
-use crate::cases::CaseResponse;
+use crate::cases::{CaseResponse, CommandContext};
 use crate::error::ApiError;
 use crate::routes::complaints::{
     case_id, context, CASEWORKERS, CLOSERS, LOGGERS, MANAGERS, READERS, REFERRERS, STAGE1, STAGE2,
@@ -980,7 +980,11 @@ pub async fn act(
     let mut errors = FieldErrors::default();
     let problem = match build_action(&state, spec, &form, &mut errors).await? {
         Some(action) => {
-            let ctx = context(&staff.principal, role, &headers, None);
+            // The page is drawn afresh after the redirect, so the answer's lists go unread.
+            let ctx = CommandContext {
+                minimal: true,
+                ..context(&staff.principal, role, &headers, None)
+            };
             match state.cases.execute(&id, spec.metric, action, &ctx).await {
                 Ok(_) => {
                     let to = format!("/cases/{id}?done={}", spec.path);
@@ -1180,7 +1184,11 @@ pub async fn log(
     };
     let mut problem = None;
     if let Some(complaint) = complaint {
-        let ctx = context(&staff.principal, role, &headers, None);
+        // The page is drawn afresh after the redirect, so the answer's lists go unread.
+        let ctx = CommandContext {
+            minimal: true,
+            ..context(&staff.principal, role, &headers, None)
+        };
         match state.cases.log(complaint, &ctx).await {
             Ok(CaseResponse { view, .. }) => {
                 // A logged case always has a view; the queue is the fallback.

@@ -10,6 +10,7 @@ use casefile_domain::command::AttachEvidence;
 use casefile_domain::Action;
 use sha2::{Digest, Sha256};
 
+use crate::cases::CommandContext;
 use crate::error::ApiError;
 use crate::routes::complaints::{case_id, context, CASEWORKERS, READERS};
 use crate::routes::evidence::{allowed_media_type, evidence_file};
@@ -179,7 +180,11 @@ pub async fn upload(
                 occurred_at: None,
                 stored: true,
             };
-            let ctx = context(&staff.principal, role, &headers, None);
+            // The page is drawn afresh after the redirect, so the answer's lists go unread.
+            let ctx = CommandContext {
+                minimal: true,
+                ..context(&staff.principal, role, &headers, None)
+            };
             match state
                 .cases
                 .execute(&id, "evidence", Action::AttachEvidence(command), &ctx)

@@ -12,6 +12,7 @@ both_backends! {
     refusal_then_referral => refusal_route,
     references_are_unique => references,
     me_and_users => me_and_users_scenario,
+    minimal_answers => minimal_answers_scenario,
 }
 
 /// Checks one step of a life: the view's status, stage, deadline keys and version.
@@ -710,4 +711,75 @@ async fn me_and_users_scenario(backend: Backend) {
     assert_error_shape(&body);
     let (_, after) = app.get("/api/v1/users", &app.admin_token).await;
     assert!(!after.to_string().contains("Nobody"), "{after}");
+}
+
+/// `Prefer: return=minimal` leaves the four lists out of a command's answer and nothing
+/// else; the case keeps them, and an answer without the preference has them all.
+async fn minimal_answers_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.new_case().await;
+    let lists = ["notes", "correspondence", "evidence", "links"];
+    let full = app
+        .act_ok(
+            &app.admin_token,
+            &id,
+            "notes",
+            json!({"text": "First call"}),
+        )
+        .await;
+    let path = format!("/api/v1/complaints/{id}/notes");
+    for prefer in ["return=minimal", "respond-async, RETURN = \"minimal\"; x=1"] {
+        let answer = app
+            .post_with_headers(
+                &path,
+                &app.admin_token,
+                json!({"text": "Second call"}),
+                &[("prefer", prefer)],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        assert_eq!(answer.header("preference-applied"), Some("return=minimal"));
+        let minimal = answer.json.as_object().unwrap();
+        for list in lists {
+            assert!(
+                !minimal.contains_key(list),
+                "{list} left out: {}",
+                answer.text
+            );
+        }
+        for (key, value) in full.as_object().unwrap() {
+            if !lists.contains(&key.as_str()) && !["version", "updated_at"].contains(&key.as_str())
+            {
+                assert_eq!(minimal.get(key), Some(value), "{key} as in a full answer");
+            }
+        }
+    }
+    let case = app.case(&id).await;
+    let notes: Vec<&str> = case["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(notes, ["First call", "Second call", "Second call"]);
+    // Without the preference, the answer has every list again.
+    let answer = app
+        .post_with_headers(
+            &path,
+            &app.admin_token,
+            json!({"text": "Third"}),
+            &[("prefer", "return=representation")],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.header("preference-applied"), None);
+    assert_eq!(
+        answer.json["notes"].as_array().unwrap().len(),
+        4,
+        "{}",
+        answer.text
+    );
+    for list in lists {
+        assert!(answer.json[list].is_array(), "{list}: {}", answer.text);
+    }
 }
