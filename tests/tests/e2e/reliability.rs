@@ -391,8 +391,15 @@ async fn sqlite_out_of_room() {
             .map(|m| m.len())
             .unwrap_or(0)
     };
-    // Room for a little more than the files hold now.
-    let limit = size("").max(size("-wal")) + 256 * 1024;
+    // Room for a little more than the database holds now: its files, and the size the
+    // database file grows to when the log is checkpointed into it (every page, not only
+    // those the log holds).
+    let mut checkpointed = 1;
+    for pragma in ["page_count", "page_size"] {
+        let query = format!("SELECT CAST({pragma} AS TEXT) FROM pragma_{pragma}()");
+        checkpointed *= app.sql_texts(&query).await[0].parse::<u64>().unwrap();
+    }
+    let limit = size("").max(size("-wal")).max(checkpointed) + 256 * 1024;
     let process = Process::start_with(SERVER, &url, &app.admin_token, &[], Some(limit)).await;
     let big = merge(
         valid_complaint(),
