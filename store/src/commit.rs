@@ -22,7 +22,7 @@ use crate::records::{entry_row, view_json, LoadedCase};
 use crate::{to_i64, Store};
 
 /// What a command wants written.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NewCommit<'a> {
     pub id: &'a str,
     /// The case as the command found it; `None` for a new case.
@@ -75,6 +75,14 @@ pub enum CommitError {
     Encode(#[from] serde_json::Error),
     #[error(transparent)]
     Database(sqlx::Error),
+}
+
+impl CommitError {
+    /// A guessed reference serial was refused (see `SQLITE_GUESS_SERIAL`).
+    fn is_wrong_guess(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::Database(db))
+            if db.message().contains("reference_counters.last"))
+    }
 }
 
 impl From<sqlx::Error> for CommitError {
@@ -370,58 +378,133 @@ impl Store {
                 Ok(prepared.committed)
             }
             Store::Sqlite(pools) => {
-                commit_sqlite(&pools.write, commit, items_before, &id, claim, status).await
+                commit_sqlite(pools, commit, items_before, &id, claim, status).await
             }
         }
     }
 }
 
 /// SQLite's commit on the one writer connection: `BEGIN IMMEDIATE`, the writes and `COMMIT`
-/// in as few hand-overs to the connection's worker thread as the reference serial allows
-/// (one, or two for a log), since the writer is held across every hand-over. Everything but
-/// a log's serial is worked out before the writer is taken.
+/// in one hand-over to the connection's worker thread where it can, since the writer is
+/// held across every hand-over. Everything but a log's serial is worked out before the
+/// writer is taken.
+///
+/// A log's serial must be known before its event is hashed. Taken from the store, it costs
+/// a hand-over of its own; so the pools remember the last serial this process took, and a
+/// log guesses the next one and checks the guess in its script (`SQLITE_GUESS_SERIAL`). Only
+/// a write from elsewhere (another process on the same file) makes the guess wrong: the
+/// script then fails before writing anything, and the log takes its serial from the store.
 async fn commit_sqlite(
-    writer: &sqlx::SqlitePool,
+    pools: &crate::SqlitePools,
     commit: NewCommit<'_>,
     items_before: Vec<(String, String)>,
     id: &str,
     claim: Option<KeyClaim>,
     status: u16,
 ) -> Result<Committed, CommitError> {
-    let (mut conn, script, prepared) = match commit.reference_year {
-        None => {
-            let prepared = commit.prepare(items_before, None)?;
-            (writer.acquire().await?, SQLITE_BEGIN_COMMIT, prepared)
-        }
-        Some(year) => {
-            let mut conn = writer.acquire().await?;
-            let serial = sqlx::query_scalar::<_, i64>(
-                "BEGIN IMMEDIATE; \
-                 INSERT INTO reference_counters (year, last) VALUES ($1, 1) \
-                 ON CONFLICT (year) DO UPDATE SET last = reference_counters.last + 1 \
-                 RETURNING last",
-            )
-            .bind(i64::from(year))
-            .fetch_one(&mut *conn)
-            .await;
-            // A log's transaction is open from here on: its serial was taken inside it.
-            match serial
-                .map_err(CommitError::from)
-                .and_then(|serial| commit.prepare(items_before, Some(serial)))
-            {
-                Ok(prepared) => (conn, SQLITE_COMMIT, prepared),
-                Err(err) => {
-                    rollback(&mut conn).await;
-                    return Err(err);
-                }
+    if let Some(year) = commit.reference_year {
+        return log_sqlite(pools, year, commit, id, claim, status).await;
+    }
+    let prepared = commit.prepare(items_before, None)?;
+    let mut conn = pools.write.acquire().await?;
+    let script = SQLITE_BEGIN_COMMIT;
+    write_or_roll_back(
+        &mut conn,
+        script,
+        id,
+        &prepared,
+        claim.as_ref(),
+        status,
+        None,
+    )
+    .await?;
+    Ok(prepared.committed)
+}
+
+/// A log's commit on SQLite: with the guessed serial, else with one taken from the store.
+async fn log_sqlite(
+    pools: &crate::SqlitePools,
+    year: i32,
+    commit: NewCommit<'_>,
+    id: &str,
+    claim: Option<KeyClaim>,
+    status: u16,
+) -> Result<Committed, CommitError> {
+    let claim = claim.as_ref();
+    let mut conn = pools.write.acquire().await?;
+    // The remembered serial changes only while the writer is held, as it is here.
+    let remembered = pools.last_serial.lock().ok().and_then(|last| *last);
+    if let Some((_, last)) = remembered.filter(|(y, _)| *y == year) {
+        let guess = Guess {
+            year,
+            serial: last + 1,
+        };
+        let serial = guess.serial;
+        let prepared = commit.clone().prepare(Vec::new(), Some(serial))?;
+        let script = SQLITE_GUESS_SERIAL;
+        match write_or_roll_back(&mut conn, script, id, &prepared, claim, status, Some(guess)).await
+        {
+            Ok(()) => {
+                remember_serial(pools, year, serial);
+                return Ok(prepared.committed);
             }
+            Err(err) if err.is_wrong_guess() => {}
+            Err(err) => return Err(err),
+        }
+    }
+    let serial = sqlx::query_scalar::<_, i64>(
+        "BEGIN IMMEDIATE; \
+         INSERT INTO reference_counters (year, last) VALUES ($1, 1) \
+         ON CONFLICT (year) DO UPDATE SET last = reference_counters.last + 1 \
+         RETURNING last",
+    )
+    .bind(i64::from(year))
+    .fetch_one(&mut *conn)
+    .await;
+    // The transaction is open from here on: the serial was taken inside it.
+    let prepared = match serial
+        .map_err(CommitError::from)
+        .and_then(|serial| Ok((serial, commit.prepare(Vec::new(), Some(serial))?)))
+    {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            rollback(&mut conn).await;
+            return Err(err);
         }
     };
-    if let Err(err) = write_sqlite(&mut conn, script, id, &prepared, claim.as_ref(), status).await {
-        rollback(&mut conn).await;
-        return Err(err);
-    }
+    let (serial, prepared) = prepared;
+    write_or_roll_back(&mut conn, SQLITE_COMMIT, id, &prepared, claim, status, None).await?;
+    remember_serial(pools, year, serial);
     Ok(prepared.committed)
+}
+
+/// [`write_sqlite`], with the transaction rolled back if it fails.
+async fn write_or_roll_back(
+    conn: &mut sqlx::SqliteConnection,
+    script: &'static str,
+    id: &str,
+    prepared: &Prepared,
+    claim: Option<&KeyClaim>,
+    status: u16,
+    guess: Option<Guess>,
+) -> Result<(), CommitError> {
+    let written = write_sqlite(conn, script, id, prepared, claim, status, guess).await;
+    if written.is_err() {
+        rollback(conn).await;
+    }
+    written
+}
+
+/// A log's guessed reference serial, checked in its script.
+struct Guess {
+    year: i32,
+    serial: i64,
+}
+
+fn remember_serial(pools: &crate::SqlitePools, year: i32, serial: i64) {
+    if let Ok(mut last) = pools.last_serial.lock() {
+        *last = Some((year, serial));
+    }
 }
 
 /// Ends a failed commit's transaction: a script stops at its first error with its
@@ -625,6 +708,16 @@ SELECT $28, $29, $30, $31, $32, $33 WHERE $28 IS NOT NULL;"
 }
 /// The writes of a commit whose transaction is open already (a log's: its serial came first).
 const SQLITE_COMMIT: &str = concat!(sqlite_writes!(), "\nCOMMIT");
+/// A log's writes with a guessed serial: the counter moves to the guess only from the serial
+/// before it; otherwise (or with no counter for the year) `last` would be NULL, which its
+/// NOT NULL refuses, and the script stops before anything else is written.
+const SQLITE_GUESS_SERIAL: &str = concat!(
+    "BEGIN IMMEDIATE;\n",
+    "INSERT INTO reference_counters (year, last) VALUES ($35, NULL)\n",
+    "ON CONFLICT (year) DO UPDATE SET last = CASE WHEN last = $34 - 1 THEN $34 END;\n",
+    sqlite_writes!(),
+    "\nCOMMIT"
+);
 /// The writes of a commit, in a transaction of their own.
 const SQLITE_BEGIN_COMMIT: &str = concat!("BEGIN IMMEDIATE;\n", sqlite_writes!(), "\nCOMMIT");
 
@@ -635,6 +728,7 @@ async fn write_sqlite(
     p: &Prepared,
     claim: Option<&KeyClaim>,
     status: u16,
+    guess: Option<Guess>,
 ) -> Result<(), CommitError> {
     use serde_json::json;
     let recorded_at = p
@@ -669,7 +763,7 @@ async fn write_sqlite(
         .map(|(step, due)| json!([step, due]))
         .collect();
     let s = &p.summary;
-    sqlx::query(script)
+    let query = sqlx::query(script)
         .bind(id)
         .bind(&p.metadata)
         .bind(&recorded_at)
@@ -702,9 +796,12 @@ async fn write_sqlite(
         .bind(claim.map(|c| c.request_hash.as_str()))
         .bind(i64::from(status))
         .bind(&p.committed.body)
-        .bind(p.recorded_at.to_rfc3339())
-        .execute(&mut *conn)
-        .await?;
+        .bind(p.recorded_at.to_rfc3339());
+    let query = match guess {
+        Some(guess) => query.bind(guess.serial).bind(i64::from(guess.year)),
+        None => query,
+    };
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -112,6 +112,9 @@ pub enum StoreError {
 pub struct SqlitePools {
     pub read: SqlitePool,
     pub write: SqlitePool,
+    /// The year and serial of the last reference this process took, for the next log to
+    /// guess from (see `commit`).
+    last_serial: std::sync::Arc<std::sync::Mutex<Option<(i32, i64)>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -241,7 +244,11 @@ impl Store {
                 .connect_with(options)
                 .await
                 .map_err(StoreError::Connect)?;
-            Self::Sqlite(SqlitePools { read, write })
+            Self::Sqlite(SqlitePools {
+                read,
+                write,
+                last_serial: Default::default(),
+            })
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };

@@ -648,6 +648,25 @@ async fn references(backend: Backend) {
     assert_eq!(unique.len(), refs.len(), "references repeat: {refs:?}");
     assert_eq!(ids.len(), 8, "ids repeat");
     assert_eq!(app.case_total().await, 8);
+    let serial = |r: &String| r[8..].parse::<u64>().unwrap();
+    let mut serials: Vec<u64> = refs.iter().map(serial).collect();
+    serials.sort_unstable();
+    assert_eq!(serials, (1..=8).collect::<Vec<_>>(), "no gaps: {refs:?}");
+    if backend == Backend::Sqlite {
+        // Another process on the same file takes five serials: the next log's guess from
+        // the last serial this one took is wrong, and it takes the right one instead.
+        app.sql("UPDATE reference_counters SET last = last + 5")
+            .await;
+        for expected in [14, 15] {
+            let view = app.log_complaint(&advisor, valid_complaint()).await;
+            assert_eq!(serial(&str_at(&view, "reference")), expected, "{view}");
+        }
+        assert_eq!(
+            app.case_total().await,
+            10,
+            "the refused guess wrote nothing"
+        );
+    }
 }
 
 async fn me_and_users_scenario(backend: Backend) {
