@@ -445,10 +445,15 @@ async fn log_sqlite(
         match write_or_roll_back(&mut conn, script, id, &prepared, claim, status, Some(guess)).await
         {
             Ok(()) => {
+                metrics::counter!("casefile_sqlite_serial_guesses_total", "outcome" => "right")
+                    .increment(1);
                 remember_serial(pools, year, serial);
                 return Ok(prepared.committed);
             }
-            Err(err) if err.is_wrong_guess() => {}
+            Err(err) if err.is_wrong_guess() => {
+                metrics::counter!("casefile_sqlite_serial_guesses_total", "outcome" => "wrong")
+                    .increment(1);
+            }
             Err(err) => return Err(err),
         }
     }
@@ -713,8 +718,9 @@ const SQLITE_COMMIT: &str = concat!(sqlite_writes!(), "\nCOMMIT");
 /// NOT NULL refuses, and the script stops before anything else is written.
 const SQLITE_GUESS_SERIAL: &str = concat!(
     "BEGIN IMMEDIATE;\n",
-    "INSERT INTO reference_counters (year, last) VALUES ($35, NULL)\n",
-    "ON CONFLICT (year) DO UPDATE SET last = CASE WHEN last = $34 - 1 THEN $34 END;\n",
+    "INSERT INTO reference_counters (year, last) SELECT $35, NULL\n",
+    "WHERE NOT EXISTS (SELECT 1 FROM reference_counters WHERE year = $35);\n",
+    "UPDATE reference_counters SET last = CASE WHEN last = $34 - 1 THEN $34 END WHERE year = $35;\n",
     sqlite_writes!(),
     "\nCOMMIT"
 );
