@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use crate::{on_pool, on_writer, to_i64, Store};
+use crate::{on_blob_reader, on_pool, on_writer, to_i64, Store};
 
 /// One stored file's content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,7 @@ impl Store {
     /// The content stored under `sha256`, if any.
     pub async fn evidence_blob(&self, sha256: &str) -> Result<Option<EvidenceBlob>, sqlx::Error> {
         let sql = "SELECT sha256, media_type, content FROM evidence_blobs WHERE sha256 = $1";
-        let row = on_pool!(self, |pool| {
+        let row = on_blob_reader!(self, |pool| {
             match sqlx::query(sql).bind(sha256).fetch_optional(pool).await? {
                 Some(row) => Some(EvidenceBlob {
                     sha256: row.try_get("sha256")?,
@@ -88,7 +88,7 @@ impl Store {
         };
         let start = to_i64(offset.saturating_add(1));
         let len = to_i64(len);
-        let chunk = on_pool!(self, |pool| sqlx::query_scalar::<_, Vec<u8>>(sql)
+        let chunk = on_blob_reader!(self, |pool| sqlx::query_scalar::<_, Vec<u8>>(sql)
             .bind(sha256)
             .bind(start)
             .bind(len)
