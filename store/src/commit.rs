@@ -675,6 +675,11 @@ async fn write_postgres(
 /// in one hand-over instead of a statement each (every hand-over waits for the async side
 /// to be scheduled, and the writer is held meanwhile). Parameters are numbered, so each
 /// statement takes its own from one list; lists of rows come as JSON arrays.
+///
+/// The queue row is first updated in its two unindexed columns alone, when no other column
+/// changes (a note): SQLite rewrites an index entry whenever one of its columns is in an
+/// `UPDATE`'s `SET`, whatever the value, and the row has fourteen indexes. Otherwise the
+/// upsert that follows writes it whole (it skips a row already at this version).
 macro_rules! sqlite_writes {
     () => {
         "\
@@ -690,6 +695,11 @@ ON CONFLICT (id) DO UPDATE SET version = excluded.version, last_hash = excluded.
 INSERT INTO case_items (case_id, sequence, list, body)
 SELECT $1, i.value ->> 0, i.value ->> 1, i.value ->> 2 FROM json_each($8) AS i WHERE true
 ON CONFLICT DO NOTHING;
+UPDATE case_summaries SET version = $5, body = $24
+WHERE id = $1 AND version < $5 AND reference IS $9 AND status IS $13 AND stage IS $14
+  AND owner_id IS $15 AND theme IS $16 AND root_cause IS $17 AND resident_id IS $18
+  AND ended_on IS $20 AND next_due IS $21 AND due_key IS $22 AND search IS $23
+  AND action_due IS $25;
 INSERT INTO case_summaries (id, reference, version, procedure, division, channel, status,
     stage, owner_id, theme, root_cause, resident_id, received_on, ended_on, next_due,
     due_key, search, body, action_due)
