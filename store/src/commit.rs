@@ -678,8 +678,10 @@ async fn write_postgres(
 ///
 /// The queue row is first updated in its two unindexed columns alone, when no other column
 /// changes (a note): SQLite rewrites an index entry whenever one of its columns is in an
-/// `UPDATE`'s `SET`, whatever the value, and the row has fourteen indexes. Otherwise the
-/// upsert that follows writes it whole (it skips a row already at this version).
+/// `UPDATE`'s `SET`, whatever the value, and the row has fourteen indexes. Next, when only
+/// the due date moves besides (an acknowledgement, a response), with it: five of the
+/// indexes hold it. Otherwise the upsert that follows writes the row whole. Each statement
+/// skips a row already at this version.
 macro_rules! sqlite_writes {
     () => {
         "\
@@ -700,6 +702,10 @@ WHERE id = $1 AND version < $5 AND reference IS $9 AND status IS $13 AND stage I
   AND owner_id IS $15 AND theme IS $16 AND root_cause IS $17 AND resident_id IS $18
   AND ended_on IS $20 AND next_due IS $21 AND due_key IS $22 AND search IS $23
   AND action_due IS $25;
+UPDATE case_summaries SET version = $5, body = $24, next_due = $21, due_key = $22
+WHERE id = $1 AND version < $5 AND reference IS $9 AND status IS $13 AND stage IS $14
+  AND owner_id IS $15 AND theme IS $16 AND root_cause IS $17 AND resident_id IS $18
+  AND ended_on IS $20 AND search IS $23 AND action_due IS $25;
 INSERT INTO case_summaries (id, reference, version, procedure, division, channel, status,
     stage, owner_id, theme, root_cause, resident_id, received_on, ended_on, next_due,
     due_key, search, body, action_due)
