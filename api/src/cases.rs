@@ -42,8 +42,8 @@ pub struct CommandContext {
     /// events (`automation.<rule>`).
     pub rule: Option<String>,
     /// Answer with the case without its lists (notes, correspondence, evidence, links),
-    /// which are then not read at all: asked for with `Prefer: return=minimal`, and used
-    /// wherever nobody reads the answer.
+    /// which a command that records something then does not read: asked for with
+    /// `Prefer: return=minimal`, and used wherever nobody reads the answer.
     pub minimal: bool,
 }
 

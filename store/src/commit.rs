@@ -386,8 +386,8 @@ impl Store {
 
 /// SQLite's commit on the one writer connection: `BEGIN IMMEDIATE`, the writes and `COMMIT`
 /// in one hand-over to the connection's worker thread where it can, since the writer is
-/// held across every hand-over. Everything but a log's serial is worked out before the
-/// writer is taken.
+/// held across every hand-over. A command on a case is worked out before the writer is
+/// taken; a log, whose serial goes into its hashed event, is worked out while it is held.
 ///
 /// A log's serial must be known before its event is hashed. Taken from the store, it costs
 /// a hand-over of its own; so the pools remember the last serial this process took, and a

@@ -86,6 +86,8 @@ macro_rules! on_writer {
 /// SQLite reads a whole blob to return any part of it, so each 1 MiB chunk of a 10 MB file
 /// costs a 10 MB allocation; spread over every reader connection's thread, each thread's
 /// allocator arena kept one, and a bundle export raised the service's memory by 121 MiB.
+/// The price: evidence reads (downloads, exports, checks) take turns on that connection, each
+/// waiting up to the pool's acquire timeout.
 #[macro_export]
 macro_rules! on_blob_reader {
     ($store:expr, |$pool:ident| $body:expr) => {

@@ -680,4 +680,26 @@ mod tests {
         assert_eq!(rare_words("resident", &c), None);
         assert_eq!(rare_words("flat 12b", &[]), None);
     }
+
+    #[test]
+    fn postgresql_looks_up_the_rarer_words_and_checks_the_phrase_row_by_row() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap_or_default();
+        let window = SlaWindow::new(&Calendar::builtin(), today);
+        let filter = QueueFilter {
+            q: Some(" Boiler 120 ".to_string()),
+            ..QueueFilter::default()
+        };
+        let boiler = common(&["boiler"]);
+        let index = TextIndex::TrigramColumn {
+            common_words: &boiler,
+        };
+        let c = conditions(&filter, &window, &index);
+        assert_eq!(c.sql, ["search LIKE $1", "strpos(search, $2) > 0"]);
+        assert_eq!(c.binds, ["%120%", "boiler 120"]);
+        // Without statistics, the whole phrase, escaped, as before.
+        let index = TextIndex::TrigramColumn { common_words: &[] };
+        let c = conditions(&filter, &window, &index);
+        assert_eq!(c.sql, ["search LIKE $1 ESCAPE '\\'"]);
+        assert_eq!(c.binds, ["%boiler 120%"]);
+    }
 }

@@ -365,7 +365,8 @@ async fn common_word_scenario(backend: Backend) {
             .sql_texts(
                 "SELECT word FROM pg_stats_ext_exprs s, \
                  unnest(s.most_common_elems::text::text[]) WITH ORDINALITY AS w(word, i) \
-                 WHERE s.statistics_name = 'case_summaries_search_words' \
+                 WHERE s.statistics_schemaname = current_schema() \
+                 AND s.statistics_name = 'case_summaries_search_words' \
                  AND s.most_common_elem_freqs[w.i] >= 0.05",
             )
             .await;
