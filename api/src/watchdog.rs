@@ -7,17 +7,14 @@
 pub mod automation;
 pub mod delivery;
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use casefile_domain::command::RaiseSlaAlert;
-use casefile_domain::{
-    uk_date, watchdog_actor, Action, AlertState, ComplaintEvent, DeadlineStep, Division,
-};
+use casefile_domain::{uk_date, watchdog_actor, Action, AlertState, DeadlineStep, Division};
 use casefile_store::Store;
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, Utc};
 use tokio::sync::Notify;
 
 use crate::auth::{Principal, Role};
@@ -48,9 +45,6 @@ pub struct Watchdog {
     /// The procedures' automation rules, run in each scan.
     pub automation: automation::Automation,
 }
-
-/// The alert identity never raised twice.
-type AlertKey = (String, DeadlineStep, AlertState, NaiveDate);
 
 impl Watchdog {
     /// Scans until `shutdown` completes, and delivers notifications alongside.
@@ -105,7 +99,6 @@ impl Watchdog {
         let horizon = today
             .checked_add_days(Days::new(u64::from(self.config.due_soon_days) * 7 / 5 + 14))
             .unwrap_or(today);
-        let raised = self.raised().await?;
         let ctx = system_context();
         let mut count = 0;
         for row in self.store.due_steps(horizon).await? {
@@ -125,7 +118,7 @@ impl Watchdog {
             } else {
                 continue;
             };
-            if raised.contains(&(row.case_id.clone(), step, state, row.due)) {
+            if row.alerted == state.as_str() {
                 continue;
             }
             let action = Action::RaiseSlaAlert(RaiseSlaAlert {
@@ -156,20 +149,6 @@ impl Watchdog {
             }
         }
         Ok(count)
-    }
-
-    /// Every alert already raised, resolved or not.
-    async fn raised(&self) -> Result<HashSet<AlertKey>, ApiError> {
-        let mut raised = HashSet::new();
-        for row in self.store.alert_events().await? {
-            if let Ok(ComplaintEvent::SlaAlertRaised {
-                step, state, due, ..
-            }) = serde_json::from_str(&row.payload)
-            {
-                raised.insert((row.case_id, step, state, due));
-            }
-        }
-        Ok(raised)
     }
 }
 

@@ -316,11 +316,30 @@ impl crate::Store {
         mut progress: impl FnMut(u64),
     ) -> Result<Vec<(String, Verdict)>, crate::LoadError> {
         use sqlx::Row;
-        let anchors = crate::on_pool!(self, |pool| {
+        let sql = format!(
+            "SELECT {} FROM events WHERE aggregate_type = $1 AND (aggregate_id, sequence) > ($2, $3) \
+             ORDER BY aggregate_id, sequence LIMIT {VERIFY_PAGE}",
+            crate::events::columns(self)
+        );
+        let mut verdicts = Vec::new();
+        let mut checked = 0_u64;
+        // One read transaction: the folds and the events are of one moment, so a command
+        // committed meanwhile is seen whole or not at all.
+        crate::on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            if matches!(self, crate::Store::Postgres(_)) {
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(crate::events::PAGES_IN_INDEX_ORDER)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let rows = sqlx::query("SELECT id, version, last_hash FROM case_records")
-                .fetch_all(pool)
+                .fetch_all(&mut *tx)
                 .await?;
-            rows.iter()
+            let anchors = rows
+                .iter()
                 .map(|row| -> Result<(String, Anchor), sqlx::Error> {
                     let version: i64 = row.try_get("version")?;
                     Ok((
@@ -331,75 +350,71 @@ impl crate::Store {
                         },
                     ))
                 })
-                .collect::<Result<std::collections::HashMap<_, _>, _>>()?
-        });
-        let anchors = std::sync::Arc::new(anchors);
-        let sql = format!(
-            "SELECT {} FROM events WHERE aggregate_type = $1 AND (aggregate_id, sequence) > ($2, $3) \
-             ORDER BY aggregate_id, sequence LIMIT {VERIFY_PAGE}",
-            crate::events::columns(self)
-        );
-        let mut verdicts = Vec::new();
-        let mut checked = 0_u64;
-        let mut after = (String::new(), 0_i64);
-        let mut carried: Vec<crate::events::EventRow> = Vec::new();
-        let mut hashing: Option<tokio::task::JoinHandle<Result<Checked, crate::LoadError>>> = None;
-        loop {
-            let page = crate::on_pool!(self, |pool| {
+                .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
+            drop(rows);
+            let anchors = std::sync::Arc::new(anchors);
+            let mut after = (String::new(), 0_i64);
+            let mut carried: Vec<crate::events::EventRow> = Vec::new();
+            let mut hashing: Option<tokio::task::JoinHandle<Result<Checked, crate::LoadError>>> =
+                None;
+            loop {
                 let rows = sqlx::query(&sql)
                     .bind(<casefile_domain::Complaint as cqrs_es::Aggregate>::TYPE)
                     .bind(&after.0)
                     .bind(after.1)
-                    .fetch_all(pool)
+                    .fetch_all(&mut *tx)
                     .await?;
-                rows.iter()
-                    .map(crate::events::EventRow::from_row)
-                    .collect::<Result<Vec<_>, sqlx::Error>>()?
-            });
-            let last_page = (page.len() as i64) < VERIFY_PAGE;
-            if let Some(last) = page.last() {
-                after = (last.aggregate_id.clone(), last.sequence);
-            }
-            carried.extend(page);
-            // The last case of a page may go on in the next one: keep it back.
-            let keep_from = if last_page {
-                carried.len()
-            } else {
-                let last_id = carried.last().map(|r| r.aggregate_id.clone());
-                carried
+                let page = rows
                     .iter()
-                    .position(|r| Some(&r.aggregate_id) == last_id.as_ref())
-                    .unwrap_or(0)
-            };
-            let rest = carried.split_off(keep_from);
-            let batch = std::mem::replace(&mut carried, rest);
+                    .map(crate::events::EventRow::from_row)
+                    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+                drop(rows);
+                let last_page = (page.len() as i64) < VERIFY_PAGE;
+                if let Some(last) = page.last() {
+                    after = (last.aggregate_id.clone(), last.sequence);
+                }
+                carried.extend(page);
+                // The last case of a page may go on in the next one: keep it back.
+                let keep_from = if last_page {
+                    carried.len()
+                } else {
+                    let last_id = carried.last().map(|r| r.aggregate_id.clone());
+                    carried
+                        .iter()
+                        .position(|r| Some(&r.aggregate_id) == last_id.as_ref())
+                        .unwrap_or(0)
+                };
+                let rest = carried.split_off(keep_from);
+                let batch = std::mem::replace(&mut carried, rest);
+                if let Some(previous) = hashing.take() {
+                    let done = previous.await.map_err(join_error)??;
+                    checked += done.events;
+                    verdicts.extend(done.verdicts);
+                    progress(checked);
+                }
+                let anchors = anchors.clone();
+                hashing = Some(tokio::task::spawn_blocking(move || {
+                    check_batch(&batch, &anchors)
+                }));
+                if last_page {
+                    break;
+                }
+            }
+            tx.commit().await?;
             if let Some(previous) = hashing.take() {
                 let done = previous.await.map_err(join_error)??;
                 checked += done.events;
                 verdicts.extend(done.verdicts);
                 progress(checked);
             }
-            let anchors = anchors.clone();
-            hashing = Some(tokio::task::spawn_blocking(move || {
-                check_batch(&batch, &anchors)
-            }));
-            if last_page {
-                break;
+            let seen: std::collections::HashSet<String> =
+                verdicts.iter().map(|(id, _)| id.clone()).collect();
+            for (id, anchor) in anchors.iter() {
+                if !seen.contains(id) {
+                    verdicts.push((id.clone(), verify(id, &[], Some(anchor))));
+                }
             }
-        }
-        if let Some(previous) = hashing.take() {
-            let done = previous.await.map_err(join_error)??;
-            checked += done.events;
-            verdicts.extend(done.verdicts);
-            progress(checked);
-        }
-        let seen: std::collections::HashSet<String> =
-            verdicts.iter().map(|(id, _)| id.clone()).collect();
-        for (id, anchor) in anchors.iter() {
-            if !seen.contains(id) {
-                verdicts.push((id.clone(), verify(id, &[], Some(anchor))));
-            }
-        }
+        });
         verdicts.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(verdicts)
     }

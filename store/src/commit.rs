@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use casefile_domain::{uk_date, Calendar, ComplaintEvent};
+use casefile_domain::{uk_date, AlertState, Calendar, Complaint, ComplaintEvent};
 use casefile_projections::case_view::{CaseRecord, CaseSummary, OpenStep};
 use casefile_projections::{CaseView, RecordedEvent};
 use chrono::{DateTime, SubsecRound, Utc};
@@ -118,8 +118,7 @@ struct Prepared {
     item_lists: Vec<String>,
     item_bodies: Vec<String>,
     summary: SummaryRow,
-    deadline_steps: Vec<String>,
-    deadline_dues: Vec<String>,
+    deadlines: Vec<DeadlineRow>,
     committed: Committed,
 }
 
@@ -204,9 +203,46 @@ impl SummaryRow {
     }
 }
 
-/// The rows derived from a case's view: its queue row and its open deadlines.
-pub fn derived_rows(view: &CaseView) -> Result<(SummaryRow, Vec<OpenStep>), serde_json::Error> {
-    Ok((SummaryRow::new(view)?, view.open_steps()))
+/// A row of `case_deadlines`: an open step of an open case, its due date, and the furthest
+/// SLA alert raised for that due date (`""`, `due_soon` or `breached`), so that the watchdog
+/// reads only the steps it may still have to alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlineRow {
+    pub step: String,
+    pub due: String,
+    pub alerted: &'static str,
+}
+
+/// The rows derived from a case's view and state: its queue row and its open deadlines.
+pub fn derived_rows(
+    view: &CaseView,
+    state: &Complaint,
+) -> Result<(SummaryRow, Vec<DeadlineRow>), serde_json::Error> {
+    let deadlines = view
+        .open_steps()
+        .into_iter()
+        .map(|OpenStep { step, due }| {
+            let raised = |alert: AlertState| {
+                state
+                    .alerts
+                    .iter()
+                    .any(|a| a.state == alert && a.due == due && a.step.as_str() == step)
+            };
+            let alerted = if raised(AlertState::Breached) {
+                AlertState::Breached.as_str()
+            } else if raised(AlertState::DueSoon) {
+                AlertState::DueSoon.as_str()
+            } else {
+                ""
+            };
+            DeadlineRow {
+                step,
+                due: due.to_string(),
+                alerted,
+            }
+        })
+        .collect();
+    Ok((SummaryRow::new(view)?, deadlines))
 }
 
 impl NewCommit<'_> {
@@ -299,7 +335,7 @@ impl NewCommit<'_> {
         }
         // The queue row and deadlines need no list; the response gets them verbatim.
         let view = record.view(self.calendar, uk_date(recorded_at), Vec::new());
-        let (summary, open_steps) = derived_rows(&view)?;
+        let (summary, deadlines) = derived_rows(&view, &record.state)?;
         let before = if refolded { &[][..] } else { &rows_before[..] };
         let entries: Vec<(&str, &str)> = before
             .iter()
@@ -312,10 +348,6 @@ impl NewCommit<'_> {
             )
             .collect();
         let body = view_json(&view, self.lists.then_some(&entries[..]))?;
-        let (deadline_steps, deadline_dues) = open_steps
-            .into_iter()
-            .map(|s| (s.step, s.due.to_string()))
-            .unzip();
         Ok(Prepared {
             recorded_at,
             sequences,
@@ -332,8 +364,7 @@ impl NewCommit<'_> {
             item_lists,
             item_bodies,
             summary,
-            deadline_steps,
-            deadline_dues,
+            deadlines,
             committed: Committed {
                 body: self
                     .answer
@@ -599,9 +630,10 @@ WITH ev AS (
     DELETE FROM case_deadlines WHERE case_id = $1 AND NOT (step = ANY($31::text[]))
     RETURNING 1
 ), due AS (
-    INSERT INTO case_deadlines (case_id, step, due)
-    SELECT $1, t.step, t.due FROM UNNEST($31::text[], $32::text[]) AS t(step, due)
-    ON CONFLICT (case_id, step) DO UPDATE SET due = excluded.due
+    INSERT INTO case_deadlines (case_id, step, due, alerted)
+    SELECT $1, t.step, t.due, t.alerted
+    FROM UNNEST($31::text[], $32::text[], $42::text[]) AS t(step, due, alerted)
+    ON CONFLICT (case_id, step) DO UPDATE SET due = excluded.due, alerted = excluded.alerted
     RETURNING 1
 ), idem AS (
     INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
@@ -655,8 +687,18 @@ async fn write_postgres(
         .bind(&s.due_key)
         .bind(&s.search)
         .bind(&s.body)
-        .bind(&p.deadline_steps)
-        .bind(&p.deadline_dues)
+        .bind(
+            p.deadlines
+                .iter()
+                .map(|d| d.step.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            p.deadlines
+                .iter()
+                .map(|d| d.due.as_str())
+                .collect::<Vec<_>>(),
+        )
         .bind(claim.map(|c| c.user_id.as_str()))
         .bind(claim.map(|c| c.key.as_str()))
         .bind(claim.map(|c| c.request_hash.as_str()))
@@ -666,6 +708,7 @@ async fn write_postgres(
         .bind(&p.item_lists)
         .bind(&s.action_due)
         .bind(crate::outbox::NOTIFIED.map(str::to_string).to_vec())
+        .bind(p.deadlines.iter().map(|d| d.alerted).collect::<Vec<_>>())
         .fetch_one(pool)
         .await?;
     Ok(())
@@ -719,8 +762,8 @@ ON CONFLICT (id) DO UPDATE SET reference = excluded.reference, version = exclude
     body = excluded.body, action_due = excluded.action_due
 WHERE case_summaries.version < excluded.version;
 DELETE FROM case_deadlines WHERE case_id = $1;
-INSERT INTO case_deadlines (case_id, step, due)
-SELECT $1, d.value ->> 0, d.value ->> 1 FROM json_each($26) AS d;
+INSERT INTO case_deadlines (case_id, step, due, alerted)
+SELECT $1, d.value ->> 0, d.value ->> 1, d.value ->> 2 FROM json_each($26) AS d;
 INSERT INTO outbox (case_id, sequence, event_type, payload)
 SELECT $1, o.value ->> 0, o.value ->> 1, o.value ->> 2 FROM json_each($27) AS o ORDER BY o.key;
 INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
@@ -779,10 +822,9 @@ async fn write_sqlite(
         .map(|((sequence, list), body)| json!([sequence, list, body]))
         .collect();
     let deadlines: Vec<Value> = p
-        .deadline_steps
+        .deadlines
         .iter()
-        .zip(&p.deadline_dues)
-        .map(|(step, due)| json!([step, due]))
+        .map(|d| json!([d.step, d.due, d.alerted]))
         .collect();
     let s = &p.summary;
     let query = sqlx::query(script)

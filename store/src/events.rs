@@ -26,6 +26,14 @@ pub enum LoadError {
     },
 }
 
+/// Run first in a PostgreSQL transaction that reads events in pages in index order (the feed,
+/// a verification, a rebuild): the index then gives each page in order. A table that grew by a
+/// million rows since its last ANALYZE has no statistics to say so, and the planner, taking
+/// `aggregate_type = $1` to match one row in two hundred, read every row after the cursor
+/// into a bitmap and sorted them on disk instead: 3.4 s for a page of 20,000 rows at 1.1
+/// million events (`EXPLAIN ANALYZE`), against 48 ms by the index.
+pub(crate) const PAGES_IN_INDEX_ORDER: &str = "SET LOCAL enable_sort = off";
+
 /// The columns every read of events selects, `jsonb` and times as text so that both
 /// backends decode the same way.
 pub(crate) fn columns(store: &Store) -> &'static str {
@@ -223,11 +231,16 @@ impl Store {
             columns(self)
         );
         let rows = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            if matches!(self, Store::Postgres(_)) {
+                sqlx::query(PAGES_IN_INDEX_ORDER).execute(&mut *tx).await?;
+            }
             let rows = sqlx::query(&sql)
                 .bind(after)
                 .bind(limit)
-                .fetch_all(pool)
+                .fetch_all(&mut *tx)
                 .await?;
+            tx.commit().await?;
             rows.iter()
                 .map(EventRow::from_row)
                 .collect::<Result<Vec<_>, sqlx::Error>>()?

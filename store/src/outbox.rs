@@ -27,6 +27,9 @@ pub struct DueStep {
     pub due: NaiveDate,
     pub division: String,
     pub owner_id: Option<String>,
+    /// The furthest alert already raised for this due date: `""`, `due_soon` (`breached`
+    /// ones are not returned).
+    pub alerted: String,
 }
 
 /// Where a case's notifications are emailed.
@@ -162,27 +165,41 @@ impl Store {
         }
     }
 
-    /// Unmet steps of open cases due on or before `horizon`.
+    /// Unmet steps of open cases due on or before `horizon` whose breach has not been
+    /// alerted yet: those alerted already stay out, so a scan of a store with a year of
+    /// breaches behind it reads only what may still be raised.
     pub async fn due_steps(&self, horizon: NaiveDate) -> Result<Vec<DueStep>, sqlx::Error> {
-        let sql = "SELECT d.case_id, s.reference, d.step, d.due, s.division, s.owner_id \
-                   FROM case_deadlines d JOIN case_summaries s ON s.id = d.case_id \
-                   WHERE s.status = 'open' AND d.due <= $1 ORDER BY d.due, d.case_id";
-        type Row = (String, String, String, String, String, Option<String>);
+        let sql = "SELECT d.case_id, s.reference, d.step, d.due, s.division, s.owner_id, \
+                   d.alerted FROM case_deadlines d JOIN case_summaries s ON s.id = d.case_id \
+                   WHERE s.status = 'open' AND d.due <= $1 AND d.alerted <> 'breached' \
+                   ORDER BY d.due, d.case_id";
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+        );
         let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sql)
             .bind(horizon.to_string())
             .fetch_all(pool)
             .await)?;
         rows.into_iter()
-            .map(|(case_id, reference, step, due, division, owner_id)| {
-                Ok(DueStep {
-                    case_id,
-                    reference,
-                    step,
-                    due: due.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                    division,
-                    owner_id,
-                })
-            })
+            .map(
+                |(case_id, reference, step, due, division, owner_id, alerted)| {
+                    Ok(DueStep {
+                        case_id,
+                        reference,
+                        step,
+                        due: due.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                        division,
+                        owner_id,
+                        alerted,
+                    })
+                },
+            )
             .collect()
     }
 

@@ -6,7 +6,7 @@ use casefile_domain::{uk_date, Calendar, Complaint};
 use cqrs_es::Aggregate;
 
 use crate::chain::{canonical, link};
-use crate::commit::{derived_rows, write_summary, SummaryRow};
+use crate::commit::{derived_rows, write_summary, DeadlineRow, SummaryRow};
 use crate::events::{EventRow, LoadError};
 use crate::records::{entry_row, fold_rows};
 use crate::{on_writer, to_i64, Store};
@@ -38,6 +38,11 @@ impl Store {
         let mut done = Progress::default();
         on_writer!(self, |pool| {
             let mut tx = pool.begin().await?;
+            if matches!(self, Store::Postgres(_)) {
+                sqlx::query(crate::events::PAGES_IN_INDEX_ORDER)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for table in [
                 "case_records",
                 "case_items",
@@ -182,8 +187,7 @@ struct CaseRows {
     /// `(sequence, list, body)`.
     items: Vec<(i64, &'static str, String)>,
     summary: SummaryRow,
-    /// `(step, due)`.
-    deadlines: Vec<(String, String)>,
+    deadlines: Vec<DeadlineRow>,
 }
 
 /// Folds one case from all its rows and renders its read-model rows; `None` for rows that do
@@ -208,7 +212,7 @@ fn render_case(rows: &[EventRow], calendar: &Calendar) -> Result<Option<CaseRows
         items.iter().map(|(_, item)| item.clone()),
     );
     let encode = |e: serde_json::Error| LoadError::Database(sqlx::Error::Encode(Box::new(e)));
-    let (summary, steps) = derived_rows(&view).map_err(encode)?;
+    let (summary, deadlines) = derived_rows(&view, &loaded.record.state).map_err(encode)?;
     let record = serde_json::to_string(&loaded.record).map_err(encode)?;
     let items = items
         .iter()
@@ -225,10 +229,7 @@ fn render_case(rows: &[EventRow], calendar: &Calendar) -> Result<Option<CaseRows
         record,
         items,
         summary,
-        deadlines: steps
-            .into_iter()
-            .map(|step| (step.step, step.due.to_string()))
-            .collect(),
+        deadlines,
     }))
 }
 
@@ -292,13 +293,16 @@ where
         .bind(case.id.clone())
         .execute(&mut *conn)
         .await?;
-    for (step, due) in case.deadlines {
-        sqlx::query("INSERT INTO case_deadlines (case_id, step, due) VALUES ($1, $2, $3)")
-            .bind(case.id.clone())
-            .bind(step)
-            .bind(due)
-            .execute(&mut *conn)
-            .await?;
+    for d in case.deadlines {
+        sqlx::query(
+            "INSERT INTO case_deadlines (case_id, step, due, alerted) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(case.id.clone())
+        .bind(d.step)
+        .bind(d.due)
+        .bind(d.alerted.to_string())
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -334,9 +338,13 @@ impl Batch {
                 Text(body),
             ]);
         }
-        for (step, due) in case.deadlines {
-            self.deadlines
-                .extend([Text(case.id.clone()), Text(step), Text(due)]);
+        for d in case.deadlines {
+            self.deadlines.extend([
+                Text(case.id.clone()),
+                Text(d.step),
+                Text(d.due),
+                Text(d.alerted.to_string()),
+            ]);
         }
         let s = case.summary;
         self.summaries.extend([
@@ -393,7 +401,11 @@ impl Batch {
                 19,
                 self.summaries,
             ),
-            ("case_deadlines (case_id, step, due)", 3, self.deadlines),
+            (
+                "case_deadlines (case_id, step, due, alerted)",
+                4,
+                self.deadlines,
+            ),
         ];
         for (table, width, cells) in tables {
             let mut cells = cells.into_iter().peekable();

@@ -110,7 +110,8 @@ impl TestApp {
             "SELECT case_id || ' ' || sequence || ' ' || list || ' ' || body FROM case_items ORDER BY case_id, sequence",
             "SELECT id || ' ' || version || ' ' || status || ' ' || due_key || ' ' || search || ' ' || \
              COALESCE(action_due, '-') || ' ' || body FROM case_summaries ORDER BY id",
-            "SELECT case_id || ' ' || step || ' ' || due FROM case_deadlines ORDER BY case_id, step",
+            "SELECT case_id || ' ' || step || ' ' || due || ' ' || alerted FROM case_deadlines \
+             ORDER BY case_id, step",
         ] {
             rows.extend(self.sql_texts(query).await);
         }

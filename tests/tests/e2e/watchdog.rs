@@ -79,6 +79,20 @@ async fn one_alert(backend: Backend) {
     kick(&restarted, &id).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(alerts_raised(&app, &id).await, 1);
+    // The deadline's row says its breach is alerted, so later scans leave it out; a
+    // rebuild from the events writes the same.
+    let deadlines = app
+        .sql_texts(&format!(
+            "SELECT step || ' ' || alerted FROM case_deadlines WHERE case_id = '{id}' ORDER BY step"
+        ))
+        .await;
+    assert!(
+        deadlines.contains(&"acknowledge breached".to_string()),
+        "{deadlines:?}"
+    );
+    let before = app.read_model_rows().await;
+    app.rebuild().await;
+    assert_eq!(app.read_model_rows().await, before);
 
     let history = app.history(&id).await;
     let raised = history
