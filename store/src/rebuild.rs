@@ -18,6 +18,22 @@ const PAGE: i64 = 5_000;
 /// bound parameters (and PostgreSQL's 65,535).
 const ROWS: usize = 1_000;
 
+/// The tables a rebuild empties and fills again.
+const READ_MODELS: [&str; 4] = [
+    "case_records",
+    "case_items",
+    "case_summaries",
+    "case_deadlines",
+];
+
+/// The read models' indexes and triggers as SQLite keeps them (`kind`, name, definition),
+/// those of keys and unique constraints aside (they have no definition and stay).
+const SQLITE_DERIVED_SCHEMA: &str = "SELECT type, name, sql FROM sqlite_master \
+     WHERE type IN ('index', 'trigger') AND sql IS NOT NULL AND tbl_name IN \
+     ('case_records', 'case_items', 'case_summaries', 'case_deadlines') ORDER BY type, name";
+/// Builds the trigram index (migration 0012) again from the queue rows, whatever it held.
+const SQLITE_SEARCH_REBUILD: &str = "INSERT INTO case_search (case_search) VALUES ('rebuild')";
+
 /// Progress of a rebuild, after each case.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Progress {
@@ -43,12 +59,24 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            for table in [
-                "case_records",
-                "case_items",
-                "case_summaries",
-                "case_deadlines",
-            ] {
+            // On SQLite the read models' secondary indexes and the search index's triggers
+            // are set aside and made again at the end: built from sorted rows at once
+            // instead of entry by entry, and the trigram index from the finished table.
+            // SQLite's DDL is transactional, so readers keep the old rows and schema
+            // until the commit.
+            let set_aside: Vec<(String, String, String)> = if matches!(self, Store::Sqlite(_)) {
+                sqlx::query_as(SQLITE_DERIVED_SCHEMA)
+                    .fetch_all(&mut *tx)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            for (kind, name, _) in &set_aside {
+                sqlx::query(&format!("DROP {kind} \"{name}\""))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for table in READ_MODELS {
                 sqlx::query(&format!("DELETE FROM {table}"))
                     .execute(&mut *tx)
                     .await?;
@@ -112,6 +140,12 @@ impl Store {
             }
             if let Some(batch) = writing {
                 batch.insert(&mut *tx).await?;
+            }
+            for (_, _, sql) in &set_aside {
+                sqlx::query(sql).execute(&mut *tx).await?;
+            }
+            if !set_aside.is_empty() {
+                sqlx::query(SQLITE_SEARCH_REBUILD).execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });

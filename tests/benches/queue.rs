@@ -15,7 +15,7 @@
 use std::time::Instant;
 
 use casefile_tests::instances::Process;
-use casefile_tests::{spawn_app, Backend, TestApp};
+use casefile_tests::{bench_backends, spawn_app, Backend, TestApp};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -128,7 +128,7 @@ async fn main() {
     println!("{cases} cases in the queue tables, {requests} requests per query, one client\n");
     println!("| store | request | p50 ms | p99 ms |");
     println!("|---|---|---|---|");
-    for backend in [Backend::Postgres, Backend::Sqlite] {
+    for backend in bench_backends() {
         // The store is made by an in-process instance; only the process below is measured,
         // so the in-process one is stopped first: its watchdog's scan of the open cases
         // fell in the middle of the measured requests.

@@ -384,7 +384,7 @@ async fn event_count(app: &TestApp) -> u64 {
 async fn main() {
     let cases = cases();
     println!("{cases} cases written through the store's commit, copies of three real lifecycles\n");
-    for backend in [Backend::Postgres, Backend::Sqlite] {
+    for backend in bench_backends() {
         let name = match backend {
             Backend::Postgres => "PostgreSQL",
             Backend::Sqlite => "SQLite",

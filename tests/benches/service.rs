@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use casefile_tests::instances::Process;
-use casefile_tests::{spawn_app, stage_response, valid_complaint, Backend};
+use casefile_tests::{bench_backends, spawn_app, stage_response, valid_complaint, Backend};
 use serde_json::{json, Value};
 use sqlx::Connection;
 
@@ -536,7 +536,7 @@ async fn main() {
     );
     println!("|---|---|---|---|---|---|---|");
     let mut all = Vec::new();
-    for backend in [Backend::Postgres, Backend::Sqlite] {
+    for backend in bench_backends() {
         let f = measure(backend, seconds).await;
         for (name, l) in [
             ("log a complaint", &f.log),

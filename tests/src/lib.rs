@@ -52,6 +52,22 @@ pub enum Backend {
     Postgres,
 }
 
+/// The stores a benchmark runs on: both, PostgreSQL first, unless `STORES` names some
+/// (`postgres`, `sqlite`, comma-separated).
+pub fn bench_backends() -> Vec<Backend> {
+    let wanted = std::env::var("STORES").unwrap_or_default();
+    let wanted: Vec<&str> = wanted
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    [(Backend::Postgres, "postgres"), (Backend::Sqlite, "sqlite")]
+        .into_iter()
+        .filter(|(_, name)| wanted.is_empty() || wanted.contains(name))
+        .map(|(backend, _)| backend)
+        .collect()
+}
+
 /// Expands each `name => scenario` into a module `name` with two tests, `sqlite` and
 /// `postgres`, each calling `scenario(Backend::…)` on a two-worker multi-thread runtime.
 /// The scenario must be an `async fn(Backend)` visible from the module the macro is used in.
