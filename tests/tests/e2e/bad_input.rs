@@ -204,6 +204,11 @@ async fn content_type_scenario(backend: Backend) {
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
     );
+    // The body was not read to its end: the connection is not reused for the next request.
+    assert_eq!(
+        r.headers.get("connection").and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
 
     // A charset parameter is still JSON.
     let r = raw(&app, &notes, Some("application/json; charset=utf-8"), note).await;
