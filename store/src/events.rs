@@ -31,7 +31,7 @@ pub enum LoadError {
 /// million rows since its last ANALYZE has no statistics to say so, and the planner, taking
 /// `aggregate_type = $1` to match one row in two hundred, read every row after the cursor
 /// into a bitmap and sorted them on disk instead: 3.4 s for a page of 20,000 rows at 1.1
-/// million events (`EXPLAIN ANALYZE`), against 48 ms by the index.
+/// million events (`EXPLAIN ANALYZE`), against 48 ms by the index once analysed.
 pub(crate) const PAGES_IN_INDEX_ORDER: &str = "SET LOCAL enable_sort = off";
 
 /// The columns every read of events selects, `jsonb` and times as text so that both
