@@ -540,6 +540,22 @@ impl TestApp {
         str_at(&view, "id")
     }
 
+    /// The ids `GET /api/v1/complaints?{query}` lists for `token` (up to 500); asserts `200`
+    /// and that the page holds every match.
+    pub async fn queue_ids(&self, token: &str, query: &str) -> std::collections::BTreeSet<String> {
+        let (status, body) = self
+            .get(&format!("/api/v1/complaints?{query}&limit=500"), token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {body}");
+        let items = body["items"].as_array().unwrap();
+        assert_eq!(
+            body["total"].as_u64(),
+            Some(items.len() as u64),
+            "{query}: {body}"
+        );
+        items.iter().map(|i| str_at(i, "id")).collect()
+    }
+
     /// `GET /api/v1/complaints/{id}` as the admin; asserts `200`.
     pub async fn case(&self, id: &str) -> Value {
         let (status, view) = self

@@ -114,20 +114,6 @@ async fn fixture(app: &TestApp, s: &Staff) -> Fixture {
     }
 }
 
-async fn ids(app: &TestApp, token: &str, query: &str) -> BTreeSet<String> {
-    let (status, body) = app
-        .get(&format!("/api/v1/complaints?{query}&limit=500"), token)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{query}: {body}");
-    let items = body["items"].as_array().unwrap();
-    assert_eq!(
-        body["total"].as_u64(),
-        Some(items.len() as u64),
-        "{query}: {body}"
-    );
-    items.iter().map(|i| str_at(i, "id")).collect()
-}
-
 fn of(cases: &[&String]) -> BTreeSet<String> {
     cases.iter().map(|c| (*c).clone()).collect()
 }
@@ -146,87 +132,86 @@ async fn queue_scenario(backend: Backend) {
         &f.withdrawn,
     ]);
 
-    assert_eq!(ids(&app, t, "").await, everything);
+    assert_eq!(app.queue_ids(t, "").await, everything);
     assert_eq!(
-        ids(&app, t, "status=open").await,
+        app.queue_ids(t, "status=open").await,
         of(&[&f.breached, &f.pending, &f.due_soon])
     );
-    assert_eq!(ids(&app, t, "status=closed").await, of(&[&f.closed]));
-    assert_eq!(ids(&app, t, "sla=breached").await, of(&[&f.breached]));
-    assert_eq!(ids(&app, t, "sla=due_soon").await, of(&[&f.due_soon]));
-    assert_eq!(ids(&app, t, "sla=pending").await, of(&[&f.pending]));
+    assert_eq!(app.queue_ids(t, "status=closed").await, of(&[&f.closed]));
+    assert_eq!(app.queue_ids(t, "sla=breached").await, of(&[&f.breached]));
+    assert_eq!(app.queue_ids(t, "sla=due_soon").await, of(&[&f.due_soon]));
+    assert_eq!(app.queue_ids(t, "sla=pending").await, of(&[&f.pending]));
     assert_eq!(
-        ids(&app, t, "theme=Damp%20%26%20mould").await,
+        app.queue_ids(t, "theme=Damp%20%26%20mould").await,
         of(&[&f.breached])
     );
     assert_eq!(
-        ids(&app, t, "status=open&theme=none").await,
+        app.queue_ids(t, "status=open&theme=none").await,
         of(&[&f.pending, &f.due_soon])
     );
     assert_eq!(
-        ids(&app, t, "root_cause=Contractor").await,
+        app.queue_ids(t, "root_cause=Contractor").await,
         of(&[&f.breached])
     );
     assert_eq!(
-        ids(&app, t, &format!("owner={}", s.officer.id)).await,
+        app.queue_ids(t, &format!("owner={}", s.officer.id)).await,
         of(&[&f.breached])
     );
     assert_eq!(
-        ids(&app, t, "status=open&owner=none").await,
+        app.queue_ids(t, "status=open&owner=none").await,
         of(&[&f.pending, &f.due_soon])
     );
-    assert_eq!(ids(&app, t, "division=scotland").await, of(&[&f.pending]));
     assert_eq!(
-        ids(&app, t, "procedure=cloud-direct").await,
+        app.queue_ids(t, "division=scotland").await,
+        of(&[&f.pending])
+    );
+    assert_eq!(
+        app.queue_ids(t, "procedure=cloud-direct").await,
         of(&[&f.due_soon])
     );
-    assert_eq!(ids(&app, t, "channel=phone").await, of(&[&f.pending]));
-    assert_eq!(ids(&app, t, "channel=letter").await, of(&[&f.breached]));
+    assert_eq!(app.queue_ids(t, "channel=phone").await, of(&[&f.pending]));
+    assert_eq!(app.queue_ids(t, "channel=letter").await, of(&[&f.breached]));
     // Free text: complainant name, postcode in the address, summary, reference; any case.
-    assert_eq!(ids(&app, t, "q=QUINCY").await, of(&[&f.pending]));
-    assert_eq!(ids(&app, t, "q=eh6%208re").await, of(&[&f.pending]));
-    assert_eq!(ids(&app, t, "q=broadband").await, of(&[&f.due_soon]));
+    assert_eq!(app.queue_ids(t, "q=QUINCY").await, of(&[&f.pending]));
+    assert_eq!(app.queue_ids(t, "q=eh6%208re").await, of(&[&f.pending]));
+    assert_eq!(app.queue_ids(t, "q=broadband").await, of(&[&f.due_soon]));
     assert_eq!(
-        ids(&app, t, "q=100%25").await,
+        app.queue_ids(t, "q=100%25").await,
         BTreeSet::new(),
         "% is literal"
     );
     let reference = str_at(&app.case(&f.closed).await, "reference");
     assert_eq!(
-        ids(&app, t, &format!("q={reference}")).await,
+        app.queue_ids(t, &format!("q={reference}")).await,
         of(&[&f.closed])
     );
     // The search index (SQLite's trigram table, PostgreSQL's trigram index) is rebuilt
     // with the rows it indexes.
     app.rebuild().await;
-    assert_eq!(ids(&app, t, "q=QUINCY").await, of(&[&f.pending]));
+    assert_eq!(app.queue_ids(t, "q=QUINCY").await, of(&[&f.pending]));
     assert_eq!(
-        ids(&app, t, "q=h6").await,
+        app.queue_ids(t, "q=h6").await,
         of(&[&f.pending]),
         "shorter than a trigram"
     );
     // Received and closed periods (inclusive).
     assert_eq!(
-        ids(
-            &app,
-            t,
-            &format!("received_from={today}&received_to={today}")
-        )
-        .await,
+        app.queue_ids(t, &format!("received_from={today}&received_to={today}"))
+            .await,
         of(&[&f.pending, &f.due_soon, &f.withdrawn])
     );
     assert_eq!(
-        ids(&app, t, &format!("closed_from={today}&closed_to={today}")).await,
+        app.queue_ids(t, &format!("closed_from={today}&closed_to={today}"))
+            .await,
         of(&[&f.closed, &f.withdrawn])
     );
     // Due dates count for open cases only: the breached case's acknowledgement is long due.
     assert_eq!(
-        ids(&app, t, &format!("due_before={today}")).await,
+        app.queue_ids(t, &format!("due_before={today}")).await,
         of(&[&f.breached])
     );
     assert_eq!(
-        ids(
-            &app,
+        app.queue_ids(
             t,
             &format!("step=stage1_response&due_before={}", days_ago(0))
         )
@@ -312,7 +297,7 @@ async fn queue_scenario(backend: Backend) {
     collect_buckets(&d, &mut buckets);
     assert!(buckets.len() >= 20, "{buckets:?}");
     for (count, filter) in buckets {
-        let listed = ids(&app, t, &filter).await;
+        let listed = app.queue_ids(t, &filter).await;
         assert_eq!(listed.len() as u64, count, "bucket {filter} counts {count}");
     }
 }
@@ -392,6 +377,6 @@ async fn common_word_scenario(backend: Backend) {
             .map(|(id, _)| id.clone())
             .collect();
         let query = format!("q={}", phrase.replace(' ', "%20"));
-        assert_eq!(ids(&app, t, &query).await, expected, "{phrase}");
+        assert_eq!(app.queue_ids(t, &query).await, expected, "{phrase}");
     }
 }
