@@ -26,11 +26,16 @@ const READ_MODELS: [&str; 4] = [
     "case_deadlines",
 ];
 
-/// The read models' indexes and triggers as SQLite keeps them (`kind`, name, definition),
-/// those of keys and unique constraints aside (they have no definition and stay).
-const SQLITE_DERIVED_SCHEMA: &str = "SELECT type, name, sql FROM sqlite_master \
-     WHERE type IN ('index', 'trigger') AND sql IS NOT NULL AND tbl_name IN \
-     ('case_records', 'case_items', 'case_summaries', 'case_deadlines') ORDER BY type, name";
+/// The query for the read models' indexes and triggers as SQLite keeps them (`kind`, name,
+/// definition), those of keys and unique constraints aside (they have no definition and stay).
+fn sqlite_derived_schema() -> String {
+    format!(
+        "SELECT type, name, sql FROM sqlite_master \
+         WHERE type IN ('index', 'trigger') AND sql IS NOT NULL AND tbl_name IN ('{}') \
+         ORDER BY type, name",
+        READ_MODELS.join("', '")
+    )
+}
 /// Builds the trigram index (migration 0012) again from the queue rows, whatever it held.
 const SQLITE_SEARCH_REBUILD: &str = "INSERT INTO case_search (case_search) VALUES ('rebuild')";
 
@@ -65,7 +70,7 @@ impl Store {
             // SQLite's DDL is transactional, so readers keep the old rows and schema
             // until the commit.
             let set_aside: Vec<(String, String, String)> = if matches!(self, Store::Sqlite(_)) {
-                sqlx::query_as(SQLITE_DERIVED_SCHEMA)
+                sqlx::query_as(&sqlite_derived_schema())
                     .fetch_all(&mut *tx)
                     .await?
             } else {
