@@ -634,6 +634,7 @@ WITH ev AS (
     SELECT $1, t.step, t.due, t.alerted
     FROM UNNEST($31::text[], $32::text[], $42::text[]) AS t(step, due, alerted)
     ON CONFLICT (case_id, step) DO UPDATE SET due = excluded.due, alerted = excluded.alerted
+    WHERE (case_deadlines.due, case_deadlines.alerted) <> (excluded.due, excluded.alerted)
     RETURNING 1
 ), idem AS (
     INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)
@@ -724,7 +725,8 @@ async fn write_postgres(
 /// `UPDATE`'s `SET`, whatever the value, and the row has fourteen indexes. Next, when only
 /// the due date moves besides (an acknowledgement, a response), with it: five of the
 /// indexes hold it. Otherwise the upsert that follows writes the row whole. Each statement
-/// skips a row already at this version.
+/// skips a row already at this version. Deadline rows, like PostgreSQL's, are written only
+/// where one changes: most commands move none.
 macro_rules! sqlite_writes {
     () => {
         "\
@@ -761,9 +763,12 @@ ON CONFLICT (id) DO UPDATE SET reference = excluded.reference, version = exclude
     next_due = excluded.next_due, due_key = excluded.due_key, search = excluded.search,
     body = excluded.body, action_due = excluded.action_due
 WHERE case_summaries.version < excluded.version;
-DELETE FROM case_deadlines WHERE case_id = $1;
+DELETE FROM case_deadlines WHERE case_id = $1
+  AND step NOT IN (SELECT d.value ->> 0 FROM json_each($26) AS d);
 INSERT INTO case_deadlines (case_id, step, due, alerted)
-SELECT $1, d.value ->> 0, d.value ->> 1, d.value ->> 2 FROM json_each($26) AS d;
+SELECT $1, d.value ->> 0, d.value ->> 1, d.value ->> 2 FROM json_each($26) AS d WHERE true
+ON CONFLICT (case_id, step) DO UPDATE SET due = excluded.due, alerted = excluded.alerted
+WHERE (case_deadlines.due, case_deadlines.alerted) <> (excluded.due, excluded.alerted);
 INSERT INTO outbox (case_id, sequence, event_type, payload)
 SELECT $1, o.value ->> 0, o.value ->> 1, o.value ->> 2 FROM json_each($27) AS o ORDER BY o.key;
 INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_at)

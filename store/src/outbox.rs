@@ -496,10 +496,13 @@ impl Store {
             .map(|(reference, owner, team_leader)| (reference, Recipients { owner, team_leader })))
     }
 
-    /// Every open case with what the automation rules look at.
-    pub async fn open_cases(&self) -> Result<Vec<OpenCase>, sqlx::Error> {
+    /// Up to `limit` open cases after the case id `after`, in id order, with what the
+    /// automation rules look at: a scan walks the open cases a page at a time, so its
+    /// memory does not grow with the store.
+    pub async fn open_cases(&self, after: &str, limit: u32) -> Result<Vec<OpenCase>, sqlx::Error> {
         let sql = "SELECT id, reference, version, procedure, division, owner_id, theme, \
-                   received_on, stage FROM case_summaries WHERE status = 'open' ORDER BY id";
+                   received_on, stage FROM case_summaries WHERE status = 'open' AND id > $1 \
+                   ORDER BY id LIMIT $2";
         type Row = (
             String,
             String,
@@ -511,11 +514,23 @@ impl Store {
             String,
             String,
         );
-        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
-        let steps = "SELECT d.case_id, d.step, d.due FROM case_deadlines d \
-                     JOIN case_summaries s ON s.id = d.case_id WHERE s.status = 'open'";
-        let steps: Vec<(String, String, String)> =
-            on_pool!(self, |pool| sqlx::query_as(steps).fetch_all(pool).await)?;
+        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sql)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            return Ok(Vec::new());
+        };
+        // Only open cases have deadline rows; those of the page's id range are its own
+        // and those of cases closed meanwhile, which no page row claims.
+        let steps = "SELECT case_id, step, due FROM case_deadlines \
+                     WHERE case_id >= $1 AND case_id <= $2";
+        let steps: Vec<(String, String, String)> = on_pool!(self, |pool| sqlx::query_as(steps)
+            .bind(&first.0)
+            .bind(&last.0)
+            .fetch_all(pool)
+            .await)?;
         let mut unmet: std::collections::HashMap<String, Vec<(String, NaiveDate)>> =
             std::collections::HashMap::new();
         for (case_id, step, due) in steps {

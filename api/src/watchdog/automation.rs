@@ -20,6 +20,9 @@ use chrono::{Days, NaiveDate, Utc};
 use crate::cases::Cases;
 use crate::error::ApiError;
 
+/// How many open cases a scan reads at a time.
+const OPEN_CASES_PAGE: u32 = 500;
+
 /// A rule refused for a case: at which case version, on which day.
 type Refusals = HashMap<(String, AutoRule), (i64, NaiveDate)>;
 
@@ -49,52 +52,73 @@ impl Automation {
     pub async fn run(&self, store: &Store, cases: &Cases) -> Result<usize, ApiError> {
         let today = uk_date(Utc::now());
         let mut acted = 0;
-        for case in store.open_cases().await? {
-            let Some(procedure) = self.procedures.get(&case.procedure) else {
+        let mut after = String::new();
+        loop {
+            let page = store.open_cases(&after, OPEN_CASES_PAGE).await?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = last.id.clone();
+            for case in page {
+                acted += self.run_case(store, cases, &case, today).await?;
+            }
+        }
+        Ok(acted)
+    }
+
+    /// Carries out the rules whose moment has come on one open case; returns how many acted.
+    async fn run_case(
+        &self,
+        store: &Store,
+        cases: &Cases,
+        case: &OpenCase,
+        today: NaiveDate,
+    ) -> Result<usize, ApiError> {
+        let mut acted = 0;
+        let Some(procedure) = self.procedures.get(&case.procedure) else {
+            return Ok(0);
+        };
+        for rule in AutoRule::ALL {
+            if !applies(rule, case, procedure, today) || self.was_refused(case, rule, today) {
+                continue;
+            }
+            let Some(automate) = self.action(rule, case, procedure, store).await? else {
                 continue;
             };
-            for rule in AutoRule::ALL {
-                if !applies(rule, &case, procedure, today) || self.was_refused(&case, rule, today) {
-                    continue;
+            let ctx = super::automation_context(rule);
+            match cases
+                .execute(
+                    &case.id,
+                    command_name(rule),
+                    Action::Automate(automate),
+                    &ctx,
+                )
+                .await
+            {
+                Ok(_) => {
+                    acted += 1;
+                    if rule == AutoRule::AcknowledgeOnLogging {
+                        self.send_acknowledgement_letter(store, cases, &case.id, &ctx)
+                            .await;
+                    }
+                    metrics::counter!("casefile_automation_total", "rule" => rule.as_str())
+                        .increment(1);
+                    tracing::info!(
+                        case_id = %case.id,
+                        reference = %case.reference,
+                        rule = rule.as_str(),
+                        "automation rule acted"
+                    );
                 }
-                let Some(automate) = self.action(rule, &case, procedure, store).await? else {
-                    continue;
-                };
-                let ctx = super::automation_context(rule);
-                match cases
-                    .execute(
-                        &case.id,
-                        command_name(rule),
-                        Action::Automate(automate),
-                        &ctx,
-                    )
-                    .await
-                {
-                    Ok(_) => {
-                        acted += 1;
-                        if rule == AutoRule::AcknowledgeOnLogging {
-                            self.send_acknowledgement_letter(store, cases, &case.id, &ctx)
-                                .await;
-                        }
-                        metrics::counter!("casefile_automation_total", "rule" => rule.as_str())
-                            .increment(1);
-                        tracing::info!(
-                            case_id = %case.id,
-                            reference = %case.reference,
-                            rule = rule.as_str(),
-                            "automation rule acted"
-                        );
-                    }
-                    // The rules said no (another instance acted first, or the case's own
-                    // procedure copy does not have the rule): not again until something
-                    // changes.
-                    Err(ApiError::Rule(err)) => {
-                        tracing::debug!(case_id = %case.id, rule = rule.as_str(), %err, "automation rule refused");
-                        self.refuse(&case, rule, today);
-                    }
-                    Err(err) => {
-                        tracing::warn!(case_id = %case.id, rule = rule.as_str(), %err, "automation rule failed");
-                    }
+                // The rules said no (another instance acted first, or the case's own
+                // procedure copy does not have the rule): not again until something
+                // changes.
+                Err(ApiError::Rule(err)) => {
+                    tracing::debug!(case_id = %case.id, rule = rule.as_str(), %err, "automation rule refused");
+                    self.refuse(case, rule, today);
+                }
+                Err(err) => {
+                    tracing::warn!(case_id = %case.id, rule = rule.as_str(), %err, "automation rule failed");
                 }
             }
         }

@@ -11,6 +11,49 @@ both_backends! {
     new_cases_are_assigned_round_robin_and_acknowledged_once => assign_and_acknowledge,
     a_breached_stage1_is_escalated_once_and_earlier_entries_still_fit => escalate,
     cloud_direct_cases_deadlock_once_after_eight_weeks_and_may_be_referred => deadlock,
+    a_scan_reads_every_open_case_a_page_at_a_time => open_case_pages,
+}
+
+/// The scan's read of open cases, in pages smaller than the store: every open case once,
+/// with its unmet steps, and no closed one.
+async fn open_case_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut open = std::collections::BTreeSet::new();
+    for _ in 0..5 {
+        open.insert(app.new_case().await);
+    }
+    let withdrawn = app.new_case().await;
+    app.act_ok(
+        &app.admin_token,
+        &withdrawn,
+        "withdraw",
+        json!({"reason": "The resident withdrew by phone."}),
+    )
+    .await;
+    let store = casefile_store::Store::open(&app.database_url(), casefile_store::Access::ReadOnly)
+        .await
+        .unwrap();
+    let (mut seen, mut after, mut pages) = (Vec::new(), String::new(), 0);
+    loop {
+        let page = store.open_cases(&after, 2).await.unwrap();
+        let Some(last) = page.last() else { break };
+        assert!(page.len() <= 2, "a page holds at most its limit");
+        after = last.id.clone();
+        pages += 1;
+        for case in page {
+            let steps: Vec<&str> = case.unmet.iter().map(|(s, _)| s.as_str()).collect();
+            assert!(steps.contains(&"acknowledge"), "{}: {steps:?}", case.id);
+            seen.push(case.id);
+        }
+    }
+    assert_eq!(pages, 3, "five open cases in pages of two");
+    assert_eq!(
+        seen.iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        open
+    );
+    assert_eq!(seen.len(), open.len(), "each case once");
 }
 
 /// A procedure with every automation rule on, assigning round robin over `officers`.
