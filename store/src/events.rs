@@ -51,6 +51,23 @@ pub(crate) fn columns(store: &Store) -> &'static str {
     }
 }
 
+/// The columns a chain verification selects: those of [`columns`] that the hash covers and
+/// the links, with `recorded_at` empty and no `position`: PostgreSQL need not format a
+/// time per row that the hash does not cover.
+pub(crate) fn chain_columns(store: &Store) -> &'static str {
+    match store {
+        Store::Postgres(_) => {
+            "aggregate_id, sequence, event_type, event_version, payload::text AS payload, \
+             metadata::text AS metadata, '' AS recorded_at, CAST(NULL AS BIGINT) AS position, \
+             prev_hash, hash"
+        }
+        Store::Sqlite(_) => {
+            "aggregate_id, sequence, event_type, event_version, payload, metadata, \
+             '' AS recorded_at, NULL AS position, prev_hash, hash"
+        }
+    }
+}
+
 /// A row of the events table before decoding.
 #[derive(Debug, Clone)]
 pub struct EventRow {
