@@ -25,14 +25,18 @@ impl Store {
         let sql = "INSERT INTO evidence_blobs (sha256, size, media_type, content) \
                    VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING";
         let size = to_i64(content.len() as u64);
-        let inserted = on_writer!(self, |pool| sqlx::query(sql)
-            .bind(sha256)
-            .bind(size)
-            .bind(media_type)
-            .bind(content)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let inserted = on_writer!(self, |pool| {
+            let mut conn = pool.acquire().await?;
+            let done = sqlx::query(sql)
+                .bind(sha256)
+                .bind(size)
+                .bind(media_type)
+                .bind(content)
+                .execute(&mut *conn)
+                .await;
+            given_back(&mut *conn);
+            done?.rows_affected()
+        });
         Ok(inserted > 0)
     }
 
@@ -40,7 +44,13 @@ impl Store {
     pub async fn evidence_blob(&self, sha256: &str) -> Result<Option<EvidenceBlob>, sqlx::Error> {
         let sql = "SELECT sha256, media_type, content FROM evidence_blobs WHERE sha256 = $1";
         let row = on_blob_reader!(self, |pool| {
-            match sqlx::query(sql).bind(sha256).fetch_optional(pool).await? {
+            let mut conn = pool.acquire().await?;
+            let row = sqlx::query(sql)
+                .bind(sha256)
+                .fetch_optional(&mut *conn)
+                .await;
+            given_back(&mut *conn);
+            match row? {
                 Some(row) => Some(EvidenceBlob {
                     sha256: row.try_get("sha256")?,
                     media_type: row.try_get("media_type")?,
@@ -51,6 +61,13 @@ impl Store {
         });
         Ok(row)
     }
+}
+
+/// Gives back what a connection's buffers grew to for a file's content. A PostgreSQL
+/// connection keeps its send and receive buffers at the largest message it has carried,
+/// so each pooled connection that once wrote a 10 MB upload held 10 MB or more from then on.
+fn given_back<C: sqlx::Connection>(conn: &mut C) {
+    conn.shrink_buffers();
 }
 
 /// How much of a file one read of the store returns when content is streamed.
@@ -88,12 +105,17 @@ impl Store {
         };
         let start = to_i64(offset.saturating_add(1));
         let len = to_i64(len);
-        let chunk = on_blob_reader!(self, |pool| sqlx::query_scalar::<_, Vec<u8>>(sql)
-            .bind(sha256)
-            .bind(start)
-            .bind(len)
-            .fetch_optional(pool)
-            .await)?;
+        let chunk = on_blob_reader!(self, |pool| {
+            let mut conn = pool.acquire().await?;
+            let chunk = sqlx::query_scalar::<_, Vec<u8>>(sql)
+                .bind(sha256)
+                .bind(start)
+                .bind(len)
+                .fetch_optional(&mut *conn)
+                .await;
+            given_back(&mut *conn);
+            chunk?
+        });
         Ok(chunk)
     }
 }
