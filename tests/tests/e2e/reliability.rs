@@ -459,7 +459,7 @@ async fn sqlite_out_of_room() {
 /// request path needs two connections at once.
 async fn pool_too_small(backend: Backend) {
     let app = spawn_app_with(backend, |config| {
-        config.db_max_connections = 1;
+        config.db_max_connections = Some(1);
         config.db_acquire_timeout_ms = 200;
     })
     .await;
