@@ -10,8 +10,8 @@
 #   scripts/schemathesis.sh --postgres      # PostgreSQL on 127.0.0.1:5432 as well
 #   MAX_EXAMPLES=20 scripts/schemathesis.sh # a shorter run
 #
-# Downloads schemathesis from PyPI on first use (into target/schemathesis-venv), so it
-# is not part of CI. Loopback only; stops the service it starts.
+# Installs schemathesis from PyPI on first use (into target/schemathesis-venv); the test
+# command (scripts/test.sh) runs it briefly. Loopback only; stops the service it starts.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole workspace test suite: `cargo test --workspace --locked "$@"`, after
 # scripts/install-browser.sh has made sure Chromium and chromedriver are there; without
-# arguments, then a one-second smoke run of each benchmark harness (no timing asserted).
+# arguments, then a one-second smoke run of each benchmark harness (no timing asserted)
+# and a short schemathesis run against the OpenAPI document on both stores.
 #
 # The end-to-end suites need a PostgreSQL server they may create databases on. It is found
 # in this order:
@@ -201,6 +202,14 @@ main() {
         # they work end to end. It times nothing; `cargo bench` gives the figures.
         log "smoke run of the benchmarks (QUICK=1)"
         QUICK=1 cargo test --locked -p casefile-tests --bench service --bench queue --bench scale || status=$?
+    fi
+    if [ "$#" -eq 0 ] && [ "$status" -eq 0 ]; then
+        # The API against its own OpenAPI document on both stores, a short fixed-seed run
+        # (the full one is scripts/reliability.sh). Schemathesis installs from PyPI into
+        # target/ the first time, as Chromium installs from the distribution's packages.
+        log "schemathesis, short run (MAX_EXAMPLES=10 SEED=1)"
+        MAX_EXAMPLES=10 SEED=1 CASEFILE_PG_URL_BASE="${url%/*}" scripts/schemathesis.sh --postgres ||
+            status=$?
     fi
     exit "$status"
 }
