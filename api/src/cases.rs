@@ -125,7 +125,58 @@ pub struct Cases {
     store: Store,
     services: ComplaintServices,
     sequencer: Sequencer,
-    committed: Arc<tokio::sync::Notify>,
+    committed: Arc<Committed>,
+}
+
+/// The cases written since the watchdog last looked, and its wake-up call. Past
+/// [`Committed::MOST`] cases it stops naming them and says only that many changed (so it
+/// stays small while nothing takes them: the watchdog is off, or slow).
+#[derive(Debug, Default)]
+pub struct Committed {
+    notify: tokio::sync::Notify,
+    changed: std::sync::Mutex<Changed>,
+}
+
+/// Which cases were written to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    These(std::collections::HashSet<String>),
+    /// More than [`Committed::MOST`].
+    Many,
+}
+
+impl Default for Changed {
+    fn default() -> Self {
+        Self::These(Default::default())
+    }
+}
+
+impl Committed {
+    pub const MOST: usize = 10_000;
+
+    fn record(&self, id: &str) {
+        {
+            let mut changed = self.changed.lock().unwrap_or_else(|e| e.into_inner());
+            if let Changed::These(ids) = &mut *changed {
+                if ids.len() < Self::MOST {
+                    ids.insert(id.to_string());
+                } else {
+                    *changed = Changed::Many;
+                }
+            }
+        }
+        self.notify.notify_one();
+    }
+
+    /// Waits for the next commit (or returns at once if one came since the last wait).
+    pub async fn wait(&self) {
+        self.notify.notified().await;
+    }
+
+    /// The cases written since the last call.
+    pub fn take(&self) -> Changed {
+        std::mem::take(&mut *self.changed.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 impl Cases {
@@ -138,8 +189,8 @@ impl Cases {
         }
     }
 
-    /// Notified after every commit, for work that follows events as they arrive.
-    pub fn committed(&self) -> Arc<tokio::sync::Notify> {
+    /// Told of every commit, for work that follows events as they arrive.
+    pub fn committed(&self) -> Arc<Committed> {
         self.committed.clone()
     }
 
@@ -244,7 +295,7 @@ impl Cases {
         match committed {
             Some(Ok(committed)) => {
                 self.sequencer.kick();
-                self.committed.notify_one();
+                self.committed.record(id);
                 let status = if reference_year.is_some() || answer.is_some() {
                     StatusCode::CREATED
                 } else {

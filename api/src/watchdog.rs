@@ -12,13 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use casefile_domain::command::RaiseSlaAlert;
-use casefile_domain::{uk_date, watchdog_actor, Action, AlertState, DeadlineStep, Division};
+use casefile_domain::{
+    uk_date, watchdog_actor, Action, AlertState, Calendar, DeadlineStep, Division,
+};
 use casefile_store::Store;
-use chrono::{Days, Utc};
-use tokio::sync::Notify;
+use chrono::{NaiveDate, Utc};
 
 use crate::auth::{Principal, Role};
-use crate::cases::{Cases, CommandContext};
+use crate::cases::{Cases, Changed, CommandContext, Committed};
 use crate::error::ApiError;
 
 /// How and when the watchdog looks.
@@ -40,8 +41,8 @@ pub struct Watchdog {
     pub store: Store,
     pub cases: Arc<Cases>,
     pub config: WatchdogConfig,
-    /// Notified after every commit.
-    pub committed: Arc<Notify>,
+    /// Told of every commit.
+    pub committed: Arc<Committed>,
     /// The procedures' automation rules, run in each scan.
     pub automation: automation::Automation,
 }
@@ -62,14 +63,20 @@ impl Watchdog {
             let _ = delivering.await;
             return;
         }
+        // The scheduled scans look at every open case, for rules that time alone brings
+        // due; a scan after commits looks only at the cases they wrote.
+        let mut every_case = true;
         loop {
-            if let Err(err) = self.scan().await {
+            if let Err(err) = self.scan(every_case).await {
                 tracing::warn!(%err, "SLA watchdog scan failed");
             }
             tokio::select! {
                 () = &mut shutdown => break,
-                () = tokio::time::sleep(self.config.interval) => {}
-                () = self.committed.notified() => tokio::time::sleep(SETTLE).await,
+                () = tokio::time::sleep(self.config.interval) => every_case = true,
+                () = self.committed.wait() => {
+                    tokio::time::sleep(SETTLE).await;
+                    every_case = false;
+                }
             }
         }
         let _ = stop.send(true);
@@ -79,11 +86,17 @@ impl Watchdog {
     /// One scan: carries out every automation rule whose moment has come, then raises
     /// every alert due today that is not yet on its case. Returns how many alerts were
     /// raised; none if another instance is scanning.
-    pub async fn scan(&self) -> Result<usize, ApiError> {
+    pub async fn scan(&self, every_case: bool) -> Result<usize, ApiError> {
         let Some(lock) = self.store.try_scan_lock().await? else {
             return Ok(0);
         };
-        if let Err(err) = self.automation.run(&self.store, &self.cases).await {
+        // Taken under the lock, so cases written while another instance scanned are
+        // looked at next time.
+        let only = match self.committed.take() {
+            Changed::These(ids) if !every_case => Some(ids),
+            _ => None,
+        };
+        if let Err(err) = self.automation.run(&self.store, &self.cases, only).await {
             tracing::warn!(%err, "automation failed");
         }
         let raised = self.raise_due().await;
@@ -94,11 +107,7 @@ impl Watchdog {
     async fn raise_due(&self) -> Result<usize, ApiError> {
         let today = uk_date(Utc::now());
         let calendar = self.cases.calendar().clone();
-        // Working days never outnumber calendar days, and a fortnight covers the longest
-        // run of holidays and weekends; each row is then judged exactly below.
-        let horizon = today
-            .checked_add_days(Days::new(u64::from(self.config.due_soon_days) * 7 / 5 + 14))
-            .unwrap_or(today);
+        let horizon = alert_horizon(&calendar, today, self.config.due_soon_days);
         let ctx = system_context();
         let mut count = 0;
         for row in self.store.due_steps(horizon).await? {
@@ -158,6 +167,19 @@ pub fn system_context() -> CommandContext {
     actor_context(watchdog_actor())
 }
 
+/// The last due date that may be alerted today: a step due later has more than
+/// `due_soon_days` working days to go in every division. (`working_days_between(today,
+/// due)` first exceeds them on the working day `due_soon_days + 1` ahead.) Each row read is
+/// then judged in its own division.
+fn alert_horizon(calendar: &Calendar, today: NaiveDate, due_soon_days: u32) -> NaiveDate {
+    Division::ALL
+        .iter()
+        .map(|division| calendar.add_working_days(*division, today, due_soon_days + 1))
+        .max()
+        .and_then(|first_beyond| first_beyond.pred_opt())
+        .unwrap_or(today)
+}
+
 /// The context of the commands an automation rule issues: the rule's own actor, and the
 /// rule named in the events' metadata.
 pub fn automation_context(rule: casefile_domain::AutoRule) -> CommandContext {
@@ -182,5 +204,42 @@ fn actor_context(actor: casefile_domain::Actor) -> CommandContext {
         rule: None,
         // Nobody reads the answer.
         minimal: true,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Every date that could be alerted today lies on or before the horizon, and the
+    /// horizon itself could be, in some division: no row is missed, none read for nothing
+    /// beyond it. Each day of 2019-2026 (Christmas, Easter and the Twelfth of July among
+    /// them), for a day or three of warning.
+    #[test]
+    fn the_horizon_is_the_last_date_due_soon_in_any_division() {
+        let calendar = Calendar::builtin();
+        let first = NaiveDate::from_ymd_opt(2019, 1, 1).unwrap();
+        for offset in 0..(8 * 365) {
+            let today = first + chrono::Duration::days(offset);
+            for due_soon_days in [1, 2, 3] {
+                let horizon = alert_horizon(&calendar, today, due_soon_days);
+                let due_soon = |division, due| {
+                    calendar.working_days_between(division, today, due) <= due_soon_days
+                };
+                for division in Division::ALL {
+                    for ahead in 0..30 {
+                        let due = today + chrono::Duration::days(ahead);
+                        if due_soon(division, due) {
+                            assert!(due <= horizon, "{today} {division:?} {due} > {horizon}");
+                        }
+                    }
+                }
+                assert!(
+                    Division::ALL.iter().any(|d| due_soon(*d, horizon)),
+                    "{today}: nothing due on {horizon} is due soon"
+                );
+            }
+        }
     }
 }

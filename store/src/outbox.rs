@@ -500,37 +500,72 @@ impl Store {
     /// automation rules look at: a scan walks the open cases a page at a time, so its
     /// memory does not grow with the store.
     pub async fn open_cases(&self, after: &str, limit: u32) -> Result<Vec<OpenCase>, sqlx::Error> {
-        let sql = "SELECT id, reference, version, procedure, division, owner_id, theme, \
-                   received_on, stage FROM case_summaries WHERE status = 'open' AND id > $1 \
-                   ORDER BY id LIMIT $2";
-        type Row = (
-            String,
-            String,
-            i64,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            String,
-            String,
+        let sql = format!(
+            "SELECT {OPEN_CASE_COLUMNS} FROM case_summaries WHERE status = 'open' AND id > $1 \
+             ORDER BY id LIMIT $2"
         );
-        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sql)
+        let rows: Vec<OpenCaseRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(after)
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await)?;
-        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        self.with_unmet_steps(rows).await
+    }
+
+    /// Those of the cases `ids` that are open, in id order, as [`Store::open_cases`] gives
+    /// them: what a scan after a burst of commands looks at.
+    pub async fn open_cases_among(&self, ids: &[String]) -> Result<Vec<OpenCase>, sqlx::Error> {
+        if ids.is_empty() {
             return Ok(Vec::new());
+        }
+        let rows: Vec<OpenCaseRow> = match self {
+            Store::Postgres(pool) => {
+                let sql = format!(
+                    "SELECT {OPEN_CASE_COLUMNS} FROM case_summaries \
+                     WHERE status = 'open' AND id = ANY($1) ORDER BY id"
+                );
+                sqlx::query_as(&sql).bind(ids).fetch_all(pool).await?
+            }
+            Store::Sqlite(pools) => {
+                let sql = format!(
+                    "SELECT {OPEN_CASE_COLUMNS} FROM case_summaries WHERE status = 'open' \
+                     AND id IN (SELECT value FROM json_each($1)) ORDER BY id"
+                );
+                sqlx::query_as(&sql)
+                    .bind(serde_json::to_string(ids).unwrap_or_default())
+                    .fetch_all(&pools.read)
+                    .await?
+            }
         };
-        // Only open cases have deadline rows; those of the page's id range are its own
-        // and those of cases closed meanwhile, which no page row claims.
-        let steps = "SELECT case_id, step, due FROM case_deadlines \
-                     WHERE case_id >= $1 AND case_id <= $2";
-        let steps: Vec<(String, String, String)> = on_pool!(self, |pool| sqlx::query_as(steps)
-            .bind(&first.0)
-            .bind(&last.0)
-            .fetch_all(pool)
-            .await)?;
+        self.with_unmet_steps(rows).await
+    }
+
+    /// The open cases of `rows`, each with its unmet steps (only open cases have deadline
+    /// rows).
+    async fn with_unmet_steps(&self, rows: Vec<OpenCaseRow>) -> Result<Vec<OpenCase>, sqlx::Error> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = rows.iter().map(|row| row.0.as_str()).collect();
+        let steps: Vec<(String, String, String)> = match self {
+            Store::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT case_id, step, due FROM case_deadlines WHERE case_id = ANY($1)",
+                )
+                .bind(&ids)
+                .fetch_all(pool)
+                .await?
+            }
+            Store::Sqlite(pools) => {
+                sqlx::query_as(
+                    "SELECT case_id, step, due FROM case_deadlines \
+                     WHERE case_id IN (SELECT value FROM json_each($1))",
+                )
+                .bind(serde_json::to_string(&ids).unwrap_or_default())
+                .fetch_all(&pools.read)
+                .await?
+            }
+        };
         let mut unmet: std::collections::HashMap<String, Vec<(String, NaiveDate)>> =
             std::collections::HashMap::new();
         for (case_id, step, due) in steps {
@@ -569,6 +604,21 @@ impl Store {
             .collect()
     }
 }
+
+/// What the automation rules read of an open case's queue row.
+const OPEN_CASE_COLUMNS: &str =
+    "id, reference, version, procedure, division, owner_id, theme, received_on, stage";
+type OpenCaseRow = (
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+);
 
 /// The JSON a channel is sent for a notification: the case, the event's position in it,
 /// its type and the event as stored.

@@ -48,10 +48,26 @@ impl Automation {
         }
     }
 
-    /// Carries out every rule whose moment has come; returns how many acted.
-    pub async fn run(&self, store: &Store, cases: &Cases) -> Result<usize, ApiError> {
+    /// Carries out every rule whose moment has come, on every open case or on those of
+    /// `only`; returns how many acted.
+    pub async fn run(
+        &self,
+        store: &Store,
+        cases: &Cases,
+        only: Option<std::collections::HashSet<String>>,
+    ) -> Result<usize, ApiError> {
         let today = uk_date(Utc::now());
         let mut acted = 0;
+        if let Some(ids) = only {
+            let mut ids: Vec<String> = ids.into_iter().collect();
+            ids.sort();
+            for ids in ids.chunks(OPEN_CASES_PAGE as usize) {
+                for case in store.open_cases_among(ids).await? {
+                    acted += self.run_case(store, cases, &case, today).await?;
+                }
+            }
+            return Ok(acted);
+        }
         let mut after = String::new();
         loop {
             let page = store.open_cases(&after, OPEN_CASES_PAGE).await?;

@@ -54,6 +54,21 @@ async fn open_case_pages(backend: Backend) {
         open
     );
     assert_eq!(seen.len(), open.len(), "each case once");
+
+    // Among named cases (as after a burst of commands): the open ones, with their steps.
+    let mut named: Vec<String> = open.iter().take(2).cloned().collect();
+    named.push(withdrawn.clone());
+    named.push(uuid::Uuid::now_v7().to_string());
+    let among = store.open_cases_among(&named).await.unwrap();
+    let ids: Vec<&str> = among.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        named[..2].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert!(among
+        .iter()
+        .all(|c| c.unmet.iter().any(|(step, _)| step == "acknowledge")));
+    assert!(store.open_cases_among(&[]).await.unwrap().is_empty());
 }
 
 /// A procedure with every automation rule on, assigning round robin over `officers`.
