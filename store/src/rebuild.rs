@@ -57,9 +57,26 @@ impl Store {
         mut progress: impl FnMut(Progress),
     ) -> Result<Progress, LoadError> {
         let mut done = Progress::default();
+        // Commands wait while a rebuild runs, so it replays every event they committed
+        // before it and they write over its rows after it. On SQLite the write lock is taken
+        // at `BEGIN`: taken at the first write, after reading, it could not be had once a
+        // command had committed meanwhile. On PostgreSQL the read models are locked against
+        // writers but not readers: otherwise a case logged meanwhile was both written by
+        // its command and replayed here (the rebuild failed on its duplicate key), or
+        // changed under the emptied tables.
+        let begin = match self {
+            Store::Postgres(_) => "BEGIN",
+            Store::Sqlite(_) => "BEGIN IMMEDIATE",
+        };
         on_writer!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             if matches!(self, Store::Postgres(_)) {
+                sqlx::query(&format!(
+                    "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+                    READ_MODELS.join(", ")
+                ))
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query(crate::events::PAGES_IN_INDEX_ORDER)
                     .execute(&mut *tx)
                     .await?;

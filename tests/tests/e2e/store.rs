@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 both_backends! {
     tampering_by_sql_is_found_and_located => tampering_scenario,
     a_rebuild_changes_no_row => rebuild_scenario,
+    a_rebuild_while_cases_are_logged_loses_none => rebuild_during_writes_scenario,
     the_feed_never_skips_an_event => feed_scenario,
     a_client_that_hangs_up_loses_nothing => hang_up_scenario,
     two_instances_on_one_store_agree => two_instances_scenario,
@@ -207,6 +208,50 @@ async fn rebuild_scenario(backend: Backend) {
         found_by_reference(&app, &later).await,
         BTreeSet::from([later])
     );
+}
+
+/// `casefile-replay rebuild` run again and again while staff log cases: every rebuild
+/// succeeds, every logged case is in the queue afterwards, and the views equal a rebuild.
+async fn rebuild_during_writes_scenario(backend: Backend) {
+    let app = Arc::new(spawn_app(backend).await);
+    for _ in 0..100 {
+        app.new_case().await;
+    }
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (app, done) = (app.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut logged = BTreeSet::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) && logged.len() < 300 {
+                logged.insert(app.new_case().await);
+            }
+            logged
+        })
+    };
+    let store = casefile_store::Store::open(&app.database_url(), casefile_store::Access::ReadOnly)
+        .await
+        .unwrap();
+    for round in 1..=5 {
+        if let Err(err) = store
+            .rebuild(&casefile_domain::Calendar::builtin(), |_| {})
+            .await
+        {
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            panic!("rebuild {round}, with cases being logged: {err}");
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let logged = writer.await.unwrap();
+    assert!(!logged.is_empty(), "cases were logged during the rebuilds");
+    let queue = app.queue_ids(&app.admin_token, "status=open").await;
+    assert!(
+        logged.is_subset(&queue),
+        "missing from the queue: {:?}",
+        logged.difference(&queue).collect::<Vec<_>>()
+    );
+    let rows = app.read_model_rows().await;
+    app.rebuild().await;
+    assert_eq!(app.read_model_rows().await, rows);
 }
 
 /// The ids the queue's free text finds for the reference of case `id`.
