@@ -50,7 +50,8 @@ impl Store {
     /// Truncates every read model and folds every case again, in one transaction, so readers
     /// see the old rows until the new ones are all there. `progress` is called after each
     /// case is folded. Each page of events is folded on a blocking thread while the rows of
-    /// the page before are written, in multi-row inserts.
+    /// the page before are written, in multi-row inserts (and on PostgreSQL, the next page
+    /// read meanwhile on a second connection).
     pub async fn rebuild(
         &self,
         calendar: &Calendar,
@@ -68,6 +69,13 @@ impl Store {
             Store::Postgres(_) => "BEGIN",
             Store::Sqlite(_) => "BEGIN IMMEDIATE",
         };
+        // On PostgreSQL the pages are read on a connection of their own while the one
+        // writing inserts the page before: the two run on two server processes. SQLite has
+        // one connection that may write, and reads through it.
+        let reading_pool = match self {
+            Store::Postgres(pool) => Some(pool.clone()),
+            Store::Sqlite(_) => None,
+        };
         on_writer!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             if matches!(self, Store::Postgres(_)) {
@@ -81,6 +89,21 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            // Its snapshot is taken once the lock is held: every command committed before
+            // is in it, and none commits until this transaction does.
+            let mut reader = match &reading_pool {
+                Some(pool) => {
+                    let mut reader = pool
+                        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                        .await?;
+                    sqlx::query(crate::events::PAGES_IN_INDEX_ORDER)
+                        .execute(&mut *reader)
+                        .await?;
+                    sqlx::query("SELECT 1").execute(&mut *reader).await?;
+                    Some(reader)
+                }
+                None => None,
+            };
             // On SQLite the read models' secondary indexes and the search index's triggers
             // are set aside and made again at the end: built from sorted rows at once
             // instead of entry by entry, and the trigram index from the finished table.
@@ -113,19 +136,27 @@ impl Store {
             // The rows rendered from the previous page, written while this page is folded.
             let mut writing: Option<Batch> = None;
             let mut last_page = false;
+            // The next page, read on PostgreSQL's reader while the batch before is written.
+            let mut read_ahead: Option<Vec<EventRow>> = None;
             while !last_page {
-                let rows = sqlx::query(&select)
-                    .bind(Complaint::TYPE)
-                    .bind(&after.0)
-                    .bind(after.1)
-                    .bind(PAGE)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let page = rows
-                    .iter()
-                    .map(EventRow::from_row)
-                    .collect::<Result<Vec<_>, sqlx::Error>>()?;
-                drop(rows);
+                let page = match read_ahead.take() {
+                    Some(page) => page,
+                    None => match reader.as_mut() {
+                        Some(reader) => read_page(reader, &select, &after).await?,
+                        None => {
+                            let rows = sqlx::query(&select)
+                                .bind(Complaint::TYPE)
+                                .bind(&after.0)
+                                .bind(after.1)
+                                .bind(PAGE)
+                                .fetch_all(&mut *tx)
+                                .await?;
+                            rows.iter()
+                                .map(EventRow::from_row)
+                                .collect::<Result<Vec<_>, sqlx::Error>>()?
+                        }
+                    },
+                };
                 last_page = (page.len() as i64) < PAGE;
                 if let Some(last) = page.last() {
                     after = (last.aggregate_id.clone(), last.sequence);
@@ -146,8 +177,20 @@ impl Store {
                 }
                 let calendar = calendar.clone();
                 let rendering = tokio::task::spawn_blocking(move || render_cases(cases, &calendar));
-                if let Some(batch) = writing.take() {
-                    batch.insert(&mut *tx).await?;
+                let write = async {
+                    match writing.take() {
+                        Some(batch) => batch.insert(&mut *tx).await,
+                        None => Ok(()),
+                    }
+                };
+                match reader.as_mut().filter(|_| !last_page) {
+                    Some(reader) => {
+                        let (written, read) =
+                            tokio::join!(write, read_page(reader, &select, &after));
+                        written?;
+                        read_ahead = Some(read?);
+                    }
+                    None => write.await?,
                 }
                 let (batch, sizes) = match rendering.await {
                     Ok(rendered) => rendered?,
@@ -168,6 +211,9 @@ impl Store {
             }
             if !set_aside.is_empty() {
                 sqlx::query(SQLITE_SEARCH_REBUILD).execute(&mut *tx).await?;
+            }
+            if let Some(reader) = reader {
+                reader.commit().await?;
             }
             tx.commit().await?;
         });
@@ -231,6 +277,25 @@ impl Store {
         }
         Ok(repaired)
     }
+}
+
+/// The page of events after `after` on PostgreSQL's reading connection.
+async fn read_page(
+    reader: &mut sqlx::PgConnection,
+    select: &str,
+    after: &(String, i64),
+) -> Result<Vec<EventRow>, LoadError> {
+    let rows = sqlx::query(select)
+        .bind(Complaint::TYPE)
+        .bind(&after.0)
+        .bind(after.1)
+        .bind(PAGE)
+        .fetch_all(reader)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(EventRow::from_row)
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 /// The read-model rows of one case, rendered from all its events: the fold, the list
