@@ -61,35 +61,57 @@ fn write_canonical(out: &mut Vec<u8>, value: &Value) {
             }
             out.push(b']');
         }
-        Value::Object(map) => {
-            out.push(b'{');
-            let in_order = map
-                .keys()
-                .zip(map.keys().skip(1))
-                .all(|(a, b)| utf16_cmp(a, b).is_lt());
-            if in_order {
-                for (i, (key, item)) in map.iter().enumerate() {
-                    write_member(out, i, key, item);
-                }
-            } else {
-                let mut members: Vec<(&String, &Value)> = map.iter().collect();
-                members.sort_by(|a, b| utf16_cmp(a.0, b.0));
-                for (i, (key, item)) in members.into_iter().enumerate() {
-                    write_member(out, i, key, item);
-                }
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => write_object(
+            out,
+            map.iter(),
+            |(key, _)| key.as_str(),
+            |out, (key, item)| {
+                write_string(out, key);
+                out.push(b':');
+                write_canonical(out, item);
+            },
+        ),
     }
 }
 
-fn write_member(out: &mut Vec<u8>, index: usize, key: &str, value: &Value) {
-    if index > 0 {
-        out.push(b',');
+/// An object with its members in RFC 8785 order, each written by `member` (key, colon,
+/// value). Of a key given twice, which stored text may hold and a `Value` cannot, the later
+/// is kept, as `Value` keeps it.
+fn write_object<'k, M: Copy>(
+    out: &mut Vec<u8>,
+    members: impl Iterator<Item = M> + Clone,
+    key: impl Fn(M) -> &'k str,
+    mut member: impl FnMut(&mut Vec<u8>, M),
+) {
+    out.push(b'{');
+    let mut write = |out: &mut Vec<u8>, index: usize, m: M| {
+        if index > 0 {
+            out.push(b',');
+        }
+        member(out, m);
+    };
+    let in_order = members
+        .clone()
+        .zip(members.clone().skip(1))
+        .all(|(a, b)| utf16_cmp(key(a), key(b)).is_lt());
+    if in_order {
+        for (index, m) in members.enumerate() {
+            write(out, index, m);
+        }
+    } else {
+        let mut sorted: Vec<M> = members.collect();
+        // Stable, so of a key given twice the later stays later.
+        sorted.sort_by(|a, b| utf16_cmp(key(*a), key(*b)));
+        let last_of_each = sorted
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| sorted.get(i + 1).is_none_or(|next| key(*next) != key(**m)))
+            .map(|(_, m)| *m);
+        for (index, m) in last_of_each.enumerate() {
+            write(out, index, m);
+        }
     }
-    write_string(out, key);
-    out.push(b':');
-    write_canonical(out, value);
+    out.push(b'}');
 }
 
 /// Keys compared as RFC 8785 sorts them. UTF-8 byte order is the same except between a

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
-use super::{utf16_cmp, write_number, write_string};
+use super::{write_number, write_object, write_string};
 
 /// A JSON value that borrows its strings from the text where it can.
 enum Json<'a> {
@@ -147,42 +147,17 @@ fn write(out: &mut Vec<u8>, value: &Json) {
             }
             out.push(b']');
         }
-        Json::Object(members) => {
-            out.push(b'{');
-            let in_order = members
-                .iter()
-                .zip(members.iter().skip(1))
-                .all(|(a, b)| utf16_cmp(&a.0 .0, &b.0 .0).is_lt());
-            if in_order {
-                for (i, (key, item)) in members.iter().enumerate() {
-                    write_member(out, i, key, item);
-                }
-            } else {
-                let mut sorted: Vec<&(Text, Json)> = members.iter().collect();
-                // Stable, so of a key given twice the later stays later; `Value` keeps
-                // that one.
-                sorted.sort_by(|a, b| utf16_cmp(&a.0 .0, &b.0 .0));
-                let last_of_each = sorted
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, (key, _))| sorted.get(i + 1).is_none_or(|next| next.0 .0 != key.0))
-                    .map(|(_, member)| *member);
-                for (i, (key, item)) in last_of_each.enumerate() {
-                    write_member(out, i, key, item);
-                }
-            }
-            out.push(b'}');
-        }
+        Json::Object(members) => write_object(
+            out,
+            members.iter(),
+            |(key, _)| key.0.as_ref(),
+            |out, (key, item)| {
+                write_text(out, key);
+                out.push(b':');
+                write(out, item);
+            },
+        ),
     }
-}
-
-fn write_member(out: &mut Vec<u8>, index: usize, key: &Text, value: &Json) {
-    if index > 0 {
-        out.push(b',');
-    }
-    write_text(out, key);
-    out.push(b':');
-    write(out, value);
 }
 
 /// A string the text held without escapes has no character JCS escapes (a quote, a
