@@ -15,7 +15,7 @@ use casefile_projections::recorded::meta;
 use casefile_projections::{CaseView, History};
 use casefile_store::commit::Answer;
 use casefile_store::idempotency::KeyClaim;
-use casefile_store::records::view_json;
+use casefile_store::records::{view_json, EntryCache, Lists};
 use casefile_store::sequencer::Sequencer;
 use casefile_store::{CommitError, Store, UnitOfWork};
 use chrono::{DateTime, Datelike, Utc};
@@ -126,6 +126,7 @@ pub struct Cases {
     services: ComplaintServices,
     sequencer: Sequencer,
     committed: Arc<Committed>,
+    entries: EntryCache,
 }
 
 /// The cases written since the watchdog last looked, and its wake-up call. Past
@@ -186,6 +187,7 @@ impl Cases {
             services,
             sequencer,
             committed: Arc::default(),
+            entries: EntryCache::new(),
         }
     }
 
@@ -254,6 +256,7 @@ impl Cases {
         let mut attempt = 1;
         let (outcome, committed) = loop {
             let mut unit = UnitOfWork::new(&self.store, &self.services.calendar)
+                .with_entry_cache(&self.entries)
                 .answering(ctx.idempotency.clone());
             if let Some(year) = reference_year {
                 unit = unit.assigning_reference(year);
@@ -355,7 +358,12 @@ impl Cases {
     /// The case as it stands today, or `None` if no complaint was logged under the id.
     pub async fn view(&self, id: &str) -> Result<Option<CaseView>, ApiError> {
         self.store
-            .case_view(id, &self.services.calendar, uk_date(Utc::now()))
+            .case_view(
+                id,
+                &self.services.calendar,
+                uk_date(Utc::now()),
+                Lists::Cached(&self.entries),
+            )
             .await
             .map_err(ApiError::from_load)
     }

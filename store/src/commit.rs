@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::chain::{canonical, link};
 use crate::idempotency::KeyClaim;
-use crate::records::{entry_row, view_json, LoadedCase};
+use crate::records::{entry_row, view_json, Entries, LoadedCase};
 use crate::{to_i64, Store};
 
 /// What a command wants written.
@@ -247,11 +247,10 @@ pub fn derived_rows(
 
 impl NewCommit<'_> {
     /// Folds the events into the case, links them into the chain and renders every row.
-    /// `rows_before` are the case's list entries already stored, `(list, body)`, for the
-    /// response.
+    /// `rows_before` are the case's list entries already stored, for the response.
     fn prepare(
         mut self,
-        rows_before: Vec<(String, String)>,
+        rows_before: Entries,
         serial: Option<i64>,
     ) -> Result<Prepared, CommitError> {
         if let (Some(serial), Some(year), Some(ComplaintEvent::Logged { reference, .. })) =
@@ -336,10 +335,10 @@ impl NewCommit<'_> {
         // The queue row and deadlines need no list; the response gets them verbatim.
         let view = record.view(self.calendar, uk_date(recorded_at), Vec::new());
         let (summary, deadlines) = derived_rows(&view, &record.state)?;
-        let before = if refolded { &[][..] } else { &rows_before[..] };
+        let before = if refolded { None } else { Some(&rows_before) };
         let entries: Vec<(&str, &str)> = before
-            .iter()
-            .map(|(l, b)| (l.as_str(), b.as_str()))
+            .into_iter()
+            .flat_map(Entries::iter)
             .chain(
                 item_lists
                     .iter()
@@ -393,7 +392,7 @@ impl Store {
         let items_before = commit
             .base
             .as_mut()
-            .map(|base| std::mem::take(&mut base.item_rows))
+            .map(|base| std::mem::take(&mut base.entries))
             .unwrap_or_default();
         let id = commit.id.to_string();
         let claim = commit.idempotency.clone();
@@ -428,7 +427,7 @@ impl Store {
 async fn commit_sqlite(
     pools: &crate::SqlitePools,
     commit: NewCommit<'_>,
-    items_before: Vec<(String, String)>,
+    items_before: Entries,
     id: &str,
     claim: Option<KeyClaim>,
     status: u16,
@@ -471,7 +470,7 @@ async fn log_sqlite(
             serial: last + 1,
         };
         let serial = guess.serial;
-        let prepared = commit.clone().prepare(Vec::new(), Some(serial))?;
+        let prepared = commit.clone().prepare(Entries::default(), Some(serial))?;
         let script = SQLITE_GUESS_SERIAL;
         match write_or_roll_back(&mut conn, script, id, &prepared, claim, status, Some(guess)).await
         {
@@ -500,7 +499,7 @@ async fn log_sqlite(
     // The transaction is open from here on: the serial was taken inside it.
     let prepared = match serial
         .map_err(CommitError::from)
-        .and_then(|serial| Ok((serial, commit.prepare(Vec::new(), Some(serial))?)))
+        .and_then(|serial| Ok((serial, commit.prepare(Entries::default(), Some(serial))?)))
     {
         Ok(prepared) => prepared,
         Err(err) => {

@@ -8,6 +8,7 @@ use casefile_projections::CaseView;
 use chrono::{NaiveDate, Utc};
 
 use crate::events::LoadError;
+use crate::records::Lists;
 use crate::{on_pool, on_writer, Store};
 
 /// Cases that had anything to report between `from` and `to`: received on or before `to`
@@ -39,7 +40,7 @@ impl Store {
         let (mut views, stale) = decode_for_reports(records, today).await;
         for id in stale {
             // A fold of an older format: this one case is folded from its events.
-            if let Some(view) = self.case_view(&id, calendar, today).await? {
+            if let Some(view) = self.case_view(&id, calendar, today, Lists::All).await? {
                 views.push(view);
             }
         }
@@ -63,7 +64,7 @@ impl Store {
         for (id, body) in records {
             views.push(match usable(&id, &body) {
                 Some(record) => record.view(calendar, today, Vec::new()),
-                None => match self.case_view(&id, calendar, today).await? {
+                None => match self.case_view(&id, calendar, today, Lists::All).await? {
                     Some(view) => view,
                     None => continue,
                 },

@@ -11,7 +11,7 @@ use cqrs_es::{AggregateContext, AggregateError, EventEnvelope, EventStore};
 
 use crate::commit::{Answer, CommitError, Committed, NewCommit};
 use crate::idempotency::KeyClaim;
-use crate::records::LoadedCase;
+use crate::records::{EntryCache, Lists, LoadedCase};
 use crate::Store;
 
 /// One command's view of the store.
@@ -22,7 +22,7 @@ pub struct UnitOfWork<'a> {
     idempotency: Option<KeyClaim>,
     status: u16,
     answer: Option<Answer>,
-    lists: bool,
+    lists: Lists<'a>,
     outcome: Mutex<Option<Result<Committed, CommitError>>>,
 }
 
@@ -48,7 +48,7 @@ impl<'a> UnitOfWork<'a> {
             idempotency: None,
             status: 200,
             answer: None,
-            lists: true,
+            lists: Lists::All,
             outcome: Mutex::new(None),
         }
     }
@@ -75,7 +75,15 @@ impl<'a> UnitOfWork<'a> {
 
     /// Answer without the case's lists, and so never read them (`Prefer: return=minimal`).
     pub fn without_lists(mut self) -> Self {
-        self.lists = false;
+        self.lists = Lists::Without;
+        self
+    }
+
+    /// Reuse the entries of long cases kept in `cache` (unless the lists are left out).
+    pub fn with_entry_cache(mut self, cache: &'a EntryCache) -> Self {
+        if !matches!(self.lists, Lists::Without) {
+            self.lists = Lists::Cached(cache);
+        }
         self
     }
 
@@ -161,7 +169,7 @@ impl EventStore<Complaint> for &UnitOfWork<'_> {
                 idempotency: self.idempotency.clone(),
                 status: self.status,
                 answer: self.answer,
-                lists: self.lists,
+                lists: !matches!(self.lists, Lists::Without),
             })
             .await;
         let envelopes = match &result {

@@ -16,6 +16,7 @@ both_backends! {
     the_feed_never_skips_an_event => feed_scenario,
     a_client_that_hangs_up_loses_nothing => hang_up_scenario,
     two_instances_on_one_store_agree => two_instances_scenario,
+    a_long_case_is_whole_from_either_instance => long_case_scenario,
 }
 
 /// A case with `notes` notes after its `Logged` and `Defined` events: `2 + notes` events
@@ -495,4 +496,82 @@ async fn hang_up_scenario(backend: Backend) {
     let before = app.read_model_rows().await;
     app.rebuild().await;
     assert_eq!(app.read_model_rows().await, before);
+}
+
+/// A case whose notes hold more than the 16 KiB of entries from which an instance keeps
+/// them in memory: every answer and view still has every note, in order, whichever
+/// instance wrote them, and an instance whose kept entries no longer match the store's
+/// events reads them all again.
+async fn long_case_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let second = app.sibling().await;
+    let id = app.new_case().await;
+    let mut written = Vec::new();
+    for n in 0..24 {
+        let text = format!("note {n}: {}", "x".repeat(1_000));
+        app.act_ok(&app.admin_token, &id, "notes", json!({"text": text}))
+            .await;
+        written.push(text);
+    }
+    let texts = |view: &Value| -> Vec<String> {
+        view["notes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("notes in {view}"))
+            .iter()
+            .map(|n| str_at(n, "text"))
+            .collect()
+    };
+    assert_eq!(texts(&app.case(&id).await), written);
+    // Notes added through the other instance, then a command answered in full by this one.
+    for n in 24..27 {
+        let text = format!("note {n} from the second instance");
+        second
+            .act_ok(&app.admin_token, &id, "notes", json!({"text": text}))
+            .await;
+        written.push(text);
+    }
+    let answer = app
+        .act_ok(
+            &app.admin_token,
+            &id,
+            "categorise",
+            json!({"theme": "Repairs"}),
+        )
+        .await;
+    assert_eq!(texts(&answer), written, "the answer has every note");
+    assert_eq!(texts(&app.case(&id).await), written);
+    assert_eq!(app.case(&id).await, second.case(&id).await);
+    // The store's events no longer end where this instance's kept entries do (as when a
+    // store is restored under a running service), and an entry reads differently there.
+    let version = app.history(&id).await.len();
+    app.sql(&format!(
+        "UPDATE events SET hash = 'restored' WHERE aggregate_id = '{id}' AND sequence = {version}"
+    ))
+    .await;
+    app.sql(&format!(
+        "UPDATE case_items SET body = replace(body, 'note 0:', 'restored note 0:') \
+         WHERE case_id = '{id}' AND sequence = 3"
+    ))
+    .await;
+    written[0] = written[0].replacen("note 0:", "restored note 0:", 1);
+    assert_eq!(
+        texts(&app.case(&id).await),
+        written,
+        "read again from the store"
+    );
+    // Both outcomes happened in this process (its counters are shared by every test in it,
+    // and only this one writes a case this long).
+    let metrics = reqwest::Client::new()
+        .get(app.url("/metrics"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for outcome in ["reused", "reread"] {
+        let line = format!("casefile_entry_cache_total{{outcome=\"{outcome}\"}} ");
+        assert!(metrics.contains(&line), "{line}in\n{metrics}");
+    }
 }
