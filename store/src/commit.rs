@@ -407,8 +407,18 @@ impl Store {
                 write_postgres(pool, &id, &prepared, claim.as_ref(), status).await?;
                 Ok(prepared.committed)
             }
+            // Boxed: inline, its future made every command's future (on either store) too
+            // big for a debug build's worker stack.
             Store::Sqlite(pools) => {
-                commit_sqlite(pools, commit, items_before, &id, claim, status).await
+                Box::pin(commit_sqlite(
+                    pools,
+                    commit,
+                    items_before,
+                    &id,
+                    claim,
+                    status,
+                ))
+                .await
             }
         }
     }
@@ -436,6 +446,11 @@ async fn commit_sqlite(
         return log_sqlite(pools, year, commit, id, claim, status).await;
     }
     let prepared = commit.prepare(items_before, None)?;
+    let binds = SqliteBinds::new(id, &prepared, claim.as_ref(), status, None);
+    if pools.writer.enqueue(binds).await {
+        return Ok(prepared.committed);
+    }
+    // Not written with others: alone, so that an error is this commit's own.
     let mut conn = pools.write.acquire().await?;
     let script = SQLITE_BEGIN_COMMIT;
     write_or_roll_back(
@@ -448,10 +463,17 @@ async fn commit_sqlite(
         None,
     )
     .await?;
+    pools.writer_committed();
     Ok(prepared.committed)
 }
 
 /// A log's commit on SQLite: with the guessed serial, else with one taken from the store.
+///
+/// Logs guess in turn and join the writer's queue in the order they guessed, so a log folds
+/// and hashes its case (with the guessed reference) while the logs before it are written,
+/// and several logs can be written in one transaction. A guess is the serial after the last
+/// one handed out; if the log before is not written, the one after finds the counter short
+/// of its guess and takes its serial from the store, as the first log of a process does.
 async fn log_sqlite(
     pools: &crate::SqlitePools,
     year: i32,
@@ -461,32 +483,75 @@ async fn log_sqlite(
     status: u16,
 ) -> Result<Committed, CommitError> {
     let claim = claim.as_ref();
-    let mut conn = pools.write.acquire().await?;
-    // The remembered serial changes only while the writer is held, as it is here.
-    let remembered = pools.last_serial.lock().ok().and_then(|last| *last);
-    if let Some((_, last)) = remembered.filter(|(y, _)| *y == year) {
-        let guess = Guess {
-            year,
-            serial: last + 1,
-        };
-        let serial = guess.serial;
-        let prepared = commit.clone().prepare(Entries::default(), Some(serial))?;
-        let script = SQLITE_GUESS_SERIAL;
-        match write_or_roll_back(&mut conn, script, id, &prepared, claim, status, Some(guess)).await
-        {
-            Ok(()) => {
-                metrics::counter!("casefile_sqlite_serial_guesses_total", "outcome" => "right")
-                    .increment(1);
-                remember_serial(pools, year, serial);
-                return Ok(prepared.committed);
-            }
-            Err(err) if err.is_wrong_guess() => {
-                metrics::counter!("casefile_sqlite_serial_guesses_total", "outcome" => "wrong")
-                    .increment(1);
-            }
-            Err(err) => return Err(err),
+    let turn = pools.log_turn.lock().await;
+    let Some((last_year, last)) = pools.serials.handed_out().filter(|(y, _)| *y == year) else {
+        drop(turn);
+        let conn = pools.write.acquire().await?;
+        return Box::pin(log_with_serial_from_store(
+            pools, conn, year, commit, id, claim, status,
+        ))
+        .await;
+    };
+    let serial = last + 1;
+    let prepared = commit.clone().prepare(Entries::default(), Some(serial))?;
+    pools.serials.hand_out(last_year, serial);
+    let guess = Guess { year, serial };
+    let written = pools
+        .writer
+        .enqueue(SqliteBinds::new(id, &prepared, claim, status, Some(guess)));
+    drop(turn);
+    if written.await {
+        metrics::counter!("casefile_sqlite_serial_guesses_total", "outcome" => "right")
+            .increment(1);
+        return Ok(prepared.committed);
+    }
+    // Not written with others: alone, with the guess, so that an error is this log's own.
+    let mut conn = match pools.write.acquire().await {
+        Ok(conn) => conn,
+        Err(err) => {
+            pools.serials.take_back(year, serial);
+            return Err(err.into());
+        }
+    };
+    let guess = Guess { year, serial };
+    let script = SQLITE_GUESS_SERIAL;
+    match write_or_roll_back(&mut conn, script, id, &prepared, claim, status, Some(guess)).await {
+        Ok(()) => {
+            metrics::counter!("casefile_sqlite_serial_guesses_total", "outcome" => "right")
+                .increment(1);
+            pools.writer_committed();
+            Ok(prepared.committed)
+        }
+        Err(err) if err.is_wrong_guess() => {
+            metrics::counter!("casefile_sqlite_serial_guesses_total", "outcome" => "wrong")
+                .increment(1);
+            Box::pin(log_with_serial_from_store(
+                pools, conn, year, commit, id, claim, status,
+            ))
+            .await
+        }
+        Err(err) => {
+            pools.serials.take_back(year, serial);
+            Err(err)
         }
     }
+}
+
+/// A log's commit with its serial taken from the store, on the writer `conn`; the logs'
+/// turn is held throughout, so that no log guesses until the serial this one takes is
+/// known. (Else, after one wrong guess, logs taking serials from the store and logs guessing
+/// go on taking each other's serials.) The turn is taken with the writer held, never the
+/// other way round: a log holding the turn never waits for the writer.
+async fn log_with_serial_from_store(
+    pools: &crate::SqlitePools,
+    mut conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    year: i32,
+    commit: NewCommit<'_>,
+    id: &str,
+    claim: Option<&KeyClaim>,
+    status: u16,
+) -> Result<Committed, CommitError> {
+    let _turn = pools.log_turn.lock().await;
     let serial = sqlx::query_scalar::<_, i64>(
         "BEGIN IMMEDIATE; \
          INSERT INTO reference_counters (year, last) VALUES ($1, 1) \
@@ -509,7 +574,8 @@ async fn log_sqlite(
     };
     let (serial, prepared) = prepared;
     write_or_roll_back(&mut conn, SQLITE_COMMIT, id, &prepared, claim, status, None).await?;
-    remember_serial(pools, year, serial);
+    pools.writer_committed();
+    pools.serials.hand_out(year, serial);
     Ok(prepared.committed)
 }
 
@@ -531,21 +597,16 @@ async fn write_or_roll_back(
 }
 
 /// A log's guessed reference serial, checked in its script.
+#[derive(Debug, Clone, Copy)]
 struct Guess {
     year: i32,
     serial: i64,
 }
 
-fn remember_serial(pools: &crate::SqlitePools, year: i32, serial: i64) {
-    if let Ok(mut last) = pools.last_serial.lock() {
-        *last = Some((year, serial));
-    }
-}
-
 /// Ends a failed commit's transaction: a script stops at its first error with its
 /// transaction open. (A connection left in one is closed on release anyway, see
 /// `sqlite_connection_reusable`; this keeps the writer open.)
-async fn rollback(conn: &mut sqlx::SqliteConnection) {
+pub(crate) async fn rollback(conn: &mut sqlx::SqliteConnection) {
     if let Err(err) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
         tracing::debug!(%err, "no transaction to roll back");
     }
@@ -776,17 +837,25 @@ SELECT $28, $29, $30, $31, $32, $33 WHERE $28 IS NOT NULL;"
 }
 /// The writes of a commit whose transaction is open already (a log's: its serial came first).
 const SQLITE_COMMIT: &str = concat!(sqlite_writes!(), "\nCOMMIT");
-/// A log's writes with a guessed serial: the counter moves to the guess only from the serial
-/// before it; otherwise (or with no counter for the year) `last` would be NULL, which its
-/// NOT NULL refuses, and the script stops before anything else is written.
-const SQLITE_GUESS_SERIAL: &str = concat!(
-    "BEGIN IMMEDIATE;\n",
-    "INSERT INTO reference_counters (year, last) SELECT $35, NULL\n",
-    "WHERE NOT EXISTS (SELECT 1 FROM reference_counters WHERE year = $35);\n",
-    "UPDATE reference_counters SET last = CASE WHEN last = $34 - 1 THEN $34 END WHERE year = $35;\n",
-    sqlite_writes!(),
-    "\nCOMMIT"
-);
+/// One commit's writes, the reference counter's first: with a guessed serial (`$34` of year
+/// `$35`), the counter moves to the guess only from the serial before it; otherwise (or with
+/// no counter for the year) `last` would be NULL, which its NOT NULL refuses, and the
+/// script stops before anything else is written. Without one (both NULL) the counter is
+/// left alone. The writer's batches are made of these (`crate::writer`).
+macro_rules! sqlite_one_commit {
+    () => {
+        concat!(
+            "INSERT INTO reference_counters (year, last) SELECT $35, NULL\n",
+            "WHERE $35 IS NOT NULL\n",
+            "  AND NOT EXISTS (SELECT 1 FROM reference_counters WHERE year = $35);\n",
+            "UPDATE reference_counters SET last = CASE WHEN last = $34 - 1 THEN $34 END WHERE year = $35;\n",
+            sqlite_writes!()
+        )
+    };
+}
+pub(crate) const SQLITE_ONE_COMMIT: &str = sqlite_one_commit!();
+/// A log's writes with a guessed serial, in a transaction of their own.
+const SQLITE_GUESS_SERIAL: &str = concat!("BEGIN IMMEDIATE;\n", sqlite_one_commit!(), "\nCOMMIT");
 /// The writes of a commit, in a transaction of their own.
 const SQLITE_BEGIN_COMMIT: &str = concat!("BEGIN IMMEDIATE;\n", sqlite_writes!(), "\nCOMMIT");
 
@@ -799,78 +868,153 @@ async fn write_sqlite(
     status: u16,
     guess: Option<Guess>,
 ) -> Result<(), CommitError> {
-    use serde_json::json;
-    let recorded_at = p
-        .recorded_at
-        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let mut events = Vec::with_capacity(p.sequences.len());
-    let mut outbox = Vec::new();
-    for i in 0..p.sequences.len() {
-        events.push(json!([
-            p.sequences[i],
-            p.types[i],
-            p.versions[i],
-            p.payloads[i],
-            p.prev_hashes[i],
-            p.hashes[i]
-        ]));
-        if crate::outbox::NOTIFIED.contains(&p.types[i].as_str()) {
-            outbox.push(json!([p.sequences[i], p.types[i], p.payloads[i]]));
-        }
-    }
-    let items: Vec<Value> = p
-        .item_sequences
-        .iter()
-        .zip(&p.item_lists)
-        .zip(&p.item_bodies)
-        .map(|((sequence, list), body)| json!([sequence, list, body]))
-        .collect();
-    let deadlines: Vec<Value> = p
-        .deadlines
-        .iter()
-        .map(|d| json!([d.step, d.due, d.alerted]))
-        .collect();
-    let s = &p.summary;
-    let query = sqlx::query(script)
-        .bind(id)
-        .bind(&p.metadata)
-        .bind(&recorded_at)
-        .bind(Value::Array(events).to_string())
-        .bind(p.record_version)
-        .bind(&p.last_hash)
-        .bind(&p.record_body)
-        .bind(Value::Array(items).to_string())
-        .bind(&s.reference)
-        .bind(&s.procedure)
-        .bind(&s.division)
-        .bind(&s.channel)
-        .bind(&s.status)
-        .bind(&s.stage)
-        .bind(&s.owner_id)
-        .bind(&s.theme)
-        .bind(&s.root_cause)
-        .bind(&s.resident_id)
-        .bind(&s.received_on)
-        .bind(&s.ended_on)
-        .bind(&s.next_due)
-        .bind(&s.due_key)
-        .bind(&s.search)
-        .bind(&s.body)
-        .bind(&s.action_due)
-        .bind(Value::Array(deadlines).to_string())
-        .bind(Value::Array(outbox).to_string())
-        .bind(claim.map(|c| c.user_id.as_str()))
-        .bind(claim.map(|c| c.key.as_str()))
-        .bind(claim.map(|c| c.request_hash.as_str()))
-        .bind(i64::from(status))
-        .bind(&p.committed.body)
-        .bind(p.recorded_at.to_rfc3339());
-    let query = match guess {
-        Some(guess) => query.bind(guess.serial).bind(i64::from(guess.year)),
+    let binds = SqliteBinds::new(id, p, claim, status, guess);
+    let query = binds.bind(sqlx::query(script));
+    let query = match &binds.guess {
+        Some(_) => binds.bind_guess(query),
         None => query,
     };
     query.execute(&mut *conn).await?;
     Ok(())
+}
+
+/// The values a SQLite commit script binds, owned, so that a commit can wait in the
+/// writer's queue (`crate::writer`): `$1` to `$33`, and the guessed serial and its year as
+/// `$34` and `$35`.
+#[derive(Debug)]
+pub(crate) struct SqliteBinds {
+    pub(crate) id: String,
+    metadata: String,
+    recorded_at: String,
+    events: String,
+    record_version: i64,
+    last_hash: String,
+    record_body: String,
+    items: String,
+    summary: SummaryRow,
+    deadlines: String,
+    outbox: String,
+    claim: Option<KeyClaim>,
+    status: i64,
+    body: String,
+    recorded_at_rfc3339: String,
+    guess: Option<Guess>,
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+impl SqliteBinds {
+    /// How many parameters one commit's writes take.
+    pub(crate) const PARAMETERS: usize = 35;
+
+    fn new(
+        id: &str,
+        p: &Prepared,
+        claim: Option<&KeyClaim>,
+        status: u16,
+        guess: Option<Guess>,
+    ) -> Self {
+        use serde_json::json;
+        let mut events = Vec::with_capacity(p.sequences.len());
+        let mut outbox = Vec::new();
+        for i in 0..p.sequences.len() {
+            events.push(json!([
+                p.sequences[i],
+                p.types[i],
+                p.versions[i],
+                p.payloads[i],
+                p.prev_hashes[i],
+                p.hashes[i]
+            ]));
+            if crate::outbox::NOTIFIED.contains(&p.types[i].as_str()) {
+                outbox.push(json!([p.sequences[i], p.types[i], p.payloads[i]]));
+            }
+        }
+        let items: Vec<Value> = p
+            .item_sequences
+            .iter()
+            .zip(&p.item_lists)
+            .zip(&p.item_bodies)
+            .map(|((sequence, list), body)| json!([sequence, list, body]))
+            .collect();
+        let deadlines: Vec<Value> = p
+            .deadlines
+            .iter()
+            .map(|d| json!([d.step, d.due, d.alerted]))
+            .collect();
+        Self {
+            id: id.to_string(),
+            metadata: p.metadata.clone(),
+            recorded_at: p
+                .recorded_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            events: Value::Array(events).to_string(),
+            record_version: p.record_version,
+            last_hash: p.last_hash.clone(),
+            record_body: p.record_body.clone(),
+            items: Value::Array(items).to_string(),
+            summary: p.summary.clone(),
+            deadlines: Value::Array(deadlines).to_string(),
+            outbox: Value::Array(outbox).to_string(),
+            claim: claim.cloned(),
+            status: i64::from(status),
+            body: p.committed.body.clone(),
+            recorded_at_rfc3339: p.recorded_at.to_rfc3339(),
+            guess,
+        }
+    }
+
+    /// Binds `$1` to `$33`.
+    fn bind<'q>(&'q self, query: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        let s = &self.summary;
+        let claim = self.claim.as_ref();
+        query
+            .bind(&self.id)
+            .bind(&self.metadata)
+            .bind(&self.recorded_at)
+            .bind(&self.events)
+            .bind(self.record_version)
+            .bind(&self.last_hash)
+            .bind(&self.record_body)
+            .bind(&self.items)
+            .bind(&s.reference)
+            .bind(&s.procedure)
+            .bind(&s.division)
+            .bind(&s.channel)
+            .bind(&s.status)
+            .bind(&s.stage)
+            .bind(&s.owner_id)
+            .bind(&s.theme)
+            .bind(&s.root_cause)
+            .bind(&s.resident_id)
+            .bind(&s.received_on)
+            .bind(&s.ended_on)
+            .bind(&s.next_due)
+            .bind(&s.due_key)
+            .bind(&s.search)
+            .bind(&s.body)
+            .bind(&s.action_due)
+            .bind(&self.deadlines)
+            .bind(&self.outbox)
+            .bind(claim.map(|c| c.user_id.as_str()))
+            .bind(claim.map(|c| c.key.as_str()))
+            .bind(claim.map(|c| c.request_hash.as_str()))
+            .bind(self.status)
+            .bind(&self.body)
+            .bind(&self.recorded_at_rfc3339)
+    }
+
+    /// Binds `$34` and `$35`: the guessed serial and its year, or NULL.
+    fn bind_guess<'q>(&'q self, query: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        query
+            .bind(self.guess.as_ref().map(|g| g.serial))
+            .bind(self.guess.as_ref().map(|g| i64::from(g.year)))
+    }
+
+    /// Binds all [`Self::PARAMETERS`], for [`SQLITE_ONE_COMMIT`].
+    pub(crate) fn bind_all<'q>(&'q self, query: SqliteQuery<'q>) -> SqliteQuery<'q> {
+        self.bind_guess(self.bind(query))
+    }
 }
 
 /// Upserts a case's queue row unless a newer version is there: the repair of one case on

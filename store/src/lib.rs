@@ -41,9 +41,12 @@ pub mod sequencer;
 pub mod unit_of_work;
 pub mod users;
 pub mod web;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -130,9 +133,50 @@ pub struct SqlitePools {
     pub write: SqlitePool,
     /// One connection for reading evidence content (see [`on_blob_reader!`]).
     pub blobs: SqlitePool,
-    /// The year and serial of the last reference this process took, for the next log to
-    /// guess from (see `commit`).
-    last_serial: std::sync::Arc<std::sync::Mutex<Option<(i32, i64)>>>,
+    /// Logs take turns to guess their reference serial (see `commit`).
+    log_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The last reference serial this process handed out, for the next log to guess from.
+    serials: std::sync::Arc<Serials>,
+    /// Set by a commit whose script ended with its `COMMIT` done, just before it lets the
+    /// writer go; the writer's release then skips its check for an open transaction. One
+    /// writer connection, so the flag can only be about the connection being released.
+    committed: Arc<AtomicBool>,
+    /// The queue of commits for the writer (`writer`).
+    writer: writer::Writer,
+}
+
+impl SqlitePools {
+    /// The writer is about to be let go with no transaction open: see `committed`.
+    pub(crate) fn writer_committed(&self) {
+        self.committed.store(true, Ordering::Release);
+    }
+}
+
+/// The year and serial of the last reference a log of this process took or guessed.
+#[derive(Debug, Default)]
+pub(crate) struct Serials(std::sync::Mutex<Option<(i32, i64)>>);
+
+impl Serials {
+    fn last(&self) -> std::sync::MutexGuard<'_, Option<(i32, i64)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn handed_out(&self) -> Option<(i32, i64)> {
+        *self.last()
+    }
+
+    pub(crate) fn hand_out(&self, year: i32, serial: i64) {
+        *self.last() = Some((year, serial));
+    }
+
+    /// A guess that was not written, so the next log guesses it again: unless a later log
+    /// has guessed since (it will find its guess wrong, and take its serial from the store).
+    pub(crate) fn take_back(&self, year: i32, serial: i64) {
+        let mut last = self.last();
+        if *last == Some((year, serial)) {
+            *last = Some((year, serial - 1));
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -255,10 +299,23 @@ impl Store {
                 .connect_with(options.clone())
                 .await
                 .map_err(StoreError::Connect)?;
+            let committed = Arc::new(AtomicBool::new(false));
+            let seen = committed.clone();
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(pool.acquire_timeout)
-                .after_release(|conn, _| Box::pin(sqlite_connection_reusable(conn)))
+                .after_release(move |conn, _| {
+                    // Just committed by a script of ours: no transaction is open, so the
+                    // check (a hand-over of its own, with the writer held) can be spared.
+                    let committed = seen.swap(false, Ordering::AcqRel);
+                    Box::pin(async move {
+                        use sqlx::Connection;
+                        if committed && !conn.is_in_transaction() {
+                            return Ok(true);
+                        }
+                        sqlite_connection_reusable(conn).await
+                    })
+                })
                 .connect_with(options.clone())
                 .await
                 .map_err(StoreError::Connect)?;
@@ -268,11 +325,15 @@ impl Store {
                 .acquire_timeout(pool.acquire_timeout)
                 .after_release(|conn, _| Box::pin(sqlite_connection_reusable(conn)))
                 .connect_lazy_with(options);
+            let writer = writer::Writer::start(write.clone(), committed.clone());
             Self::Sqlite(SqlitePools {
                 read,
                 write,
                 blobs,
-                last_serial: Default::default(),
+                log_turn: Default::default(),
+                serials: Default::default(),
+                writer,
+                committed,
             })
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));

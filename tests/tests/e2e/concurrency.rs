@@ -9,6 +9,7 @@ both_backends! {
     thirty_two_writers_on_one_case => thirty_two_writers,
     thirty_two_on_one_case_and_thirty_two_on_their_own_at_once => one_and_many,
     concurrent_stage_commands_decide_once => one_winner,
+    logs_at_once_take_consecutive_references => logs_at_once,
 }
 
 const WRITERS: usize = 32;
@@ -264,4 +265,82 @@ async fn long_case_across_folds(backend: Backend) {
     let events = app.history(&id).await;
     assert_eq!(events.len(), 42);
     assert_gapless(&events);
+}
+
+/// 24 logs at once, four of them one request sent four times under one `Idempotency-Key`,
+/// and notes on another case among them. On SQLite, commits waiting for the writer are
+/// written together, and one that fails (the repeated key's) sends the rest of its batch to
+/// commit alone: still each log is written once, the references run on with no gap, and
+/// each repeat gets the first answer.
+async fn logs_at_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.admin_token.clone();
+    let noted = app.new_case().await;
+    let before = app.case_total().await;
+    let key = [("Idempotency-Key", "logged-once")];
+    let logs = (0..24).map(|n| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let headers: &[(&str, &str)] = if n % 6 == 0 { &key } else { &[] };
+            app.post_with_headers("/api/v1/complaints", &token, valid_complaint(), headers)
+                .await
+        }
+    });
+    let notes = (0..8).map(|n| {
+        let (app, token, path) = (
+            &app,
+            token.clone(),
+            format!("/api/v1/complaints/{noted}/notes"),
+        );
+        async move {
+            app.post_with_headers(&path, &token, json!({"text": format!("note {n}")}), &[])
+                .await
+        }
+    });
+    let (logged, noted_responses) = futures::future::join(
+        futures::future::join_all(logs),
+        futures::future::join_all(notes),
+    )
+    .await;
+    for r in &logged {
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let repeats: Vec<_> = logged.iter().step_by(6).collect();
+    assert!(
+        repeats.iter().all(|r| r.json == repeats[0].json),
+        "one answer for the key"
+    );
+    let ids: BTreeSet<String> = logged.iter().map(|r| str_at(&r.json, "id")).collect();
+    assert_eq!(ids.len(), 24 - 3, "each log written once");
+    assert_eq!(app.case_total().await, before + 21);
+    // References of this year: the first case's and the 21 new ones, consecutive.
+    let mut serials: Vec<u64> = logged
+        .iter()
+        .map(|r| str_at(&r.json, "reference"))
+        .collect::<BTreeSet<_>>()
+        .iter()
+        .map(|reference| reference.rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
+    serials.sort_unstable();
+    let first = serials[0];
+    assert_eq!(
+        serials,
+        (first..first + 21).collect::<Vec<_>>(),
+        "no gap, no repeat"
+    );
+    let mut written = 0;
+    for r in &noted_responses {
+        if r.status.is_success() {
+            written += 1;
+        } else {
+            assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+        }
+    }
+    let events = app.history(&noted).await;
+    assert_gapless(&events);
+    assert_eq!(
+        events.len(),
+        2 + written,
+        "Logged, Defined and each note answered"
+    );
 }

@@ -1,0 +1,198 @@
+//! SQLite's one writer, shared by concurrent commits. Each commit joins a queue; a task of
+//! the store's own takes everything waiting and writes it in one transaction. A log of a
+//! new case wrote about fifty pages of table and index to the WAL, most of them the same
+//! few pages (the last leaf of each index the rows go to the end of) that the next commit
+//! wrote again; written together, those pages are written once per transaction, not once
+//! per commit.
+//!
+//! A transaction that fails writes nothing, and each of its commits is told to commit on
+//! its own (as it would without the queue), so that only the commit at fault gets the
+//! error: the batch is a way of writing, never a change to what is written.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use sqlx::SqlitePool;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::commit::SqliteBinds;
+
+/// The most commits written in one transaction.
+const MOST: usize = 16;
+
+/// The queue of commits waiting for the writer.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    queue: mpsc::UnboundedSender<Waiting>,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    binds: SqliteBinds,
+    /// Whether it was committed; `false`: nothing of it was written, commit it alone.
+    written: oneshot::Sender<bool>,
+}
+
+impl Writer {
+    /// Starts the task that writes through `pool` (the one writer connection). It ends when
+    /// the last handle to the queue is dropped. `committed` is the pool's flag saying its
+    /// connection is let go with no transaction open.
+    pub(crate) fn start(pool: SqlitePool, committed: Arc<AtomicBool>) -> Self {
+        let (queue, waiting) = mpsc::unbounded_channel();
+        tokio::spawn(write(pool, waiting, committed));
+        Self { queue }
+    }
+
+    /// Queues one commit, to be written with whatever else is waiting; the future says
+    /// `true` once it is committed, `false` if nothing of it was written and it must be
+    /// committed alone. Queued at once, so commits queued one after another are written
+    /// in that order.
+    pub(crate) fn enqueue(&self, binds: SqliteBinds) -> impl std::future::Future<Output = bool> {
+        let (written, reply) = oneshot::channel();
+        let queued = self.queue.send(Waiting { binds, written }).is_ok();
+        // A dropped reply means the task is gone: it never says `true` before the commit.
+        async move { queued && reply.await.unwrap_or(false) }
+    }
+}
+
+async fn write(
+    pool: SqlitePool,
+    mut queue: mpsc::UnboundedReceiver<Waiting>,
+    committed: Arc<AtomicBool>,
+) {
+    let mut next: VecDeque<Waiting> = VecDeque::new();
+    loop {
+        let first = match next.pop_front() {
+            Some(first) => first,
+            None => match queue.recv().await {
+                Some(first) => first,
+                None => return,
+            },
+        };
+        let mut batch = vec![first];
+        while batch.len() < MOST {
+            let Ok(waiting) = queue.try_recv() else {
+                break;
+            };
+            // Two commits on one case in one transaction: the second was worked out
+            // without the first, so its events would clash with the first's and fail the
+            // whole batch. It goes first in the next one instead.
+            if batch.iter().any(|b| b.binds.id == waiting.binds.id) {
+                next.push_back(waiting);
+                break;
+            }
+            batch.push(waiting);
+        }
+        let written = write_batch(&pool, &batch, &committed).await;
+        for waiting in batch {
+            let _ = waiting.written.send(written);
+        }
+    }
+}
+
+/// One transaction of every commit in `batch`; whether it committed.
+async fn write_batch(pool: &SqlitePool, batch: &[Waiting], committed: &AtomicBool) -> bool {
+    let Ok(mut conn) = pool.acquire().await else {
+        // Each commit then waits for the writer on its own and reports why it could not.
+        return false;
+    };
+    let mut query = sqlx::query(batch_sql(batch.len()));
+    for waiting in batch {
+        query = waiting.binds.bind_all(query);
+    }
+    match query.execute(&mut *conn).await {
+        Ok(_) => {
+            committed.store(true, Ordering::Release);
+            metrics::histogram!("casefile_sqlite_commits_per_transaction")
+                .record(batch.len() as f64);
+            true
+        }
+        Err(err) => {
+            tracing::debug!(%err, commits = batch.len(), "a batch of commits failed; each goes alone");
+            crate::commit::rollback(&mut conn).await;
+            false
+        }
+    }
+}
+
+/// `BEGIN IMMEDIATE`, the writes of `n` commits, each with its own block of parameters, and
+/// `COMMIT`: made once for each size, so SQLite's prepared statements are reused.
+fn batch_sql(n: usize) -> &'static str {
+    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (1..=MOST)
+            .map(|n| {
+                let mut sql = String::from("BEGIN IMMEDIATE;\n");
+                for i in 0..n {
+                    sql.push_str(&renumber(
+                        crate::commit::SQLITE_ONE_COMMIT,
+                        i * SqliteBinds::PARAMETERS,
+                    ));
+                    sql.push('\n');
+                }
+                sql.push_str("COMMIT");
+                sql
+            })
+            .collect()
+    });
+    &all[n.clamp(1, MOST) - 1]
+}
+
+/// `sql` with every parameter `$N` made `$(N + offset)`. (Our scripts hold no `$` but
+/// their parameters'.)
+fn renumber(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 64);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn parameters(sql: &str) -> BTreeSet<usize> {
+        sql.split('$')
+            .skip(1)
+            .map(|rest| {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                digits.parse().unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_commit_of_a_batch_has_its_own_block_of_parameters() {
+        let one = parameters(crate::commit::SQLITE_ONE_COMMIT);
+        assert_eq!(
+            one,
+            (1..=SqliteBinds::PARAMETERS).collect(),
+            "a commit binds every parameter it has"
+        );
+        for n in [1, 2, MOST] {
+            assert_eq!(
+                parameters(batch_sql(n)),
+                (1..=n * SqliteBinds::PARAMETERS).collect(),
+                "{n} commits"
+            );
+        }
+        assert_eq!(renumber("a = $1 AND b = $35", 35), "a = $36 AND b = $70");
+    }
+}
