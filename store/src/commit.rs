@@ -958,7 +958,9 @@ impl SqliteBinds {
             outbox: Value::Array(outbox).to_string(),
             claim: claim.cloned(),
             status: i64::from(status),
-            body: p.committed.body.clone(),
+            // Stored only under an `Idempotency-Key`; a long case's answer is not copied
+            // for nothing.
+            body: claim.map(|_| p.committed.body.clone()).unwrap_or_default(),
             recorded_at_rfc3339: p.recorded_at.to_rfc3339(),
             guess,
         }

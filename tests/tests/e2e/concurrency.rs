@@ -270,8 +270,8 @@ async fn long_case_across_folds(backend: Backend) {
 /// 24 logs at once, four of them one request sent four times under one `Idempotency-Key`,
 /// and notes on another case among them. On SQLite, commits waiting for the writer are
 /// written together, and one that fails (the repeated key's) sends the rest of its batch to
-/// commit alone: still each log is written once, the references run on with no gap, and
-/// each repeat gets the first answer.
+/// commit alone: still each log is written once, the references run on with no gap (on
+/// SQLite), and each repeat gets the first answer.
 async fn logs_at_once(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.admin_token.clone();
@@ -322,12 +322,14 @@ async fn logs_at_once(backend: Backend) {
         .map(|reference| reference.rsplit('-').next().unwrap().parse().unwrap())
         .collect();
     serials.sort_unstable();
-    let first = serials[0];
-    assert_eq!(
-        serials,
-        (first..first + 21).collect::<Vec<_>>(),
-        "no gap, no repeat"
-    );
+    assert_eq!(serials.len(), 21, "no reference given twice");
+    // On PostgreSQL a repeat of the key that races the first takes a serial from the
+    // year's sequence before its commit fails on the key, and leaves it unused (decision
+    // 0004); SQLite's serials come from the counter in the transaction.
+    if backend == Backend::Sqlite {
+        let first = serials[0];
+        assert_eq!(serials, (first..first + 21).collect::<Vec<_>>(), "no gap");
+    }
     let mut written = 0;
     for r in &noted_responses {
         if r.status.is_success() {
