@@ -5,9 +5,10 @@
 //! wrote again; written together, those pages are written once per transaction, not once
 //! per commit.
 //!
-//! A transaction that fails writes nothing, and each of its commits is told to commit on
-//! its own (as it would without the queue), so that only the commit at fault gets the
-//! error: the batch is a way of writing, never a change to what is written.
+//! A transaction that fails writes nothing; its commits are then tried one by one, and a
+//! commit that fails alone too is told to commit on its own (as it would without the
+//! queue), so that only the commit at fault gets the error: the batch is a way of
+//! writing, never a change to what is written.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -85,32 +86,50 @@ async fn write(
             batch.push(waiting);
         }
         let written = write_batch(&pool, &batch, &committed).await;
-        for waiting in batch {
+        for (waiting, written) in batch.into_iter().zip(written) {
             let _ = waiting.written.send(written);
         }
     }
 }
 
-/// One transaction of every commit in `batch`; whether it committed.
-async fn write_batch(pool: &SqlitePool, batch: &[Waiting], committed: &AtomicBool) -> bool {
+/// One transaction of every commit in `batch`; whether each committed. When the
+/// transaction fails, each commit is tried again in a transaction of its own, in the order
+/// they came, so that one at fault holds back no other (and logs' guessed serials are tried
+/// in the order they were guessed: tried in any order, most of them would be wrong).
+async fn write_batch(pool: &SqlitePool, batch: &[Waiting], committed: &AtomicBool) -> Vec<bool> {
     let Ok(mut conn) = pool.acquire().await else {
         // Each commit then waits for the writer on its own and reports why it could not.
-        return false;
+        return vec![false; batch.len()];
     };
+    if write_together(&mut conn, batch).await {
+        committed.store(true, Ordering::Release);
+        return vec![true; batch.len()];
+    }
+    let mut written = Vec::with_capacity(batch.len());
+    for waiting in batch {
+        written.push(
+            batch.len() > 1 && write_together(&mut conn, std::slice::from_ref(waiting)).await,
+        );
+    }
+    committed.store(true, Ordering::Release);
+    written
+}
+
+/// One transaction of `batch`; whether it committed (else it was rolled back).
+async fn write_together(conn: &mut sqlx::SqliteConnection, batch: &[Waiting]) -> bool {
     let mut query = sqlx::query(batch_sql(batch.len()));
     for waiting in batch {
         query = waiting.binds.bind_all(query);
     }
     match query.execute(&mut *conn).await {
         Ok(_) => {
-            committed.store(true, Ordering::Release);
             metrics::histogram!("casefile_sqlite_commits_per_transaction")
                 .record(batch.len() as f64);
             true
         }
         Err(err) => {
-            tracing::debug!(%err, commits = batch.len(), "a batch of commits failed; each goes alone");
-            crate::commit::rollback(&mut conn).await;
+            tracing::debug!(%err, commits = batch.len(), "a transaction of commits failed");
+            crate::commit::rollback(conn).await;
             false
         }
     }
