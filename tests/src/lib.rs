@@ -589,6 +589,20 @@ impl TestApp {
             .collect()
     }
 
+    /// `GET /metrics` as the admin: the process's Prometheus text (its counters are shared
+    /// by every test in the process).
+    pub async fn metrics_text(&self) -> String {
+        reqwest::Client::new()
+            .get(self.url("/metrics"))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// `total` of `GET /api/v1/complaints` as the admin.
     pub async fn case_total(&self) -> u64 {
         let (status, body) = self.get("/api/v1/complaints", &self.admin_token).await;

@@ -668,15 +668,7 @@ async fn references(backend: Backend) {
         );
         // Both outcomes happened (the counters are the process's, shared by every test in
         // it, so only their presence is this test's).
-        let metrics = reqwest::Client::new()
-            .get(app.url("/metrics"))
-            .bearer_auth(&app.admin_token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.metrics_text().await;
         for outcome in ["right", "wrong"] {
             let line = format!("casefile_sqlite_serial_guesses_total{{outcome=\"{outcome}\"}} ");
             assert!(metrics.contains(&line), "{line}in\n{metrics}");

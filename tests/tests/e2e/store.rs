@@ -561,15 +561,7 @@ async fn long_case_scenario(backend: Backend) {
     );
     // Both outcomes happened in this process (its counters are shared by every test in it,
     // and only this one writes a case this long).
-    let metrics = reqwest::Client::new()
-        .get(app.url("/metrics"))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     for outcome in ["reused", "reread"] {
         let line = format!("casefile_entry_cache_total{{outcome=\"{outcome}\"}} ");
         assert!(metrics.contains(&line), "{line}in\n{metrics}");
