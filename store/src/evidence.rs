@@ -152,7 +152,6 @@ impl Store {
         &self,
         sha256: &str,
     ) -> Result<Option<BlobCheck>, sqlx::Error> {
-        use sha2::{Digest, Sha256};
         let sql = "SELECT size FROM evidence_blobs WHERE sha256 = $1";
         let size = on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(sql)
             .bind(sha256)
@@ -161,7 +160,7 @@ impl Store {
         let Some(size) = size else {
             return Ok(None);
         };
-        let mut hasher = Sha256::new();
+        let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
         let mut offset = 0u64;
         loop {
             let Some(chunk) = self.evidence_chunk(sha256, offset, CHUNK_BYTES).await? else {
@@ -177,7 +176,7 @@ impl Store {
             sha256: sha256.to_string(),
             recorded_size: u64::try_from(size).unwrap_or_default(),
             found_size: offset,
-            found_sha256: hex::encode(hasher.finalize()),
+            found_sha256: hex::encode(hasher.finish()),
         }))
     }
 }
