@@ -10,6 +10,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::events::{present, CaseText};
+
 mod borrowed;
 
 /// The canonical bytes of one event.
@@ -329,86 +331,29 @@ impl crate::Store {
 /// Cases read per query when every chain is verified.
 const VERIFY_CASES: i64 = 2_000;
 
-/// Between the events of a case and between the fields of an event in the text the
-/// whole-store check reads (ASCII record and unit separators). Stored JSON cannot hold
-/// either unescaped, and the other fields are names, numbers and hex.
-const EVENTS_APART: char = '\u{1e}';
-const FIELDS_APART: char = '\u{1f}';
-
-/// The whole-store check's page: each case of it as one row, `(id, events, chain)`, where
-/// `chain` is every event's sequence, type, version, payload, metadata, previous hash and
-/// hash in sequence order, apart by the separators above, `-` for a missing hash. One row a
-/// case instead of one an event: the drivers' cost per row, not the database's reading, was
-/// most of the time a row an event took.
-fn chain_page_sql(store: &crate::Store) -> String {
-    let (concat, text, or_dash, events_apart, fields_apart) = match store {
-        crate::Store::Postgres(_) => ("string_agg", "::text", "coalesce", "chr(30)", "chr(31)"),
-        crate::Store::Sqlite(_) => ("group_concat", "", "ifnull", "char(30)", "char(31)"),
-    };
-    let fields = [
-        format!("sequence{text}"),
-        "event_type".to_string(),
-        "event_version".to_string(),
-        format!("payload{text}"),
-        format!("metadata{text}"),
-        format!("{or_dash}(prev_hash, '-')"),
-        format!("{or_dash}(hash, '-')"),
-    ]
-    .join(&format!(" || {fields_apart} || "));
-    format!(
-        "SELECT aggregate_id, count(*) AS events, \
-         {concat}({fields}, {events_apart} ORDER BY sequence) AS chain \
-         FROM events WHERE aggregate_type = $1 AND aggregate_id > $2 \
-         GROUP BY aggregate_id ORDER BY aggregate_id LIMIT {VERIFY_CASES}"
-    )
-}
-
-/// One case of the whole-store check's page.
-struct CaseText {
-    id: String,
-    events: u64,
-    chain: String,
-}
-
-/// One event of a [`CaseText`], borrowed from it.
-struct StoredText<'a> {
-    sequence: &'a str,
-    event_type: &'a str,
-    event_version: &'a str,
-    payload: &'a str,
-    metadata: &'a str,
-    prev_hash: Option<&'a str>,
-    hash: Option<&'a str>,
-}
-
-impl CaseText {
-    /// Its events; `None` when the text does not split into exactly `events` events of
-    /// seven fields (a stored field holding a separator), which only the row-by-row check
-    /// can judge.
-    fn events(&self) -> Option<Vec<StoredText<'_>>> {
-        let mut events = Vec::with_capacity(usize::try_from(self.events).ok()?);
-        for event in self.chain.split(EVENTS_APART) {
-            let mut fields = event.split(FIELDS_APART);
-            events.push(StoredText {
-                sequence: fields.next()?,
-                event_type: fields.next()?,
-                event_version: fields.next()?,
-                payload: fields.next()?,
-                metadata: fields.next()?,
-                prev_hash: present(fields.next()?),
-                hash: present(fields.next()?),
-            });
-            if fields.next().is_some() {
-                return None;
-            }
-        }
-        (events.len() as u64 == self.events).then_some(events)
+/// The fields the whole-store check reads of each event: those the hash covers and the
+/// links, in the order [`intact`] takes them.
+fn chain_fields(store: &crate::Store) -> [&'static str; 7] {
+    match store {
+        crate::Store::Postgres(_) => [
+            "sequence::text",
+            "event_type",
+            "event_version",
+            "payload::text",
+            "metadata::text",
+            "coalesce(prev_hash, '-')",
+            "coalesce(hash, '-')",
+        ],
+        crate::Store::Sqlite(_) => [
+            "sequence",
+            "event_type",
+            "event_version",
+            "payload",
+            "metadata",
+            "ifnull(prev_hash, '-')",
+            "ifnull(hash, '-')",
+        ],
     }
-}
-
-/// A hash as the page's text gives it: `-` for none.
-fn present(field: &str) -> Option<&str> {
-    (field != "-").then_some(field)
 }
 
 impl crate::Store {
@@ -423,7 +368,7 @@ impl crate::Store {
         mut progress: impl FnMut(u64),
     ) -> Result<Vec<(String, Verdict)>, crate::LoadError> {
         use sqlx::Row;
-        let page_sql = chain_page_sql(self);
+        let page_sql = crate::events::case_page_sql(self, &chain_fields(self), VERIFY_CASES);
         let case_sql = format!(
             "SELECT {} FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
              ORDER BY sequence",
@@ -477,14 +422,7 @@ impl crate::Store {
                         .await?;
                     let page = rows
                         .iter()
-                        .map(|row| -> Result<CaseText, sqlx::Error> {
-                            let events: i64 = row.try_get("events")?;
-                            Ok(CaseText {
-                                id: row.try_get("aggregate_id")?,
-                                events: u64::try_from(events).unwrap_or_default(),
-                                chain: row.try_get("chain")?,
-                            })
-                        })
+                        .map(CaseText::from_row)
                         .collect::<Result<Vec<_>, sqlx::Error>>()?;
                     last_page = (page.len() as i64) < VERIFY_CASES;
                     if let Some(last) = page.last() {
@@ -550,12 +488,12 @@ fn join_error(err: tokio::task::JoinError) -> crate::LoadError {
 
 /// Checks the cases of a page, half of its text on this thread and half on another.
 fn check_batch(cases: &[CaseText], anchors: &std::collections::HashMap<String, Anchor>) -> Checked {
-    let total: usize = cases.iter().map(|c| c.chain.len()).sum();
+    let total: usize = cases.iter().map(|c| c.joined.len()).sum();
     let mut seen = 0;
     let split = cases
         .iter()
         .position(|c| {
-            seen += c.chain.len();
+            seen += c.joined.len();
             seen >= total / 2
         })
         .map_or(cases.len(), |at| at + 1);
@@ -583,7 +521,7 @@ fn check_cases(cases: &[CaseText], anchors: &std::collections::HashMap<String, A
     };
     for case in cases {
         let verdict = case
-            .events()
+            .split::<7>()
             .and_then(|events| intact(&case.id, &events, anchors.get(&case.id)));
         match verdict {
             Some(verdict) => {
@@ -599,27 +537,25 @@ fn check_cases(cases: &[CaseText], anchors: &std::collections::HashMap<String, A
 /// The verdict on a case whose chain holds from its first event to its anchor, hashed from
 /// the stored texts; `None` for anything else, which [`verify`] then examines to name the
 /// break. Agrees with `verify` on every intact chain, as the canonical bytes are the same.
-fn intact(
-    aggregate_id: &str,
-    events: &[StoredText<'_>],
-    anchor: Option<&Anchor>,
-) -> Option<Verdict> {
+fn intact(aggregate_id: &str, events: &[[&str; 7]], anchor: Option<&Anchor>) -> Option<Verdict> {
     let mut previous = "";
-    for (index, event) in events.iter().enumerate() {
-        let sequence: u64 = event.sequence.parse().ok()?;
-        if sequence != index as u64 + 1 || event.prev_hash != Some(previous) {
+    for (index, [sequence, event_type, event_version, payload, metadata, prev_hash, hash]) in
+        events.iter().enumerate()
+    {
+        let sequence: u64 = sequence.parse().ok()?;
+        if sequence != index as u64 + 1 || present(prev_hash) != Some(previous) {
             return None;
         }
         let bytes = borrowed::canonical_text(
             aggregate_id,
             sequence,
-            event.event_type,
-            event.event_version,
-            event.payload,
-            event.metadata,
+            event_type,
+            event_version,
+            payload,
+            metadata,
         )
         .ok()?;
-        let hash = event.hash?;
+        let hash = present(hash)?;
         if link(previous, &bytes) != hash {
             return None;
         }
@@ -644,6 +580,7 @@ fn intact(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::events::{EVENTS_APART, FIELDS_APART};
     use serde_json::json;
 
     /// The bytes as first defined: `serde_jcs` over the six-key object.
@@ -827,13 +764,13 @@ mod tests {
         for separator in [FIELDS_APART, EVENTS_APART] {
             let mut odd = rows.clone();
             odd[1].event_type = format!("Note{separator}Recorded");
-            assert!(stored(&odd).events().is_none(), "{separator:?}");
+            assert!(stored(&odd).split::<7>().is_none(), "{separator:?}");
         }
         // The count the store gave must be met exactly.
         let mut text = stored(&rows);
         text.events = 4;
-        assert!(text.events().is_none());
-        assert_eq!(stored(&rows).events().map(|e| e.len()), Some(3));
+        assert!(text.split::<7>().is_none());
+        assert_eq!(stored(&rows).split::<7>().map(|e| e.len()), Some(3));
     }
 
     #[test]
@@ -996,7 +933,7 @@ mod tests {
         CaseText {
             id: ID.to_string(),
             events: rows.len() as u64,
-            chain: events.join(&EVENTS_APART.to_string()),
+            joined: events.join(&EVENTS_APART.to_string()),
         }
     }
 
@@ -1005,11 +942,11 @@ mod tests {
         let rows = chain(5);
         let a = anchor(&rows);
         assert_eq!(
-            intact(ID, &stored(&rows).events().unwrap(), Some(&a)),
+            intact(ID, &stored(&rows).split::<7>().unwrap(), Some(&a)),
             Some(verify(ID, &rows, Some(&a)))
         );
         assert_eq!(
-            intact(ID, &stored(&rows).events().unwrap(), None),
+            intact(ID, &stored(&rows).split::<7>().unwrap(), None),
             Some(verify(ID, &rows, None))
         );
         let mut altered = chain(5);
@@ -1036,14 +973,14 @@ mod tests {
         ] {
             assert!(!verify(ID, &broken, Some(&anchor)).valid, "{name}");
             assert_eq!(
-                intact(ID, &stored(&broken).events().unwrap(), Some(&anchor)),
+                intact(ID, &stored(&broken).split::<7>().unwrap(), Some(&anchor)),
                 None,
                 "{name}"
             );
         }
         let mut not_json = stored(&chain(3));
-        not_json.chain = not_json.chain.replace("\"note 2\"", "\"note 2");
-        let events = not_json.events().unwrap();
+        not_json.joined = not_json.joined.replace("\"note 2\"", "\"note 2");
+        let events = not_json.split::<7>().unwrap();
         assert_eq!(intact(ID, &events, None), None, "text that is not JSON");
     }
 }

@@ -68,6 +68,131 @@ pub(crate) fn chain_columns(store: &Store) -> &'static str {
     }
 }
 
+/// Between the events of a case, and between the fields of an event, when whole cases are
+/// read one row a case (ASCII record and unit separators). Stored JSON cannot hold either
+/// unescaped; the other fields are names, numbers, times and hex.
+pub(crate) const EVENTS_APART: char = '\u{1e}';
+pub(crate) const FIELDS_APART: char = '\u{1f}';
+
+/// A page of whole cases after the case id `$2`, in id order, at most `limit`, one row a case
+/// (see [`CaseText`]): `fields` are SQL expressions that give each event's fields as text,
+/// never NULL. A row an event cost the driver a channel send, a wake-up and a copy of every
+/// field per event: more than the database's own reading, in a rebuild or a verification.
+pub(crate) fn case_page_sql(store: &Store, fields: &[&str], limit: i64) -> String {
+    let (concat, events_apart, fields_apart) = match store {
+        Store::Postgres(_) => ("string_agg", "chr(30)", "chr(31)"),
+        Store::Sqlite(_) => ("group_concat", "char(30)", "char(31)"),
+    };
+    format!(
+        "SELECT aggregate_id, count(*) AS events, \
+         {concat}({}, {events_apart} ORDER BY sequence) AS joined \
+         FROM events WHERE aggregate_type = $1 AND aggregate_id > $2 \
+         GROUP BY aggregate_id ORDER BY aggregate_id LIMIT {limit}",
+        fields.join(&format!(" || {fields_apart} || "))
+    )
+}
+
+/// The fields of [`columns`], in its order, for [`case_page_sql`]: `-` for NULL.
+pub(crate) fn joined_columns(store: &Store) -> [&'static str; 9] {
+    match store {
+        Store::Postgres(_) => [
+            "sequence::text",
+            "event_type",
+            "event_version",
+            "payload::text",
+            "metadata::text",
+            "to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+            "coalesce(position::text, '-')",
+            "coalesce(prev_hash, '-')",
+            "coalesce(hash, '-')",
+        ],
+        Store::Sqlite(_) => [
+            "sequence",
+            "event_type",
+            "event_version",
+            "payload",
+            "metadata",
+            "recorded_at",
+            "ifnull(position, '-')",
+            "ifnull(prev_hash, '-')",
+            "ifnull(hash, '-')",
+        ],
+    }
+}
+
+/// One case of a [`case_page_sql`] page: its id, how many events it has, and their fields
+/// joined.
+pub(crate) struct CaseText {
+    pub id: String,
+    pub events: u64,
+    pub joined: String,
+}
+
+impl CaseText {
+    pub(crate) fn from_row<R: Row>(row: &R) -> Result<Self, sqlx::Error>
+    where
+        for<'a> &'a str: sqlx::ColumnIndex<R>,
+        for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+        for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    {
+        let events: i64 = row.try_get("events")?;
+        Ok(Self {
+            id: row.try_get("aggregate_id")?,
+            events: u64::try_from(events).unwrap_or_default(),
+            joined: row.try_get("joined")?,
+        })
+    }
+
+    /// Its events, each as its `N` fields; `None` unless the text splits into exactly
+    /// `events` events of `N` fields. A stored field holding a separator makes more, and
+    /// only a read row by row can say what such a case holds.
+    pub(crate) fn split<const N: usize>(&self) -> Option<Vec<[&str; N]>> {
+        let mut events = Vec::with_capacity(usize::try_from(self.events).ok()?);
+        for event in self.joined.split(EVENTS_APART) {
+            let mut fields = event.split(FIELDS_APART);
+            let mut out = [""; N];
+            for slot in &mut out {
+                *slot = fields.next()?;
+            }
+            if fields.next().is_some() {
+                return None;
+            }
+            events.push(out);
+        }
+        (events.len() as u64 == self.events).then_some(events)
+    }
+
+    /// Its events as rows, from the fields of [`joined_columns`]; `None` as for
+    /// [`Self::split`], or when a number does not parse.
+    pub(crate) fn rows(&self) -> Option<Vec<EventRow>> {
+        self.split::<9>()?
+            .into_iter()
+            .map(|f| {
+                Some(EventRow {
+                    aggregate_id: self.id.clone(),
+                    sequence: f[0].parse().ok()?,
+                    event_type: f[1].to_string(),
+                    event_version: f[2].to_string(),
+                    payload: f[3].to_string(),
+                    metadata: f[4].to_string(),
+                    recorded_at: f[5].to_string(),
+                    position: match present(f[6]) {
+                        Some(position) => Some(position.parse().ok()?),
+                        None => None,
+                    },
+                    prev_hash: present(f[7]).map(str::to_string),
+                    hash: present(f[8]).map(str::to_string),
+                })
+            })
+            .collect()
+    }
+}
+
+/// A nullable field of a joined page: `-` stands for NULL.
+pub(crate) fn present(field: &str) -> Option<&str> {
+    (field != "-").then_some(field)
+}
+
 /// A row of the events table before decoding.
 #[derive(Debug, Clone)]
 pub struct EventRow {
@@ -328,5 +453,73 @@ impl Store {
             evidence_files,
             evidence_bytes,
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn joined(events: &[[&str; 9]]) -> CaseText {
+        CaseText {
+            id: "c1".to_string(),
+            events: events.len() as u64,
+            joined: events
+                .iter()
+                .map(|fields| fields.join(&FIELDS_APART.to_string()))
+                .collect::<Vec<_>>()
+                .join(&EVENTS_APART.to_string()),
+        }
+    }
+
+    const FIRST: [&str; 9] = [
+        "1",
+        "ComplaintLogged",
+        "1.0",
+        r#"{"a": 1}"#,
+        "{}",
+        "2026-11-26T10:00:00.000000Z",
+        "-",
+        "",
+        "ab",
+    ];
+
+    #[test]
+    fn a_joined_case_gives_back_its_rows() {
+        let second = ["2", "NoteRecorded", "1.0", "[]", "{}", "t", "17", "ab", "-"];
+        let rows = joined(&[FIRST, second]).rows().unwrap();
+        assert_eq!(rows.len(), 2);
+        let (a, b) = (&rows[0], &rows[1]);
+        assert_eq!((a.aggregate_id.as_str(), a.sequence), ("c1", 1));
+        assert_eq!(
+            (a.event_type.as_str(), a.payload.as_str()),
+            ("ComplaintLogged", r#"{"a": 1}"#)
+        );
+        assert_eq!(a.recorded_at, "2026-11-26T10:00:00.000000Z");
+        assert_eq!(
+            (a.position, a.prev_hash.as_deref(), a.hash.as_deref()),
+            (None, Some(""), Some("ab"))
+        );
+        assert_eq!(
+            (b.sequence, b.position, b.hash.as_deref()),
+            (2, Some(17), None)
+        );
+    }
+
+    #[test]
+    fn a_case_that_does_not_split_exactly_gives_nothing() {
+        let mut odd = FIRST;
+        odd[1] = "Complaint\u{1f}Logged";
+        assert!(joined(&[odd]).rows().is_none());
+        odd[1] = "Complaint\u{1e}Logged";
+        assert!(joined(&[odd]).rows().is_none());
+        let mut miscounted = joined(&[FIRST]);
+        miscounted.events = 2;
+        assert!(miscounted.rows().is_none());
+        let mut unnumbered = FIRST;
+        unnumbered[0] = "one";
+        assert!(joined(&[unnumbered]).rows().is_none());
+        assert_eq!(joined(&[FIRST]).rows().map(|rows| rows.len()), Some(1));
     }
 }

@@ -7,12 +7,12 @@ use cqrs_es::Aggregate;
 
 use crate::chain::{canonical, link};
 use crate::commit::{derived_rows, write_summary, DeadlineRow, SummaryRow};
-use crate::events::{EventRow, LoadError};
+use crate::events::{joined_columns, CaseText, EventRow, LoadError};
 use crate::records::{entry_row, fold_rows};
 use crate::{on_writer, to_i64, Store};
 
-/// How many events the rebuild reads per query.
-const PAGE: i64 = 5_000;
+/// How many cases the rebuild reads per query (about 5,000 events at ten a case).
+const PAGE: i64 = 500;
 
 /// Rows per `INSERT`: 19 columns of the queue row times this stays under SQLite's 32,766
 /// bound parameters (and PostgreSQL's 65,535).
@@ -126,54 +126,31 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            let select = format!(
-                "SELECT {} FROM events WHERE aggregate_type = $1 AND (aggregate_id, sequence) > ($2, $3) \
-                 ORDER BY aggregate_id, sequence LIMIT $4",
-                crate::events::columns(self)
-            );
-            let mut after = (String::new(), 0_i64);
-            let mut case: Vec<EventRow> = Vec::new();
+            let reads = Reads {
+                page: crate::events::case_page_sql(self, &joined_columns(self), PAGE),
+                case: format!(
+                    "SELECT {} FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
+                     ORDER BY sequence",
+                    crate::events::columns(self)
+                ),
+            };
+            let mut after = String::new();
             // The rows rendered from the previous page, written while this page is folded.
             let mut writing: Option<Batch> = None;
             let mut last_page = false;
             // The next page, read on PostgreSQL's reader while the batch before is written.
-            let mut read_ahead: Option<Vec<EventRow>> = None;
+            let mut read_ahead: Option<Vec<Vec<EventRow>>> = None;
             while !last_page {
-                let page = match read_ahead.take() {
+                let cases = match read_ahead.take() {
                     Some(page) => page,
                     None => match reader.as_mut() {
-                        Some(reader) => read_page(reader, &select, &after).await?,
-                        None => {
-                            let rows = sqlx::query(&select)
-                                .bind(Complaint::TYPE)
-                                .bind(&after.0)
-                                .bind(after.1)
-                                .bind(PAGE)
-                                .fetch_all(&mut *tx)
-                                .await?;
-                            rows.iter()
-                                .map(EventRow::from_row)
-                                .collect::<Result<Vec<_>, sqlx::Error>>()?
-                        }
+                        Some(reader) => read_cases(&mut **reader, &reads, &after).await?,
+                        None => read_cases(&mut *tx, &reads, &after).await?,
                     },
                 };
-                last_page = (page.len() as i64) < PAGE;
-                if let Some(last) = page.last() {
-                    after = (last.aggregate_id.clone(), last.sequence);
-                }
-                // The cases this page completes; its last case may go on in the next page.
-                let mut cases = Vec::new();
-                for row in page {
-                    if case
-                        .last()
-                        .is_some_and(|c| c.aggregate_id != row.aggregate_id)
-                    {
-                        cases.push(std::mem::take(&mut case));
-                    }
-                    case.push(row);
-                }
-                if last_page && !case.is_empty() {
-                    cases.push(std::mem::take(&mut case));
+                last_page = (cases.len() as i64) < PAGE;
+                if let Some(last) = cases.last().and_then(|rows| rows.first()) {
+                    after.clone_from(&last.aggregate_id);
                 }
                 let calendar = calendar.clone();
                 let rendering = tokio::task::spawn_blocking(move || render_cases(cases, &calendar));
@@ -186,7 +163,7 @@ impl Store {
                 match reader.as_mut().filter(|_| !last_page) {
                     Some(reader) => {
                         let (written, read) =
-                            tokio::join!(write, read_page(reader, &select, &after));
+                            tokio::join!(write, read_cases(&mut **reader, &reads, &after));
                         written?;
                         read_ahead = Some(read?);
                     }
@@ -279,23 +256,55 @@ impl Store {
     }
 }
 
-/// The page of events after `after` on PostgreSQL's reading connection.
-async fn read_page(
-    reader: &mut sqlx::PgConnection,
-    select: &str,
-    after: &(String, i64),
-) -> Result<Vec<EventRow>, LoadError> {
-    let rows = sqlx::query(select)
+/// The statements a rebuild reads events with.
+struct Reads {
+    /// A page of whole cases, one row a case.
+    page: String,
+    /// One case, a row an event: for a case whose page text does not split.
+    case: String,
+}
+
+/// The page of whole cases after the case id `after`, each as its event rows in order.
+async fn read_cases<C, DB>(
+    conn: &mut C,
+    reads: &Reads,
+    after: &str,
+) -> Result<Vec<Vec<EventRow>>, LoadError>
+where
+    DB: sqlx::Database,
+    for<'e> &'e mut C: sqlx::Executor<'e, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'a> &'a str: sqlx::ColumnIndex<DB::Row>,
+    for<'a> String: sqlx::Decode<'a, DB> + sqlx::Type<DB>,
+    for<'a> i64: sqlx::Decode<'a, DB> + sqlx::Type<DB>,
+    for<'a> Option<i64>: sqlx::Decode<'a, DB> + sqlx::Type<DB>,
+    for<'a> Option<String>: sqlx::Decode<'a, DB> + sqlx::Type<DB>,
+{
+    let page = sqlx::query(&reads.page)
         .bind(Complaint::TYPE)
-        .bind(&after.0)
-        .bind(after.1)
-        .bind(PAGE)
-        .fetch_all(reader)
-        .await?;
-    Ok(rows
+        .bind(after)
+        .fetch_all(&mut *conn)
+        .await?
         .iter()
-        .map(EventRow::from_row)
-        .collect::<Result<Vec<_>, sqlx::Error>>()?)
+        .map(CaseText::from_row)
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let mut cases = Vec::with_capacity(page.len());
+    for case in page {
+        let rows = match case.rows() {
+            Some(rows) => rows,
+            None => sqlx::query(&reads.case)
+                .bind(Complaint::TYPE)
+                .bind(case.id.as_str())
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(EventRow::from_row)
+                .collect::<Result<Vec<_>, sqlx::Error>>()?,
+        };
+        cases.push(rows);
+    }
+    Ok(cases)
 }
 
 /// The read-model rows of one case, rendered from all its events: the fold, the list
