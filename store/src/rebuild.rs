@@ -50,8 +50,8 @@ impl Store {
     /// Truncates every read model and folds every case again, in one transaction, so readers
     /// see the old rows until the new ones are all there. `progress` is called after each
     /// case is folded. Each page of events is folded on a blocking thread while the rows of
-    /// the page before are written, in multi-row inserts (and on PostgreSQL, the next page
-    /// read meanwhile on a second connection).
+    /// the page before are written, in multi-row inserts, and the next page is read meanwhile
+    /// on a second connection.
     pub async fn rebuild(
         &self,
         calendar: &Calendar,
@@ -69,13 +69,6 @@ impl Store {
             Store::Postgres(_) => "BEGIN",
             Store::Sqlite(_) => "BEGIN IMMEDIATE",
         };
-        // On PostgreSQL the pages are read on a connection of their own while the one
-        // writing inserts the page before: the two run on two server processes. SQLite has
-        // one connection that may write, and reads through it.
-        let reading_pool = match self {
-            Store::Postgres(pool) => Some(pool.clone()),
-            Store::Sqlite(_) => None,
-        };
         on_writer!(self, |pool| {
             let mut tx = pool.begin_with(begin).await?;
             if matches!(self, Store::Postgres(_)) {
@@ -89,21 +82,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            // Its snapshot is taken once the lock is held: every command committed before
-            // is in it, and none commits until this transaction does.
-            let mut reader = match &reading_pool {
-                Some(pool) => {
-                    let mut reader = pool
-                        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                        .await?;
-                    sqlx::query(crate::events::PAGES_IN_INDEX_ORDER)
-                        .execute(&mut *reader)
-                        .await?;
-                    sqlx::query("SELECT 1").execute(&mut *reader).await?;
-                    Some(reader)
-                }
-                None => None,
-            };
+            let mut reader = Reader::begin(self).await?;
             // On SQLite the read models' secondary indexes and the search index's triggers
             // are set aside and made again at the end: built from sorted rows at once
             // instead of entry by entry, and the trigram index from the finished table.
@@ -138,15 +117,12 @@ impl Store {
             // The rows rendered from the previous page, written while this page is folded.
             let mut writing: Option<Batch> = None;
             let mut last_page = false;
-            // The next page, read on PostgreSQL's reader while the batch before is written.
+            // The next page, read while the batch before is written.
             let mut read_ahead: Option<Vec<Vec<EventRow>>> = None;
             while !last_page {
                 let cases = match read_ahead.take() {
                     Some(page) => page,
-                    None => match reader.as_mut() {
-                        Some(reader) => read_cases(&mut **reader, &reads, &after).await?,
-                        None => read_cases(&mut *tx, &reads, &after).await?,
-                    },
+                    None => reader.cases(&reads, &after).await?,
                 };
                 last_page = (cases.len() as i64) < PAGE;
                 if let Some(last) = cases.last().and_then(|rows| rows.first()) {
@@ -160,14 +136,12 @@ impl Store {
                         None => Ok(()),
                     }
                 };
-                match reader.as_mut().filter(|_| !last_page) {
-                    Some(reader) => {
-                        let (written, read) =
-                            tokio::join!(write, read_cases(&mut **reader, &reads, &after));
-                        written?;
-                        read_ahead = Some(read?);
-                    }
-                    None => write.await?,
+                if last_page {
+                    write.await?;
+                } else {
+                    let (written, read) = tokio::join!(write, reader.cases(&reads, &after));
+                    written?;
+                    read_ahead = Some(read?);
                 }
                 let (batch, sizes) = match rendering.await {
                     Ok(rendered) => rendered?,
@@ -189,9 +163,7 @@ impl Store {
             if !set_aside.is_empty() {
                 sqlx::query(SQLITE_SEARCH_REBUILD).execute(&mut *tx).await?;
             }
-            if let Some(reader) = reader {
-                reader.commit().await?;
-            }
+            reader.commit().await?;
             tx.commit().await?;
         });
         Ok(done)
@@ -253,6 +225,51 @@ impl Store {
             tracing::info!(cases = repaired, "folded cases that had no stored fold");
         }
         Ok(repaired)
+    }
+}
+
+/// The transaction a rebuild reads events in, beside the one it writes in. The two run at
+/// once, on two server processes (PostgreSQL) or two connections' threads (SQLite). On
+/// SQLite the reader's snapshot also ends where the rebuild's writes begin, so finding a
+/// page does not search the write-ahead log those writes grow (`walFindFrame` was a tenth
+/// of a rebuild that read through the writing connection).
+enum Reader {
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+impl Reader {
+    /// Begun once the writer holds its lock: its snapshot has every command committed
+    /// before, and none commits until the rebuild does.
+    async fn begin(store: &Store) -> Result<Self, sqlx::Error> {
+        Ok(match store {
+            Store::Postgres(pool) => {
+                let mut tx = pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?;
+                sqlx::query(crate::events::PAGES_IN_INDEX_ORDER)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT 1").execute(&mut *tx).await?;
+                Self::Postgres(tx)
+            }
+            // Its snapshot is taken at its first read, with the write lock held.
+            Store::Sqlite(pools) => Self::Sqlite(pools.read.begin().await?),
+        })
+    }
+
+    async fn cases(&mut self, reads: &Reads, after: &str) -> Result<Vec<Vec<EventRow>>, LoadError> {
+        match self {
+            Self::Postgres(tx) => read_cases(&mut **tx, reads, after).await,
+            Self::Sqlite(tx) => read_cases(&mut **tx, reads, after).await,
+        }
+    }
+
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Postgres(tx) => tx.commit().await,
+            Self::Sqlite(tx) => tx.commit().await,
+        }
     }
 }
 
