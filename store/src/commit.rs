@@ -483,8 +483,17 @@ async fn log_sqlite(
     status: u16,
 ) -> Result<Committed, CommitError> {
     let claim = claim.as_ref();
-    let turn = pools.log_turn.lock().await;
-    let Some((last_year, last)) = pools.serials.handed_out().filter(|(y, _)| *y == year) else {
+    let (turn, last) = loop {
+        pools.serials.none_at_store().await;
+        let turn = pools.log_turn.lock().await;
+        if let Some(last) = pools.serials.last_in(year) {
+            break (turn, last);
+        }
+        if pools.serials.at_store() > 0 {
+            // Another log is taking the first serial from the store: guess from it.
+            continue;
+        }
+        let _at_store = pools.serials.taking_from_store();
         drop(turn);
         let conn = pools.write.acquire().await?;
         return Box::pin(log_with_serial_from_store(
@@ -494,7 +503,7 @@ async fn log_sqlite(
     };
     let serial = last + 1;
     let prepared = commit.clone().prepare(Entries::default(), Some(serial))?;
-    pools.serials.hand_out(last_year, serial);
+    pools.serials.hand_out(year, serial);
     let guess = Guess { year, serial };
     let written = pools
         .writer
@@ -525,6 +534,7 @@ async fn log_sqlite(
         Err(err) if err.is_wrong_guess() => {
             metrics::counter!("casefile_sqlite_serial_guesses_total", "outcome" => "wrong")
                 .increment(1);
+            let _at_store = pools.serials.taking_from_store();
             Box::pin(log_with_serial_from_store(
                 pools, conn, year, commit, id, claim, status,
             ))
@@ -537,11 +547,12 @@ async fn log_sqlite(
     }
 }
 
-/// A log's commit with its serial taken from the store, on the writer `conn`; the logs'
-/// turn is held throughout, so that no log guesses until the serial this one takes is
-/// known. (Else, after one wrong guess, logs taking serials from the store and logs guessing
-/// go on taking each other's serials.) The turn is taken with the writer held, never the
-/// other way round: a log holding the turn never waits for the writer.
+/// A log's commit with its serial taken from the store, on the writer `conn`. The caller
+/// counts it as taking its serial from the store ([`crate::Serials::taking_from_store`])
+/// until its serial is handed out, and no log guesses meanwhile. (Else, after one wrong
+/// guess, logs taking serials from the store and logs guessing go on taking each other's
+/// serials.) The turn is held too, and taken with the writer held, never the other way
+/// round: a log holding the turn never waits for the writer.
 async fn log_with_serial_from_store(
     pools: &crate::SqlitePools,
     mut conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,

@@ -152,17 +152,53 @@ impl SqlitePools {
     }
 }
 
-/// The year and serial of the last reference a log of this process took or guessed.
-#[derive(Debug, Default)]
-pub(crate) struct Serials(std::sync::Mutex<Option<(i32, i64)>>);
+/// The year and serial of the last reference a log of this process took or guessed, and
+/// how many logs are taking their serial from the store.
+#[derive(Debug)]
+pub(crate) struct Serials {
+    last: std::sync::Mutex<Option<(i32, i64)>>,
+    at_store: tokio::sync::watch::Sender<usize>,
+}
+
+impl Default for Serials {
+    fn default() -> Self {
+        Self {
+            last: Default::default(),
+            at_store: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
 
 impl Serials {
     fn last(&self) -> std::sync::MutexGuard<'_, Option<(i32, i64)>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.last.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn handed_out(&self) -> Option<(i32, i64)> {
-        *self.last()
+    /// The last serial handed out in `year`, for the next log to guess from.
+    pub(crate) fn last_in(&self, year: i32) -> Option<i64> {
+        (*self.last())
+            .filter(|(y, _)| *y == year)
+            .map(|(_, last)| last)
+    }
+
+    /// How many logs are taking their serial from the store.
+    pub(crate) fn at_store(&self) -> usize {
+        *self.at_store.borrow()
+    }
+
+    /// Returns once no log is taking its serial from the store. Each such log moves the
+    /// store's counter past every guess made meanwhile, whose log then fails and takes its
+    /// serial from the store in turn: logs that went on guessing through them kept each
+    /// other failing, and under load every log was written alone, at a third of the rate.
+    pub(crate) async fn none_at_store(&self) {
+        let mut count = self.at_store.subscribe();
+        let _ = count.wait_for(|n| *n == 0).await;
+    }
+
+    /// Counts a log taking its serial from the store until the guard is dropped.
+    pub(crate) fn taking_from_store(&self) -> AtStore<'_> {
+        self.at_store.send_modify(|n| *n += 1);
+        AtStore(self)
     }
 
     pub(crate) fn hand_out(&self, year: i32, serial: i64) {
@@ -176,6 +212,15 @@ impl Serials {
         if *last == Some((year, serial)) {
             *last = Some((year, serial - 1));
         }
+    }
+}
+
+/// A log taking its serial from the store (see [`Serials::taking_from_store`]).
+pub(crate) struct AtStore<'a>(&'a Serials);
+
+impl Drop for AtStore<'_> {
+    fn drop(&mut self) {
+        self.0.at_store.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -434,4 +479,53 @@ impl Store {
 /// An `i64` column value for a count or sequence that is never negative in practice.
 pub(crate) fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::Serials;
+
+    #[test]
+    fn guesses_follow_the_last_serial_handed_out() {
+        let serials = Serials::default();
+        assert_eq!(serials.last_in(2026), None, "nothing handed out yet");
+        serials.hand_out(2026, 41);
+        assert_eq!(serials.last_in(2026), Some(41));
+        assert_eq!(serials.last_in(2027), None, "another year");
+        serials.hand_out(2026, 42);
+        serials.take_back(2026, 42);
+        assert_eq!(serials.last_in(2026), Some(41), "taken back");
+        serials.hand_out(2026, 42);
+        serials.hand_out(2026, 43);
+        serials.take_back(2026, 42);
+        assert_eq!(
+            serials.last_in(2026),
+            Some(43),
+            "a later guess is not undone"
+        );
+    }
+
+    #[tokio::test]
+    async fn logs_wait_while_one_takes_its_serial_from_the_store() {
+        let serials = std::sync::Arc::new(Serials::default());
+        serials.none_at_store().await;
+        let first = serials.taking_from_store();
+        let second = serials.taking_from_store();
+        assert_eq!(serials.at_store(), 2);
+        let waiting = {
+            let serials = serials.clone();
+            tokio::spawn(async move { serials.none_at_store().await })
+        };
+        drop(first);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "one log is still at the store");
+        drop(second);
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(5), waiting).await;
+        assert!(
+            ended.is_ok(),
+            "the wait ends with the last log at the store"
+        );
+        assert_eq!(serials.at_store(), 0);
+    }
 }
