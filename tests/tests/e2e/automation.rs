@@ -2,7 +2,7 @@
 //! rule, with the rule in the history; two instances scanning and a restart never repeat it;
 //! and staff entries dated before an automatic one are still taken.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use casefile_tests::*;
@@ -71,8 +71,9 @@ async fn open_case_pages(backend: Backend) {
     assert!(store.open_cases_among(&[]).await.unwrap().is_empty());
 }
 
-/// A procedure with every automation rule on, assigning round robin over `officers`.
-fn procedure_file(officers: &[&str]) -> PathBuf {
+/// A procedure with every automation rule on, assigning round robin over `officers`, in a
+/// temporary file removed when the returned path is dropped.
+fn procedure_file(officers: &[&str]) -> tempfile::TempPath {
     let officers: Vec<String> = officers.iter().map(|id| format!("\"{id}\"")).collect();
     let text = format!(
         r#"
@@ -97,11 +98,13 @@ officers = [{}]
 "#,
         officers.join(", ")
     );
-    let path = std::env::temp_dir().join(format!(
-        "casefile-{}-auto-homes.toml",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::write(&path, text).expect("a temp file");
+    let path = tempfile::Builder::new()
+        .prefix("casefile-")
+        .suffix("-auto-homes.toml")
+        .tempfile()
+        .expect("a temp file")
+        .into_temp_path();
+    std::fs::write(&path, text).expect("the procedure written");
     path
 }
 
