@@ -482,7 +482,6 @@ pub(crate) fn to_i64(n: u64) -> i64 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::Serials;
 
