@@ -20,6 +20,7 @@ both_backends! {
     alerts_and_webhooks_check_roles_and_input => roles_and_input,
     the_case_owner_and_their_team_leader_are_emailed_the_alert => owner_emailed,
     a_webhook_delivery_survives_the_instance_being_killed_mid_delivery => delivery_survives_kill,
+    a_burst_of_breached_cases_gets_one_alert_each => burst,
 }
 
 /// A chc-2024 complaint received 60 days ago and never acknowledged: its acknowledgement
@@ -119,6 +120,46 @@ async fn one_alert(backend: Backend) {
     assert_eq!(open, json!([]));
     let (_, all) = app.get("/api/v1/alerts?state=all", &manager.token).await;
     assert_eq!(all.as_array().map(Vec::len), Some(1));
+}
+
+/// Thirty breached cases logged at once: the scans after them raise every alert, each
+/// once, whichever cases they raise together.
+async fn burst(backend: Backend) {
+    const CASES: usize = 30;
+    let app = watched_app(backend, |_| {}).await;
+    let logged = futures::future::join_all(
+        (0..CASES).map(|_| app.log_complaint(&app.admin_token, breached_complaint())),
+    )
+    .await;
+    let ids: std::collections::BTreeSet<String> =
+        logged.iter().map(|view| str_at(view, "id")).collect();
+    assert_eq!(ids.len(), CASES);
+    let manager = app.user("Mo Manager", "manager").await;
+    let open_alerts = || async {
+        let (status, alerts) = app.get("/api/v1/alerts?state=open", &manager.token).await;
+        assert_eq!(status, StatusCode::OK, "{alerts}");
+        alerts.as_array().cloned().unwrap_or_default()
+    };
+    eventually("every case's alert", || async {
+        open_alerts().await.len() >= CASES
+    })
+    .await;
+    // Another scan, after a command on one of them, raises none again.
+    kick(&app, ids.first().unwrap()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let alerts = open_alerts().await;
+    let alerted: std::collections::BTreeSet<String> = alerts
+        .iter()
+        .map(|a| a["case_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(alerts.len(), CASES, "{alerts:?}");
+    assert_eq!(alerted, ids);
+    for id in &ids {
+        assert_eq!(alerts_raised(&app, id).await, 1, "{id}");
+    }
+    assert!(alerts
+        .iter()
+        .all(|a| a["step"] == "acknowledge" && a["state"] == "breached"));
 }
 
 /// A receiver on 127.0.0.1:0 that passes each request's headers and body on.
