@@ -119,7 +119,7 @@ impl Watchdog {
         let calendar = self.cases.calendar().clone();
         let horizon = alert_horizon(&calendar, today, self.config.due_soon_days);
         let ctx = system_context();
-        let cases = by_case(self.store.due_steps(horizon).await?);
+        let cases = by_case(self.store.due_steps(today, horizon).await?);
         let raised = futures::stream::iter(cases)
             .map(|steps| self.raise_case(steps, today, &calendar, &ctx))
             .buffer_unordered(CASES_AT_ONCE)

@@ -165,14 +165,25 @@ impl Store {
         }
     }
 
-    /// Unmet steps of open cases due on or before `horizon` whose breach has not been
-    /// alerted yet: those alerted already stay out, so a scan of a store with a year of
-    /// breaches behind it reads only what may still be raised.
-    pub async fn due_steps(&self, horizon: NaiveDate) -> Result<Vec<DueStep>, sqlx::Error> {
+    /// Unmet steps of open cases that may still be alerted on `today`: those never alerted
+    /// and due on or before `horizon`, and those alerted due soon whose due date has
+    /// passed. Steps alerted as far as they can be yet stay out, so a scan reads what may
+    /// be raised, not every open case (on a day of many logs, most are alerted due soon).
+    pub async fn due_steps(
+        &self,
+        today: NaiveDate,
+        horizon: NaiveDate,
+    ) -> Result<Vec<DueStep>, sqlx::Error> {
+        // Each branch names the partial index's condition, so SQLite can use the index too.
         let sql = "SELECT d.case_id, s.reference, d.step, d.due, s.division, s.owner_id, \
-                   d.alerted FROM case_deadlines d JOIN case_summaries s ON s.id = d.case_id \
-                   WHERE s.status = 'open' AND d.due <= $1 AND d.alerted <> 'breached' \
-                   ORDER BY d.due, d.case_id";
+                   d.alerted FROM ( \
+                     SELECT case_id, step, due, alerted FROM case_deadlines \
+                     WHERE alerted <> 'breached' AND alerted = '' AND due <= $1 \
+                     UNION ALL \
+                     SELECT case_id, step, due, alerted FROM case_deadlines \
+                     WHERE alerted <> 'breached' AND alerted = 'due_soon' AND due < $2 \
+                   ) d JOIN case_summaries s ON s.id = d.case_id \
+                   WHERE s.status = 'open' ORDER BY d.due, d.case_id";
         type Row = (
             String,
             String,
@@ -184,6 +195,7 @@ impl Store {
         );
         let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sql)
             .bind(horizon.to_string())
+            .bind(today.to_string())
             .fetch_all(pool)
             .await)?;
         rows.into_iter()

@@ -21,6 +21,7 @@ both_backends! {
     the_case_owner_and_their_team_leader_are_emailed_the_alert => owner_emailed,
     a_webhook_delivery_survives_the_instance_being_killed_mid_delivery => delivery_survives_kill,
     a_burst_of_breached_cases_gets_one_alert_each => burst,
+    a_step_alerted_due_soon_is_alerted_again_once_breached => due_soon_then_breached,
 }
 
 /// A chc-2024 complaint received 60 days ago and never acknowledged: its acknowledgement
@@ -160,6 +161,45 @@ async fn burst(backend: Backend) {
     assert!(alerts
         .iter()
         .all(|a| a["step"] == "acknowledge" && a["state"] == "breached"));
+}
+
+/// A step whose deadline row says it was alerted due soon, and whose due date has passed:
+/// the scan still reads it, and raises its breach. (The service has no clock to move on, so
+/// the row is set as the watchdog would have left it days before, on an instance that does
+/// not watch; the case itself has no alert yet, which the breach does not need.)
+async fn due_soon_then_breached(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let view = app
+        .log_complaint(&app.admin_token, breached_complaint())
+        .await;
+    let id = str_at(&view, "id");
+    let marked = app
+        .sql(&format!(
+            "UPDATE case_deadlines SET alerted = 'due_soon' \
+             WHERE case_id = '{id}' AND step = 'acknowledge'"
+        ))
+        .await;
+    assert_eq!(marked, 1);
+    // Its scan as it starts finds the step. (A command on the case would write its row
+    // again from the case, which has no alert.)
+    let _watcher = app.sibling_with(watching).await;
+    eventually("the breach alert", || async {
+        alerts_raised(&app, &id).await >= 1
+    })
+    .await;
+    let history = app.history(&id).await;
+    let raised: Vec<_> = history
+        .iter()
+        .filter(|e| e["type"] == "SlaAlertRaised")
+        .collect();
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!(raised[0]["payload"]["state"], "breached", "{}", raised[0]);
+    let deadlines = app
+        .sql_texts(&format!(
+            "SELECT alerted FROM case_deadlines WHERE case_id = '{id}' AND step = 'acknowledge'"
+        ))
+        .await;
+    assert_eq!(deadlines, ["breached"]);
 }
 
 /// A receiver on 127.0.0.1:0 that passes each request's headers and body on.
