@@ -382,13 +382,6 @@ async fn settle(app: &TestApp) {
     }
 }
 
-async fn event_count(app: &TestApp) -> u64 {
-    app.sql_texts("SELECT CAST(COUNT(*) AS TEXT) FROM events")
-        .await[0]
-        .parse()
-        .unwrap()
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let cases = cases();
@@ -467,19 +460,14 @@ async fn main() {
         // The cases' dates run over the past year and none of their alerts were raised as
         // they fell due, so the service's watchdog starts by raising a year of them. A store
         // in use would have them already: wait until it has, then measure.
-        let (before, started) = (event_count(&app).await, Instant::now());
-        let mut last = before;
-        let mut still = 0;
-        while still < 5 {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let now = event_count(&app).await;
-            still = if now == last { still + 1 } else { 0 };
-            last = now;
-        }
+        let before = app.event_count().await;
+        let (after, took) = app
+            .until_no_new_events(Duration::from_secs(5), Duration::from_secs(1))
+            .await;
         println!(
             "{name}: the service's watchdog raised {} overdue alerts in {:.0} s before the reports were measured",
-            last - before,
-            started.elapsed().as_secs_f64() - 5.0
+            after - before,
+            took.as_secs_f64()
         );
         while app.sql_texts(unplaced).await[0] != "0" {
             tokio::time::sleep(Duration::from_millis(500)).await;

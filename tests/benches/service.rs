@@ -293,28 +293,11 @@ async fn case_ids(client: &reqwest::Client, base: &str, token: &str, status: &st
 /// Waits until the store has had no new event for a second: the service has finished the
 /// work the last load left it (its watchdog raises an alert on each logged case, and falls
 /// behind while logs come at full speed), so the next load is measured alone and not
-/// beside that backlog. Returns how long it waited.
-async fn settle(app: &TestApp) -> Duration {
-    let started = Instant::now();
-    let count = || async {
-        app.sql_texts("SELECT CAST(COUNT(*) AS TEXT) FROM events")
-            .await[0]
-            .parse::<u64>()
-            .unwrap()
-    };
-    let mut last = count().await;
-    let mut still = Duration::ZERO;
-    while still < Duration::from_secs(1) {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let now = count().await;
-        still = if now == last {
-            still + Duration::from_millis(250)
-        } else {
-            Duration::ZERO
-        };
-        last = now;
-    }
-    started.elapsed().saturating_sub(still)
+/// beside that backlog. Returns how long the service went on working.
+async fn caught_up(app: &TestApp) -> Duration {
+    app.until_no_new_events(Duration::from_secs(1), Duration::from_millis(250))
+        .await
+        .1
 }
 
 /// Peak resident memory of a process, in MiB.
@@ -399,7 +382,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
             .unwrap();
         logged.push(view["id"].as_str().unwrap().to_string());
     }
-    let log_backlog = settle(&app).await;
+    let log_backlog = caught_up(&app).await;
     let open_rate = log.per_second() / 2.0;
     let open = {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
@@ -411,7 +394,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         })
         .await
     };
-    settle(&app).await;
+    caught_up(&app).await;
     // Notes go round NOTE_CASES cases per client, so a case holds about as many events as
     // the baseline's 20 and the clients never queue on one case.
     let note_cases: Arc<Vec<String>> = Arc::new(logged[..CLIENTS * NOTE_CASES].to_vec());
@@ -433,7 +416,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         })
         .await
     };
-    settle(&app).await;
+    caught_up(&app).await;
     // Acknowledging and then answering at Stage 1 the cases logged earlier (their
     // complaint definition came with them), each case once, until time is up or they run
     // out.
@@ -458,7 +441,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         })
         .await
     };
-    settle(&app).await;
+    caught_up(&app).await;
     let acknowledged = acknowledged.load(Ordering::Relaxed).min(fresh.len());
     let answered = Arc::new(AtomicUsize::new(0));
     let stage1 = {
@@ -481,7 +464,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         })
         .await
     };
-    settle(&app).await;
+    caught_up(&app).await;
     // A 10-event case and a 1,000-event case, measured one after the other, one client
     // each (more would only race each other on the one case).
     let mut sized = Vec::new();

@@ -102,6 +102,34 @@ impl TestApp {
         }
     }
 
+    /// How many events the store holds.
+    pub async fn event_count(&self) -> u64 {
+        self.sql_texts("SELECT CAST(COUNT(*) AS TEXT) FROM events")
+            .await[0]
+            .parse()
+            .unwrap()
+    }
+
+    /// Waits until the store has had no new event for `quiet`, counting every `every`: the
+    /// service has finished what it had to do, such as its watchdog raising alerts. Returns
+    /// the count then and how long it took until the last new event was seen.
+    pub async fn until_no_new_events(&self, quiet: Duration, every: Duration) -> (u64, Duration) {
+        let started = std::time::Instant::now();
+        let mut last = self.event_count().await;
+        let mut still = Duration::ZERO;
+        while still < quiet {
+            tokio::time::sleep(every).await;
+            let now = self.event_count().await;
+            still = if now == last {
+                still + every
+            } else {
+                Duration::ZERO
+            };
+            last = now;
+        }
+        (last, started.elapsed().saturating_sub(still))
+    }
+
     /// Every read model as rows of text, in a fixed order: what a rebuild must reproduce.
     pub async fn read_model_rows(&self) -> Vec<String> {
         let mut rows = Vec::new();
