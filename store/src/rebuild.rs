@@ -18,6 +18,10 @@ const PAGE: i64 = 500;
 /// bound parameters (and PostgreSQL's 65,535).
 const ROWS: usize = 1_000;
 
+mod tables;
+
+use tables::Refill;
+
 /// The tables a rebuild empties and fills again.
 const READ_MODELS: [&str; 4] = [
     "case_records",
@@ -25,19 +29,6 @@ const READ_MODELS: [&str; 4] = [
     "case_summaries",
     "case_deadlines",
 ];
-
-/// The query for the read models' indexes and triggers as SQLite keeps them (`kind`, name,
-/// definition), those of keys and unique constraints aside (they have no definition and stay).
-fn sqlite_derived_schema() -> String {
-    format!(
-        "SELECT type, name, sql FROM sqlite_master \
-         WHERE type IN ('index', 'trigger') AND sql IS NOT NULL AND tbl_name IN ('{}') \
-         ORDER BY type, name",
-        READ_MODELS.join("', '")
-    )
-}
-/// Builds the trigram index (migration 0012) again from the queue rows, whatever it held.
-const SQLITE_SEARCH_REBUILD: &str = "INSERT INTO case_search (case_search) VALUES ('rebuild')";
 
 /// Progress of a rebuild, after each case.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,8 +38,9 @@ pub struct Progress {
 }
 
 impl Store {
-    /// Truncates every read model and folds every case again, in one transaction, so readers
-    /// see the old rows until the new ones are all there. `progress` is called after each
+    /// Empties every read model and folds every case again, in one transaction, so readers
+    /// see the old rows until the new ones are all there (how each store empties and
+    /// finishes the tables: `rebuild/tables.rs`). `progress` is called after each
     /// case is folded. Each page of events is folded on a blocking thread while the rows of
     /// the page before are written, in multi-row inserts, and the next page is read meanwhile
     /// on a second connection.
@@ -82,29 +74,8 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            let plan = (*tx).empty().await?;
             let mut reader = Reader::begin(self).await?;
-            // On SQLite the read models' secondary indexes and the search index's triggers
-            // are set aside and made again at the end: built from sorted rows at once
-            // instead of entry by entry, and the trigram index from the finished table.
-            // SQLite's DDL is transactional, so readers keep the old rows and schema
-            // until the commit.
-            let set_aside: Vec<(String, String, String)> = if matches!(self, Store::Sqlite(_)) {
-                sqlx::query_as(&sqlite_derived_schema())
-                    .fetch_all(&mut *tx)
-                    .await?
-            } else {
-                Vec::new()
-            };
-            for (kind, name, _) in &set_aside {
-                sqlx::query(&format!("DROP {kind} \"{name}\""))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for table in READ_MODELS {
-                sqlx::query(&format!("DELETE FROM {table}"))
-                    .execute(&mut *tx)
-                    .await?;
-            }
             let reads = Reads {
                 page: crate::events::case_page_sql(self, &joined_columns(self), PAGE),
                 case: format!(
@@ -132,7 +103,7 @@ impl Store {
                 let rendering = tokio::task::spawn_blocking(move || render_cases(cases, &calendar));
                 let write = async {
                     match writing.take() {
-                        Some(batch) => batch.insert(&mut *tx).await,
+                        Some(batch) => batch.insert(&mut *tx, &plan.targets).await,
                         None => Ok(()),
                     }
                 };
@@ -155,14 +126,9 @@ impl Store {
                 writing = Some(batch);
             }
             if let Some(batch) = writing {
-                batch.insert(&mut *tx).await?;
+                batch.insert(&mut *tx, &plan.targets).await?;
             }
-            for (_, _, sql) in &set_aside {
-                sqlx::query(sql).execute(&mut *tx).await?;
-            }
-            if !set_aside.is_empty() {
-                sqlx::query(SQLITE_SEARCH_REBUILD).execute(&mut *tx).await?;
-            }
+            (*tx).finish(plan).await?;
             reader.commit().await?;
             tx.commit().await?;
         });
@@ -523,9 +489,10 @@ impl Batch {
         ]);
     }
 
-    /// Inserts every row, [`ROWS`] to a statement. The tables were emptied in the same
+    /// Inserts every row, [`ROWS`] to a statement, into `targets` (the read models' tables
+    /// or their stand-ins, in [`READ_MODELS`] order). They were emptied in the same
     /// transaction, so nothing conflicts.
-    async fn insert<C, DB>(self, conn: &mut C) -> Result<(), sqlx::Error>
+    async fn insert<C, DB>(self, conn: &mut C, targets: &[String]) -> Result<(), sqlx::Error>
     where
         DB: sqlx::Database,
         for<'e> &'e mut C: sqlx::Executor<'e, Database = DB>,
@@ -535,30 +502,23 @@ impl Batch {
         for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     {
         let tables = [
+            ("id, version, last_hash, body", 4, self.records),
+            ("case_id, sequence, list, body", 4, self.items),
             (
-                "case_records (id, version, last_hash, body)",
-                4,
-                self.records,
-            ),
-            ("case_items (case_id, sequence, list, body)", 4, self.items),
-            (
-                "case_summaries (id, reference, version, procedure, division, channel, status, \
-                 stage, owner_id, theme, root_cause, resident_id, received_on, ended_on, \
-                 next_due, due_key, search, body, action_due)",
+                "id, reference, version, procedure, division, channel, status, stage, \
+                 owner_id, theme, root_cause, resident_id, received_on, ended_on, next_due, \
+                 due_key, search, body, action_due",
                 19,
                 self.summaries,
             ),
-            (
-                "case_deadlines (case_id, step, due, alerted)",
-                4,
-                self.deadlines,
-            ),
+            ("case_id, step, due, alerted", 4, self.deadlines),
         ];
-        for (table, width, cells) in tables {
+        for ((columns, width, cells), target) in tables.into_iter().zip(targets) {
+            let table = format!("{target} ({columns})");
             let mut cells = cells.into_iter().peekable();
             while cells.peek().is_some() {
                 let chunk: Vec<Cell> = cells.by_ref().take(ROWS * width).collect();
-                let sql = insert_sql(table, width, chunk.len() / width, DB::NAME == "SQLite");
+                let sql = insert_sql(&table, width, chunk.len() / width, DB::NAME == "SQLite");
                 let mut query = sqlx::query(&sql);
                 for cell in chunk {
                     query = match cell {

@@ -174,15 +174,33 @@ async fn rebuild_scenario(backend: Backend) {
         before.len() >= 2 + 4 + 2,
         "rows of every read model: {before:?}"
     );
-    // SQLite's rebuild sets the read models' indexes and triggers aside and makes them again.
+    // SQLite's rebuild sets the read models' indexes and triggers aside and makes them again;
+    // PostgreSQL's fills new tables and swaps them in, so every table's columns, storage,
+    // indexes, constraints and statistics objects must come back as the migrations made them.
     let schema = match backend {
         Backend::Sqlite => {
             "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') \
                             FROM sqlite_master ORDER BY type, name"
         }
         Backend::Postgres => {
-            "SELECT indexdef FROM pg_indexes \
-                              WHERE schemaname = 'public' ORDER BY indexname"
+            "SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public' \
+             UNION ALL SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' \
+               || pg_get_constraintdef(oid) FROM pg_constraint \
+               WHERE connamespace = 'public'::regnamespace \
+             UNION ALL SELECT 'statistics ' || pg_get_statisticsobjdef(oid) \
+               FROM pg_statistic_ext \
+             UNION ALL SELECT 'table ' || relname || ' ' \
+               || coalesce(array_to_string(reloptions, ','), '') FROM pg_class \
+               WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' \
+             UNION ALL SELECT 'column ' || a.attrelid::regclass || ' ' || a.attnum || ' ' \
+               || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' \
+               || a.attnotnull || ' ' || a.attcompression::text || ' ' || a.attstorage::text \
+               || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') \
+               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+               LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+               WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' \
+               AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY 1"
         }
     };
     let schema_before = app.sql_texts(schema).await;
@@ -207,6 +225,28 @@ async fn rebuild_scenario(backend: Backend) {
     app.rebuild().await;
     assert_eq!(app.read_model_rows().await, before);
     assert_eq!(app.sql_texts(schema).await, schema_before);
+    if backend == Backend::Postgres {
+        // The swapped-in tables were analysed: the planner has their statistics, the
+        // search words' frequencies (migration 0018) among them.
+        let analysed = app
+            .sql_texts(
+                "SELECT DISTINCT tablename::text FROM pg_stats \
+                 WHERE schemaname = 'public' AND tablename LIKE 'case\\_%' \
+                 UNION ALL SELECT statistics_name::text FROM pg_stats_ext_exprs \
+                 ORDER BY 1",
+            )
+            .await;
+        assert_eq!(
+            analysed,
+            [
+                "case_deadlines",
+                "case_items",
+                "case_records",
+                "case_summaries",
+                "case_summaries_search_words"
+            ]
+        );
+    }
     // And the service reads the rebuilt rows as it read its own, the search index too.
     assert_eq!(
         app.case(&id).await["notes"].as_array().map(Vec::len),
@@ -222,6 +262,61 @@ async fn rebuild_scenario(backend: Backend) {
         found_by_reference(&app, &later).await,
         BTreeSet::from([later])
     );
+}
+
+/// PostgreSQL's rebuild swaps its new tables in under a lock on all four read models. A
+/// reader that holds one of them in a transaction and then reads another, while the rebuild
+/// holds the second and waits for the first, must not end in a deadlock, which PostgreSQL
+/// breaks after a second by aborting one side (the rebuild, which waited first): both finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_and_a_reader_of_two_read_models_both_finish() {
+    use sqlx::Connection;
+    let app = spawn_app(Backend::Postgres).await;
+    app.new_case().await;
+    let before = app.read_model_rows().await;
+    let url = app.database_url();
+    let mut reader = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut watcher = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut reader).await.unwrap();
+    sqlx::query("SELECT count(*) FROM case_summaries")
+        .execute(&mut reader)
+        .await
+        .unwrap();
+    let rebuild = tokio::spawn(async move {
+        let store = casefile_store::Store::open(&url, casefile_store::Access::ReadOnly)
+            .await
+            .unwrap();
+        store
+            .rebuild(&casefile_domain::Calendar::builtin(), |_| {})
+            .await
+    });
+    // The rebuild has reached its swap: it holds case_records and waits for case_summaries.
+    let waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted \
+                   AND mode = 'AccessExclusiveLock' AND relation = 'case_summaries'::regclass";
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while sqlx::query_scalar::<_, i64>(waiting)
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap()
+            == 0
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the rebuild reaches its swap and waits for the reader");
+    let read = sqlx::query("SELECT count(*) FROM case_records")
+        .execute(&mut reader)
+        .await;
+    let committed = sqlx::query("COMMIT").execute(&mut reader).await;
+    let rebuilt = tokio::time::timeout(Duration::from_secs(30), rebuild)
+        .await
+        .expect("the rebuild finishes")
+        .unwrap();
+    assert!(read.is_ok(), "the reader's second read: {read:?}");
+    assert!(committed.is_ok(), "the reader's commit: {committed:?}");
+    assert!(rebuilt.is_ok(), "the rebuild: {:?}", rebuilt.err());
+    assert_eq!(app.read_model_rows().await, before);
 }
 
 /// `casefile-replay rebuild` run again and again while staff log cases: every rebuild

@@ -1,0 +1,248 @@
+//! How a rebuild empties the read models and makes them whole again, on each store. Both
+//! fill tables that have no secondary index and index them once full: building an index
+//! from sorted rows is about half the work of keeping it up entry by entry (the search
+//! index's trigrams most of all). Readers keep the old rows until the rebuild commits.
+
+use super::READ_MODELS;
+
+/// What a rebuild's writes go to, and what it must do again once they are written.
+pub(super) struct Plan {
+    /// The tables the rows are written to, in [`READ_MODELS`] order.
+    pub targets: Vec<String>,
+    /// SQLite: the read models' indexes and triggers, set aside (`kind`, name, definition).
+    set_aside: Vec<(String, String, String)>,
+}
+
+/// A store's way of emptying the read models before a rebuild and finishing them after.
+pub(super) trait Refill {
+    /// Readies empty tables for the rows, in the rebuild's transaction.
+    async fn empty(&mut self) -> Result<Plan, sqlx::Error>;
+    /// Indexes the written rows and makes them the read models, in the same transaction.
+    async fn finish(&mut self, plan: Plan) -> Result<(), sqlx::Error>;
+}
+
+/// PostgreSQL fills a new table beside each read model (its columns, defaults, checks and
+/// storage parameters; no index), indexes and analyses it, then drops the old table and
+/// gives the new one its name, its indexes' and constraints' names and its statistics
+/// objects. Readers wait only for that last step, a few catalogue changes. Deleting the old
+/// rows instead left every table and index full of dead entries, which each insert of the
+/// same key had to step over and a vacuum had to clear afterwards.
+impl Refill for sqlx::PgConnection {
+    async fn empty(&mut self) -> Result<Plan, sqlx::Error> {
+        let mut targets = Vec::new();
+        for table in READ_MODELS {
+            let fresh = format!("{table}_rebuilt");
+            let options: Option<String> = sqlx::query_scalar(&format!(
+                "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = '{table}'::regclass"
+            ))
+            .fetch_one(&mut *self)
+            .await?;
+            let with = match options {
+                Some(options) if !options.is_empty() => format!(" WITH ({options})"),
+                _ => String::new(),
+            };
+            sqlx::query(&format!(
+                "CREATE TABLE {fresh} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS \
+                 INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMPRESSION)\
+                 {with}"
+            ))
+            .execute(&mut *self)
+            .await?;
+            targets.push(fresh);
+        }
+        Ok(Plan {
+            targets,
+            set_aside: Vec::new(),
+        })
+    }
+
+    async fn finish(&mut self, plan: Plan) -> Result<(), sqlx::Error> {
+        // Run once the old tables are gone: each name given back.
+        let mut names = Vec::new();
+        let mut made = 0;
+        for (table, fresh) in READ_MODELS.iter().zip(&plan.targets) {
+            let schema: String = sqlx::query_scalar(&format!(
+                "SELECT quote_ident(n.nspname) FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = '{table}'::regclass"
+            ))
+            .fetch_one(&mut *self)
+            .await?;
+            let indexes: Vec<(String, String, Option<String>, Option<String>)> =
+                sqlx::query_as(&format!(
+                    "SELECT quote_ident(i.relname), pg_get_indexdef(i.oid), \
+                     quote_ident(c.conname), c.contype::text \
+                     FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+                     LEFT JOIN pg_constraint c \
+                       ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid \
+                     WHERE x.indrelid = '{table}'::regclass ORDER BY i.relname"
+                ))
+                .fetch_all(&mut *self)
+                .await?;
+            for (name, definition, constraint, kind) in indexes {
+                made += 1;
+                let temporary = format!("{table}_rebuilt_{made}");
+                // `CREATE [UNIQUE] INDEX name ON schema.table USING …`, as PostgreSQL prints it.
+                let Some((head, tail)) =
+                    definition.split_once(&format!(" INDEX {name} ON {schema}.{table} "))
+                else {
+                    return Err(unexpected(&definition));
+                };
+                sqlx::query(&format!(
+                    "{head} INDEX {temporary} ON {schema}.{fresh} {tail}"
+                ))
+                .execute(&mut *self)
+                .await?;
+                names.push(match (constraint, kind.as_deref()) {
+                    (None, _) => format!("ALTER INDEX {schema}.{temporary} RENAME TO {name}"),
+                    (Some(constraint), Some("p")) => format!(
+                        "ALTER TABLE {schema}.{table} ADD CONSTRAINT {constraint} \
+                         PRIMARY KEY USING INDEX {temporary}"
+                    ),
+                    (Some(constraint), Some("u")) => format!(
+                        "ALTER TABLE {schema}.{table} ADD CONSTRAINT {constraint} \
+                         UNIQUE USING INDEX {temporary}"
+                    ),
+                    (Some(_), _) => return Err(unexpected(&definition)),
+                });
+            }
+            // Extended statistics (the search words' frequencies, migration 0018).
+            let statistics: Vec<(String, String, String, String)> = sqlx::query_as(&format!(
+                "SELECT quote_ident(n.nspname), quote_ident(s.stxname), \
+                 pg_get_statisticsobjdef(s.oid), '{table}'::regclass::text \
+                 FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace \
+                 WHERE s.stxrelid = '{table}'::regclass ORDER BY s.stxname"
+            ))
+            .fetch_all(&mut *self)
+            .await?;
+            for (namespace, name, definition, relation) in statistics {
+                made += 1;
+                let temporary = format!("{namespace}.{table}_rebuilt_{made}");
+                // `CREATE STATISTICS schema.name … FROM table`, as PostgreSQL prints it.
+                let Some(body) = definition
+                    .strip_prefix(&format!("CREATE STATISTICS {namespace}.{name} "))
+                    .and_then(|rest| rest.strip_suffix(&format!(" FROM {relation}")))
+                else {
+                    return Err(unexpected(&definition));
+                };
+                sqlx::query(&format!(
+                    "CREATE STATISTICS {temporary} {body} FROM {schema}.{fresh}"
+                ))
+                .execute(&mut *self)
+                .await?;
+                names.push(format!("ALTER STATISTICS {temporary} RENAME TO {name}"));
+            }
+            // The planner's statistics, kept with the table through its rename.
+            sqlx::query(&format!("ANALYZE {fresh}"))
+                .execute(&mut *self)
+                .await?;
+        }
+        lock_for_swap(self).await?;
+        sqlx::query(&format!("DROP TABLE {}", READ_MODELS.join(", ")))
+            .execute(&mut *self)
+            .await?;
+        for (table, fresh) in READ_MODELS.iter().zip(&plan.targets) {
+            sqlx::query(&format!("ALTER TABLE {fresh} RENAME TO {table}"))
+                .execute(&mut *self)
+                .await?;
+        }
+        for statement in names {
+            sqlx::query(&statement).execute(&mut *self).await?;
+        }
+        Ok(())
+    }
+}
+
+/// How long each try to lock the old read models for the swap may wait, and how many
+/// tries there are before it waits as long as it takes.
+const SWAP_WAIT: &str = "100ms";
+const SWAP_TRIES: u32 = 50;
+
+/// Locks the old read models against readers too. The rebuild holds them against writers
+/// already, so it goes ahead of any queued command and waits only for reads under way. But
+/// holding one table while waiting for another could deadlock with a reader that takes the
+/// same two the other way round, and PostgreSQL would break that after a second by
+/// aborting one side, perhaps the rebuild and all its work: so each try waits
+/// [`SWAP_WAIT`] at most, then lets go of what it took, and the reader finishes.
+async fn lock_for_swap(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    let lock = format!(
+        "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+        READ_MODELS.join(", ")
+    );
+    for _ in 0..SWAP_TRIES {
+        sqlx::query("SAVEPOINT swap").execute(&mut *conn).await?;
+        sqlx::query(&format!("SET LOCAL lock_timeout = '{SWAP_WAIT}'"))
+            .execute(&mut *conn)
+            .await?;
+        match sqlx::query(&lock).execute(&mut *conn).await {
+            Ok(_) => {
+                sqlx::query("RELEASE SAVEPOINT swap")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("SET LOCAL lock_timeout = DEFAULT")
+                    .execute(&mut *conn)
+                    .await?;
+                return Ok(());
+            }
+            // lock_not_available: the wait ran out.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
+                sqlx::query("ROLLBACK TO SAVEPOINT swap")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    sqlx::query(&lock).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// A catalogue definition in a shape the swap does not know how to make again.
+fn unexpected(definition: &str) -> sqlx::Error {
+    sqlx::Error::Protocol(format!(
+        "the rebuild cannot recreate this read-model definition: {definition}"
+    ))
+}
+
+/// SQLite empties the read models in place, with their secondary indexes and the search
+/// index's triggers set aside, and makes those again at the end: SQLite's DDL is
+/// transactional, so readers keep the old rows and schema until the commit.
+impl Refill for sqlx::SqliteConnection {
+    async fn empty(&mut self) -> Result<Plan, sqlx::Error> {
+        let set_aside: Vec<(String, String, String)> = sqlx::query_as(&format!(
+            "SELECT type, name, sql FROM sqlite_master \
+             WHERE type IN ('index', 'trigger') AND sql IS NOT NULL AND tbl_name IN ('{}') \
+             ORDER BY type, name",
+            READ_MODELS.join("', '")
+        ))
+        .fetch_all(&mut *self)
+        .await?;
+        for (kind, name, _) in &set_aside {
+            sqlx::query(&format!("DROP {kind} \"{name}\""))
+                .execute(&mut *self)
+                .await?;
+        }
+        for table in READ_MODELS {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *self)
+                .await?;
+        }
+        Ok(Plan {
+            targets: READ_MODELS.iter().map(|t| t.to_string()).collect(),
+            set_aside,
+        })
+    }
+
+    async fn finish(&mut self, plan: Plan) -> Result<(), sqlx::Error> {
+        for (_, _, sql) in &plan.set_aside {
+            sqlx::query(sql).execute(&mut *self).await?;
+        }
+        // The trigram index (migration 0012), whose triggers were set aside, built again
+        // from the queue rows.
+        if !plan.set_aside.is_empty() {
+            sqlx::query("INSERT INTO case_search (case_search) VALUES ('rebuild')")
+                .execute(&mut *self)
+                .await?;
+        }
+        Ok(())
+    }
+}
