@@ -21,8 +21,8 @@ pub(super) trait Refill {
     async fn finish(&mut self, plan: Plan) -> Result<(), sqlx::Error>;
 }
 
-/// PostgreSQL fills a new table beside each read model (its columns, defaults, checks and
-/// storage parameters; no index), indexes and analyses it, then drops the old table and
+/// PostgreSQL fills a new table beside each read model (its columns, defaults, checks,
+/// storage parameters, owner and grants; no index), indexes and analyses it, then drops the old table and
 /// gives the new one its name, its indexes' and constraints' names and its statistics
 /// objects. Readers wait only for that last step, a few catalogue changes. Deleting the old
 /// rows instead left every table and index full of dead entries, which each insert of the
@@ -32,8 +32,9 @@ impl Refill for sqlx::PgConnection {
         let mut targets = Vec::new();
         for table in READ_MODELS {
             let fresh = format!("{table}_rebuilt");
-            let options: Option<String> = sqlx::query_scalar(&format!(
-                "SELECT array_to_string(reloptions, ', ') FROM pg_class WHERE oid = '{table}'::regclass"
+            let (options, owner): (Option<String>, String) = sqlx::query_as(&format!(
+                "SELECT array_to_string(reloptions, ', '), quote_ident(pg_get_userbyid(relowner)) \
+                 FROM pg_class WHERE oid = '{table}'::regclass"
             ))
             .fetch_one(&mut *self)
             .await?;
@@ -48,6 +49,24 @@ impl Refill for sqlx::PgConnection {
             ))
             .execute(&mut *self)
             .await?;
+            // The old table's owner and grants: a rebuild run by another role (an operator
+            // as superuser) must not leave the service's own role locked out of its tables.
+            sqlx::query(&format!("ALTER TABLE {fresh} OWNER TO {owner}"))
+                .execute(&mut *self)
+                .await?;
+            let grants: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT format('GRANT %s ON {fresh} TO %s%s', a.privilege_type, \
+                   CASE WHEN a.grantee = 0 THEN 'PUBLIC' \
+                        ELSE quote_ident(pg_get_userbyid(a.grantee)) END, \
+                   CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) \
+                 FROM pg_class c, aclexplode(c.relacl) a \
+                 WHERE c.oid = '{table}'::regclass AND a.grantee <> c.relowner"
+            ))
+            .fetch_all(&mut *self)
+            .await?;
+            for grant in grants {
+                sqlx::query(&grant).execute(&mut *self).await?;
+            }
             targets.push(fresh);
         }
         Ok(Plan {
