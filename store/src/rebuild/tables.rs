@@ -1,5 +1,5 @@
 //! How a rebuild empties the read models and makes them whole again, on each store. Both
-//! fill tables that have no secondary index and index them once full: building an index
+//! fill tables without their secondary indexes and index them once full: building an index
 //! from sorted rows is about half the work of keeping it up entry by entry (the search
 //! index's trigrams most of all). Readers keep the old rows until the rebuild commits.
 
@@ -22,23 +22,38 @@ pub(super) trait Refill {
 }
 
 /// PostgreSQL fills a new table beside each read model (its columns, defaults, checks,
-/// storage parameters, owner and grants; no index), indexes and analyses it, then drops the old table and
-/// gives the new one its name, its indexes' and constraints' names and its statistics
-/// objects. Readers wait only for that last step, a few catalogue changes. Deleting the old
-/// rows instead left every table and index full of dead entries, which each insert of the
-/// same key had to step over and a vacuum had to clear afterwards.
+/// storage parameters, owner and table grants; no index at all, keys included), indexes
+/// and analyses it, then drops the old table and gives the new one its name, its indexes'
+/// and constraints' names and its statistics objects. Readers wait only for that last step,
+/// a few catalogue changes. Deleting the old rows instead left every table and index full
+/// of dead entries, which each insert of the same key had to step over and a vacuum had to
+/// clear afterwards. What the migrations never put on a read model (triggers, row security,
+/// column grants, comments, publications) is not carried over.
 impl Refill for sqlx::PgConnection {
     async fn empty(&mut self) -> Result<Plan, sqlx::Error> {
         let mut targets = Vec::new();
         for table in READ_MODELS {
-            let fresh = format!("{table}_rebuilt");
-            let (options, owner): (Option<String>, String) = sqlx::query_as(&format!(
-                "SELECT array_to_string(reloptions, ', '), quote_ident(pg_get_userbyid(relowner)) \
-                 FROM pg_class WHERE oid = '{table}'::regclass"
+            let old = Old::find(self, table).await?;
+            // A view, foreign key or function on the old table would stop its drop at the
+            // very end, after all the work: refuse now, saying what.
+            let dependents: Vec<String> = sqlx::query_scalar(&format!(
+                "SELECT pg_describe_object(d.classid, d.objid, d.objsubid) FROM pg_depend d \
+                 JOIN pg_class c ON c.oid = '{table}'::regclass \
+                 WHERE d.deptype = 'n' AND ((d.refclassid = 'pg_class'::regclass \
+                   AND d.refobjid = c.oid) OR (d.refclassid = 'pg_type'::regclass \
+                   AND d.refobjid = c.reltype)) ORDER BY 1"
             ))
-            .fetch_one(&mut *self)
+            .fetch_all(&mut *self)
             .await?;
-            let with = match options {
+            if !dependents.is_empty() {
+                return Err(sqlx::Error::Protocol(format!(
+                    "the rebuild replaces the table {table}, and these depend on it: {}; \
+                     drop them first",
+                    dependents.join(", ")
+                )));
+            }
+            let fresh = old.fresh(table);
+            let with = match old.options {
                 Some(options) if !options.is_empty() => format!(" WITH ({options})"),
                 _ => String::new(),
             };
@@ -51,7 +66,7 @@ impl Refill for sqlx::PgConnection {
             .await?;
             // The old table's owner and grants: a rebuild run by another role (an operator
             // as superuser) must not leave the service's own role locked out of its tables.
-            sqlx::query(&format!("ALTER TABLE {fresh} OWNER TO {owner}"))
+            sqlx::query(&format!("ALTER TABLE {fresh} OWNER TO {}", old.owner))
                 .execute(&mut *self)
                 .await?;
             let grants: Vec<String> = sqlx::query_scalar(&format!(
@@ -80,12 +95,9 @@ impl Refill for sqlx::PgConnection {
         let mut names = Vec::new();
         let mut made = 0;
         for (table, fresh) in READ_MODELS.iter().zip(&plan.targets) {
-            let schema: String = sqlx::query_scalar(&format!(
-                "SELECT quote_ident(n.nspname) FROM pg_class c \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = '{table}'::regclass"
-            ))
-            .fetch_one(&mut *self)
-            .await?;
+            let Old { schema, .. } = Old::find(self, table).await?;
+            // Valid indexes only: one left invalid by a failed concurrent build is not used,
+            // and made again it could fail the rebuild.
             let indexes: Vec<(String, String, Option<String>, Option<String>)> =
                 sqlx::query_as(&format!(
                     "SELECT quote_ident(i.relname), pg_get_indexdef(i.oid), \
@@ -93,7 +105,8 @@ impl Refill for sqlx::PgConnection {
                      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
                      LEFT JOIN pg_constraint c \
                        ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid \
-                     WHERE x.indrelid = '{table}'::regclass ORDER BY i.relname"
+                     WHERE x.indrelid = '{table}'::regclass AND x.indisvalid \
+                     ORDER BY i.relname"
                 ))
                 .fetch_all(&mut *self)
                 .await?;
@@ -106,11 +119,9 @@ impl Refill for sqlx::PgConnection {
                 else {
                     return Err(unexpected(&definition));
                 };
-                sqlx::query(&format!(
-                    "{head} INDEX {temporary} ON {schema}.{fresh} {tail}"
-                ))
-                .execute(&mut *self)
-                .await?;
+                sqlx::query(&format!("{head} INDEX {temporary} ON {fresh} {tail}"))
+                    .execute(&mut *self)
+                    .await?;
                 names.push(match (constraint, kind.as_deref()) {
                     (None, _) => format!("ALTER INDEX {schema}.{temporary} RENAME TO {name}"),
                     (Some(constraint), Some("p")) => format!(
@@ -125,15 +136,17 @@ impl Refill for sqlx::PgConnection {
                 });
             }
             // Extended statistics (the search words' frequencies, migration 0018).
-            let statistics: Vec<(String, String, String, String)> = sqlx::query_as(&format!(
-                "SELECT quote_ident(n.nspname), quote_ident(s.stxname), \
-                 pg_get_statisticsobjdef(s.oid), '{table}'::regclass::text \
-                 FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace \
-                 WHERE s.stxrelid = '{table}'::regclass ORDER BY s.stxname"
-            ))
-            .fetch_all(&mut *self)
-            .await?;
-            for (namespace, name, definition, relation) in statistics {
+            let statistics: Vec<(String, String, String, String, String)> =
+                sqlx::query_as(&format!(
+                    "SELECT quote_ident(n.nspname), quote_ident(s.stxname), \
+                     pg_get_statisticsobjdef(s.oid), '{table}'::regclass::text, \
+                     quote_ident(pg_get_userbyid(s.stxowner)) \
+                     FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace \
+                     WHERE s.stxrelid = '{table}'::regclass ORDER BY s.stxname"
+                ))
+                .fetch_all(&mut *self)
+                .await?;
+            for (namespace, name, definition, relation, owner) in statistics {
                 made += 1;
                 let temporary = format!("{namespace}.{table}_rebuilt_{made}");
                 // `CREATE STATISTICS schema.name … FROM table`, as PostgreSQL prints it.
@@ -144,10 +157,13 @@ impl Refill for sqlx::PgConnection {
                     return Err(unexpected(&definition));
                 };
                 sqlx::query(&format!(
-                    "CREATE STATISTICS {temporary} {body} FROM {schema}.{fresh}"
+                    "CREATE STATISTICS {temporary} {body} FROM {fresh}"
                 ))
                 .execute(&mut *self)
                 .await?;
+                sqlx::query(&format!("ALTER STATISTICS {temporary} OWNER TO {owner}"))
+                    .execute(&mut *self)
+                    .await?;
                 names.push(format!("ALTER STATISTICS {temporary} RENAME TO {name}"));
             }
             // The planner's statistics, kept with the table through its rename.
@@ -171,23 +187,59 @@ impl Refill for sqlx::PgConnection {
     }
 }
 
-/// How long each try to lock the old read models for the swap may wait, and how many
-/// tries there are before it waits as long as it takes.
+/// What the swap needs to know of an old read-model table.
+struct Old {
+    /// Its schema, quoted as an identifier.
+    schema: String,
+    /// Its owner's role, quoted as an identifier.
+    owner: String,
+    /// Its storage parameters, as `WITH (…)` takes them.
+    options: Option<String>,
+}
+
+impl Old {
+    async fn find(conn: &mut sqlx::PgConnection, table: &str) -> Result<Self, sqlx::Error> {
+        let (schema, owner, options) = sqlx::query_as(&format!(
+            "SELECT quote_ident(n.nspname), quote_ident(pg_get_userbyid(c.relowner)), \
+             array_to_string(c.reloptions, ', ') \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.oid = '{table}'::regclass"
+        ))
+        .fetch_one(&mut *conn)
+        .await?;
+        Ok(Self {
+            schema,
+            owner,
+            options,
+        })
+    }
+
+    /// The new table's name, in the old one's schema.
+    fn fresh(&self, table: &str) -> String {
+        format!("{}.{table}_rebuilt", self.schema)
+    }
+}
+
+/// How long each try to lock the old read models for the swap may wait.
 const SWAP_WAIT: &str = "100ms";
-const SWAP_TRIES: u32 = 50;
 
 /// Locks the old read models against readers too. The rebuild holds them against writers
-/// already, so it goes ahead of any queued command and waits only for reads under way. But
-/// holding one table while waiting for another could deadlock with a reader that takes the
-/// same two the other way round, and PostgreSQL would break that after a second by
-/// aborting one side, perhaps the rebuild and all its work: so each try waits
-/// [`SWAP_WAIT`] at most, then lets go of what it took, and the reader finishes.
+/// already, so it goes ahead of any queued command and waits only for reads under way. It
+/// never waits in line for good: readers arriving behind it would wait too, all of them for
+/// as long as a long read (a `pg_dump`, `verify --all`) lasts, and a reader holding one
+/// table while asking for another would deadlock with it, which PostgreSQL breaks after a
+/// second by aborting one side, perhaps the rebuild and all its work. So each try waits
+/// [`SWAP_WAIT`] at most, then lets go of what it took, and readers go on; the rebuild
+/// tries again until no read holds the tables.
 async fn lock_for_swap(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
     let lock = format!(
         "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
         READ_MODELS.join(", ")
     );
-    for _ in 0..SWAP_TRIES {
+    let before: String = sqlx::query_scalar("SELECT current_setting('lock_timeout')")
+        .fetch_one(&mut *conn)
+        .await?;
+    loop {
         sqlx::query("SAVEPOINT swap").execute(&mut *conn).await?;
         sqlx::query(&format!("SET LOCAL lock_timeout = '{SWAP_WAIT}'"))
             .execute(&mut *conn)
@@ -197,22 +249,26 @@ async fn lock_for_swap(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error>
                 sqlx::query("RELEASE SAVEPOINT swap")
                     .execute(&mut *conn)
                     .await?;
-                sqlx::query("SET LOCAL lock_timeout = DEFAULT")
+                sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+                    .bind(&before)
                     .execute(&mut *conn)
                     .await?;
                 return Ok(());
             }
-            // lock_not_available: the wait ran out.
+            // lock_not_available: the wait ran out. Rolling back to the savepoint lets go
+            // of the tables this try took and of its `lock_timeout`; releasing it keeps
+            // the tries from nesting.
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
                 sqlx::query("ROLLBACK TO SAVEPOINT swap")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("RELEASE SAVEPOINT swap")
                     .execute(&mut *conn)
                     .await?;
             }
             Err(e) => return Err(e),
         }
     }
-    sqlx::query(&lock).execute(&mut *conn).await?;
-    Ok(())
 }
 
 /// A catalogue definition in a shape the swap does not know how to make again.

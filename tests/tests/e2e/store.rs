@@ -187,8 +187,8 @@ async fn rebuild_scenario(backend: Backend) {
              UNION ALL SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' \
                || pg_get_constraintdef(oid) FROM pg_constraint \
                WHERE connamespace = 'public'::regnamespace \
-             UNION ALL SELECT 'statistics ' || pg_get_statisticsobjdef(oid) \
-               FROM pg_statistic_ext \
+             UNION ALL SELECT 'statistics ' || pg_get_statisticsobjdef(oid) || ' ' \
+               || stxowner::regrole FROM pg_statistic_ext \
              UNION ALL SELECT 'table ' || relname || ' ' \
                || coalesce(array_to_string(reloptions, ','), '') || ' ' \
                || relowner::regrole || ' ' || coalesce(relacl::text, '') FROM pg_class \
@@ -204,8 +204,26 @@ async fn rebuild_scenario(backend: Backend) {
              ORDER BY 1"
         }
     };
+    // PostgreSQL: the read models owned by a role of their own, as the service's would be,
+    // and rebuilt by another (here a superuser), with a grant beyond the owner's, as a
+    // reporting role would be given: the swap keeps owners and grants.
+    let owner = format!("casefile_owner_{}", std::process::id());
     if backend == Backend::Postgres {
-        // A grant beyond the owner's, as a reporting role would be given: kept by the swap.
+        app.sql(&format!("DROP ROLE IF EXISTS {owner}")).await;
+        app.sql(&format!("CREATE ROLE {owner}")).await;
+        for table in [
+            "case_records",
+            "case_items",
+            "case_summaries",
+            "case_deadlines",
+        ] {
+            app.sql(&format!("ALTER TABLE {table} OWNER TO {owner}"))
+                .await;
+        }
+        app.sql(&format!(
+            "ALTER STATISTICS case_summaries_search_words OWNER TO {owner}"
+        ))
+        .await;
         app.sql("GRANT SELECT ON case_summaries TO PUBLIC").await;
     }
     let schema_before = app.sql_texts(schema).await;
@@ -251,6 +269,10 @@ async fn rebuild_scenario(backend: Backend) {
                 "case_summaries_search_words"
             ]
         );
+        // The role goes (roles belong to the whole server, not to the test's database).
+        app.sql(&format!("REASSIGN OWNED BY {owner} TO CURRENT_USER"))
+            .await;
+        app.sql(&format!("DROP ROLE {owner}")).await;
     }
     // And the service reads the rebuilt rows as it read its own, the search index too.
     assert_eq!(
@@ -310,10 +332,18 @@ async fn a_rebuild_and_a_reader_of_two_read_models_both_finish() {
     })
     .await
     .expect("the rebuild reaches its swap and waits for the reader");
-    let read = sqlx::query("SELECT count(*) FROM case_records")
-        .execute(&mut reader)
-        .await;
-    let committed = sqlx::query("COMMIT").execute(&mut reader).await;
+    let read = tokio::time::timeout(
+        Duration::from_secs(30),
+        sqlx::query("SELECT count(*) FROM case_records").execute(&mut reader),
+    )
+    .await
+    .expect("the reader's second read is answered");
+    let committed = tokio::time::timeout(
+        Duration::from_secs(30),
+        sqlx::query("COMMIT").execute(&mut reader),
+    )
+    .await
+    .expect("the reader's commit is answered");
     let rebuilt = tokio::time::timeout(Duration::from_secs(30), rebuild)
         .await
         .expect("the rebuild finishes")
