@@ -354,6 +354,33 @@ async fn a_rebuild_and_a_reader_of_two_read_models_both_finish() {
     assert_eq!(app.read_model_rows().await, before);
 }
 
+/// PostgreSQL's rebuild drops the old read-model tables at its end. A view of the store's
+/// owner on one would stop that drop after all the work: the rebuild refuses before any,
+/// naming the view, and changes nothing; without the view it goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_refuses_a_view_on_a_read_model_up_front() {
+    let app = spawn_app(Backend::Postgres).await;
+    app.new_case().await;
+    let before = app.read_model_rows().await;
+    app.sql("CREATE VIEW open_cases AS SELECT id FROM case_summaries WHERE status = 'open'")
+        .await;
+    let store = casefile_store::Store::open(&app.database_url(), casefile_store::Access::ReadOnly)
+        .await
+        .unwrap();
+    let refused = store
+        .rebuild(&casefile_domain::Calendar::builtin(), |_| {})
+        .await
+        .expect_err("a view on a read model");
+    assert!(
+        refused.to_string().contains("view open_cases"),
+        "the refusal names the view: {refused}"
+    );
+    assert_eq!(app.read_model_rows().await, before);
+    app.sql("DROP VIEW open_cases").await;
+    app.rebuild().await;
+    assert_eq!(app.read_model_rows().await, before);
+}
+
 /// `casefile-replay rebuild` run again and again while staff log cases: every rebuild
 /// succeeds, every logged case is in the queue afterwards, and the views equal a rebuild.
 async fn rebuild_during_writes_scenario(backend: Backend) {
