@@ -978,6 +978,15 @@ mod tests {
                 "{name}"
             );
         }
+        // A page promises no order inside a case: a text out of order is read again event
+        // by event, never judged broken from its text.
+        let mut shuffled = chain(5);
+        shuffled.swap(1, 3);
+        assert_eq!(
+            intact(ID, &stored(&shuffled).split::<7>().unwrap(), Some(&a)),
+            None,
+            "out of order"
+        );
         let mut not_json = stored(&chain(3));
         not_json.joined = not_json.joined.replace("\"note 2\"", "\"note 2");
         let events = not_json.split::<7>().unwrap();
