@@ -259,8 +259,8 @@ impl Default for PoolSettings {
     }
 }
 
-/// Whether a SQLite connection handed back to its pool may be used again: only if no
-/// transaction is open on it, as sqlx counts them and as SQLite does. An error such as
+/// Whether the SQLite writer connection handed back to its pool may be used again: only if
+/// no transaction is open on it, as sqlx counts them and as SQLite does. An error such as
 /// `SQLITE_FULL` can roll SQLite's transaction back behind sqlx's back (or leave it open
 /// after sqlx gave up on it); a connection reused in that state runs later "commits"
 /// inside a transaction that is never committed, so acknowledged writes would vanish.
@@ -278,6 +278,13 @@ async fn sqlite_connection_reusable(
         .execute(&mut *conn)
         .await
         .is_ok())
+}
+
+/// Whether a read-only SQLite connection handed back to its pool may be used again: when
+/// sqlx counts no transaction open on it.
+async fn sqlite_reader_reusable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    Ok(!conn.is_in_transaction())
 }
 
 impl Store {
@@ -337,13 +344,6 @@ impl Store {
                 .foreign_keys(true)
                 // A reader or an occasional write outside the writer waits for the lock.
                 .busy_timeout(pool.acquire_timeout);
-            let read = SqlitePoolOptions::new()
-                .max_connections(pool.max_connections)
-                .acquire_timeout(pool.acquire_timeout)
-                .after_release(|conn, _| Box::pin(sqlite_connection_reusable(conn)))
-                .connect_with(options.clone())
-                .await
-                .map_err(StoreError::Connect)?;
             let committed = Arc::new(AtomicBool::new(false));
             let seen = committed.clone();
             let write = SqlitePoolOptions::new()
@@ -364,12 +364,25 @@ impl Store {
                 .connect_with(options.clone())
                 .await
                 .map_err(StoreError::Connect)?;
+            // Readers open the file read-only (after the writer, which made it and put it in
+            // WAL mode), so no write can go through them. They need then no check on
+            // release but sqlx's own count: only a write can leave SQLite's transaction open
+            // behind sqlx's back, and a reader's check cost a hand-over to its thread on
+            // every release.
+            let readers = options.read_only(true);
+            let read = SqlitePoolOptions::new()
+                .max_connections(pool.max_connections)
+                .acquire_timeout(pool.acquire_timeout)
+                .after_release(|conn, _| Box::pin(sqlite_reader_reusable(conn)))
+                .connect_with(readers.clone())
+                .await
+                .map_err(StoreError::Connect)?;
             let blobs = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(0)
                 .acquire_timeout(pool.acquire_timeout)
-                .after_release(|conn, _| Box::pin(sqlite_connection_reusable(conn)))
-                .connect_lazy_with(options);
+                .after_release(|conn, _| Box::pin(sqlite_reader_reusable(conn)))
+                .connect_lazy_with(readers);
             let writer = writer::Writer::start(write.clone(), committed.clone());
             Self::Sqlite(SqlitePools {
                 read,
@@ -503,6 +516,38 @@ mod tests {
             Some(43),
             "a later guess is not undone"
         );
+    }
+
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn sqlite_readers_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = super::Store::open(&url, super::Access::Migrate)
+            .await
+            .unwrap();
+        let super::Store::Sqlite(pools) = &store else {
+            panic!("a SQLite store")
+        };
+        for (name, pool) in [("readers", &pools.read), ("blob reader", &pools.blobs)] {
+            let refused = sqlx::query("CREATE TABLE scratch (x)")
+                .execute(pool)
+                .await
+                .unwrap_err();
+            assert!(
+                refused.to_string().contains("readonly"),
+                "{name}: {refused}"
+            );
+            let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(events, 0, "{name} read");
+        }
+        sqlx::query("CREATE TABLE scratch (x)")
+            .execute(&pools.write)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
