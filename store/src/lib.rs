@@ -342,7 +342,7 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                // A reader or an occasional write outside the writer waits for the lock.
+                // Another process on the file (the replay tool's rebuild) may hold the write lock.
                 .busy_timeout(pool.acquire_timeout);
             let committed = Arc::new(AtomicBool::new(false));
             let seen = committed.clone();
@@ -366,9 +366,9 @@ impl Store {
                 .map_err(StoreError::Connect)?;
             // Readers open the file read-only (after the writer, which made it and put it in
             // WAL mode), so no write can go through them. They need then no check on
-            // release but sqlx's own count: only a write can leave SQLite's transaction open
-            // behind sqlx's back, and a reader's check cost a hand-over to its thread on
-            // every release.
+            // release but sqlx's own count: a write, or a raw `BEGIN` (none runs on them),
+            // is what leaves SQLite's transaction open behind sqlx's back, and a reader's
+            // check cost a hand-over to its thread on every release.
             let readers = options.read_only(true);
             let read = SqlitePoolOptions::new()
                 .max_connections(pool.max_connections)
