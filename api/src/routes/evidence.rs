@@ -132,6 +132,17 @@ fn bad_form(message: impl Into<String>) -> ApiError {
     }
 }
 
+/// PostgreSQL text cannot hold a NUL, and no name or description needs one: refused on
+/// both stores alike, as a JSON body's are.
+fn refuse_nul(part: &str, text: &str) -> Result<(), ApiError> {
+    if text.contains('\0') {
+        return Err(bad_form(format!(
+            "the `{part}` must not contain NUL characters"
+        )));
+    }
+    Ok(())
+}
+
 fn form_error(err: axum::extract::multipart::MultipartError) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge
@@ -161,6 +172,7 @@ async fn upload(state: &AppState, mut form: Multipart) -> Result<AttachEvidence,
                     .map(str::to_string)
                     .filter(|n| !n.trim().is_empty())
                     .ok_or_else(|| bad_form("the `file` part needs a filename"))?;
+                refuse_nul("filename", &name)?;
                 let media_type =
                     allowed_media_type(field.content_type()).ok_or(ApiError::EvidenceMediaType)?;
                 let mut hasher = Sha256::new();
@@ -176,6 +188,7 @@ async fn upload(state: &AppState, mut form: Multipart) -> Result<AttachEvidence,
             }
             Some("description") => {
                 let text = field.text().await.map_err(form_error)?;
+                refuse_nul("description", &text)?;
                 description = Some(text).filter(|t| !t.trim().is_empty());
             }
             other => {

@@ -17,7 +17,7 @@ use crate::routes::evidence::{allowed_media_type, evidence_file};
 use crate::startup::AppState;
 
 use super::cases::{refusal, render_case};
-use super::forms::{FieldErrors, FormData};
+use super::forms::{without_nul, FieldErrors, FormData};
 use super::session::Staff;
 use super::sign_in::capitalise;
 use super::PageError;
@@ -65,7 +65,7 @@ async fn read_file(
 ) -> Result<Option<Upload>, MultipartError> {
     let name = field
         .file_name()
-        .map(str::to_string)
+        .map(|n| without_nul(n.to_string()))
         .filter(|n| !n.trim().is_empty());
     let media_type = allowed_media_type(field.content_type());
     let mut hasher = Sha256::new();
@@ -150,7 +150,7 @@ pub async fn upload(
                 }
             },
             Some("description") => match field.text().await {
-                Ok(text) => description = text,
+                Ok(text) => description = without_nul(text),
                 Err(err) => {
                     errors.add("file", broken_upload(&err, limit));
                     break;

@@ -13,7 +13,16 @@ pub struct FormData(Vec<(String, String)>);
 
 impl FormData {
     pub fn parse(body: &Bytes) -> Self {
-        Self(form_urlencoded::parse(body).into_owned().collect())
+        Self(
+            form_urlencoded::parse(body)
+                .map(|(key, value)| {
+                    (
+                        without_nul(key.into_owned()),
+                        without_nul(value.into_owned()),
+                    )
+                })
+                .collect(),
+        )
     }
 
     /// The first value of a field, if sent.
@@ -52,6 +61,16 @@ impl FormData {
             values.entry(key.clone()).or_insert_with(|| value.clone());
         }
         values
+    }
+}
+
+/// The text without NUL characters. A browser's field cannot hold one, and PostgreSQL text
+/// cannot store one: one in a hand-made body is dropped rather than refused.
+pub fn without_nul(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "")
+    } else {
+        text
     }
 }
 
@@ -220,6 +239,13 @@ mod tests {
         assert_eq!(form.text("name"), Some("Sam Patel".to_string()));
         assert_eq!(form.all("roles"), vec!["officer", "admin"]);
         assert_eq!(form.get("x"), Some("£"));
+    }
+
+    #[test]
+    fn a_nul_in_a_hand_made_body_is_dropped() {
+        let form = FormData::parse(&Bytes::from_static(b"text=Damp%00+again&re%00ason=x"));
+        assert_eq!(form.get("text"), Some("Damp again"));
+        assert_eq!(form.get("reason"), Some("x"));
     }
 
     #[test]
