@@ -286,6 +286,11 @@ fn constrain(doc: &mut Value) {
                     ]});
                 }
                 Some("year") => parameter["schema"] = reporting_year(),
+                _ if parameter.get("in") == Some(&json!("query")) => {
+                    if let Some(schema) = parameter.get_mut("schema") {
+                        without_nul(schema);
+                    }
+                }
                 _ => {}
             }
         }
@@ -359,6 +364,23 @@ fn constrain(doc: &mut Value) {
     if let Some(evidence) = doc.pointer_mut(&format!("{schemas}/AttachEvidence/properties")) {
         evidence["media_type"]["pattern"] = json!("/");
         evidence["media_type"]["maxLength"] = json!(200);
+    }
+}
+
+/// A query's free text cannot hold a NUL (`%00`): the service refuses one `400
+/// invalid_query` before any handler reads it (`routes::ops::refuse_nul`), as PostgreSQL
+/// text cannot store one. Said on every string parameter with no other form.
+fn without_nul(schema: &mut Value) {
+    let is_text = match schema.get("type") {
+        Some(Value::String(kind)) => kind == "string",
+        Some(Value::Array(kinds)) => kinds.contains(&json!("string")),
+        _ => false,
+    };
+    let has_form = ["enum", "pattern", "format"]
+        .iter()
+        .any(|key| schema.get(key).is_some());
+    if is_text && !has_form {
+        schema["pattern"] = json!("^[^\\x00]*$");
     }
 }
 

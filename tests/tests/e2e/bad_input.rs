@@ -8,6 +8,7 @@ both_backends! {
     malformed_and_mistyped_bodies => bodies_scenario,
     content_type_and_size => content_type_scenario,
     unknown_cases_and_routes => not_found_scenario,
+    a_nul_in_a_query_is_refused_as_the_document_says => query_nul_scenario,
 }
 
 /// POSTs raw bytes with a content type.
@@ -292,4 +293,49 @@ async fn not_found_scenario(backend: Backend) {
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
     );
+}
+
+/// Every free-text query parameter the document lists says it cannot hold a NUL, and the
+/// service refuses one there `400 invalid_query` (PostgreSQL text cannot store one).
+async fn query_nul_scenario(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let r = app
+        .send(Method::GET, "/api/v1/openapi.json", None, Body::None, &[])
+        .await;
+    let mut checked = 0;
+    for (path, item) in r.json["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let parameters = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for parameter in parameters.iter().filter(|p| p["in"] == "query") {
+                let name = str_at(parameter, "name");
+                let schema = &parameter["schema"];
+                let is_text = schema["type"] == "string"
+                    || schema["type"]
+                        .as_array()
+                        .is_some_and(|t| t.contains(&json!("string")));
+                if !is_text || schema.get("enum").is_some() || schema.get("format").is_some() {
+                    continue;
+                }
+                if schema["pattern"] != json!(r"^[^\x00]*$") {
+                    assert!(
+                        schema.get("pattern").is_some(),
+                        "{method} {path}: `{name}` says nothing of a NUL"
+                    );
+                    continue;
+                }
+                if method != "get" || path.contains('{') {
+                    continue;
+                }
+                let (status, body) = app
+                    .get(&format!("{path}?{name}=a%00b"), &app.admin_token)
+                    .await;
+                assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 5, "only {checked} query parameters checked");
 }
