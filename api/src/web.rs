@@ -39,7 +39,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::{from_fn_with_state, Next};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -353,4 +353,45 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/assets/casefile.css", get(assets::css))
         .route("/assets/casefile.js", get(assets::js))
         .layer(from_fn_with_state(state, web_layer))
+        .layer(from_fn(drop_nul_from_query))
+}
+
+/// A page's query string without NUL characters (`%00`). No field of a page can send one
+/// and PostgreSQL text cannot hold one, so one typed into the address bar is dropped, as
+/// one in a form's body is (`forms::without_nul`).
+async fn drop_nul_from_query(mut request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    if let Some(query) = uri.query().filter(|q| q.contains("%00")) {
+        let mut parts = uri.clone().into_parts();
+        let cleaned = format!("{}?{}", uri.path(), without_escaped_nul(query));
+        if let Ok(path_and_query) = cleaned.parse() {
+            parts.path_and_query = Some(path_and_query);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// The query without `%00`, including one that its removal forms (`%%0000`).
+fn without_escaped_nul(query: &str) -> String {
+    let mut query = query.to_string();
+    while query.contains("%00") {
+        query = query.replace("%00", "");
+    }
+    query
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_escaped_nul;
+
+    #[test]
+    fn a_query_loses_every_escaped_nul_and_keeps_the_rest() {
+        assert_eq!(without_escaped_nul("q=a%00b&theme=%00"), "q=ab&theme=");
+        assert_eq!(without_escaped_nul("q=%%0000"), "q=");
+        // `%2500` is the text "%00", not a NUL.
+        assert_eq!(without_escaped_nul("q=%2500"), "q=%2500");
+    }
 }
