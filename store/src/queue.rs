@@ -93,12 +93,16 @@ impl Cursor {
         hex::encode(format!("{}|{}", self.key, self.id))
     }
 
+    /// A cursor this store wrote: a date, then a case id. The id is read as the UUID it is
+    /// (a hand-made cursor could otherwise carry anything, a NUL that PostgreSQL's text
+    /// cannot hold among it).
     pub fn decode(text: &str) -> Option<Self> {
         let bytes = hex::decode(text).ok()?;
         let text = String::from_utf8(bytes).ok()?;
         let (key, id) = text.split_once('|')?;
         let valid_key = key.len() == 10 && NaiveDate::parse_from_str(key, "%Y-%m-%d").is_ok();
-        (valid_key && !id.is_empty()).then(|| Self {
+        let id = uuid::Uuid::parse_str(id).ok()?;
+        valid_key.then(|| Self {
             key: key.to_string(),
             id: id.to_string(),
         })
@@ -659,6 +663,22 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cursor_decodes_only_with_a_date_and_a_case_id() {
+        let written = Cursor {
+            key: "2026-01-01".to_string(),
+            id: "01a21c16-22bb-770d-8696-d2d9816add82".to_string(),
+        };
+        assert_eq!(Cursor::decode(&written.encode()), Some(written));
+        for made in [
+            "2026-01-01|a\0b",
+            "2026-01-01|",
+            "2026-13-01|01a21c16-22bb-770d-8696-d2d9816add82",
+        ] {
+            assert_eq!(Cursor::decode(&hex::encode(made)), None, "{made}");
+        }
+    }
 
     fn common(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
