@@ -20,7 +20,9 @@ use crate::error::ComplaintError;
 use crate::event::ComplaintEvent;
 use crate::procedure::{Procedure, ProcedureRegistry, Scheme, Step};
 use crate::uk_date;
-use crate::values::{ActionSource, Actor, Channel, CorrespondenceTo, Stage, StageResponse, Tenure};
+use crate::values::{
+    ActionSource, Actor, Channel, CorrespondenceTo, Stage, StageResponse, Tenure, MAX_RESIDENT_ID,
+};
 
 /// Longest summary, in characters; longer text belongs in the description.
 const MAX_SUMMARY: usize = 500;
@@ -685,6 +687,16 @@ impl Complaint {
                 );
             }
             text("complainant.name", &complainant.name, 500)?;
+            if complainant
+                .resident_id
+                .as_ref()
+                .is_some_and(|id| id.len() > MAX_RESIDENT_ID)
+            {
+                return Err(invalid(
+                    "complainant.resident_id",
+                    &format!("must be at most {MAX_RESIDENT_ID} bytes"),
+                ));
+            }
             text("summary", &complaint.summary, MAX_SUMMARY)?;
             optional_text("description", &complaint.description, MAX_TEXT)?;
             match &complaint.definition {

@@ -40,6 +40,10 @@ impl Channel {
     }
 }
 
+/// The longest resident id, in bytes: an id is a key the landlord's systems give, and it
+/// is indexed (PostgreSQL's index entries cannot exceed about 2.7 kB).
+pub const MAX_RESIDENT_ID: usize = 200;
+
 /// The person complaining.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -53,7 +57,8 @@ pub struct Complainant {
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
-    /// The landlord's own id for the resident or tenancy, to find their other cases.
+    /// The landlord's own id for the resident or tenancy, to find their other cases; at
+    /// most [`MAX_RESIDENT_ID`] bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resident_id: Option<String>,
     /// A UK postcode; stored in its usual form (`SW1A 1AA`).

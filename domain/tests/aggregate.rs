@@ -795,6 +795,28 @@ mod rules {
     }
 
     #[tokio::test]
+    async fn a_resident_id_over_200_bytes_is_an_invalid_field() {
+        let with_id = |id: String| {
+            let mut complaint = log_complaint("chc-2024", "2025-05-30");
+            complaint.complainant.resident_id = Some(id);
+            complaint
+        };
+        // 67 three-byte characters: 201 bytes, though only 67 characters.
+        rejects(
+            vec![],
+            log(with_id("€".repeat(67))),
+            invalid("complainant.resident_id", "must be at most 200 bytes"),
+        )
+        .await;
+        let accepted = TestFramework::<Complaint>::with(services())
+            .given_no_previous_events()
+            .when_async(log(with_id("T".repeat(200))))
+            .await
+            .inspect_result();
+        assert!(accepted.is_ok(), "{accepted:?}");
+    }
+
+    #[tokio::test]
     async fn an_issue_cannot_arise_after_the_complaint_was_received() {
         let complaint = LogComplaint {
             issue_arose_on: Some(date("2025-05-31")),

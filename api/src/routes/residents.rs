@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use casefile_domain::resident::{ResidentAction, SetAdjustments};
+use casefile_domain::values::MAX_RESIDENT_ID;
 use casefile_domain::{Actor, ResidentCommand, ResidentServices};
 use casefile_projections::recorded::meta;
 use casefile_projections::{CaseView, ResidentView};
@@ -26,12 +27,9 @@ use Role::*;
 /// Auditors and compliance see cases without them.
 pub const ADJUSTMENT_READERS: &[Role] = &[Advisor, Officer, Reviewer, Manager];
 
-/// The longest resident id accepted.
-const MAX_ID: usize = 200;
-
 fn resident_id(raw: &str) -> Result<&str, ApiError> {
     let id = raw.trim();
-    if id.is_empty() || id.len() > MAX_ID || id != raw {
+    if id.is_empty() || id.len() > MAX_RESIDENT_ID || id != raw {
         return Err(ApiError::NotFound);
     }
     Ok(id)
