@@ -352,15 +352,19 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/assets/casefile.css", get(assets::css))
         .route("/assets/casefile.js", get(assets::js))
+        .layer(from_fn(without_nul))
         .layer(from_fn_with_state(state, web_layer))
-        .layer(from_fn(drop_nul_from_query))
 }
 
-/// A page's query string without NUL characters (`%00`). No field of a page can send one
-/// and PostgreSQL text cannot hold one, so one typed into the address bar is dropped, as
-/// one in a form's body is (`forms::without_nul`).
-async fn drop_nul_from_query(mut request: Request, next: Next) -> Response {
+/// No NUL character (`%00`) reaches a page: PostgreSQL text cannot hold one. A path with
+/// one names no page (`404`, as in the API). No field of a page can send one, so one
+/// typed into the address bar's query is dropped, as one in a form's body is
+/// (`forms::without_nul`).
+async fn without_nul(mut request: Request, next: Next) -> Response {
     let uri = request.uri();
+    if uri.path().contains("%00") {
+        return PageError::NotFound.into_response();
+    }
     if let Some(query) = uri.query().filter(|q| q.contains("%00")) {
         let mut parts = uri.clone().into_parts();
         let cleaned = format!("{}?{}", uri.path(), without_escaped_nul(query));
@@ -374,13 +378,14 @@ async fn drop_nul_from_query(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// The query without `%00`, including one that its removal forms (`%%0000`).
+/// The query without NUL characters: decoded, cleaned and encoded again, so that taking
+/// one out cannot make a new escape of the characters around it (`%%0041`).
 fn without_escaped_nul(query: &str) -> String {
-    let mut query = query.to_string();
-    while query.contains("%00") {
-        query = query.replace("%00", "");
+    let mut cleaned = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        cleaned.append_pair(&key.replace('\0', ""), &value.replace('\0', ""));
     }
-    query
+    cleaned.finish()
 }
 
 #[cfg(test)]
@@ -388,10 +393,11 @@ mod tests {
     use super::without_escaped_nul;
 
     #[test]
-    fn a_query_loses_every_escaped_nul_and_keeps_the_rest() {
+    fn a_query_loses_its_nul_characters_and_keeps_the_rest() {
         assert_eq!(without_escaped_nul("q=a%00b&theme=%00"), "q=ab&theme=");
-        assert_eq!(without_escaped_nul("q=%%0000"), "q=");
+        // Taking the NUL out does not make `%41` (an `A`) of what was around it.
+        assert_eq!(without_escaped_nul("q=%%0041"), "q=%2541");
         // `%2500` is the text "%00", not a NUL.
-        assert_eq!(without_escaped_nul("q=%2500"), "q=%2500");
+        assert_eq!(without_escaped_nul("q=%2500&sort=due"), "q=%2500&sort=due");
     }
 }

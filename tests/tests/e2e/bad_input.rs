@@ -9,7 +9,7 @@ both_backends! {
     content_type_and_size => content_type_scenario,
     unknown_cases_and_routes => not_found_scenario,
     a_nul_in_a_query_is_refused_as_the_document_says => query_nul_scenario,
-    a_nul_in_a_pages_query_is_dropped => page_nul_scenario,
+    a_nul_in_a_pages_query_is_dropped_and_in_its_path_not_found => page_nul_scenario,
 }
 
 /// POSTs raw bytes with a content type.
@@ -377,7 +377,7 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> String {
 
 /// A web page's query with a NUL (typed into the address bar; no field sends one) is read
 /// without it, on PostgreSQL too, whose text cannot hold one: the queue searches for the
-/// rest rather than failing.
+/// rest rather than failing. A path with one is not found.
 async fn page_nul_scenario(backend: Backend) {
     let app = spawn_app(backend).await;
     let id = app.new_case().await;
@@ -387,7 +387,7 @@ async fn page_nul_scenario(backend: Backend) {
         .post(
             "/api/v1/users",
             &app.admin_token,
-            json!({"name": "Wren Webb", "roles": ["officer"],
+            json!({"name": "Wren Webb", "roles": ["admin"],
                    "email": "wren@example.org", "password": password}),
         )
         .await;
@@ -445,4 +445,42 @@ async fn page_nul_scenario(backend: Backend) {
         "the search box"
     );
     assert!(html.contains(&reference), "the queue lacks {reference}");
+
+    // A path with one names no page, as in the API: here a form's target, which would
+    // look the user up.
+    let users = browser
+        .get(app.url("/admin/users"))
+        .header(
+            reqwest::header::COOKIE,
+            format!("casefile_session={session}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.status(), StatusCode::OK);
+    let html = users.text().await.unwrap();
+    let csrf = html
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the users page's csrf field");
+    let revoke = browser
+        .post(app.url("/admin/users/a%00b/revoke-tokens"))
+        .header(
+            reqwest::header::COOKIE,
+            format!("casefile_session={session}"),
+        )
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), StatusCode::NOT_FOUND);
+    assert!(
+        revoke.text().await.unwrap().contains("<html"),
+        "a page, not JSON"
+    );
 }
