@@ -132,8 +132,9 @@ fn bad_form(message: impl Into<String>) -> ApiError {
     }
 }
 
-/// PostgreSQL text cannot hold a NUL, and no name or description needs one: refused on
-/// both stores alike, as a JSON body's are.
+/// PostgreSQL text cannot hold a NUL, and no description needs one: refused on both stores
+/// alike, as a JSON body's are. (A part's headers cannot carry one, so neither can its
+/// filename: the form's parser refuses such a header.)
 fn refuse_nul(part: &str, text: &str) -> Result<(), ApiError> {
     if text.contains('\0') {
         return Err(bad_form(format!(
@@ -172,7 +173,6 @@ async fn upload(state: &AppState, mut form: Multipart) -> Result<AttachEvidence,
                     .map(str::to_string)
                     .filter(|n| !n.trim().is_empty())
                     .ok_or_else(|| bad_form("the `file` part needs a filename"))?;
-                refuse_nul("filename", &name)?;
                 let media_type =
                     allowed_media_type(field.content_type()).ok_or(ApiError::EvidenceMediaType)?;
                 let mut hasher = Sha256::new();

@@ -65,7 +65,7 @@ async fn read_file(
 ) -> Result<Option<Upload>, MultipartError> {
     let name = field
         .file_name()
-        .map(|n| without_nul(n.to_string()))
+        .map(str::to_string)
         .filter(|n| !n.trim().is_empty());
     let media_type = allowed_media_type(field.content_type());
     let mut hasher = Sha256::new();
