@@ -397,47 +397,26 @@ async fn page_nul_scenario(backend: Backend) {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let form = browser.get(app.url("/sign-in")).send().await.unwrap();
-    let pre_session = set_cookie(&form, "casefile_csrf");
-    let html = form.text().await.unwrap();
-    let csrf = html
-        .split(r#"name="csrf" value=""#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the sign-in form's csrf field");
-    let signed_in = browser
-        .post(app.url("/sign-in"))
-        .header(
-            reqwest::header::COOKIE,
-            format!("casefile_csrf={pre_session}"),
-        )
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(format!(
-            "csrf={csrf}&email=wren%40example.org&password={}",
-            password.replace(' ', "+")
-        ))
-        .send()
-        .await
-        .unwrap();
+    let form = page(&browser, &app.url("/sign-in"), "").await;
+    let pre_session = format!("casefile_csrf={}", set_cookie(&form, "casefile_csrf"));
+    let csrf = csrf_field(&form.text().await.unwrap());
+    let body = format!(
+        "csrf={csrf}&email=wren%40example.org&password={}",
+        password.replace(' ', "+")
+    );
+    let signed_in = post_form(&browser, &app.url("/sign-in"), &pre_session, body).await;
     assert!(
         signed_in.status().is_redirection(),
         "{}",
         signed_in.status()
     );
-    let session = set_cookie(&signed_in, "casefile_session");
+    let session = format!(
+        "casefile_session={}",
+        set_cookie(&signed_in, "casefile_session")
+    );
 
-    let queue = browser
-        .get(app.url("/cases?q=Repeated%00+boiler&theme=%00"))
-        .header(
-            reqwest::header::COOKIE,
-            format!("casefile_session={session}"),
-        )
-        .send()
-        .await
-        .unwrap();
+    let url = app.url("/cases?q=Repeated%00+boiler&theme=%00");
+    let queue = page(&browser, &url, &session).await;
     assert_eq!(queue.status(), StatusCode::OK);
     let html = queue.text().await.unwrap();
     assert!(
@@ -448,39 +427,53 @@ async fn page_nul_scenario(backend: Backend) {
 
     // A path with one names no page, as in the API: here a form's target, which would
     // look the user up.
-    let users = browser
-        .get(app.url("/admin/users"))
-        .header(
-            reqwest::header::COOKIE,
-            format!("casefile_session={session}"),
-        )
-        .send()
-        .await
-        .unwrap();
+    let users = page(&browser, &app.url("/admin/users"), &session).await;
     assert_eq!(users.status(), StatusCode::OK);
-    let html = users.text().await.unwrap();
-    let csrf = html
-        .split(r#"name="csrf" value=""#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the users page's csrf field");
-    let revoke = browser
-        .post(app.url("/admin/users/a%00b/revoke-tokens"))
-        .header(
-            reqwest::header::COOKIE,
-            format!("casefile_session={session}"),
-        )
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(format!("csrf={csrf}"))
-        .send()
-        .await
-        .unwrap();
+    let csrf = csrf_field(&users.text().await.unwrap());
+    let url = app.url("/admin/users/a%00b/revoke-tokens");
+    let revoke = post_form(&browser, &url, &session, format!("csrf={csrf}")).await;
     assert_eq!(revoke.status(), StatusCode::NOT_FOUND);
     assert!(
         revoke.text().await.unwrap().contains("<html"),
         "a page, not JSON"
     );
+}
+
+/// A page, sent the cookie given.
+async fn page(browser: &reqwest::Client, url: &str, cookie: &str) -> reqwest::Response {
+    browser
+        .get(url)
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A form posted as a browser posts it, with the cookie given.
+async fn post_form(
+    browser: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+    body: String,
+) -> reqwest::Response {
+    browser
+        .post(url)
+        .header(reqwest::header::COOKIE, cookie)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The value of a page's first `csrf` field.
+fn csrf_field(html: &str) -> String {
+    html.split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a csrf field")
+        .to_string()
 }

@@ -73,6 +73,18 @@ fn sha256sum(content: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()[..64].to_string()
 }
 
+/// No file stored and no evidence recorded on the case.
+async fn nothing_kept(app: &TestApp, id: &str) {
+    assert!(app
+        .sql_texts("SELECT sha256 FROM evidence_blobs")
+        .await
+        .is_empty());
+    assert!(app.case(id).await["evidence"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
 async fn upload(app: &TestApp, token: &str, id: &str, body: Body) -> (StatusCode, Value) {
     let r = app
         .send(
@@ -222,14 +234,7 @@ async fn media_type_refused(backend: Backend) {
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_evidence_type",
     );
-    assert!(app
-        .sql_texts("SELECT sha256 FROM evidence_blobs")
-        .await
-        .is_empty());
-    assert!(app.case(&id).await["evidence"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    nothing_kept(&app, &id).await;
 }
 
 /// PostgreSQL text cannot hold a NUL: a description carrying one is the client's error on
@@ -252,14 +257,7 @@ async fn nul_refused(backend: Backend) {
     .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_form");
     assert!(str_at(&body, "message").contains("`description`"), "{body}");
-    assert!(app
-        .sql_texts("SELECT sha256 FROM evidence_blobs")
-        .await
-        .is_empty());
-    assert!(app.case(&id).await["evidence"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    nothing_kept(&app, &id).await;
 }
 
 async fn metadata_only(backend: Backend) {
