@@ -367,7 +367,7 @@ async fn without_nul(mut request: Request, next: Next) -> Response {
     }
     if let Some(query) = uri.query().filter(|q| q.contains("%00")) {
         let mut parts = uri.clone().into_parts();
-        let cleaned = format!("{}?{}", uri.path(), without_escaped_nul(query));
+        let cleaned = format!("{}?{}", uri.path(), query_without_nul(query));
         if let Ok(path_and_query) = cleaned.parse() {
             parts.path_and_query = Some(path_and_query);
             if let Ok(uri) = axum::http::Uri::from_parts(parts) {
@@ -380,7 +380,7 @@ async fn without_nul(mut request: Request, next: Next) -> Response {
 
 /// The query without NUL characters: decoded, cleaned and encoded again, so that taking
 /// one out cannot make a new escape of the characters around it (`%%0041`).
-fn without_escaped_nul(query: &str) -> String {
+fn query_without_nul(query: &str) -> String {
     let mut cleaned = form_urlencoded::Serializer::new(String::new());
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         cleaned.append_pair(&key.replace('\0', ""), &value.replace('\0', ""));
@@ -390,14 +390,14 @@ fn without_escaped_nul(query: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::without_escaped_nul;
+    use super::query_without_nul;
 
     #[test]
     fn a_query_loses_its_nul_characters_and_keeps_the_rest() {
-        assert_eq!(without_escaped_nul("q=a%00b&theme=%00"), "q=ab&theme=");
+        assert_eq!(query_without_nul("q=a%00b&theme=%00"), "q=ab&theme=");
         // Taking the NUL out does not make `%41` (an `A`) of what was around it.
-        assert_eq!(without_escaped_nul("q=%%0041"), "q=%2541");
+        assert_eq!(query_without_nul("q=%%0041"), "q=%2541");
         // `%2500` is the text "%00", not a NUL.
-        assert_eq!(without_escaped_nul("q=%2500&sort=due"), "q=%2500&sort=due");
+        assert_eq!(query_without_nul("q=%2500&sort=due"), "q=%2500&sort=due");
     }
 }

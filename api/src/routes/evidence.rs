@@ -132,9 +132,10 @@ fn bad_form(message: impl Into<String>) -> ApiError {
     }
 }
 
-/// PostgreSQL text cannot hold a NUL, and no description needs one: refused on both stores
-/// alike, as a JSON body's are. (A part's headers cannot carry one, so neither can its
-/// filename: the form's parser refuses such a header.)
+/// PostgreSQL text cannot hold a NUL, and no description or filename needs one: refused on
+/// both stores alike, as a JSON body's are. Today's form parser already refuses a NUL in a
+/// part's header and does not decode `filename*`, so a filename cannot carry one yet; the
+/// check keeps it so should the parser ever decode it.
 fn refuse_nul(part: &str, text: &str) -> Result<(), ApiError> {
     if text.contains('\0') {
         return Err(bad_form(format!(
@@ -173,6 +174,7 @@ async fn upload(state: &AppState, mut form: Multipart) -> Result<AttachEvidence,
                     .map(str::to_string)
                     .filter(|n| !n.trim().is_empty())
                     .ok_or_else(|| bad_form("the `file` part needs a filename"))?;
+                refuse_nul("filename", &name)?;
                 let media_type =
                     allowed_media_type(field.content_type()).ok_or(ApiError::EvidenceMediaType)?;
                 let mut hasher = Sha256::new();

@@ -488,6 +488,7 @@ fn rule_field(err: &ComplaintError, fields: &[FieldSpec]) -> Option<&'static str
     let name = match err {
         ComplaintError::InvalidField { field, .. } => match *field {
             "complainant.name" => "complainant_name",
+            "complainant.resident_id" => "complainant_resident_id",
             "remedy.actions" => "remedy_actions",
             other => other,
         },

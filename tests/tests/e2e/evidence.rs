@@ -257,6 +257,21 @@ async fn nul_refused(backend: Backend) {
     .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_form");
     assert!(str_at(&body, "message").contains("`description`"), "{body}");
+    // A filename in the extended form only, percent-encoded: today's parser reads no
+    // filename from it; were it to decode one, its NUL would be refused all the same.
+    let mut bytes = Vec::new();
+    write!(
+        bytes,
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; \
+         filename*=UTF-8''pho%00to.png\r\nContent-Type: image/png\r\n\r\nPNG\r\n--{BOUNDARY}--\r\n"
+    )
+    .unwrap();
+    let body = Body::Raw {
+        content_type: Some(format!("multipart/form-data; boundary={BOUNDARY}")),
+        bytes,
+    };
+    let (status, body) = upload(&app, &s.officer.token, &id, body).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_form");
     nothing_kept(&app, &id).await;
 }
 
