@@ -352,7 +352,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/assets/casefile.css", get(assets::css))
         .route("/assets/casefile.js", get(assets::js))
-        .layer(from_fn(without_nul))
+        .layer(from_fn(keep_nul_out))
         .layer(from_fn_with_state(state, web_layer))
 }
 
@@ -360,7 +360,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 /// one names no page (`404`, as in the API). No field of a page can send one, so one
 /// typed into the address bar's query is dropped, as one in a form's body is
 /// (`forms::without_nul`).
-async fn without_nul(mut request: Request, next: Next) -> Response {
+async fn keep_nul_out(mut request: Request, next: Next) -> Response {
     let uri = request.uri();
     if uri.path().contains("%00") {
         return PageError::NotFound.into_response();

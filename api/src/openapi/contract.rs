@@ -288,7 +288,7 @@ fn constrain(doc: &mut Value) {
                 Some("year") => parameter["schema"] = reporting_year(),
                 _ if parameter.get("in") == Some(&json!("query")) => {
                     if let Some(schema) = parameter.get_mut("schema") {
-                        without_nul(schema);
+                        forbid_nul(schema);
                     }
                 }
                 _ => {}
@@ -370,7 +370,7 @@ fn constrain(doc: &mut Value) {
 /// A query's free text cannot hold a NUL (`%00`): the service refuses one `400
 /// invalid_query` before any handler reads it (`routes::ops::refuse_nul`), as PostgreSQL
 /// text cannot store one. Said on every string parameter with no other form.
-fn without_nul(schema: &mut Value) {
+fn forbid_nul(schema: &mut Value) {
     let is_text = match schema.get("type") {
         Some(Value::String(kind)) => kind == "string",
         Some(Value::Array(kinds)) => kinds.contains(&json!("string")),
