@@ -4,6 +4,7 @@
 
 use casefile_api::config::Config;
 use casefile_api::startup::Application;
+use casefile_tests::web::csrf_field;
 use casefile_tests::{spawn_app, Backend, StatusCode, TestApp};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
@@ -49,13 +50,6 @@ fn cookie_value(set_cookie: &str) -> String {
         .and_then(|pair| pair.split_once('='))
         .map(|(_, v)| v.to_string())
         .unwrap()
-}
-
-/// The value of the first hidden `csrf` field of a page.
-fn csrf_field(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a csrf field") + marker.len();
-    html[start..][..html[start..].find('"').unwrap()].to_string()
 }
 
 struct SignedIn {

@@ -1,6 +1,7 @@
 //! Bad requests get a clear 4xx with the one error body (`error`, `message`, `details`),
 //! never a 5xx (the harness fails any 5xx), and write nothing.
 
+use casefile_tests::web::csrf_field;
 use casefile_tests::*;
 use reqwest::Method;
 
@@ -362,19 +363,6 @@ async fn query_nul_scenario(backend: Backend) {
     assert!(checked >= 5, "only {checked} query parameters checked");
 }
 
-/// The value of the cookie `name` a response sets.
-fn set_cookie(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix(&format!("{name}=")))
-        .and_then(|v| v.split(';').next())
-        .unwrap_or_else(|| panic!("no {name} cookie set"))
-        .to_string()
-}
-
 /// A web page's query with a NUL (typed into the address bar; no field sends one) is read
 /// without it, on PostgreSQL too, whose text cannot hold one: the queue searches for the
 /// rest rather than failing. A path with one is not found.
@@ -382,41 +370,9 @@ async fn page_nul_scenario(backend: Backend) {
     let app = spawn_app(backend).await;
     let id = app.new_case().await;
     let reference = str_at(&app.case(&id).await, "reference");
-    let password = "correct horse battery staple";
-    let (status, body) = app
-        .post(
-            "/api/v1/users",
-            &app.admin_token,
-            json!({"name": "Wren Webb", "roles": ["admin"],
-                   "email": "wren@example.org", "password": password}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let web = app.web_session("wren@example.org", &["admin"]).await;
 
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let form = page(&browser, &app.url("/sign-in"), "").await;
-    let pre_session = format!("casefile_csrf={}", set_cookie(&form, "casefile_csrf"));
-    let csrf = csrf_field(&form.text().await.unwrap());
-    let body = format!(
-        "csrf={csrf}&email=wren%40example.org&password={}",
-        password.replace(' ', "+")
-    );
-    let signed_in = post_form(&browser, &app.url("/sign-in"), &pre_session, body).await;
-    assert!(
-        signed_in.status().is_redirection(),
-        "{}",
-        signed_in.status()
-    );
-    let session = format!(
-        "casefile_session={}",
-        set_cookie(&signed_in, "casefile_session")
-    );
-
-    let url = app.url("/cases?q=Repeated%00+boiler&theme=%00");
-    let queue = page(&browser, &url, &session).await;
+    let queue = web.get("/cases?q=Repeated%00+boiler&theme=%00").await;
     assert_eq!(queue.status(), StatusCode::OK);
     let html = queue.text().await.unwrap();
     assert!(
@@ -427,53 +383,15 @@ async fn page_nul_scenario(backend: Backend) {
 
     // A path with one names no page, as in the API: here a form's target, which would
     // look the user up.
-    let users = page(&browser, &app.url("/admin/users"), &session).await;
+    let users = web.get("/admin/users").await;
     assert_eq!(users.status(), StatusCode::OK);
     let csrf = csrf_field(&users.text().await.unwrap());
-    let url = app.url("/admin/users/a%00b/revoke-tokens");
-    let revoke = post_form(&browser, &url, &session, format!("csrf={csrf}")).await;
+    let revoke = web
+        .post_form("/admin/users/a%00b/revoke-tokens", format!("csrf={csrf}"))
+        .await;
     assert_eq!(revoke.status(), StatusCode::NOT_FOUND);
     assert!(
         revoke.text().await.unwrap().contains("<html"),
         "a page, not JSON"
     );
-}
-
-/// A page, sent the cookie given.
-async fn page(browser: &reqwest::Client, url: &str, cookie: &str) -> reqwest::Response {
-    browser
-        .get(url)
-        .header(reqwest::header::COOKIE, cookie)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// A form posted as a browser posts it, with the cookie given.
-async fn post_form(
-    browser: &reqwest::Client,
-    url: &str,
-    cookie: &str,
-    body: String,
-) -> reqwest::Response {
-    browser
-        .post(url)
-        .header(reqwest::header::COOKIE, cookie)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The value of a page's first `csrf` field.
-fn csrf_field(html: &str) -> String {
-    html.split(r#"name="csrf" value=""#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("a csrf field")
-        .to_string()
 }
