@@ -65,6 +65,11 @@ pub enum ApiError {
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the store has no room to write; nothing of this request was recorded")]
     StorageFull(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store refused a value only a request can carry (a character its text cannot
+    /// hold, an entry too large for an index). The checks at the edge should have caught
+    /// it, so it is logged as a warning; the client is told, not handed a 500.
+    #[error("the store cannot hold a value of this request as sent (a character it refuses, or a value too large); nothing was recorded")]
+    Unstorable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -134,6 +139,11 @@ impl ApiError {
                 "storage_full",
                 json!({"retryable": false}),
             ),
+            Self::Unstorable(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unstorable_input",
+                json!({"retryable": false}),
+            ),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Value::Null),
         }
     }
@@ -141,18 +151,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        // However a store failure reached here, an outage is reported as one.
-        let this = match self {
-            Self::Internal(err) => match outage(err.as_ref()) {
-                Some(Outage::Unreachable) => Self::Unavailable(err),
-                Some(Outage::Full) => Self::StorageFull(err),
-                None => Self::Internal(err),
-            },
-            other => other,
-        };
+        let this = self.classified();
         let (status, code, details) = this.parts();
         if status.is_server_error() {
             tracing::error!(error = ?this, "request failed");
+        } else if let Self::Unstorable(err) = &this {
+            tracing::warn!(error = ?err, "the store refused a value of the request");
         }
         let body = ErrorBody {
             error: code.to_string(),
@@ -176,6 +180,29 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl ApiError {
+    /// However a store failure reached here, reports it as what it is: an outage, a full
+    /// disk, or a value the store refused; anything else stays ours.
+    pub fn classified(self) -> Self {
+        match self {
+            Self::Internal(err) => Self::from_fault(store_fault(err.as_ref()), err),
+            other => other,
+        }
+    }
+
+    fn from_fault(
+        fault: Option<StoreFault>,
+        err: Box<dyn std::error::Error + Send + Sync>,
+    ) -> Self {
+        match fault {
+            Some(StoreFault::Unreachable) => Self::Unavailable(err),
+            Some(StoreFault::Full) => Self::StorageFull(err),
+            Some(StoreFault::Unstorable) => Self::Unstorable(err),
+            None => Self::Internal(err),
+        }
+    }
+}
+
 /// Maps the framework's errors: a lost race is a conflict, a store outage is 503.
 impl From<cqrs_es::AggregateError<ComplaintError>> for ApiError {
     fn from(err: cqrs_es::AggregateError<ComplaintError>) -> Self {
@@ -185,11 +212,7 @@ impl From<cqrs_es::AggregateError<ComplaintError>> for ApiError {
             E::AggregateConflict => Self::Conflict,
             // The store hands every failure to load a case over as a "connection" error;
             // only a real outage is a 503.
-            E::DatabaseConnectionError(err) => match outage(err.as_ref()) {
-                Some(Outage::Unreachable) => Self::Unavailable(err),
-                Some(Outage::Full) => Self::StorageFull(err),
-                None => Self::Internal(err),
-            },
+            E::DatabaseConnectionError(err) => Self::from_fault(store_fault(err.as_ref()), err),
             E::DeserializationError(err) | E::UnexpectedError(err) => Self::Internal(err),
         }
     }
@@ -197,28 +220,26 @@ impl From<cqrs_es::AggregateError<ComplaintError>> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match sqlx_outage(&err) {
-            Some(Outage::Unreachable) => Self::Unavailable(Box::new(err)),
-            Some(Outage::Full) => Self::StorageFull(Box::new(err)),
-            None => Self::Internal(Box::new(err)),
-        }
+        Self::from_fault(sqlx_fault(&err), Box::new(err))
     }
 }
 
-/// A store failure that is the store's state, not a fault of ours or the request's.
+/// A store failure that is not a fault of ours: the store's state, or the request's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outage {
+enum StoreFault {
     /// Down, restarting, unreachable, out of connections or busy: a retry may succeed.
     Unreachable,
     /// Out of disk: nothing was written, and a retry fails until room is made.
     Full,
+    /// A value the store cannot hold: the same request fails the same way every time.
+    Unstorable,
 }
 
-/// The outage behind an error, looking through its chain of sources.
-fn outage(err: &(dyn std::error::Error + 'static)) -> Option<Outage> {
+/// The store fault behind an error, looking through its chain of sources.
+fn store_fault(err: &(dyn std::error::Error + 'static)) -> Option<StoreFault> {
     let mut next = Some(err);
     while let Some(err) = next {
-        if let Some(found) = err.downcast_ref::<sqlx::Error>().and_then(sqlx_outage) {
+        if let Some(found) = err.downcast_ref::<sqlx::Error>().and_then(sqlx_fault) {
             return Some(found);
         }
         // The store's errors wrap sqlx's transparently: their `source` skips the wrapped
@@ -226,42 +247,48 @@ fn outage(err: &(dyn std::error::Error + 'static)) -> Option<Outage> {
         if let Some(casefile_store::LoadError::Database(db)) =
             err.downcast_ref::<casefile_store::LoadError>()
         {
-            return sqlx_outage(db);
+            return sqlx_fault(db);
         }
         if let Some(casefile_store::CommitError::Database(db)) =
             err.downcast_ref::<casefile_store::CommitError>()
         {
-            return sqlx_outage(db);
+            return sqlx_fault(db);
         }
         next = err.source();
     }
     None
 }
 
-fn sqlx_outage(err: &sqlx::Error) -> Option<Outage> {
+fn sqlx_fault(err: &sqlx::Error) -> Option<StoreFault> {
     use sqlx::Error as E;
     match err {
         E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
-            Some(Outage::Unreachable)
+            Some(StoreFault::Unreachable)
         }
         // A connection that dropped mid-conversation.
-        E::Protocol(_) => Some(Outage::Unreachable),
+        E::Protocol(_) => Some(StoreFault::Unreachable),
         E::Database(db) => {
             let code = db.code()?;
-            if let Ok(sqlite) = code.parse::<i32>() {
+            // Told apart by the error's type, not its code: many of PostgreSQL's codes are
+            // digits too (`53300`, `22021`).
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                 // SQLite's primary result code is the low byte of the extended one.
-                return match sqlite & 0xff {
-                    13 => Some(Outage::Full),                // SQLITE_FULL
-                    5 | 6 | 10 => Some(Outage::Unreachable), // BUSY, LOCKED, IOERR
+                return match code.parse::<i32>().ok()? & 0xff {
+                    13 => Some(StoreFault::Full),                // SQLITE_FULL
+                    5 | 6 | 10 => Some(StoreFault::Unreachable), // BUSY, LOCKED, IOERR
+                    18 => Some(StoreFault::Unstorable),          // SQLITE_TOOBIG
                     _ => None,
                 };
             }
             // PostgreSQL: connection exceptions (08…), the server shutting down or starting
-            // (57P01–57P03), too many connections, out of disk.
+            // (57P01–57P03), too many connections, out of disk; and the values its text and
+            // indexes cannot hold: a NUL or a byte sequence that is not text (22P05,
+            // 22021), an index entry over its page's limit (54000).
             match code.as_ref() {
-                c if c.starts_with("08") || c.starts_with("57P") => Some(Outage::Unreachable),
-                "53300" | "53400" => Some(Outage::Unreachable),
-                "53100" => Some(Outage::Full),
+                c if c.starts_with("08") || c.starts_with("57P") => Some(StoreFault::Unreachable),
+                "53300" | "53400" => Some(StoreFault::Unreachable),
+                "53100" => Some(StoreFault::Full),
+                "22P05" | "22021" | "54000" => Some(StoreFault::Unstorable),
                 _ => None,
             }
         }

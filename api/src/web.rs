@@ -37,7 +37,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -181,7 +181,8 @@ impl From<ApiError> for PageError {
             // The case's state refuses this now (a broken chain, say): a 409 page saying
             // why, not a failure of ours.
             ApiError::Rejected { message, .. } => Self::Refused(message),
-            other => Self::Internal(other),
+            // An outage, a full disk or a refused value is told apart when rendered.
+            other => Self::Internal(other.classified()),
         }
     }
 }
@@ -233,16 +234,48 @@ impl IntoResponse for PageError {
                  Go back, reload the page and try again."
                     .to_string(),
             ),
-            Self::Internal(err) => {
-                tracing::error!(error = ?err, "page failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong",
-                    "Casefile could not show this page. Try again; if it keeps happening, \
-                     tell your administrator."
-                        .to_string(),
-                )
-            }
+            Self::Internal(err) => match err {
+                ApiError::Unavailable(err) => {
+                    tracing::warn!(error = ?err, "page failed: the store is unavailable");
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Casefile is unavailable",
+                        "Casefile cannot reach its records just now, so nothing was done. \
+                         Try again in a moment."
+                            .to_string(),
+                    )
+                }
+                ApiError::StorageFull(err) => {
+                    tracing::error!(error = ?err, "page failed: the store is full");
+                    (
+                        StatusCode::INSUFFICIENT_STORAGE,
+                        "Casefile has no room to save",
+                        "Casefile's storage is full, so nothing was saved. Tell your \
+                         administrator."
+                            .to_string(),
+                    )
+                }
+                ApiError::Unstorable(err) => {
+                    tracing::warn!(error = ?err, "page failed: the store refused a value");
+                    (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "This cannot be saved as written",
+                        "Something typed here holds a character Casefile cannot store, or is \
+                         too long, so nothing was done. Go back, change it and try again."
+                            .to_string(),
+                    )
+                }
+                err => {
+                    tracing::error!(error = ?err, "page failed");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Something went wrong",
+                        "Casefile could not show this page. Try again; if it keeps \
+                         happening, tell your administrator."
+                            .to_string(),
+                    )
+                }
+            },
         };
         let mut response = status.into_response();
         response.extensions_mut().insert(FailedPage {
@@ -272,6 +305,11 @@ async fn web_layer(State(state): State<AppState>, request: Request, next: Next) 
             .web
             .page_with_status(failed.status, "error.html", None, page)
             .unwrap_or_else(|_| (failed.status, failed.message).into_response());
+        if failed.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
     }
     let is_html = response
         .headers()

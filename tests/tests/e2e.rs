@@ -47,5 +47,7 @@ mod residents;
 mod rules;
 #[path = "e2e/store.rs"]
 mod store;
+#[path = "e2e/store_faults.rs"]
+mod store_faults;
 #[path = "e2e/watchdog.rs"]
 mod watchdog;

@@ -117,8 +117,9 @@ fn add_statuses(path: &str, method: &str, operation: &mut Value) {
         );
         add(
             "422",
-            "A field is missing or wrong (`invalid_body`, `invalid_field`), or a rule \
-             refuses the request; `details` says which",
+            "A field is missing or wrong (`invalid_body`, `invalid_field`), a rule \
+             refuses the request, or the store refuses a value as sent \
+             (`unstorable_input`); `details` says which",
         );
         add(
             "507",

@@ -274,6 +274,7 @@ async fn database_crash_and_return() {
     })
     .await;
     let (_, token) = app.create_user("Load Manager", &["manager"]).await;
+    let web = app.web_session("wren@example.org", &["officer"]).await;
     let ledger: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
     let down = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
@@ -331,6 +332,17 @@ async fn database_crash_and_return() {
     down.store(true, Ordering::SeqCst);
     cluster.stop_immediate();
     tokio::time::sleep(Duration::from_secs(3)).await;
+    // The web app says so too, as a page.
+    let page = web.get("/cases").await;
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(page.headers()["retry-after"], "1");
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Casefile is unavailable"),
+        "the page says why"
+    );
     down.store(false, Ordering::SeqCst);
     let answers = outage_answers.lock().await.clone();
     assert!(
@@ -358,6 +370,11 @@ async fn database_crash_and_return() {
     assert!(
         recovered < Duration::from_secs(5),
         "recovered after {recovered:?}"
+    );
+    assert_eq!(
+        web.get("/cases").await.status(),
+        StatusCode::OK,
+        "the page is back, the session kept"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::SeqCst);
