@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::alert::{watchdog_actor, AlertResolution, AlertState, RaisedAlert, WATCHDOG_ACTOR_ID};
 use crate::calendar::{Calendar, Division};
 use crate::command::{
-    Action, Automate, ComplaintCommand, LearningAction, LearningEntry, NoteKind, RaiseSlaAlert,
-    RespondToStage,
+    Action, AttachEvidence, Automate, ComplaintCommand, LearningAction, LearningEntry, NoteKind,
+    RaiseSlaAlert, RespondToStage,
 };
 use crate::deadline::{deadlines, DeadlineStep};
 use crate::error::ComplaintError;
@@ -808,25 +808,7 @@ impl Complaint {
                 }
             }
             Action::AttachEvidence(c) => {
-                text("name", &c.name, 500)?;
-                if !c.media_type.contains('/') || c.media_type.len() > 200 {
-                    return Err(invalid(
-                        "media_type",
-                        "must be a media type such as `image/jpeg`",
-                    ));
-                }
-                let sha_ok = c.sha256.len() == 64
-                    && c.sha256
-                        .chars()
-                        .all(|ch| ch.is_ascii_digit() || ('a'..='f').contains(&ch));
-                if !sha_ok {
-                    return Err(invalid("sha256", "must be 64 lower-case hex digits"));
-                }
-                optional_text(
-                    "description",
-                    c.description.as_deref().unwrap_or(""),
-                    MAX_TEXT,
-                )?;
+                c.check()?;
                 E::EvidenceAttached {
                     occurred_at,
                     by,
@@ -1446,6 +1428,34 @@ fn start_of_uk_day(day: NaiveDate) -> DateTime<Utc> {
         .earliest()
         .map(|at| at.with_timezone(&Utc))
         .unwrap_or_else(|| Utc.from_utc_datetime(&local))
+}
+
+impl AttachEvidence {
+    /// The rules on the evidence's own fields, which hold whatever the case's state: an
+    /// upload checks them before storing its file, so that no file is kept for evidence
+    /// the case then refuses.
+    pub fn check(&self) -> Result<(), ComplaintError> {
+        text("name", &self.name, 500)?;
+        if !self.media_type.contains('/') || self.media_type.len() > 200 {
+            return Err(invalid(
+                "media_type",
+                "must be a media type such as `image/jpeg`",
+            ));
+        }
+        let sha_ok = self.sha256.len() == 64
+            && self
+                .sha256
+                .chars()
+                .all(|ch| ch.is_ascii_digit() || ('a'..='f').contains(&ch));
+        if !sha_ok {
+            return Err(invalid("sha256", "must be 64 lower-case hex digits"));
+        }
+        optional_text(
+            "description",
+            self.description.as_deref().unwrap_or(""),
+            MAX_TEXT,
+        )
+    }
 }
 
 fn invalid(field: &'static str, reason: &str) -> ComplaintError {

@@ -161,8 +161,8 @@ pub(crate) fn allowed_media_type(raw: Option<&str>) -> Option<String> {
         .then_some(essence)
 }
 
-/// Reads the form, hashing the file as it arrives, stores its content once per hash and
-/// returns the command that records it.
+/// Reads the form, hashing the file as it arrives, checks the evidence's fields, stores its
+/// content once per hash and returns the command that records it.
 async fn upload(state: &AppState, mut form: Multipart) -> Result<AttachEvidence, ApiError> {
     let mut file: Option<(String, String, String, Vec<u8>)> = None;
     let mut description = None;
@@ -203,11 +203,7 @@ async fn upload(state: &AppState, mut form: Multipart) -> Result<AttachEvidence,
     }
     let (name, media_type, sha256, content) =
         file.ok_or_else(|| bad_form("the form has no `file` part"))?;
-    state
-        .store
-        .put_evidence_blob(&sha256, &media_type, &content)
-        .await?;
-    Ok(AttachEvidence {
+    let command = AttachEvidence {
         name,
         media_type,
         size_bytes: content.len() as u64,
@@ -215,7 +211,14 @@ async fn upload(state: &AppState, mut form: Multipart) -> Result<AttachEvidence,
         description,
         occurred_at: None,
         stored: true,
-    })
+    };
+    // A file is kept only for evidence whose own fields the rules take.
+    command.check()?;
+    state
+        .store
+        .put_evidence_blob(&command.sha256, &command.media_type, &content)
+        .await?;
+    Ok(command)
 }
 
 /// Download an evidence file, with its media type and filename.

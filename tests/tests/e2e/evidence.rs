@@ -13,6 +13,7 @@ both_backends! {
     a_file_over_the_limit_is_payload_too_large => over_the_limit,
     a_media_type_off_the_allow_list_is_refused => media_type_refused,
     a_nul_in_a_description_is_refused => nul_refused,
+    an_upload_a_rule_refuses_keeps_no_file => refused_keeps_no_file,
     metadata_only_evidence_has_no_file_to_download => metadata_only,
     a_download_comes_as_a_media_type_the_document_lists => documented_media_type,
 }
@@ -239,6 +240,39 @@ async fn media_type_refused(backend: Backend) {
 
 /// PostgreSQL text cannot hold a NUL: a description carrying one is the client's error on
 /// both stores, never a 500, and nothing of the form is kept.
+/// An upload whose own fields a rule refuses (a filename over 500 characters, a description
+/// over 50,000) is refused before its file is stored.
+async fn refused_keeps_no_file(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = app.staff().await;
+    let id = app.new_case().await;
+    let long_name = format!("{}.png", "p".repeat(497));
+    let long_text = "d".repeat(50_001);
+    for (name, description, field) in [
+        (long_name.as_str(), None, "name"),
+        ("photo.png", Some(long_text.as_str()), "description"),
+    ] {
+        let (status, body) = upload(
+            &app,
+            &s.officer.token,
+            &id,
+            form(name, "image/png", b"\x89PNG refused", description),
+        )
+        .await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        );
+        assert!(
+            str_at(&body, "message").contains(&format!("`{field}`")),
+            "{body}"
+        );
+        nothing_kept(&app, &id).await;
+    }
+}
+
 async fn nul_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let s = app.staff().await;
