@@ -1,6 +1,7 @@
 """Schemathesis hooks for scripts/schemathesis.sh (schemathesis 4.32.5).
 
-Four things the document alone cannot tell schemathesis, and one answer it misreads:
+Four things the document alone cannot tell schemathesis, one answer it misreads, and one
+it must not let pass:
 
 1. Where a stateful sequence starts. Schemathesis starts sequences from any POST that
    has links, so every command on a case (`POST /complaints/{id}/notes`, ...) was a
@@ -27,6 +28,10 @@ Four things the document alone cannot tell schemathesis, and one answer it misre
    in the store, and downloading it is `404 evidence_not_stored`, as documented. The
    link from the upload to the download is right for uploaded files, so the check that a
    created resource can be fetched is dropped for exactly that answer.
+6. `422 unstorable_input`. The service answers so when its store refuses a value the
+   input checks let through (a NUL, an entry too large for an index) rather than failing
+   with a 500. To the document it is a documented 422; to this run it is a hole in the
+   input checks, so a check of its own fails on it.
 """
 
 import atexit
@@ -110,6 +115,22 @@ def filter_failure(context, failure, case, response):
             return True
         return code != "evidence_not_stored"
     return True
+
+
+@schemathesis.check
+def no_unstorable_input(ctx, response, case):
+    """A value the service's input checks let through to the store, which refused it."""
+    if response.status_code != 422:
+        return None
+    try:
+        code = json.loads(response.content).get("error")
+    except (ValueError, AttributeError):
+        return None
+    if code == "unstorable_input":
+        raise AssertionError(
+            "422 unstorable_input: the store refused a value the input checks let through"
+        )
+    return None
 
 
 # The summary counts the cases of every phase together; the stateful phase's own count,

@@ -67,8 +67,8 @@ pub enum ApiError {
     StorageFull(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The store refused a value only a request can carry (a character its text cannot
     /// hold, an entry too large for an index). The checks at the edge should have caught
-    /// it, so it is logged as a warning; the client is told, not handed a 500.
-    #[error("the store cannot hold a value of this request as sent (a character it refuses, or a value too large); nothing was recorded")]
+    /// it, so it is logged as a warning and counted; the client is told, not handed a 500.
+    #[error("the store cannot take a value of this request as sent (a character it cannot hold, or text too long for its index); nothing was changed")]
     Unstorable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -156,7 +156,7 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = ?this, "request failed");
         } else if let Self::Unstorable(err) = &this {
-            tracing::warn!(error = ?err, "the store refused a value of the request");
+            unstorable_seen(err.as_ref());
         }
         let body = ErrorBody {
             error: code.to_string(),
@@ -224,6 +224,13 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// A value the input checks let through to the store, which refused it: a hole in the
+/// checks, told to operators by a warning and a counter.
+pub(crate) fn unstorable_seen(err: &(dyn std::error::Error + 'static)) {
+    tracing::warn!(error = ?err, "the store refused a value of the request");
+    metrics::counter!("casefile_unstorable_input_total").increment(1);
+}
+
 /// A store failure that is not a fault of ours: the store's state, or the request's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StoreFault {
@@ -273,22 +280,26 @@ fn sqlx_fault(err: &sqlx::Error) -> Option<StoreFault> {
             // digits too (`53300`, `22021`).
             if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
                 // SQLite's primary result code is the low byte of the extended one.
+                // SQLite holds any text and, within the body limits, any size: nothing it
+                // refuses is the request's value alone.
                 return match code.parse::<i32>().ok()? & 0xff {
                     13 => Some(StoreFault::Full),                // SQLITE_FULL
                     5 | 6 | 10 => Some(StoreFault::Unreachable), // BUSY, LOCKED, IOERR
-                    18 => Some(StoreFault::Unstorable),          // SQLITE_TOOBIG
                     _ => None,
                 };
             }
             // PostgreSQL: connection exceptions (08…), the server shutting down or starting
-            // (57P01–57P03), too many connections, out of disk; and the values its text and
-            // indexes cannot hold: a NUL or a byte sequence that is not text (22P05,
-            // 22021), an index entry over its page's limit (54000).
+            // (57P01–57P03), too many connections (53300), out of disk (53100); and the
+            // values its text and indexes cannot hold: a NUL or a byte sequence that is not
+            // text (22P05, 22021, which only a bound value can carry), an index entry over
+            // its page's limit (54000, which also names limits a query of ours could reach,
+            // so only for an index row).
             match code.as_ref() {
                 c if c.starts_with("08") || c.starts_with("57P") => Some(StoreFault::Unreachable),
-                "53300" | "53400" => Some(StoreFault::Unreachable),
+                "53300" => Some(StoreFault::Unreachable),
                 "53100" => Some(StoreFault::Full),
-                "22P05" | "22021" | "54000" => Some(StoreFault::Unstorable),
+                "22P05" | "22021" => Some(StoreFault::Unstorable),
+                "54000" if db.message().starts_with("index row") => Some(StoreFault::Unstorable),
                 _ => None,
             }
         }
@@ -297,7 +308,8 @@ fn sqlx_fault(err: &sqlx::Error) -> Option<StoreFault> {
 }
 
 impl ApiError {
-    /// A read of the store that failed: an outage is 503, anything else ours.
+    /// A read of the store that failed: classified as any store error; a case that does
+    /// not read back is ours.
     pub fn from_load(err: casefile_store::LoadError) -> Self {
         match err {
             casefile_store::LoadError::Database(err) => Self::from(err),

@@ -256,12 +256,13 @@ impl IntoResponse for PageError {
                     )
                 }
                 ApiError::Unstorable(err) => {
-                    tracing::warn!(error = ?err, "page failed: the store refused a value");
+                    crate::error::unstorable_seen(err.as_ref());
                     (
                         StatusCode::UNPROCESSABLE_ENTITY,
-                        "This cannot be saved as written",
-                        "Something typed here holds a character Casefile cannot store, or is \
-                         too long, so nothing was done. Go back, change it and try again."
+                        "Casefile cannot take this as written",
+                        "Something sent with this page holds a character Casefile cannot \
+                         store, or text too long to index, so nothing was changed. Go back, \
+                         change it and try again."
                             .to_string(),
                     )
                 }

@@ -414,6 +414,11 @@ impl TestApp {
             !status.is_server_error(),
             "{method} {path} answered {status} (never a 5xx): {text}"
         );
+        // The store's refusal of a value the input checks let through: a hole in them.
+        assert_ne!(
+            json["error"], "unstorable_input",
+            "{method} {path}: a value reached the store unchecked: {text}"
+        );
         Response {
             status,
             headers,

@@ -30,6 +30,8 @@ impl TestApp {
         let browser = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
+            // A safety net against a hung server, not an assertion about speed.
+            .timeout(std::time::Duration::from_secs(120))
             .build()
             .unwrap();
         let mut session = WebSession {
