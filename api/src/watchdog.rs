@@ -181,7 +181,15 @@ impl Watchdog {
                     );
                 }
                 // Raised elsewhere meanwhile, or the case moved on: the rules said no.
-                Err(err) => tracing::debug!(case_id = %row.case_id, %err, "alert not raised"),
+                Err(err @ (ApiError::Rule(_) | ApiError::Conflict)) => {
+                    tracing::debug!(case_id = %row.case_id, %err, "alert not raised")
+                }
+                // The store failed: the step is still due, so the next round tries again.
+                Err(err) => tracing::warn!(
+                    case_id = %row.case_id,
+                    error = ?err.classified(),
+                    "alert not raised; next round tries again"
+                ),
             }
         }
         count
