@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The reliability suite at full counts: the service killed with SIGKILL 20 times under mixed
 # load on each store, PostgreSQL stopped with `-m immediate` under load, SQLite out of disk,
-# a pool too small for the load, 32 writers on one case and on 32 cases, then the fuzz
-# targets at 20,000 cases each, then schemathesis against the OpenAPI document.
+# a pool too small for the load, 32 writers on one case and on 32 cases, what each store
+# error becomes in an answer, then the fuzz targets at 20,000 cases each, then schemathesis
+# against the OpenAPI document.
 # Loopback only; every part stops by itself. The test command runs the same scenarios with
 # small counts.
 #
@@ -17,8 +18,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CASEFILE_RELIABILITY_KILLS="${CASEFILE_RELIABILITY_KILLS:-20}"
 started=$(date +%s)
 
-echo "== faults under load: ${CASEFILE_RELIABILITY_KILLS} kills per store, database crash, disk full, small pool, 32 writers"
-scripts/test.sh --test e2e -- reliability concurrency
+echo "== faults under load: ${CASEFILE_RELIABILITY_KILLS} kills per store, database crash, disk full, small pool, 32 writers, store errors"
+scripts/test.sh --test e2e -- reliability concurrency store_faults
 
 echo "== fuzz targets: ${PROPTEST_CASES:-20000} cases each"
 PROPTEST_CASES="${PROPTEST_CASES:-20000}" cargo test --locked -p casefile-domain --test fuzz
