@@ -293,7 +293,8 @@ fn sqlx_fault(err: &sqlx::Error) -> Option<StoreFault> {
             // values its text and indexes cannot hold: a NUL or a byte sequence that is not
             // text (22P05, 22021, which only a bound value can carry), an index entry over
             // its page's limit (54000, which also names limits a query of ours could reach,
-            // so only for an index row).
+            // so only when the message names an index row; a server whose messages are not
+            // in English answers those with a 500).
             match code.as_ref() {
                 c if c.starts_with("08") || c.starts_with("57P") => Some(StoreFault::Unreachable),
                 "53300" => Some(StoreFault::Unreachable),
