@@ -261,6 +261,11 @@ fn store_fault(err: &(dyn std::error::Error + 'static)) -> Option<StoreFault> {
         {
             return sqlx_fault(db);
         }
+        // A database's own error (sqlx's `source` of one), found under any other wrapper
+        // that skips the `sqlx::Error` holding it.
+        if let Some(db) = err.downcast_ref::<Box<dyn sqlx::error::DatabaseError>>() {
+            return database_fault(db.as_ref());
+        }
         next = err.source();
     }
     None
@@ -274,36 +279,38 @@ fn sqlx_fault(err: &sqlx::Error) -> Option<StoreFault> {
         }
         // A connection that dropped mid-conversation.
         E::Protocol(_) => Some(StoreFault::Unreachable),
-        E::Database(db) => {
-            let code = db.code()?;
-            // Told apart by the error's type, not its code: many of PostgreSQL's codes are
-            // digits too (`53300`, `22021`).
-            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                // SQLite's primary result code is the low byte of the extended one.
-                // SQLite holds any text and, within the body limits, any size: nothing it
-                // refuses is the request's value alone.
-                return match code.parse::<i32>().ok()? & 0xff {
-                    13 => Some(StoreFault::Full),                // SQLITE_FULL
-                    5 | 6 | 10 => Some(StoreFault::Unreachable), // BUSY, LOCKED, IOERR
-                    _ => None,
-                };
-            }
-            // PostgreSQL: connection exceptions (08…), the server shutting down or starting
-            // (57P01–57P03), too many connections (53300), out of disk (53100); and the
-            // values its text and indexes cannot hold: a NUL or a byte sequence that is not
-            // text (22P05, 22021, which only a bound value can carry), an index entry over
-            // its page's limit (54000, which also names limits a query of ours could reach,
-            // so only when the message names an index row; a server whose messages are not
-            // in English answers those with a 500).
-            match code.as_ref() {
-                c if c.starts_with("08") || c.starts_with("57P") => Some(StoreFault::Unreachable),
-                "53300" => Some(StoreFault::Unreachable),
-                "53100" => Some(StoreFault::Full),
-                "22P05" | "22021" => Some(StoreFault::Unstorable),
-                "54000" if db.message().starts_with("index row") => Some(StoreFault::Unstorable),
-                _ => None,
-            }
-        }
+        E::Database(db) => database_fault(db.as_ref()),
+        _ => None,
+    }
+}
+
+fn database_fault(db: &dyn sqlx::error::DatabaseError) -> Option<StoreFault> {
+    let code = db.code()?;
+    // Told apart by the error's type, not its code: many of PostgreSQL's codes are digits
+    // too (`53300`, `22021`).
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // SQLite's primary result code is the low byte of the extended one. SQLite holds
+        // any text and, within the body limits, any size: nothing it refuses is the
+        // request's value alone.
+        return match code.parse::<i32>().ok()? & 0xff {
+            13 => Some(StoreFault::Full),                // SQLITE_FULL
+            5 | 6 | 10 => Some(StoreFault::Unreachable), // BUSY, LOCKED, IOERR
+            _ => None,
+        };
+    }
+    // PostgreSQL: connection exceptions (08…), the server shutting down or starting
+    // (57P01–57P03), too many connections (53300), out of disk (53100); and the values its
+    // text and indexes cannot hold: a NUL or a byte sequence that is not text (22P05,
+    // 22021, which only a bound value can carry), an index entry over its page's limit
+    // (54000, which also names limits a query of ours could reach, so only when the message
+    // names an index row; a server whose messages are not in English answers those with a
+    // 500).
+    match code.as_ref() {
+        c if c.starts_with("08") || c.starts_with("57P") => Some(StoreFault::Unreachable),
+        "53300" => Some(StoreFault::Unreachable),
+        "53100" => Some(StoreFault::Full),
+        "22P05" | "22021" => Some(StoreFault::Unstorable),
+        "54000" if db.message().starts_with("index row") => Some(StoreFault::Unstorable),
         _ => None,
     }
 }

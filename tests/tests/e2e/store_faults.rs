@@ -181,17 +181,25 @@ enum Expected {
 }
 
 /// The ways a store error reaches an answer: a read's query, a command's commit, a case's
-/// load inside the CQRS framework, and a page of the web app.
+/// load inside the CQRS framework, a page of the web app, and under a wrapper the
+/// classification does not know (one that, like the store's own, hides the `sqlx::Error`).
 #[derive(Debug, Clone, Copy)]
 enum Path {
     Query,
     Commit,
     Load,
     Page,
+    Wrapped,
 }
 
 impl Path {
-    const ALL: [Path; 4] = [Path::Query, Path::Commit, Path::Load, Path::Page];
+    const ALL: [Path; 5] = [
+        Path::Query,
+        Path::Commit,
+        Path::Load,
+        Path::Page,
+        Path::Wrapped,
+    ];
 
     /// The answer's status and, for the API, its JSON body.
     async fn answer(self, err: sqlx::Error) -> (u16, Option<Value>) {
@@ -201,6 +209,9 @@ impl Path {
             Path::Load => ApiError::from(cqrs_es_error(LoadError::Database(err))).into_response(),
             // Unclassified, as a handler of a page may hand it over.
             Path::Page => PageError::from(ApiError::internal(err)).into_response(),
+            Path::Wrapped => {
+                ApiError::internal(casefile_store::StoreError::Database(err)).into_response()
+            }
         };
         let status = response.status().as_u16();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
