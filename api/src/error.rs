@@ -153,7 +153,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let this = self.classified();
         let (status, code, details) = this.parts();
-        if status.is_server_error() {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // The store is away, nothing is wrong here: the client retries, as the web
+            // app's pages log it.
+            tracing::warn!(error = ?this, "request failed: the store is unavailable");
+        } else if status.is_server_error() {
             tracing::error!(error = ?this, "request failed");
         } else if let Self::Unstorable(err) = &this {
             unstorable_seen(err.as_ref());

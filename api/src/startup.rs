@@ -11,7 +11,7 @@ use casefile_domain::{Calendar, ComplaintServices, ProcedureRegistry};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use casefile_store::sequencer::Sequencer;
 use casefile_store::users::UserRow;
@@ -197,7 +197,12 @@ impl Application {
         let router = crate::routes::router(state)
             .layer(DefaultBodyLimit::max(config.body_limit_bytes))
             .layer(PropagateRequestIdLayer::new(request_id.clone()))
-            .layer(TraceLayer::new_for_http())
+            // Every failed request is logged once, where it failed, with its cause and at
+            // its level; the trace layer's own line for it says only its status.
+            .layer(
+                TraceLayer::new_for_http()
+                    .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+            )
             // A bug must still answer with our error body, not drop the connection.
             .layer(CatchPanicLayer::custom(|_| {
                 axum::response::IntoResponse::into_response(crate::error::ApiError::Internal(

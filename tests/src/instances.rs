@@ -3,6 +3,7 @@
 //! process that can be killed with SIGKILL.
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{Connection, Row};
@@ -164,7 +165,13 @@ pub struct Process {
     child: tokio::process::Child,
     /// `http://127.0.0.1:PORT`
     pub address: String,
+    /// What it wrote to its standard output (its log) after saying where it listens, the
+    /// last [`LOG_LINES`] lines.
+    log: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
 }
+
+/// How many lines of a process's log are kept.
+const LOG_LINES: usize = 10_000;
 
 impl Process {
     /// Starts `program` (the suites pass `casefile-test-server`, the `casefile` binary's
@@ -223,8 +230,23 @@ impl Process {
         .flatten()
         .expect("the service process said where it listens");
         // Keep reading its output so it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { child, address }
+        let log = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let kept = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(mut kept) = kept.lock() {
+                    if kept.len() == LOG_LINES {
+                        kept.pop_front();
+                    }
+                    kept.push_back(line);
+                }
+            }
+        });
+        Self {
+            child,
+            address,
+            log,
+        }
     }
 
     /// `GET` of `path` (from the server root) with `token`: the status and the JSON body.
@@ -259,6 +281,14 @@ impl Process {
 
     pub fn pid(&self) -> u32 {
         self.child.id().unwrap_or_default()
+    }
+
+    /// Its log so far (`CASEFILE_LOG` sets what it writes; the default here is `error`).
+    pub fn log(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .map(|log| log.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// SIGKILL: no shutdown, no flush, nothing finished.

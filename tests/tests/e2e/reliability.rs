@@ -545,6 +545,99 @@ async fn pool_too_small(backend: Backend) {
     assert_whole(&app).await;
 }
 
+/// A request the store cannot serve in time is logged once, by the service, with its cause,
+/// as a warning (the client is told to retry; nothing is wrong with the service), not again
+/// at `ERROR` by the HTTP trace layer, whose line said only the status: in an outage every
+/// request failed twice in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_store_cannot_serve_is_logged_once() {
+    use sqlx::Connection;
+    let mut app = spawn_app(Backend::Postgres).await;
+    let id = app.new_case().await;
+    app.stop_service().await;
+    let process = Process::start_with(
+        SERVER,
+        &app.database_url(),
+        &app.admin_token,
+        &[
+            ("CASEFILE_DB_MAX_CONNECTIONS", "1"),
+            ("CASEFILE_DB_ACQUIRE_TIMEOUT_MS", "300"),
+            ("CASEFILE_LOG", "info"),
+            ("CASEFILE_LOG_FORMAT", "json"),
+        ],
+        None,
+    )
+    .await;
+    // Every 503 the test is given: the service's own tasks share the one connection, so a
+    // request may find it taken by them too.
+    let mut unavailable = 0;
+    let started = Instant::now();
+    loop {
+        let (status, body) = process
+            .get(&format!("/api/v1/complaints/{id}"), &app.admin_token)
+            .await;
+        match status {
+            StatusCode::OK => break,
+            StatusCode::SERVICE_UNAVAILABLE => unavailable += 1,
+            other => panic!("answered {other}: {body}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never answered"
+        );
+    }
+    // The case's fold locked: a read of it holds the pool's one connection until the lock
+    // goes, and the next request finds none within its wait.
+    let mut locker = sqlx::PgConnection::connect(&app.database_url())
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query("LOCK TABLE case_records IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let held = {
+        let (address, token, id) = (process.address.clone(), app.admin_token.clone(), id.clone());
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .get(format!("{address}/api/v1/complaints/{id}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, body) = process
+        .get(&format!("/api/v1/complaints/{id}"), &app.admin_token)
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"], "unavailable");
+    unavailable += 1;
+    sqlx::query("COMMIT").execute(&mut locker).await.unwrap();
+    match held.await.unwrap().unwrap() {
+        StatusCode::OK => {}
+        StatusCode::SERVICE_UNAVAILABLE => unavailable += 1,
+        other => panic!("the held read answered {other}"),
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let failures: Vec<(String, String)> = process
+        .log()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| {
+            let message = line["message"].as_str().unwrap_or_default();
+            message.starts_with("request failed") || message == "response failed"
+        })
+        .map(|line| (line["level"].to_string(), line["message"].to_string()))
+        .collect();
+    let once = (
+        "\"WARN\"".to_string(),
+        "\"request failed: the store is unavailable\"".to_string(),
+    );
+    assert_eq!(failures, vec![once; unavailable], "{:#?}", process.log());
+}
+
 both_backends! {
     nothing_acknowledged_is_lost_when_killed_again_and_again => kills_under_mixed_load,
     a_pool_too_small_answers_503_and_recovers => pool_too_small,
