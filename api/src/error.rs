@@ -154,9 +154,9 @@ impl IntoResponse for ApiError {
         let this = self.classified();
         let (status, code, details) = this.parts();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            // The store is away, nothing is wrong here: the client retries, as the web
-            // app's pages log it.
-            tracing::warn!(error = ?this, "request failed: the store is unavailable");
+            // Unavailable for now (the store unreachable, or a bundle's events not yet
+            // given positions): the client retries; as the web app's pages log it.
+            tracing::warn!(error = ?this, "request failed: unavailable for now");
         } else if status.is_server_error() {
             tracing::error!(error = ?this, "request failed");
         } else if let Self::Unstorable(err) = &this {

@@ -10,8 +10,9 @@ use axum::Router;
 use casefile_domain::{Calendar, ComplaintServices, ProcedureRegistry};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tower_http::trace::TraceLayer;
 
 use casefile_store::sequencer::Sequencer;
 use casefile_store::users::UserRow;
@@ -197,12 +198,22 @@ impl Application {
         let router = crate::routes::router(state)
             .layer(DefaultBodyLimit::max(config.body_limit_bytes))
             .layer(PropagateRequestIdLayer::new(request_id.clone()))
-            // Every failed request is logged once, where it failed, with its cause and at
-            // its level; the trace layer's own line for it says only its status.
-            .layer(
-                TraceLayer::new_for_http()
-                    .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
-            )
+            // A request answered with a server error was logged where it failed, with its
+            // cause and at its level; the trace layer's line for it says only the status, so
+            // it is kept for debugging. A response body that fails while it streams (an
+            // export) is logged nowhere else: that stays an error.
+            .layer(TraceLayer::new_for_http().on_failure(
+                |class: ServerErrorsFailureClass,
+                 latency: std::time::Duration,
+                 _: &tracing::Span| match class {
+                    ServerErrorsFailureClass::StatusCode(status) => {
+                        tracing::debug!(%status, ?latency, "response failed");
+                    }
+                    ServerErrorsFailureClass::Error(error) => {
+                        tracing::error!(%error, ?latency, "response failed");
+                    }
+                },
+            ))
             // A bug must still answer with our error body, not drop the connection.
             .layer(CatchPanicLayer::custom(|_| {
                 axum::response::IntoResponse::into_response(crate::error::ApiError::Internal(
