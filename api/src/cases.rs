@@ -14,6 +14,7 @@ use casefile_domain::{uk_date, Action, Calendar, ComplaintCommand, ComplaintServ
 use casefile_projections::recorded::meta;
 use casefile_projections::{CaseView, History};
 use casefile_store::commit::Answer;
+use casefile_store::evidence::EvidenceBlob;
 use casefile_store::idempotency::KeyClaim;
 use casefile_store::records::{view_json, EntryCache, Lists};
 use casefile_store::sequencer::Sequencer;
@@ -121,6 +122,17 @@ impl IntoResponse for CaseResponse {
     }
 }
 
+/// What a command's commit does besides writing its events.
+#[derive(Default, Clone, Copy)]
+struct Writing<'a> {
+    /// A log: the `Logged` event takes the next reference serial of this year.
+    reference_year: Option<i32>,
+    /// Answer `201 Created` with the body this makes from the recorded events.
+    answer: Option<Answer>,
+    /// The upload the command's evidence names, stored in the same transaction.
+    file: Option<&'a EvidenceBlob>,
+}
+
 pub struct Cases {
     store: Store,
     services: ComplaintServices,
@@ -212,7 +224,11 @@ impl Cases {
             reference: String::new(),
             complaint,
         };
-        self.run(&id, "log", action, ctx, Some(year), None).await
+        let writing = Writing {
+            reference_year: Some(year),
+            ..Writing::default()
+        };
+        self.run(&id, "log", action, ctx, writing).await
     }
 
     /// Runs one command on a case and returns the case as it now stands.
@@ -223,7 +239,24 @@ impl Cases {
         action: Action,
         ctx: &CommandContext,
     ) -> Result<CaseResponse, ApiError> {
-        self.run(id, name, action, ctx, None, None).await
+        self.run(id, name, action, ctx, Writing::default()).await
+    }
+
+    /// As [`Self::execute`], storing `file` (the upload the command's evidence names) in
+    /// the command's transaction: a file is kept only if its evidence is recorded.
+    pub async fn execute_storing(
+        &self,
+        id: &str,
+        name: &'static str,
+        action: Action,
+        ctx: &CommandContext,
+        file: &EvidenceBlob,
+    ) -> Result<CaseResponse, ApiError> {
+        let writing = Writing {
+            file: Some(file),
+            ..Writing::default()
+        };
+        self.run(id, name, action, ctx, writing).await
     }
 
     /// Runs a command that creates something on the case and answers `201 Created` with the
@@ -236,19 +269,27 @@ impl Cases {
         ctx: &CommandContext,
         answer: Answer,
     ) -> Result<CaseResponse, ApiError> {
-        self.run(id, name, action, ctx, None, Some(answer)).await
+        let writing = Writing {
+            answer: Some(answer),
+            ..Writing::default()
+        };
+        self.run(id, name, action, ctx, writing).await
     }
 
-    #[tracing::instrument(skip(self, action, ctx), fields(case_id = %id, actor = %ctx.principal.id))]
+    #[tracing::instrument(skip(self, action, ctx, writing), fields(case_id = %id, actor = %ctx.principal.id))]
     async fn run(
         &self,
         id: &str,
         name: &'static str,
         action: Action,
         ctx: &CommandContext,
-        reference_year: Option<i32>,
-        answer: Option<Answer>,
+        writing: Writing<'_>,
     ) -> Result<CaseResponse, ApiError> {
+        let Writing {
+            reference_year,
+            answer,
+            file,
+        } = writing;
         let command = ComplaintCommand {
             actor: ctx.principal.actor(),
             action,
@@ -257,7 +298,8 @@ impl Cases {
         let (outcome, committed) = loop {
             let mut unit = UnitOfWork::new(&self.store, &self.services.calendar)
                 .with_entry_cache(&self.entries)
-                .answering(ctx.idempotency.clone());
+                .answering(ctx.idempotency.clone())
+                .storing(file);
             if let Some(year) = reference_year {
                 unit = unit.assigning_reference(year);
             }

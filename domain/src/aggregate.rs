@@ -1431,10 +1431,8 @@ fn start_of_uk_day(day: NaiveDate) -> DateTime<Utc> {
 }
 
 impl AttachEvidence {
-    /// The rules on the evidence's own fields, which hold whatever the case's state: an
-    /// upload checks them before storing its file, so that no file is kept for evidence
-    /// the case then refuses.
-    pub fn check(&self) -> Result<(), ComplaintError> {
+    /// The rules on the evidence's own fields, which hold whatever the case's state.
+    fn check(&self) -> Result<(), ComplaintError> {
         text("name", &self.name, 500)?;
         if !self.media_type.contains('/') || self.media_type.len() > 200 {
             return Err(invalid(

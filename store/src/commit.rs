@@ -17,6 +17,7 @@ use cqrs_es::DomainEvent;
 use serde_json::Value;
 
 use crate::chain::{canonical, link};
+use crate::evidence::EvidenceBlob;
 use crate::idempotency::KeyClaim;
 use crate::records::{entry_row, view_json, Entries, LoadedCase};
 use crate::{to_i64, Store};
@@ -43,6 +44,9 @@ pub struct NewCommit<'a> {
     /// The response carries the case's lists (notes, correspondence, evidence, links);
     /// when false, `base` was loaded without them and the response leaves them out.
     pub lists: bool,
+    /// An uploaded file the events record, stored in the same transaction (once per
+    /// hash), so that no file is kept without the evidence that names it.
+    pub file: Option<&'a EvidenceBlob>,
 }
 
 /// The response to a commit made from the events it recorded; `None` to answer with the
@@ -397,6 +401,7 @@ impl Store {
         let id = commit.id.to_string();
         let claim = commit.idempotency.clone();
         let status = commit.status;
+        let file = commit.file;
         match self {
             Store::Postgres(pool) => {
                 let serial = match commit.reference_year {
@@ -404,7 +409,25 @@ impl Store {
                     None => None,
                 };
                 let prepared = commit.prepare(items_before, serial)?;
-                write_postgres(pool, &id, &prepared, claim.as_ref(), status).await?;
+                match file {
+                    None => write_postgres(pool, &id, &prepared, claim.as_ref(), status).await?,
+                    Some(file) => {
+                        use sqlx::Connection;
+                        let mut conn = pool.acquire().await?;
+                        let written = async {
+                            let mut tx = conn.begin().await?;
+                            crate::evidence::insert_blob(&mut *tx, file).await?;
+                            write_postgres(&mut *tx, &id, &prepared, claim.as_ref(), status)
+                                .await?;
+                            tx.commit().await?;
+                            Ok::<_, CommitError>(())
+                        }
+                        .await;
+                        // Written or not, the connection carried the file.
+                        crate::evidence::given_back(&mut *conn);
+                        written?;
+                    }
+                }
                 Ok(prepared.committed)
             }
             // Boxed: inline, its future made every command's future (on either store) too
@@ -445,14 +468,29 @@ async fn commit_sqlite(
     if let Some(year) = commit.reference_year {
         return log_sqlite(pools, year, commit, id, claim, status).await;
     }
+    let file = commit.file;
     let prepared = commit.prepare(items_before, None)?;
-    let binds = SqliteBinds::new(id, &prepared, claim.as_ref(), status, None);
-    if pools.writer.enqueue(binds).await {
-        return Ok(prepared.committed);
+    if file.is_none() {
+        let binds = SqliteBinds::new(id, &prepared, claim.as_ref(), status, None);
+        if pools.writer.enqueue(binds).await {
+            return Ok(prepared.committed);
+        }
     }
-    // Not written with others: alone, so that an error is this commit's own.
+    // Not written with others: alone, so that an error is this commit's own. A file always
+    // goes alone: megabytes in a batch would hold up every commit in it.
     let mut conn = pools.write.acquire().await?;
-    let script = SQLITE_BEGIN_COMMIT;
+    let script = match file {
+        None => SQLITE_BEGIN_COMMIT,
+        Some(file) => {
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            if let Err(err) = crate::evidence::insert_blob(&mut *conn, file).await {
+                rollback(&mut conn).await;
+                return Err(err.into());
+            }
+            crate::evidence::given_back(&mut *conn);
+            SQLITE_COMMIT
+        }
+    };
     write_or_roll_back(
         &mut conn,
         script,
@@ -721,7 +759,7 @@ WITH ev AS (
 SELECT (SELECT COUNT(*) FROM ev)";
 
 async fn write_postgres(
-    pool: &sqlx::PgPool,
+    conn: impl sqlx::PgExecutor<'_>,
     id: &str,
     p: &Prepared,
     claim: Option<&KeyClaim>,
@@ -781,7 +819,7 @@ async fn write_postgres(
         .bind(&s.action_due)
         .bind(crate::outbox::NOTIFIED.map(str::to_string).to_vec())
         .bind(p.deadlines.iter().map(|d| d.alerted).collect::<Vec<_>>())
-        .fetch_one(pool)
+        .fetch_one(conn)
         .await?;
     Ok(())
 }
@@ -846,7 +884,8 @@ INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_
 SELECT $28, $29, $30, $31, $32, $33 WHERE $28 IS NOT NULL;"
     };
 }
-/// The writes of a commit whose transaction is open already (a log's: its serial came first).
+/// The writes of a commit whose transaction is open already (a log's: its serial came
+/// first; an upload's: its file did).
 const SQLITE_COMMIT: &str = concat!(sqlite_writes!(), "\nCOMMIT");
 /// One commit's writes, the reference counter's first: with a guessed serial (`$34` of year
 /// `$35`), the counter moves to the guess only from the serial before it; otherwise (or with

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use crate::{on_blob_reader, on_pool, on_writer, to_i64, Store};
+use crate::{on_blob_reader, on_pool, to_i64, Store};
 
 /// One stored file's content.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,33 +13,34 @@ pub struct EvidenceBlob {
     pub content: Vec<u8>,
 }
 
-impl Store {
-    /// Stores `content` under its SHA-256 unless that hash is stored already; `true` when
-    /// this call stored it.
-    pub async fn put_evidence_blob(
-        &self,
-        sha256: &str,
-        media_type: &str,
-        content: &[u8],
-    ) -> Result<bool, sqlx::Error> {
-        let sql = "INSERT INTO evidence_blobs (sha256, size, media_type, content) \
-                   VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING";
-        let size = to_i64(content.len() as u64);
-        let inserted = on_writer!(self, |pool| {
-            let mut conn = pool.acquire().await?;
-            let done = sqlx::query(sql)
-                .bind(sha256)
-                .bind(size)
-                .bind(media_type)
-                .bind(content)
-                .execute(&mut *conn)
-                .await;
-            given_back(&mut *conn);
-            done?.rows_affected()
-        });
-        Ok(inserted > 0)
-    }
+/// Stores `file` under its SHA-256 unless that hash is stored already: inside a command's
+/// transaction (`crate::commit`), so a file is kept only with the evidence that names it.
+pub(crate) async fn insert_blob<'e, E, DB>(
+    executor: E,
+    file: &EvidenceBlob,
+) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'e, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO evidence_blobs (sha256, size, media_type, content) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING",
+    )
+    .bind(file.sha256.as_str())
+    .bind(to_i64(file.content.len() as u64))
+    .bind(file.media_type.as_str())
+    .bind(file.content.as_slice())
+    .execute(executor)
+    .await?;
+    Ok(())
+}
 
+impl Store {
     /// The content stored under `sha256`, if any.
     pub async fn evidence_blob(&self, sha256: &str) -> Result<Option<EvidenceBlob>, sqlx::Error> {
         let sql = "SELECT sha256, media_type, content FROM evidence_blobs WHERE sha256 = $1";
@@ -66,7 +67,7 @@ impl Store {
 /// Gives back what a connection's buffers grew to for a file's content. A PostgreSQL
 /// connection keeps its send and receive buffers at the largest message it has carried,
 /// so each pooled connection that once wrote a 10 MB upload held 10 MB or more from then on.
-fn given_back<C: sqlx::Connection>(conn: &mut C) {
+pub(crate) fn given_back<C: sqlx::Connection>(conn: &mut C) {
     conn.shrink_buffers();
 }
 

@@ -10,6 +10,7 @@ use casefile_domain::{Calendar, Complaint, ComplaintError};
 use cqrs_es::{AggregateContext, AggregateError, EventEnvelope, EventStore};
 
 use crate::commit::{Answer, CommitError, Committed, NewCommit};
+use crate::evidence::EvidenceBlob;
 use crate::idempotency::KeyClaim;
 use crate::records::{EntryCache, Lists, LoadedCase};
 use crate::Store;
@@ -23,6 +24,7 @@ pub struct UnitOfWork<'a> {
     status: u16,
     answer: Option<Answer>,
     lists: Lists<'a>,
+    file: Option<&'a EvidenceBlob>,
     outcome: Mutex<Option<Result<Committed, CommitError>>>,
 }
 
@@ -49,6 +51,7 @@ impl<'a> UnitOfWork<'a> {
             status: 200,
             answer: None,
             lists: Lists::All,
+            file: None,
             outcome: Mutex::new(None),
         }
     }
@@ -70,6 +73,12 @@ impl<'a> UnitOfWork<'a> {
     /// Record the response under an `Idempotency-Key` in the same transaction.
     pub fn answering(mut self, claim: Option<KeyClaim>) -> Self {
         self.idempotency = claim;
+        self
+    }
+
+    /// Store `file`, the upload the command's evidence names, in the same transaction.
+    pub fn storing(mut self, file: Option<&'a EvidenceBlob>) -> Self {
+        self.file = file;
         self
     }
 
@@ -170,6 +179,7 @@ impl EventStore<Complaint> for &UnitOfWork<'_> {
                 status: self.status,
                 answer: self.answer,
                 lists: !matches!(self.lists, Lists::Without),
+                file: self.file,
             })
             .await;
         let envelopes = match &result {

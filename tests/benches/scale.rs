@@ -170,6 +170,7 @@ async fn fill(store: &Store, templates: Vec<Template>, cases: usize, writers: us
                         answer: None,
                         // The answer is not read.
                         lists: false,
+                        file: None,
                     })
                     .await
                     .unwrap();
@@ -285,6 +286,7 @@ async fn bundle_export(
             status: 201,
             answer: None,
             lists: false,
+            file: None,
         })
         .await
         .unwrap();

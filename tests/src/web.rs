@@ -86,6 +86,23 @@ impl WebSession {
             .await
             .unwrap()
     }
+
+    /// A body of `content_type` (a multipart form, say) posted to `path`.
+    pub async fn post_body(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        self.browser
+            .post(format!("{}{path}", self.address))
+            .header(reqwest::header::COOKIE, &self.cookie)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
 }
 
 /// The value of the cookie `name` a response sets.

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use casefile_domain::command::AttachEvidence;
 use casefile_domain::Action;
+use casefile_store::evidence::EvidenceBlob;
 use casefile_store::idempotency::KeyClaim;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -93,20 +94,24 @@ pub async fn attach(
     let role = principal.require(CASEWORKERS)?;
     let id = case_id(&id)?;
     let ctx = context(&principal, role, &headers, claim);
-    let command = if is_multipart(&headers) {
-        // Nothing is stored for a case that does not exist.
+    if is_multipart(&headers) {
+        // A file is read only for a case that exists.
         state.cases.view(&id).await?.ok_or(ApiError::NotFound)?;
         let form = Multipart::from_request(request, &state)
             .await
             .map_err(|rejection| bad_form(rejection.body_text()))?;
-        upload(&state, form).await?
-    } else {
-        // The route's larger limit is for files: metadata keeps the usual one.
-        let bytes = to_bytes(request.into_body(), state.body_limit)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
-        json_body(&headers, bytes)?
-    };
+        let (command, file) = upload(&state, form).await?;
+        let action = Action::AttachEvidence(command);
+        return state
+            .cases
+            .execute_storing(&id, "evidence", action, &ctx, &file)
+            .await;
+    }
+    // The route's larger limit is for files: metadata keeps the usual one.
+    let bytes = to_bytes(request.into_body(), state.body_limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)?;
+    let command = json_body(&headers, bytes)?;
     state
         .cases
         .execute(&id, "evidence", Action::AttachEvidence(command), &ctx)
@@ -161,9 +166,12 @@ pub(crate) fn allowed_media_type(raw: Option<&str>) -> Option<String> {
         .then_some(essence)
 }
 
-/// Reads the form, hashing the file as it arrives, checks the evidence's fields, stores its
-/// content once per hash and returns the command that records it.
-async fn upload(state: &AppState, mut form: Multipart) -> Result<AttachEvidence, ApiError> {
+/// Reads the form, hashing the file as it arrives, and returns the command that records it
+/// with the file its commit stores (the rules check the evidence's fields when it runs).
+async fn upload(
+    state: &AppState,
+    mut form: Multipart,
+) -> Result<(AttachEvidence, EvidenceBlob), ApiError> {
     let mut file: Option<(String, String, String, Vec<u8>)> = None;
     let mut description = None;
     while let Some(mut field) = form.next_field().await.map_err(form_error)? {
@@ -212,13 +220,12 @@ async fn upload(state: &AppState, mut form: Multipart) -> Result<AttachEvidence,
         occurred_at: None,
         stored: true,
     };
-    // A file is kept only for evidence whose own fields the rules take.
-    command.check()?;
-    state
-        .store
-        .put_evidence_blob(&command.sha256, &command.media_type, &content)
-        .await?;
-    Ok(command)
+    let file = EvidenceBlob {
+        sha256: command.sha256.clone(),
+        media_type: command.media_type.clone(),
+        content,
+    };
+    Ok((command, file))
 }
 
 /// Download an evidence file, with its media type and filename.

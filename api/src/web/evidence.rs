@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use casefile_domain::command::AttachEvidence;
 use casefile_domain::Action;
+use casefile_store::evidence::EvidenceBlob;
 use sha2::{Digest, Sha256};
 
 use crate::cases::CommandContext;
@@ -98,8 +99,8 @@ async fn read_file(
     }))
 }
 
-/// `POST /cases/{id}/evidence`: stores the file once per hash and records it on the case,
-/// then back to the case; a problem comes back on the form's fields.
+/// `POST /cases/{id}/evidence`: records the file on the case, storing it once per hash in
+/// the same transaction, then back to the case; a problem comes back on the form's fields.
 pub async fn upload(
     State(state): State<AppState>,
     staff: Staff,
@@ -167,18 +168,19 @@ pub async fn upload(
     let mut problem = None;
     match upload {
         Some(file) if errors.is_empty() => {
-            state
-                .store
-                .put_evidence_blob(&file.sha256, &file.media_type, &file.content)
-                .await?;
             let command = AttachEvidence {
                 name: file.name,
-                media_type: file.media_type,
+                media_type: file.media_type.clone(),
                 size_bytes: file.content.len() as u64,
-                sha256: file.sha256,
+                sha256: file.sha256.clone(),
                 description: description.clone(),
                 occurred_at: None,
                 stored: true,
+            };
+            let file = EvidenceBlob {
+                sha256: file.sha256,
+                media_type: file.media_type,
+                content: file.content,
             };
             // The page is drawn afresh after the redirect, so the answer's lists go unread.
             let ctx = CommandContext {
@@ -187,7 +189,13 @@ pub async fn upload(
             };
             match state
                 .cases
-                .execute(&id, "evidence", Action::AttachEvidence(command), &ctx)
+                .execute_storing(
+                    &id,
+                    "evidence",
+                    Action::AttachEvidence(command),
+                    &ctx,
+                    &file,
+                )
                 .await
             {
                 Ok(_) => {

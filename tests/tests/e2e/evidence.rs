@@ -14,6 +14,8 @@ both_backends! {
     a_media_type_off_the_allow_list_is_refused => media_type_refused,
     a_nul_in_a_description_is_refused => nul_refused,
     an_upload_a_rule_refuses_keeps_no_file => refused_keeps_no_file,
+    an_upload_whose_commit_fails_keeps_no_file => failed_commit_keeps_no_file,
+    a_web_upload_a_rule_refuses_keeps_no_file => web_refused_keeps_no_file,
     metadata_only_evidence_has_no_file_to_download => metadata_only,
     a_download_comes_as_a_media_type_the_document_lists => documented_media_type,
 }
@@ -271,6 +273,109 @@ async fn refused_keeps_no_file(backend: Backend) {
         );
         nothing_kept(&app, &id).await;
     }
+}
+
+/// The file is written in the command's transaction: when the events cannot be written,
+/// the file is not kept either (it used to be stored first, and stayed behind).
+async fn failed_commit_keeps_no_file(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = app.staff().await;
+    let id = app.new_case().await;
+    // The store refuses every new event, as a real fault in the commit would.
+    match backend {
+        Backend::Postgres => {
+            app.sql(
+                "CREATE FUNCTION refuse_events() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'no events today'; END $$",
+            )
+            .await;
+            app.sql(
+                "CREATE TRIGGER refuse_events BEFORE INSERT ON events \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_events()",
+            )
+            .await;
+        }
+        Backend::Sqlite => {
+            app.sql(
+                "CREATE TRIGGER refuse_events BEFORE INSERT ON events \
+                 BEGIN SELECT RAISE(ABORT, 'no events today'); END",
+            )
+            .await;
+        }
+    }
+    let content = binary_file(50_000);
+    // Sent past the harness's check that nothing answers 5xx: a fault of the store's own
+    // is the one 500 there is.
+    let Body::Raw {
+        content_type: Some(content_type),
+        bytes,
+    } = form("photo.png", "image/png", &content, None)
+    else {
+        unreachable!("a form is raw bytes with their type")
+    };
+    let failed = app
+        .client
+        .post(app.url(&format!("/api/v1/complaints/{id}/evidence")))
+        .bearer_auth(&s.officer.token)
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    nothing_kept(&app, &id).await;
+
+    // The same upload once the store takes events again: the file is kept with its evidence.
+    app.sql(match backend {
+        Backend::Postgres => "DROP TRIGGER refuse_events ON events",
+        Backend::Sqlite => "DROP TRIGGER refuse_events",
+    })
+    .await;
+    let (status, view) = upload(
+        &app,
+        &s.officer.token,
+        &id,
+        form("photo.png", "image/png", &content, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(
+        app.sql_texts("SELECT sha256 FROM evidence_blobs").await,
+        vec![sha256sum(&content)]
+    );
+}
+
+/// The web app's upload form, refused by the rule on the evidence's name: the page says so
+/// and no file is kept (the form used to store the file before the rules saw it).
+async fn web_refused_keeps_no_file(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.new_case().await;
+    let web = app.web_session("wren@example.org", &["officer"]).await;
+    let page = web.get(&format!("/cases/{id}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let csrf = casefile_tests::web::csrf_field(&page.text().await.unwrap());
+    let long_name = format!("{}.png", "p".repeat(497));
+    let mut body =
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n")
+            .into_bytes();
+    if let Body::Raw { bytes, .. } = form(&long_name, "image/png", b"\x89PNG refused", None) {
+        body.extend_from_slice(&bytes);
+    }
+    let answer = web
+        .post_body(
+            &format!("/cases/{id}/evidence"),
+            &format!("multipart/form-data; boundary={BOUNDARY}"),
+            body,
+        )
+        .await;
+    let status = answer.status();
+    let html = answer.text().await.unwrap();
+    assert!(!status.is_redirection(), "{status}: accepted");
+    assert!(
+        html.contains("id=\"evidence-problem\"") || html.contains("id=\"evidence-file-error\""),
+        "{status}: the form says nothing of the refusal"
+    );
+    nothing_kept(&app, &id).await;
 }
 
 async fn nul_refused(backend: Backend) {
