@@ -18,10 +18,8 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full("casefile_http_request_duration_seconds".to_string()),
-                    LATENCY_BUCKETS,
-                )
+                // Every timing: the requests', and SQLite's writer's.
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_string()), LATENCY_BUCKETS)
                 .ok()?
                 .install_recorder()
                 .ok()

@@ -13,6 +13,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
@@ -31,6 +32,8 @@ pub(crate) struct Writer {
 #[derive(Debug)]
 struct Waiting {
     binds: SqliteBinds,
+    /// When it joined the queue.
+    queued: Instant,
     /// Whether it was committed; `false`: nothing of it was written, commit it alone.
     written: oneshot::Sender<bool>,
 }
@@ -51,7 +54,14 @@ impl Writer {
     /// in that order.
     pub(crate) fn enqueue(&self, binds: SqliteBinds) -> impl std::future::Future<Output = bool> {
         let (written, reply) = oneshot::channel();
-        let queued = self.queue.send(Waiting { binds, written }).is_ok();
+        let queued = self
+            .queue
+            .send(Waiting {
+                binds,
+                queued: Instant::now(),
+                written,
+            })
+            .is_ok();
         // A dropped reply means the task is gone: it never says `true` before the commit.
         async move { queued && reply.await.unwrap_or(false) }
     }
@@ -85,8 +95,13 @@ async fn write(
             }
             batch.push(waiting);
         }
+        let started = Instant::now();
         let written = write_batch(&pool, &batch, &committed).await;
+        metrics::histogram!("casefile_sqlite_write_seconds")
+            .record(started.elapsed().as_secs_f64());
         for (waiting, written) in batch.into_iter().zip(written) {
+            metrics::histogram!("casefile_sqlite_commit_wait_seconds")
+                .record(waiting.queued.elapsed().as_secs_f64());
             let _ = waiting.written.send(written);
         }
     }

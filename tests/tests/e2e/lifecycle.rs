@@ -673,6 +673,11 @@ async fn references(backend: Backend) {
             let line = format!("casefile_sqlite_serial_guesses_total{{outcome=\"{outcome}\"}} ");
             assert!(metrics.contains(&line), "{line}in\n{metrics}");
         }
+        // The writer's transactions and its commits' waits are timed, in seconds' buckets.
+        for histogram in ["write", "commit_wait"] {
+            let line = format!("casefile_sqlite_{histogram}_seconds_bucket{{le=\"0.001\"}} ");
+            assert!(metrics.contains(&line), "{line}in\n{metrics}");
+        }
     }
 }
 
