@@ -45,7 +45,8 @@ pub struct NewCommit<'a> {
     /// when false, `base` was loaded without them and the response leaves them out.
     pub lists: bool,
     /// An uploaded file the events record, stored in the same transaction (once per
-    /// hash), so that no file is kept without the evidence that names it.
+    /// hash), so that no file is kept without the evidence that names it. Never with a
+    /// log (`reference_year`): a new case has no evidence yet.
     pub file: Option<&'a EvidenceBlob>,
 }
 
@@ -416,9 +417,11 @@ impl Store {
                         let mut conn = pool.acquire().await?;
                         let written = async {
                             let mut tx = conn.begin().await?;
-                            crate::evidence::insert_blob(&mut *tx, file).await?;
+                            // The events first: a commit that lost a race to another on
+                            // the case fails before the file is sent.
                             write_postgres(&mut *tx, &id, &prepared, claim.as_ref(), status)
                                 .await?;
+                            crate::evidence::insert_blob(&mut *tx, file).await?;
                             tx.commit().await?;
                             Ok::<_, CommitError>(())
                         }
@@ -466,6 +469,7 @@ async fn commit_sqlite(
     status: u16,
 ) -> Result<Committed, CommitError> {
     if let Some(year) = commit.reference_year {
+        debug_assert!(commit.file.is_none(), "a log stores no file");
         return log_sqlite(pools, year, commit, id, claim, status).await;
     }
     let file = commit.file;
@@ -479,28 +483,28 @@ async fn commit_sqlite(
     // Not written with others: alone, so that an error is this commit's own. A file always
     // goes alone: megabytes in a batch would hold up every commit in it.
     let mut conn = pools.write.acquire().await?;
-    let script = match file {
-        None => SQLITE_BEGIN_COMMIT,
+    let claim = claim.as_ref();
+    match file {
+        None => {
+            let script = SQLITE_BEGIN_COMMIT;
+            write_or_roll_back(&mut conn, script, id, &prepared, claim, status, None).await?;
+        }
         Some(file) => {
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-            if let Err(err) = crate::evidence::insert_blob(&mut *conn, file).await {
+            // The events first: a commit that lost a race to another on the case fails
+            // before the file is written.
+            let script = SQLITE_BEGIN_WRITES;
+            write_or_roll_back(&mut conn, script, id, &prepared, claim, status, None).await?;
+            let stored = match crate::evidence::insert_blob(&mut *conn, file).await {
+                Ok(()) => sqlx::query("COMMIT").execute(&mut *conn).await.map(drop),
+                Err(err) => Err(err),
+            };
+            crate::evidence::given_back(&mut *conn);
+            if let Err(err) = stored {
                 rollback(&mut conn).await;
                 return Err(err.into());
             }
-            crate::evidence::given_back(&mut *conn);
-            SQLITE_COMMIT
         }
-    };
-    write_or_roll_back(
-        &mut conn,
-        script,
-        id,
-        &prepared,
-        claim.as_ref(),
-        status,
-        None,
-    )
-    .await?;
+    }
     pools.writer_committed();
     Ok(prepared.committed)
 }
@@ -884,8 +888,7 @@ INSERT INTO idempotency_keys (user_id, key, request_hash, status, body, created_
 SELECT $28, $29, $30, $31, $32, $33 WHERE $28 IS NOT NULL;"
     };
 }
-/// The writes of a commit whose transaction is open already (a log's: its serial came
-/// first; an upload's: its file did).
+/// The writes of a commit whose transaction is open already (a log's: its serial came first).
 const SQLITE_COMMIT: &str = concat!(sqlite_writes!(), "\nCOMMIT");
 /// One commit's writes, the reference counter's first: with a guessed serial (`$34` of year
 /// `$35`), the counter moves to the guess only from the serial before it; otherwise (or with
@@ -906,6 +909,8 @@ macro_rules! sqlite_one_commit {
 pub(crate) const SQLITE_ONE_COMMIT: &str = sqlite_one_commit!();
 /// A log's writes with a guessed serial, in a transaction of their own.
 const SQLITE_GUESS_SERIAL: &str = concat!("BEGIN IMMEDIATE;\n", sqlite_one_commit!(), "\nCOMMIT");
+/// The writes of a commit, in a transaction left open for the file it stores.
+const SQLITE_BEGIN_WRITES: &str = concat!("BEGIN IMMEDIATE;\n", sqlite_writes!());
 /// The writes of a commit, in a transaction of their own.
 const SQLITE_BEGIN_COMMIT: &str = concat!("BEGIN IMMEDIATE;\n", sqlite_writes!(), "\nCOMMIT");
 

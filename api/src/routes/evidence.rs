@@ -1,9 +1,9 @@
 //! `/api/v1/complaints/{id}/evidence`: files attached to a case, uploaded and downloaded.
 //!
 //! An upload is `multipart/form-data` with a `file` part (and an optional `description`):
-//! its SHA-256 is computed as the parts arrive, its content is stored once per hash in the
-//! store, then `AttachEvidence` records it on the case. A JSON body records a file kept
-//! elsewhere by its metadata only.
+//! its SHA-256 is computed as the parts arrive, and `AttachEvidence` records it on the case
+//! with its content, stored once per hash in the same transaction. A JSON body records a
+//! file kept elsewhere by its metadata only.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{FromRequest, Multipart, Path, Request, State};

@@ -16,6 +16,7 @@ both_backends! {
     an_upload_a_rule_refuses_keeps_no_file => refused_keeps_no_file,
     an_upload_whose_commit_fails_keeps_no_file => failed_commit_keeps_no_file,
     a_web_upload_a_rule_refuses_keeps_no_file => web_refused_keeps_no_file,
+    an_upload_sent_again_under_its_key_is_recorded_once => upload_replayed,
     metadata_only_evidence_has_no_file_to_download => metadata_only,
     a_download_comes_as_a_media_type_the_document_lists => documented_media_type,
 }
@@ -358,9 +359,10 @@ async fn web_refused_keeps_no_file(backend: Backend) {
     let mut body =
         format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n")
             .into_bytes();
-    if let Body::Raw { bytes, .. } = form(&long_name, "image/png", b"\x89PNG refused", None) {
-        body.extend_from_slice(&bytes);
-    }
+    let Body::Raw { bytes, .. } = form(&long_name, "image/png", b"\x89PNG refused", None) else {
+        unreachable!("a form is raw bytes")
+    };
+    body.extend_from_slice(&bytes);
     let answer = web
         .post_body(
             &format!("/cases/{id}/evidence"),
@@ -371,11 +373,49 @@ async fn web_refused_keeps_no_file(backend: Backend) {
     let status = answer.status();
     let html = answer.text().await.unwrap();
     assert!(!status.is_redirection(), "{status}: accepted");
+    // A rule's refusal is told above the form (a missing file would be told at the field).
     assert!(
-        html.contains("id=\"evidence-problem\"") || html.contains("id=\"evidence-file-error\""),
+        html.contains("id=\"evidence-problem\""),
         "{status}: the form says nothing of the refusal"
     );
     nothing_kept(&app, &id).await;
+}
+
+/// An upload retried under its `Idempotency-Key` is answered as the first was: one evidence
+/// item, one stored file.
+async fn upload_replayed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = app.staff().await;
+    let id = app.new_case().await;
+    let content = binary_file(20_000);
+    let key = [("Idempotency-Key", "upload-1")];
+    let path = format!("/api/v1/complaints/{id}/evidence");
+    let send = || {
+        app.send(
+            Method::POST,
+            &path,
+            Some(&s.officer.token),
+            form("photo.png", "image/png", &content, Some("The damp wall")),
+            &key,
+        )
+    };
+    let first = send().await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.json);
+    let again = send().await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.json);
+    assert_eq!(
+        again
+            .headers
+            .get("idempotency-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    assert_eq!(again.json, first.json);
+    assert_eq!(app.case(&id).await["evidence"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.sql_texts("SELECT sha256 FROM evidence_blobs").await,
+        vec![sha256sum(&content)]
+    );
 }
 
 async fn nul_refused(backend: Backend) {
