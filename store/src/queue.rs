@@ -199,6 +199,22 @@ enum TextIndex<'a> {
     TrigramColumn { common_words: &'a [String] },
 }
 
+/// An FTS5 query for the rows holding every trigram of `q`, each quoted as a string of its
+/// own: the trigram index keeps no positions (migration 0022), so it cannot answer the
+/// phrase, and the `LIKE` beside it checks the order. `None` under three characters, which
+/// make no trigram.
+fn every_trigram(q: &str) -> Option<String> {
+    let chars: Vec<char> = q.chars().collect();
+    let mut trigrams: Vec<String> = Vec::new();
+    for window in chars.windows(3) {
+        let quoted = format!("\"{}\"", String::from_iter(window).replace('"', "\"\""));
+        if !trigrams.contains(&quoted) {
+            trigrams.push(quoted);
+        }
+    }
+    (!trigrams.is_empty()).then(|| trigrams.join(" AND "))
+}
+
 /// The words of a search, as the store's word statistics split the search text.
 fn words(q: &str) -> impl Iterator<Item = &str> {
     q.split(|c: char| !c.is_alphanumeric())
@@ -260,10 +276,10 @@ fn conditions(filter: &QueueFilter, window: &SlaWindow, index: &TextIndex) -> Co
             // candidate rows (it needs three characters); the LIKE keeps the exact meaning.
             TextIndex::TrigramTable => {
                 c.add("search LIKE ? ESCAPE '\\'", like);
-                if q.chars().count() >= 3 {
+                if let Some(trigrams) = every_trigram(&q) {
                     c.add(
                         "rowid IN (SELECT rowid FROM case_search WHERE case_search MATCH ?)",
-                        format!("\"{}\"", q.replace('"', "\"\"")),
+                        trigrams,
                     );
                 }
             }
@@ -699,6 +715,39 @@ mod tests {
         assert_eq!(rare_words("flat 12", &c), None);
         assert_eq!(rare_words("resident", &c), None);
         assert_eq!(rare_words("flat 12b", &[]), None);
+    }
+
+    #[test]
+    fn sqlite_looks_up_every_trigram_and_checks_the_phrase_row_by_row() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap_or_default();
+        let window = SlaWindow::new(&Calendar::builtin(), today);
+        let filter = QueueFilter {
+            q: Some(" Say \"Aaaa\" ".to_string()),
+            ..QueueFilter::default()
+        };
+        let c = conditions(&filter, &window, &TextIndex::TrigramTable);
+        assert_eq!(
+            c.sql,
+            [
+                "search LIKE $1 ESCAPE '\\'",
+                "rowid IN (SELECT rowid FROM case_search WHERE case_search MATCH $2)"
+            ]
+        );
+        // Lowercased, each quote doubled, the repeated trigram `aaa` asked for once.
+        assert_eq!(
+            c.binds,
+            [
+                "%say \"aaaa\"%",
+                r#""say" AND "ay " AND "y """ AND " ""a" AND """aa" AND "aaa" AND "aa""""#
+            ]
+        );
+        // Under three characters: no trigram, the LIKE alone.
+        let filter = QueueFilter {
+            q: Some("12".to_string()),
+            ..QueueFilter::default()
+        };
+        let c = conditions(&filter, &window, &TextIndex::TrigramTable);
+        assert_eq!(c.sql, ["search LIKE $1 ESCAPE '\\'"]);
     }
 
     #[test]

@@ -340,6 +340,10 @@ async fn common_word_scenario(backend: Backend) {
     summaries.push("Boiler 120 keeps failing".to_string());
     summaries.push("Flat 12, boiler broken".to_string());
     summaries.push("The boiler".to_string());
+    // Holds every trigram of `bcabc` but not `bcabc`: the trigram table finds it, the
+    // exact check must not.
+    summaries.push("Mould code abcab".to_string());
+    summaries.push("Said \"boiler\" twice".to_string());
     let mut cases = Vec::new();
     for summary in &summaries {
         let view = app
@@ -376,13 +380,17 @@ async fn common_word_scenario(backend: Backend) {
         "12 boiler",
         "boiler",
         "keeps failing",
+        "abcab",
+        "bcabc",
+        "\"boiler\"",
+        "\"",
     ] {
         let expected: BTreeSet<String> = cases
             .iter()
             .filter(|(_, summary)| summary.contains(&phrase.to_lowercase()))
             .map(|(id, _)| id.clone())
             .collect();
-        let query = format!("q={}", phrase.replace(' ', "%20"));
+        let query = format!("q={}", phrase.replace(' ', "%20").replace('"', "%22"));
         assert_eq!(app.queue_ids(t, &query).await, expected, "{phrase}");
     }
 }
