@@ -184,6 +184,11 @@ impl Conditions {
     }
 }
 
+/// The longest free-text search the queue takes, in characters: a search box's worth. A
+/// search is looked up trigram by trigram and matched as a `LIKE` pattern, so its cost
+/// grows with its length (and SQLite refuses patterns over 50,000 bytes).
+pub const SEARCH_MOST_CHARS: usize = 200;
+
 fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")

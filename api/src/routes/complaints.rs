@@ -17,7 +17,7 @@ use casefile_projections::{CaseView, History};
 use casefile_store::commit::wire;
 use casefile_store::evidence::EvidenceProblem;
 use casefile_store::idempotency::KeyClaim;
-use casefile_store::queue::{Cursor, Match, QueueFilter, Sla, Sort, Start};
+use casefile_store::queue::{Cursor, Match, QueueFilter, Sla, Sort, Start, SEARCH_MOST_CHARS};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -300,7 +300,9 @@ pub struct ListParams {
     pub closed_from: Option<NaiveDate>,
     /// Left the open state on or before this date.
     pub closed_to: Option<NaiveDate>,
-    /// Free text over reference, complainant name, address or postcode, and summary.
+    /// Free text over reference, complainant name, address or postcode, and summary; at
+    /// most 200 characters.
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// `overdue`: cases with a tracked action still open after its due date.
     pub actions: Option<ActionsParam>,
@@ -376,6 +378,15 @@ pub async fn list_complaints(
         }
         (None, offset) => Start::Offset(offset.unwrap_or(0)),
     };
+    if params
+        .q
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > SEARCH_MOST_CHARS)
+    {
+        return Err(invalid_query(format!(
+            "q must be at most {SEARCH_MOST_CHARS} characters"
+        )));
+    }
     if params.owner.is_some() && params.owner_id.is_some() {
         return Err(invalid_query("send either owner or owner_id, not both"));
     }

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use casefile_domain::{uk_date, Division};
 use casefile_projections::case_view::CaseSummary;
-use casefile_store::queue::{Cursor, Match, QueueFilter, Sla, Sort, Start};
+use casefile_store::queue::{Cursor, Match, QueueFilter, Sla, Sort, Start, SEARCH_MOST_CHARS};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -94,6 +94,19 @@ fn matching(value: &str) -> Option<Match> {
     })
 }
 
+/// The search field: empty is no filter; a search longer than the queue takes is none.
+fn search(value: &str, problems: &mut Vec<Problem>) -> Option<String> {
+    let value = given(value)?;
+    if value.chars().count() > SEARCH_MOST_CHARS {
+        problems.push(Problem {
+            href: "#queue-q".to_string(),
+            text: format!("Enter a search of {SEARCH_MOST_CHARS} characters or fewer"),
+        });
+        return None;
+    }
+    Some(value)
+}
+
 /// A date field: empty is no filter, anything else must be a date.
 fn date(value: &str, id: &str, what: &str, problems: &mut Vec<Problem>) -> Option<NaiveDate> {
     let value = given(value)?;
@@ -169,7 +182,7 @@ impl QueueQuery {
             ),
             closed_to: date(&self.closed_to, "queue-filters", "closed to", &mut problems),
             resident_id: None,
-            q: given(&self.q),
+            q: search(&self.q, &mut problems),
         };
         (filter, problems)
     }

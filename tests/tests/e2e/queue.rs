@@ -393,4 +393,31 @@ async fn common_word_scenario(backend: Backend) {
         let query = format!("q={}", phrase.replace(' ', "%20").replace('"', "%22"));
         assert_eq!(app.queue_ids(t, &query).await, expected, "{phrase}");
     }
+
+    // The longest search the queue takes is looked up (on SQLite, 198 trigrams); one
+    // character more is refused, in the API and on the queue's page.
+    let longest: String = "boiler 120 keeps failing "
+        .repeat(8)
+        .chars()
+        .take(200)
+        .collect();
+    assert_eq!(
+        app.queue_ids(t, &format!("q={}", longest.replace(' ', "%20")))
+            .await,
+        BTreeSet::new()
+    );
+    let too_long = format!("{}x", longest.replace(' ', "%20"));
+    let (status, body) = app
+        .get(&format!("/api/v1/complaints?q={too_long}"), t)
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    let web = app.web_session("wren@example.org", &["admin"]).await;
+    let page = web.get(&format!("/cases?q={too_long}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Enter a search of 200 characters or fewer")
+            && html.contains(r##"href="#queue-q""##),
+        "the page names the problem and links to the search box"
+    );
 }
