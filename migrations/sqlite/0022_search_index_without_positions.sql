@@ -2,7 +2,7 @@
 -- queue applies its exact LIKE to every candidate anyway, so it now asks for the rows that
 -- hold every trigram of the search and lets the LIKE check their order. Without positions
 -- (`detail=none`) and the per-row size record nothing ranks by (`columnsize=0`), a log
--- wrote 244.5 KiB to the WAL and its checkpoints against 291.1 (docs/benchmarks.md).
+-- wrote 248.9 KiB to the WAL and its checkpoints against 294.4 (docs/benchmarks.md).
 DROP TRIGGER case_search_insert;
 DROP TRIGGER case_search_delete;
 DROP TRIGGER case_search_update;

@@ -315,8 +315,8 @@ impl Refill for sqlx::SqliteConnection {
         for (_, _, sql) in &plan.set_aside {
             sqlx::query(sql).execute(&mut *self).await?;
         }
-        // The trigram index (migration 0012), whose triggers were set aside, built again
-        // from the queue rows.
+        // The trigram index (migrations 0012 and 0022), whose triggers were set aside,
+        // built again from the queue rows.
         if !plan.set_aside.is_empty() {
             sqlx::query("INSERT INTO case_search (case_search) VALUES ('rebuild')")
                 .execute(&mut *self)
