@@ -394,8 +394,8 @@ async fn common_word_scenario(backend: Backend) {
         assert_eq!(app.queue_ids(t, &query).await, expected, "{phrase}");
     }
 
-    // The longest search the queue takes is looked up (on SQLite, 198 trigrams); one
-    // character more is refused, in the API and on the queue's page.
+    // The longest search the queue takes is looked up (on SQLite, through its 25 distinct
+    // trigrams); one character more is refused, in the API and on the queue's page.
     let longest: String = "boiler 120 keeps failing "
         .repeat(8)
         .chars()
