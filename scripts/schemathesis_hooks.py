@@ -1,7 +1,7 @@
 """Schemathesis hooks for scripts/schemathesis.sh (schemathesis 4.32.5).
 
-Four things the document alone cannot tell schemathesis, one answer it misreads, and one
-it must not let pass:
+Four things the document alone cannot tell schemathesis, one answer it misreads, one
+it must not let pass, and one fault of the interpreter it runs on:
 
 1. Where a stateful sequence starts. Schemathesis starts sequences from any POST that
    has links, so every command on a case (`POST /complaints/{id}/notes`, ...) was a
@@ -32,12 +32,21 @@ it must not let pass:
    input checks let through (a NUL, an entry too large for an index) rather than failing
    with a 500. To the document it is a documented 422; to this run it is a hole in the
    input checks, so a check of its own fails on it.
+7. One `ast.parse` at a time. Hypothesis parses source to describe its strategies, and
+   the run has two worker threads. CPython 3.11 keeps the depth counter with which
+   `ast.parse` builds its tree in state that all threads share, so two parses that
+   overlap (a garbage collection inside one runs Python code and lets the other thread
+   in) fail with "SystemError: AST constructor recursion depth mismatch": an error of
+   the run that says nothing about the service. The lock is re-entrant so that a parse
+   from a finaliser inside a parse cannot hang the run.
 """
 
+import ast
 import atexit
 import collections
 import itertools
 import json
+import threading
 
 import schemathesis
 from schemathesis.generation.meta import TestPhase
@@ -73,6 +82,17 @@ def _starts(operations, transitions, graph):
 
 
 _stateful.classify_root_transitions = _starts
+
+_parse = ast.parse
+_parse_lock = threading.RLock()
+
+
+def _parse_one_at_a_time(*args, **kwargs):
+    with _parse_lock:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _parse_one_at_a_time
 
 
 @schemathesis.hook
