@@ -6,6 +6,9 @@ use casefile_projections::case_view::{CaseRecord, ReportRecord};
 use casefile_projections::reports::{Homes, ReportingYear};
 use casefile_projections::CaseView;
 use chrono::{NaiveDate, Utc};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::events::LoadError;
 use crate::records::Lists;
@@ -20,7 +23,9 @@ impl Store {
     /// The cases received or active between `from` and `to` (inclusive), as the reports
     /// read them on `today`, in no particular order: each case's view from its stored fold
     /// alone (see [`ReportRecord::view`]), without list entries or deadlines, which no report
-    /// reads. One query, whatever the number of cases; the folds are decoded on both cores.
+    /// reads. One query, whatever the number of cases. Its rows are decoded while it is
+    /// still being read, in batches handed to two threads off the async workers: the
+    /// decoding is most of a report's time, and the database reads meanwhile.
     pub async fn report_views_between(
         &self,
         from: NaiveDate,
@@ -30,14 +35,33 @@ impl Store {
     ) -> Result<Vec<CaseView>, LoadError> {
         let (to, from) = (to.to_string(), from.to_string());
         let records_sql = format!("SELECT id, body FROM case_records WHERE id IN ({IN_PERIOD})");
-        let records = on_pool!(self, |pool| {
-            sqlx::query_as::<_, (String, String)>(&records_sql)
+        let mut decoders = Decoders::start(today);
+        let read = on_pool!(self, |pool| {
+            let mut rows = sqlx::query_as::<_, (String, String)>(&records_sql)
                 .bind(&to)
                 .bind(&from)
-                .fetch_all(pool)
-                .await
-        })?;
-        let (mut views, stale) = decode_for_reports(records, today).await;
+                .fetch(pool);
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut read = Ok(());
+            while let Some(row) = rows.next().await {
+                match row {
+                    Ok(row) => batch.push(row),
+                    Err(e) => {
+                        read = Err(e);
+                        break;
+                    }
+                }
+                if batch.len() == BATCH {
+                    decoders.send(std::mem::take(&mut batch)).await;
+                    batch.reserve(BATCH);
+                }
+            }
+            decoders.send(batch).await;
+            read
+        });
+        // Whatever the read did, the decoders are let finish before it is answered.
+        let (mut views, stale) = decoders.finish().await;
+        read?;
         for id in stale {
             // A fold of an older format: this one case is folded from its events.
             if let Some(view) = self.case_view(&id, calendar, today, Lists::All).await? {
@@ -112,17 +136,72 @@ impl Store {
     }
 }
 
-/// Each fold's view for the reports, and the ids of the folds that cannot give one. The
-/// decoding is most of a report's time, so it is split across two threads off the async
-/// workers.
-async fn decode_for_reports(
-    records: Vec<(String, String)>,
+/// Rows a decoder is handed at a time: enough that handing over costs nothing beside the
+/// decoding, few enough that a batch is a few hundred kilobytes.
+const BATCH: usize = 512;
+
+/// Two threads decoding the period's folds into views, handed batches of rows in turn.
+/// Each takes up to two batches waiting, so a read that outpaces the decoding waits for
+/// them rather than holding every fold in memory.
+struct Decoders {
+    queues: [mpsc::Sender<Vec<(String, String)>>; 2],
+    threads: [JoinHandle<(Vec<CaseView>, Vec<String>)>; 2],
+    next: usize,
+}
+
+impl Decoders {
+    fn start(today: NaiveDate) -> Self {
+        let start = || {
+            let (queue, batches) = mpsc::channel(2);
+            (
+                queue,
+                tokio::task::spawn_blocking(move || decode(batches, today)),
+            )
+        };
+        let ((first, one), (second, other)) = (start(), start());
+        Self {
+            queues: [first, second],
+            threads: [one, other],
+            next: 0,
+        }
+    }
+
+    async fn send(&mut self, batch: Vec<(String, String)>) {
+        if batch.is_empty() {
+            return;
+        }
+        // A decoder stops taking batches only by panicking, which `finish` passes on.
+        let _ = self.queues[self.next].send(batch).await;
+        self.next = 1 - self.next;
+    }
+
+    /// Each fold's view, and the ids of the folds that cannot give one.
+    async fn finish(self) -> (Vec<CaseView>, Vec<String>) {
+        drop(self.queues);
+        let mut views = Vec::new();
+        let mut stale = Vec::new();
+        for thread in self.threads {
+            let (more, older) = match thread.await {
+                Ok(decoded) => decoded,
+                // Decoding does not panic; if it ever did, the request fails as it would have.
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            views.extend(more);
+            stale.extend(older);
+        }
+        (views, stale)
+    }
+}
+
+/// Decodes every batch it is handed until its queue closes.
+fn decode(
+    mut batches: mpsc::Receiver<Vec<(String, String)>>,
     today: NaiveDate,
 ) -> (Vec<CaseView>, Vec<String>) {
-    fn decode(records: Vec<(String, String)>, today: NaiveDate) -> (Vec<CaseView>, Vec<String>) {
-        let mut views = Vec::with_capacity(records.len());
-        let mut stale = Vec::new();
-        for (id, body) in records {
+    let mut views = Vec::new();
+    let mut stale = Vec::new();
+    while let Some(batch) = batches.blocking_recv() {
+        for (id, body) in batch {
             match serde_json::from_str::<ReportRecord>(&body) {
                 Ok(record) if record.format == CaseRecord::FORMAT && record.id() == id => {
                     views.push(record.view(today));
@@ -130,22 +209,6 @@ async fn decode_for_reports(
                 _ => stale.push(id),
             }
         }
-        (views, stale)
-    }
-    let mut first = records;
-    let second = first.split_off(first.len() / 2);
-    let halves =
-        [first, second].map(|half| tokio::task::spawn_blocking(move || decode(half, today)));
-    let mut views = Vec::new();
-    let mut stale = Vec::new();
-    for half in halves {
-        let (more, older) = match half.await {
-            Ok(decoded) => decoded,
-            // Decoding does not panic; if it ever did, the request fails as it would have.
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        };
-        views.extend(more);
-        stale.extend(older);
     }
     (views, stale)
 }
@@ -155,4 +218,39 @@ fn usable(id: &str, body: &str) -> Option<CaseRecord> {
     serde_json::from_str::<CaseRecord>(body)
         .ok()
         .filter(|record| record.format == CaseRecord::FORMAT && record.view.id == id)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Every row handed over comes back once, from whichever decoder took its batch: here
+    /// as the id of a fold that cannot be read, so that rows of no case's view suffice.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_row_of_every_batch_is_decoded_once() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+        let rows = 2 * BATCH + BATCH / 2;
+        let mut decoders = Decoders::start(today);
+        let ids: Vec<String> = (0..rows).map(|n| format!("case-{n}")).collect();
+        for chunk in ids.chunks(BATCH) {
+            let batch = chunk
+                .iter()
+                .map(|id| (id.clone(), "not a fold".to_string()))
+                .collect();
+            decoders.send(batch).await;
+        }
+        decoders.send(Vec::new()).await;
+        let (views, mut stale) = decoders.finish().await;
+        assert!(views.is_empty());
+        stale.sort_by_key(|id| id[5..].parse::<usize>().unwrap());
+        assert_eq!(stale, ids);
+    }
+
+    #[tokio::test]
+    async fn decoders_handed_nothing_give_nothing() {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
+        let (views, stale) = Decoders::start(today).finish().await;
+        assert!(views.is_empty() && stale.is_empty());
+    }
 }
