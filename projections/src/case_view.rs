@@ -235,6 +235,18 @@ pub struct LearningRow {
 }
 
 impl LearningRow {
+    /// The rows of one case's learning actions.
+    pub fn all(case_id: &str, reference: &str, learning: &[LearningView]) -> Vec<Self> {
+        learning
+            .iter()
+            .map(|learning| Self {
+                case_id: case_id.to_string(),
+                reference: reference.to_string(),
+                learning: learning.clone(),
+            })
+            .collect()
+    }
+
     /// Whether the row passes a list's filters; a theme matches whatever its letter case.
     pub fn matches(&self, status: Option<LearningStatus>, theme: Option<&str>) -> bool {
         status.is_none_or(|status| self.learning.status == status)
@@ -428,14 +440,7 @@ impl CaseView {
 
     /// The case's learning actions as rows of a list across cases.
     pub fn learning_rows(&self) -> Vec<LearningRow> {
-        self.learning
-            .iter()
-            .map(|learning| LearningRow {
-                case_id: self.id.clone(),
-                reference: self.reference.clone(),
-                learning: learning.clone(),
-            })
-            .collect()
+        LearningRow::all(&self.id, &self.reference, &self.learning)
     }
 
     /// Copies what the aggregate's state decides and computes the deadlines for `today`.
@@ -1021,14 +1026,14 @@ impl CaseRecord {
 /// The fields of the aggregate's state a view copies, under the state's own names, so they
 /// can also be read alone from a stored fold's `state` (skipping the procedure it carries).
 #[derive(Debug, Clone, Deserialize)]
-struct StateFacts {
-    status: Status,
+pub(crate) struct StateFacts {
+    pub(crate) status: Status,
     #[serde(default)]
-    tenure: Option<Tenure>,
+    pub(crate) tenure: Option<Tenure>,
     owner: Option<Actor>,
-    acknowledged_on: Option<NaiveDate>,
-    escalated_on: Option<NaiveDate>,
-    stage2_acknowledged_on: Option<NaiveDate>,
+    pub(crate) acknowledged_on: Option<NaiveDate>,
+    pub(crate) escalated_on: Option<NaiveDate>,
+    pub(crate) stage2_acknowledged_on: Option<NaiveDate>,
     deadlocked_on: Option<NaiveDate>,
 }
 
@@ -1052,33 +1057,6 @@ impl StateFacts {
         } else {
             Stage::Stage1
         }
-    }
-}
-
-/// A stored [`CaseRecord`] read for the reports: the view and the few facts of the state it
-/// copies, nothing else. Decoding it skips the aggregate's state (with the whole procedure
-/// it carries), and turning it into a view computes no deadline, so a report over a year of
-/// cases costs a fraction of building each case's full view.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ReportRecord {
-    pub format: u32,
-    view: CaseView,
-    state: StateFacts,
-}
-
-impl ReportRecord {
-    /// The id of the case the fold is of.
-    pub fn id(&self) -> &str {
-        &self.view.id
-    }
-
-    /// The view as [`CaseRecord::view`] builds it for `today` with no list entries, except
-    /// that `deadlines` is empty and `next_update_due` is `None`: no report reads them.
-    pub fn view(mut self, today: NaiveDate) -> CaseView {
-        self.view.copy_state(self.state, today);
-        self.view.deadlines.clear();
-        self.view.next_update_due = None;
-        self.view
     }
 }
 
@@ -1515,30 +1493,33 @@ mod tests {
         }
 
         #[test]
-        fn a_report_record_gives_the_full_view_but_its_deadlines_and_lists() {
+        fn a_report_record_gives_the_case_its_full_view_gives() {
+            use crate::reports::{ReportCase, ReportRecord};
             let s = story();
             let (record, items) = CaseRecord::fold("case", &s.events).unwrap();
             let stored = serde_json::to_string(&record).unwrap();
-            // Before and after the tracked actions fall due, and before the case closed.
+            let lean: ReportRecord = serde_json::from_str(&stored).unwrap();
+            assert!(lean.usable("case"));
+            assert!(!lean.usable("another case"));
+            let lean = lean.case();
+            // On several days: nothing the reports read depends on the day.
             for today in [day(14), day(24), day(31)] {
                 let full = record.view(&Calendar::builtin(), today, Vec::new());
-                let lean: ReportRecord = serde_json::from_str(&stored).unwrap();
-                assert_eq!(lean.id(), "case");
-                let mut expected = full.clone();
-                expected.deadlines.clear();
-                expected.next_update_due = None;
-                assert_eq!(lean.view(today), expected, "{today}");
+                assert_eq!(lean, ReportCase::from(&full), "{today}");
             }
-            // The story sets what the report record copies, so the comparison means something.
+            // The story sets what the report record copies and counts, so the comparison
+            // means something.
             let full = record.view(
                 &Calendar::builtin(),
                 day(24),
                 items.into_iter().map(|(_, i)| i),
             );
-            assert_eq!(full.status, Status::Closed);
-            assert!(full.acknowledged_on.is_some());
-            assert!(full.actions.iter().any(|a| a.state == ActionState::Overdue));
-            assert!(!full.learning.is_empty());
+            assert_eq!(ReportCase::from(&full), lean);
+            assert_eq!(lean.status, Status::Closed);
+            assert!(lean.acknowledged_on.is_some());
+            assert_eq!(lean.stage1_response.as_ref().unwrap().remedy.actions, 2);
+            assert!(lean.closure.is_some());
+            assert!(!lean.learning.is_empty());
         }
 
         #[test]

@@ -1,11 +1,8 @@
-//! Management and regulator reports, as pure functions of the case views.
+//! Management and regulator reports, as pure functions of the cases.
 //!
-//! Every report reads the folded [`CaseView`](crate::CaseView)s (as they stand on the day
-//! they were built) and the [`Calendar`](casefile_domain::Calendar); none does I/O, and
-//! none divides by zero: an empty period gives zeros and `null` percentages. No report reads
-//! a view's list entries (notes, correspondence, evidence, links) or its `deadlines`, so the
-//! service gives them views without (see `ReportRecord`); any test handing them full views
-//! gets the same figures.
+//! Every report reads [`ReportCase`]s (of each case, the facts some report counts, which its
+//! view gives alike on any day) and the [`Calendar`](casefile_domain::Calendar). None does I/O, and none divides by zero: an empty period gives zeros and `null`
+//! percentages.
 //!
 //! Timeliness is judged against the Housing Ombudsman's Complaint Handling Code 2024, whatever
 //! procedure a case follows: acknowledgement within 5 working days of receipt
@@ -17,6 +14,7 @@
 //!
 //! # Layout
 //!
+//! - [`case`]: what the reports read of a case, and how it is read from a stored fold.
 //! - [`kpi`]: the managers' figures over any period.
 //! - [`tsm`]: the Tenant Satisfaction Measures CH01 and CH02 for a reporting year.
 //! - [`self_assessment`]: the Code provisions case data can evidence, for a reporting year.
@@ -25,6 +23,7 @@
 //! - here: the reporting year, the homes per tenure, the ratio every report uses.
 
 pub mod annual;
+pub mod case;
 mod code;
 pub mod csv;
 pub mod kpi;
@@ -41,6 +40,7 @@ use utoipa::ToSchema;
 use casefile_domain::values::Tenure;
 
 pub use annual::{annual, AnnualReport};
+pub use case::{ReportCase, ReportRecord};
 pub use kpi::{kpi, KpiReport, Period, PeriodError};
 pub use self_assessment::{self_assessment, ProvisionRow, SelfAssessment};
 pub use tsm::{tsm, TsmMeasure, TsmReport};
@@ -196,6 +196,11 @@ impl Ratio {
             percent: rate(count, of, 100),
         }
     }
+}
+
+/// How many items there are, as the reports' counts are kept.
+pub(crate) fn count<T>(items: impl IntoIterator<Item = T>) -> u64 {
+    u64::try_from(items.into_iter().count()).unwrap_or(u64::MAX)
 }
 
 /// `numerator × scale ÷ denominator` rounded half up to two decimal places, in integers so

@@ -27,14 +27,16 @@
 
 use std::collections::HashMap;
 
+use casefile_domain::aggregate::Status;
 use casefile_domain::calendar::{Calendar, Division};
 use casefile_domain::procedure::{ExtensionRule, Procedure, ProcedureRegistry, Scheme};
 use casefile_domain::values::{
     Actor, Channel, Complainant, Outcome, RefusalReason, Remedy, Stage, StageResponse, Tenure,
 };
 use casefile_domain::{ComplaintEvent, DeadlineState};
+use casefile_projections::case_view::CaseRecord;
 use casefile_projections::reports::{
-    kpi, self_assessment, tsm, Homes, Period, PeriodError, ReportingYear,
+    kpi, self_assessment, tsm, Homes, Period, PeriodError, ReportCase, ReportRecord, ReportingYear,
 };
 use casefile_projections::{CaseView, RecordedEvent};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -233,21 +235,36 @@ impl History {
         })
     }
 
-    fn view(self) -> CaseView {
-        let recorded: Vec<RecordedEvent> = self
-            .events
-            .into_iter()
+    fn recorded(&self) -> Vec<RecordedEvent> {
+        self.events
+            .iter()
             .zip(1..)
             .map(|(event, sequence)| RecordedEvent {
                 aggregate_id: self.id.clone(),
                 sequence,
                 event_version: "1.0".to_string(),
                 recorded_at: event.occurred_at(),
-                event,
+                event: event.clone(),
                 metadata: HashMap::new(),
             })
-            .collect();
-        CaseView::build(&self.id, &recorded, &Calendar::builtin(), today()).unwrap()
+            .collect()
+    }
+
+    fn view(self) -> CaseView {
+        CaseView::build(&self.id, &self.recorded(), &Calendar::builtin(), today()).unwrap()
+    }
+
+    /// The case as the service hands it to the reports: read from its stored fold, which
+    /// gives what its full view gives.
+    fn reported(self) -> ReportCase {
+        let (record, _) = CaseRecord::fold(&self.id, &self.recorded()).unwrap();
+        let stored = serde_json::to_string(&record).unwrap();
+        let lean: ReportRecord = serde_json::from_str(&stored).unwrap();
+        assert!(lean.usable(&self.id));
+        let case = lean.case();
+        let view = record.view(&Calendar::builtin(), today(), Vec::new());
+        assert_eq!(case, ReportCase::from(&view));
+        case
     }
 }
 
@@ -274,7 +291,7 @@ fn none() -> Remedy {
 
 const HO: Scheme = Scheme::HousingOmbudsman;
 
-fn fixture() -> Vec<CaseView> {
+fn histories() -> Vec<History> {
     use Outcome::*;
     use Stage::*;
     use Tenure::*;
@@ -349,9 +366,10 @@ fn fixture() -> Vec<CaseView> {
         case("CF-12", "2026-03-31").tenure(Lcra),
         case("CF-13", "2026-04-01").tenure(Lcra),
     ]
-    .into_iter()
-    .map(History::view)
-    .collect()
+}
+
+fn fixture() -> Vec<ReportCase> {
+    histories().into_iter().map(History::reported).collect()
 }
 
 fn find<'a>(cases: &'a [CaseView], reference: &str) -> &'a CaseView {
@@ -360,7 +378,7 @@ fn find<'a>(cases: &'a [CaseView], reference: &str) -> &'a CaseView {
 
 #[test]
 fn the_fixtures_hand_worked_dates_are_the_calendars() {
-    let cases = fixture();
+    let cases: Vec<CaseView> = histories().into_iter().map(History::view).collect();
     let due = |reference: &str, step: &str| find(&cases, reference).deadlines[step].due;
     // Under each case's own procedure, as the case view computes them.
     assert_eq!(due("CF-01", "stage1_response"), date("2025-06-18"));
@@ -372,6 +390,30 @@ fn the_fixtures_hand_worked_dates_are_the_calendars() {
     assert_eq!(due("CF-09", "acknowledge"), date("2025-06-09"));
     assert_eq!(due("CF-12", "acknowledge"), date("2026-04-09"));
     assert_eq!(find(&cases, "CF-07").tenure, Tenure::Other);
+}
+
+#[test]
+fn what_the_state_decides_is_read_from_a_stored_fold_as_from_the_view() {
+    // A tenure recorded after logging, and a withdrawal: a stored fold's view does not keep
+    // them up to date, its state does. `reported` compares the fold's case with the view's.
+    let case = case("CF-30", "2025-06-02")
+        .ack("2025-06-03")
+        .with(ComplaintEvent::TenureRecorded {
+            occurred_at: at("2025-06-04"),
+            by: person("officer"),
+            tenure: Tenure::Lcho,
+            previous: None,
+        })
+        .with(ComplaintEvent::Withdrawn {
+            occurred_at: at("2025-06-05"),
+            by: person("officer"),
+            reason: "Sorted out with the repairs team".to_string(),
+        })
+        .reported();
+    assert_eq!(case.tenure, Tenure::Lcho);
+    assert_eq!(case.status, Status::Withdrawn);
+    assert_eq!(case.withdrawal.map(|w| w.on), Some(date("2025-06-05")));
+    assert_eq!(case.acknowledged_on, Some(date("2025-06-03")));
 }
 
 fn homes() -> Homes {
@@ -442,8 +484,9 @@ fn tsm_with_detail_lists_the_cases_behind_each_numerator() {
 fn ch02_agrees_with_the_case_deadlines_where_the_procedure_is_the_code() {
     // An independent path: the domain's deadline states for chc-2024 cases, whose
     // extensions are all within the cap, must say the same as the report.
-    let cases = fixture();
-    let report = tsm(&cases, &Calendar::builtin(), &homes(), true);
+    let cases: Vec<CaseView> = histories().into_iter().map(History::view).collect();
+    let reported: Vec<ReportCase> = cases.iter().map(ReportCase::from).collect();
+    let report = tsm(&reported, &Calendar::builtin(), &homes(), true);
     let in_time: Vec<String> = report
         .measures
         .iter()
@@ -757,7 +800,7 @@ fn self_assessment_for_2025_26() {
 
 #[test]
 fn an_unacknowledged_complaint_falls_short_only_once_its_due_day_has_passed() {
-    let cases = vec![case("CF-20", "2025-06-02").view()];
+    let cases = vec![case("CF-20", "2025-06-02").reported()];
     let on = |today: &str| {
         self_assessment(&cases, &Calendar::builtin(), year(), date(today)).rows[1].clone()
     };
@@ -774,7 +817,7 @@ fn an_extension_the_resident_heard_of_after_the_date_it_replaced_falls_short() {
     let cases = vec![case("CF-21", "2025-06-02")
         .ack("2025-06-02")
         .extend("2025-06-17", Stage::Stage1, 5, "Late survey")
-        .view()];
+        .reported()];
     let report = self_assessment(&cases, &Calendar::builtin(), year(), today());
     assert_eq!(report.rows[3].provision, "6.4");
     assert_eq!(report.rows[3].falling_short, ["CF-21"]);

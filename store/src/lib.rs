@@ -15,7 +15,7 @@
 //! - [`records`]: the case fold and list entries a command or a view starts from.
 //! - [`queue`]: work-queue filters and the dashboard's counts.
 //! - [`rebuild`]: every read model from the events, from scratch.
-//! - [`reports`]: case views over a period, and the organisation's homes, for the reports.
+//! - [`reports`]: every case of a period as the reports read it, and the organisation's homes.
 //! - [`residents`]: the `Resident` aggregate's one write path and its fold.
 //! - [`outbox`]: notifications of SLA alerts, webhooks and their deliveries.
 //! - [`idempotency`], [`users`]: stored responses; users, roles and hashed tokens.

@@ -1,9 +1,9 @@
-//! Reads the reports start from: every case's view over a period, read in one query from the
-//! stored folds, and the homes per tenure an admin sets for each year.
+//! Reads the reports start from: every case of a period as the reports read it, in one query
+//! from the stored folds, and the homes per tenure an admin sets for each year.
 
 use casefile_domain::Calendar;
-use casefile_projections::case_view::{CaseRecord, ReportRecord};
-use casefile_projections::reports::{Homes, ReportingYear};
+use casefile_projections::case_view::CaseRecord;
+use casefile_projections::reports::{Homes, ReportCase, ReportRecord, ReportingYear};
 use casefile_projections::CaseView;
 use chrono::{NaiveDate, Utc};
 use futures::{Stream, StreamExt};
@@ -21,21 +21,21 @@ const IN_PERIOD: &str = "SELECT id FROM case_summaries \
 
 impl Store {
     /// The cases received or active between `from` and `to` (inclusive), as the reports
-    /// read them on `today`, in no particular order: each case's view from its stored fold
-    /// alone (see [`ReportRecord::view`]), without list entries or deadlines, which no report
-    /// reads. One query, whatever the number of cases. Its rows are decoded while it is
-    /// still being read, in batches handed to two threads off the async workers: the
-    /// decoding is most of a report's time, and the database reads meanwhile.
-    pub async fn report_views_between(
+    /// read them, in no particular order: each from its stored fold alone (see
+    /// [`ReportRecord`]). One query, whatever the number of cases. Its rows are decoded
+    /// while it is still being read, in batches handed to two threads off the async
+    /// workers: the decoding is most of a report's time, and the database reads meanwhile.
+    /// `calendar` and `today` fold the rare case whose stored fold is of an older format.
+    pub async fn report_cases_between(
         &self,
         from: NaiveDate,
         to: NaiveDate,
         calendar: &Calendar,
         today: NaiveDate,
-    ) -> Result<Vec<CaseView>, LoadError> {
+    ) -> Result<Vec<ReportCase>, LoadError> {
         let (to, from) = (to.to_string(), from.to_string());
         let records_sql = format!("SELECT id, body FROM case_records WHERE id IN ({IN_PERIOD})");
-        let mut decoders = Decoders::start(today);
+        let mut decoders = Decoders::start();
         let read = on_pool!(self, |pool| {
             let rows = sqlx::query_as::<_, (String, String)>(&records_sql)
                 .bind(&to)
@@ -44,15 +44,15 @@ impl Store {
             decoders.take_all(rows).await
         });
         // Whatever the read did, the decoders are let finish before it is answered.
-        let (mut views, stale) = decoders.finish().await;
+        let (mut cases, stale) = decoders.finish().await;
         read?;
         for id in stale {
             // A fold of an older format: this one case is folded from its events.
             if let Some(view) = self.case_view(&id, calendar, today, Lists::All).await? {
-                views.push(view);
+                cases.push(ReportCase::from(&view));
             }
         }
-        Ok(views)
+        Ok(cases)
     }
 
     /// The views of every case, without their list entries (notes, correspondence,
@@ -125,23 +125,20 @@ impl Store {
 /// case).
 const BATCH: usize = 512;
 
-/// Two threads decoding the period's folds into views, handed batches of rows in turn.
+/// Two threads decoding the period's folds into cases, handed batches of rows in turn.
 /// Each takes up to two batches waiting, so a read that outpaces the decoding waits for
 /// them rather than holding every fold in memory.
 struct Decoders {
     queues: [mpsc::Sender<Vec<(String, String)>>; 2],
-    threads: [JoinHandle<(Vec<CaseView>, Vec<String>)>; 2],
+    threads: [JoinHandle<(Vec<ReportCase>, Vec<String>)>; 2],
     next: usize,
 }
 
 impl Decoders {
-    fn start(today: NaiveDate) -> Self {
+    fn start() -> Self {
         let start = || {
             let (queue, batches) = mpsc::channel(2);
-            (
-                queue,
-                tokio::task::spawn_blocking(move || decode(batches, today)),
-            )
+            (queue, tokio::task::spawn_blocking(move || decode(batches)))
         };
         let ((first, one), (second, other)) = (start(), start());
         Self {
@@ -191,10 +188,10 @@ impl Decoders {
         taken
     }
 
-    /// Each fold's view, and the ids of the folds that cannot give one.
-    async fn finish(self) -> (Vec<CaseView>, Vec<String>) {
+    /// Each fold's case, and the ids of the folds that cannot give one.
+    async fn finish(self) -> (Vec<ReportCase>, Vec<String>) {
         drop(self.queues);
-        let mut views = Vec::new();
+        let mut cases = Vec::new();
         let mut stale = Vec::new();
         for thread in self.threads {
             let (more, older) = match thread.await {
@@ -202,31 +199,26 @@ impl Decoders {
                 // Decoding does not panic; if it ever did, the request fails as it would have.
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             };
-            views.extend(more);
+            cases.extend(more);
             stale.extend(older);
         }
-        (views, stale)
+        (cases, stale)
     }
 }
 
 /// Decodes every batch it is handed until its queue closes.
-fn decode(
-    mut batches: mpsc::Receiver<Vec<(String, String)>>,
-    today: NaiveDate,
-) -> (Vec<CaseView>, Vec<String>) {
-    let mut views = Vec::new();
+fn decode(mut batches: mpsc::Receiver<Vec<(String, String)>>) -> (Vec<ReportCase>, Vec<String>) {
+    let mut cases = Vec::new();
     let mut stale = Vec::new();
     while let Some(batch) = batches.blocking_recv() {
         for (id, body) in batch {
             match serde_json::from_str::<ReportRecord>(&body) {
-                Ok(record) if record.format == CaseRecord::FORMAT && record.id() == id => {
-                    views.push(record.view(today));
-                }
+                Ok(record) if record.usable(&id) => cases.push(record.case()),
                 _ => stale.push(id),
             }
         }
     }
-    (views, stale)
+    (cases, stale)
 }
 
 /// The stored fold, if it is of the current format and of this case.
@@ -257,19 +249,18 @@ mod tests {
     }
 
     /// Every row read comes back once, from whichever decoder took its batch: here as the
-    /// id of a fold that cannot be read, so that rows of no case's view suffice. Eight
+    /// id of a fold that cannot be read, so that rows of no case suffice. Eight
     /// batches and a part, so that each decoder is handed more than it takes ahead and the
     /// read waits for it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_row_read_is_decoded_once() {
-        let today = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
         for n in [1, BATCH - 1, BATCH, BATCH + 1, 8 * BATCH + BATCH / 2] {
             let read = rows(n);
-            let mut decoders = Decoders::start(today);
+            let mut decoders = Decoders::start();
             let stream = futures::stream::iter(read.clone().into_iter().map(Ok::<_, ()>));
             assert_eq!(decoders.take_all(stream).await, Ok(()));
-            let (views, stale) = decoders.finish().await;
-            assert!(views.is_empty());
+            let (cases, stale) = decoders.finish().await;
+            assert!(cases.is_empty());
             assert_eq!(in_order(stale), ids(&read), "{n} rows");
         }
     }
@@ -277,7 +268,6 @@ mod tests {
     /// A read that fails gives its error, and the rows read before it are decoded.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_read_gives_its_error_after_the_rows_before_it() {
-        let today = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
         let read = rows(BATCH + 7);
         let stream = futures::stream::iter(
             read.clone()
@@ -285,7 +275,7 @@ mod tests {
                 .map(Ok)
                 .chain([Err("gone"), Ok(("after".into(), "not a fold".into()))]),
         );
-        let mut decoders = Decoders::start(today);
+        let mut decoders = Decoders::start();
         assert_eq!(decoders.take_all(stream).await, Err("gone"));
         let (_, stale) = decoders.finish().await;
         assert_eq!(in_order(stale), ids(&read));
@@ -293,8 +283,7 @@ mod tests {
 
     #[tokio::test]
     async fn decoders_handed_nothing_give_nothing() {
-        let today = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
-        let (views, stale) = Decoders::start(today).finish().await;
-        assert!(views.is_empty() && stale.is_empty());
+        let (cases, stale) = Decoders::start().finish().await;
+        assert!(cases.is_empty() && stale.is_empty());
     }
 }

@@ -488,6 +488,10 @@ async fn main() {
                 "{name}: report {label} over the year: p50 {p50:.0} ms, slowest {max:.0} ms (goal 2,000 ms)"
             );
         }
+        println!(
+            "{name}: the service's peak resident memory, over its watchdog's catching up and the reports: {:.0} MiB (goal 150 MB)",
+            memory_mib(process.pid(), "VmHWM")
+        );
         process.kill().await;
 
         // A service of its own, so its peak memory is the uploads' and the exports'.

@@ -1,5 +1,5 @@
 //! `/api/v1/reports`: the KPI, Tenant Satisfaction Measures and self-assessment reports
-//! built from the case views, as JSON or CSV; the homes per tenure behind CH01
+//! built from the cases' stored folds, as JSON or CSV; the homes per tenure behind CH01
 //! (`/api/v1/organisation/homes`); and a case's tenure.
 
 use axum::extract::rejection::QueryRejection;
@@ -10,7 +10,8 @@ use axum::{Extension, Json};
 use casefile_domain::command::SetTenure;
 use casefile_domain::{uk_date, Action};
 use casefile_projections::reports::{
-    self, AnnualReport, Homes, KpiReport, Period, ReportingYear, SelfAssessment, TsmReport,
+    self, AnnualReport, Homes, KpiReport, Period, ReportCase, ReportingYear, SelfAssessment,
+    TsmReport,
 };
 use casefile_projections::CaseView;
 use casefile_store::idempotency::KeyClaim;
@@ -124,7 +125,7 @@ fn respond<T: Serialize>(
 
 /// The KPI report over a period, as the API serves it and the web app shows it.
 pub(crate) async fn kpi_report(state: &AppState, period: Period) -> Result<KpiReport, ApiError> {
-    let cases = views(state, period.from(), period.to()).await?;
+    let cases = period_cases(state, period.from(), period.to()).await?;
     Ok(reports::kpi(&cases, state.cases.calendar(), period))
 }
 
@@ -140,7 +141,7 @@ pub(crate) async fn tsm_report(
         .homes(year)
         .await?
         .unwrap_or_else(|| Homes::unknown(year));
-    let cases = views(state, year.first_day(), year.last_day()).await?;
+    let cases = period_cases(state, year.first_day(), year.last_day()).await?;
     Ok(reports::tsm(&cases, state.cases.calendar(), &homes, detail))
 }
 
@@ -150,7 +151,7 @@ pub(crate) async fn self_assessment_report(
     year: ReportingYear,
 ) -> Result<SelfAssessment, ApiError> {
     let today = uk_date(Utc::now());
-    let cases = views(state, year.first_day(), year.last_day()).await?;
+    let cases = period_cases(state, year.first_day(), year.last_day()).await?;
     Ok(reports::self_assessment(
         &cases,
         state.cases.calendar(),
@@ -159,14 +160,14 @@ pub(crate) async fn self_assessment_report(
     ))
 }
 
-async fn views(
+async fn period_cases(
     state: &AppState,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<CaseView>, ApiError> {
+) -> Result<Vec<ReportCase>, ApiError> {
     state
         .store
-        .report_views_between(from, to, state.cases.calendar(), uk_date(Utc::now()))
+        .report_cases_between(from, to, state.cases.calendar(), uk_date(Utc::now()))
         .await
         .map_err(ApiError::from_load)
 }
@@ -291,7 +292,7 @@ pub async fn annual(
         .await?
         .unwrap_or_else(|| Homes::unknown(year));
     let today = uk_date(Utc::now());
-    let cases = views(&state, year.first_day(), year.last_day()).await?;
+    let cases = period_cases(&state, year.first_day(), year.last_day()).await?;
     let report = reports::annual(&cases, state.cases.calendar(), &homes, today);
     Ok(match params.format.unwrap_or_default() {
         AnnualFormat::Json => Json(report).into_response(),

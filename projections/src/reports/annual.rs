@@ -16,8 +16,8 @@ use super::csv::{opt, Csv};
 use super::kpi::{kpi, OutcomeCounts, Period, StageOutcomes, TopCounts};
 use super::self_assessment::{self_assessment, ProvisionRow};
 use super::tsm::{tsm, TsmMeasure};
-use super::{Homes, Ratio, ReportingYear};
-use crate::case_view::{CaseView, LearningRow, LearningStatus};
+use super::{count, Homes, Ratio, ReportCase, ReportingYear};
+use crate::case_view::{LearningRow, LearningStatus};
 
 /// Columns of the annual report's CSV: the section, the figure, its value, and for a ratio
 /// the count and base behind it.
@@ -93,14 +93,10 @@ fn reason_name(reason: RefusalReason) -> &'static str {
     }
 }
 
-fn count(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
-}
-
 /// The annual report for `homes.year` over every case given, judging unmet steps as of
 /// `today`.
 pub fn annual(
-    cases: &[CaseView],
+    cases: &[ReportCase],
     calendar: &Calendar,
     homes: &Homes,
     today: NaiveDate,
@@ -117,28 +113,27 @@ pub fn annual(
         .map(|refusal| refusal.reason)
         .collect();
     let refusals = Refusals {
-        total: count(refused.len()),
+        total: count(&refused),
         by_reason: REASONS
             .iter()
             .map(|&reason| RefusalCount {
                 reason,
-                count: count(refused.iter().filter(|&&r| r == reason).count()),
+                count: count(refused.iter().filter(|&&r| r == reason)),
             })
             .collect(),
     };
 
-    let mut actions: Vec<LearningRow> = cases.iter().flat_map(CaseView::learning_rows).collect();
+    let mut actions: Vec<LearningRow> = cases.iter().flat_map(ReportCase::learning_rows).collect();
     actions.sort_by(|a, b| {
         (&a.reference, &a.learning.learning_id).cmp(&(&b.reference, &b.learning.learning_id))
     });
     let done = count(
         actions
             .iter()
-            .filter(|row| row.learning.status == LearningStatus::Done)
-            .count(),
+            .filter(|row| row.learning.status == LearningStatus::Done),
     );
     let learning = Learning {
-        open: count(actions.len()).saturating_sub(done),
+        open: count(&actions).saturating_sub(done),
         done,
         actions,
     };

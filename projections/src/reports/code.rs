@@ -7,7 +7,7 @@ use casefile_domain::procedure::Step;
 use casefile_domain::values::Stage;
 use chrono::NaiveDate;
 
-use crate::case_view::CaseView;
+use super::ReportCase;
 
 /// Working days to acknowledge a complaint, from receipt (6.2).
 pub(crate) const ACKNOWLEDGE: u32 = 5;
@@ -27,7 +27,7 @@ pub(crate) fn extension_cap(stage: Stage) -> u32 {
 }
 
 /// Working days of extension granted at a stage.
-pub(crate) fn extended(case: &CaseView, stage: Stage) -> u32 {
+pub(crate) fn extended(case: &ReportCase, stage: Stage) -> u32 {
     case.extensions
         .iter()
         .filter(|e| e.stage == stage)
@@ -56,7 +56,7 @@ impl Timed {
 /// The Code's clock for one step of a case; `None` until the clock starts. A Stage 2 response
 /// counts from the Stage 2 acknowledgement, or from the request itself where none was
 /// recorded (procedures without that step), which is never later than the Code allows.
-pub(crate) fn timed(case: &CaseView, calendar: &Calendar, step: Step) -> Option<Timed> {
+pub(crate) fn timed(case: &ReportCase, calendar: &Calendar, step: Step) -> Option<Timed> {
     let (starts_on, working_days, met_on) = match step {
         Step::Acknowledge => (Some(case.received_on), ACKNOWLEDGE, case.acknowledged_on),
         Step::Stage1Response => (
@@ -85,7 +85,7 @@ pub(crate) fn timed(case: &CaseView, calendar: &Calendar, step: Step) -> Option<
 }
 
 /// The day a case left `open`, if it is closed, withdrawn or refused.
-pub(crate) fn ended_on(case: &CaseView) -> Option<NaiveDate> {
+pub(crate) fn ended_on(case: &ReportCase) -> Option<NaiveDate> {
     match case.status {
         Status::Open => None,
         Status::Closed => case.closure.as_ref().map(|c| c.on),
@@ -96,6 +96,6 @@ pub(crate) fn ended_on(case: &CaseView) -> Option<NaiveDate> {
 
 /// An unmet step whose due date had passed by `today`, or by the day the case ended: the
 /// same judgement the case's own deadlines make.
-pub(crate) fn overdue(case: &CaseView, timed: &Timed, today: NaiveDate) -> bool {
+pub(crate) fn overdue(case: &ReportCase, timed: &Timed, today: NaiveDate) -> bool {
     timed.met_on.is_none() && ended_on(case).unwrap_or(today) > timed.due
 }

@@ -30,9 +30,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::case::ReportResponse;
 use super::code::timed;
-use super::{rate, Ratio};
-use crate::case_view::{CaseView, ResponseView};
+use super::{count, rate, Ratio, ReportCase};
 
 /// How many themes and root causes the report lists.
 pub const TOP: usize = 10;
@@ -218,11 +218,7 @@ const CHANNELS: [Channel; 6] = [
     Channel::InPerson,
 ];
 
-fn count<T>(items: impl IntoIterator<Item = T>) -> u64 {
-    u64::try_from(items.into_iter().count()).unwrap_or(u64::MAX)
-}
-
-fn response(case: &CaseView, stage: Stage) -> Option<&ResponseView> {
+fn response(case: &ReportCase, stage: Stage) -> Option<&ReportResponse> {
     match stage {
         Stage::Stage1 => case.stage1_response.as_ref(),
         Stage::Stage2 => case.stage2_response.as_ref(),
@@ -230,12 +226,12 @@ fn response(case: &CaseView, stage: Stage) -> Option<&ResponseView> {
 }
 
 /// The figures of `period` over every case given.
-pub fn kpi(cases: &[CaseView], calendar: &Calendar, period: Period) -> KpiReport {
-    let received: Vec<&CaseView> = cases
+pub fn kpi(cases: &[ReportCase], calendar: &Calendar, period: Period) -> KpiReport {
+    let received: Vec<&ReportCase> = cases
         .iter()
         .filter(|case| period.contains(case.received_on))
         .collect();
-    let responded = |stage: Stage| -> Vec<(&CaseView, &ResponseView)> {
+    let responded = |stage: Stage| -> Vec<(&ReportCase, &ReportResponse)> {
         cases
             .iter()
             .filter_map(|case| Some((case, response(case, stage)?)))
@@ -277,7 +273,7 @@ pub fn kpi(cases: &[CaseView], calendar: &Calendar, period: Period) -> KpiReport
     }
 }
 
-fn received_counts(cases: &[CaseView], received: &[&CaseView], period: Period) -> Received {
+fn received_counts(cases: &[ReportCase], received: &[&ReportCase], period: Period) -> Received {
     let mut by_procedure: BTreeMap<&str, u64> = BTreeMap::new();
     for case in received {
         *by_procedure.entry(case.procedure.id.as_str()).or_default() += 1;
@@ -303,7 +299,7 @@ fn received_counts(cases: &[CaseView], received: &[&CaseView], period: Period) -
 }
 
 /// Of the steps met in the period, those met within the Code's timescale.
-fn on_time(cases: &[CaseView], calendar: &Calendar, step: Step, period: Period) -> Ratio {
+fn on_time(cases: &[ReportCase], calendar: &Calendar, step: Step, period: Period) -> Ratio {
     let met: Vec<bool> = cases
         .iter()
         .filter_map(|case| timed(case, calendar, step))
@@ -313,7 +309,7 @@ fn on_time(cases: &[CaseView], calendar: &Calendar, step: Step, period: Period) 
     Ratio::new(count(met.iter().filter(|in_time| **in_time)), count(&met))
 }
 
-fn extensions(cases: &[CaseView], period: Period) -> Extensions {
+fn extensions(cases: &[ReportCase], period: Period) -> Extensions {
     let granted: Vec<_> = cases
         .iter()
         .flat_map(|case| &case.extensions)
@@ -341,10 +337,10 @@ fn extensions(cases: &[CaseView], period: Period) -> Extensions {
     }
 }
 
-fn outcomes(responded: &[(&CaseView, &ResponseView)]) -> OutcomeCounts {
+fn outcomes(responded: &[(&ReportCase, &ReportResponse)]) -> OutcomeCounts {
     let mut counts = OutcomeCounts::default();
     for (_, response) in responded {
-        match response.response.outcome {
+        match response.outcome {
             Outcome::Upheld => counts.upheld += 1,
             Outcome::PartlyUpheld => counts.partly_upheld += 1,
             Outcome::NotUpheld => counts.not_upheld += 1,
@@ -354,9 +350,9 @@ fn outcomes(responded: &[(&CaseView, &ResponseView)]) -> OutcomeCounts {
 }
 
 fn remedies(
-    cases: &[CaseView],
-    responded1: &[(&CaseView, &ResponseView)],
-    responded2: &[(&CaseView, &ResponseView)],
+    cases: &[ReportCase],
+    responded1: &[(&ReportCase, &ReportResponse)],
+    responded2: &[(&ReportCase, &ReportResponse)],
     period: Period,
 ) -> Remedies {
     let closures: Vec<_> = cases
@@ -364,10 +360,10 @@ fn remedies(
         .filter_map(|case| case.closure.as_ref())
         .filter(|closure| period.contains(closure.on))
         .collect();
-    let pence = |responded: &[(&CaseView, &ResponseView)]| -> u64 {
+    let pence = |responded: &[(&ReportCase, &ReportResponse)]| -> u64 {
         responded
             .iter()
-            .map(|(_, r)| r.response.remedy.compensation_pence)
+            .map(|(_, r)| r.remedy.compensation_pence)
             .sum()
     };
     let stage1 = pence(responded1);
@@ -376,8 +372,8 @@ fn remedies(
     let actions = responded1
         .iter()
         .chain(responded2)
-        .map(|(_, r)| count(&r.response.remedy.actions))
-        .chain(closures.iter().map(|c| count(&c.remedy.actions)))
+        .map(|(_, r)| r.remedy.actions)
+        .chain(closures.iter().map(|c| c.remedy.actions))
         .sum();
     Remedies {
         actions,
@@ -413,8 +409,8 @@ fn top<'a>(names: impl Iterator<Item = Option<&'a str>>) -> TopCounts {
 
 fn times(
     calendar: &Calendar,
-    responded: &[(&CaseView, &ResponseView)],
-    start: impl Fn(&CaseView) -> Option<NaiveDate>,
+    responded: &[(&ReportCase, &ReportResponse)],
+    start: impl Fn(&ReportCase) -> Option<NaiveDate>,
 ) -> ResponseTimes {
     let mut days: Vec<u32> = responded
         .iter()

@@ -25,8 +25,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::code::{extension_cap, overdue, timed, STAGE1_RESPONSE, STAGE2_RESPONSE};
-use super::{Ratio, ReportingYear};
-use crate::case_view::CaseView;
+use super::{Ratio, ReportCase, ReportingYear};
 
 /// One Code provision, what it requires, and how the year's cases measure up.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -51,13 +50,13 @@ pub struct SelfAssessment {
 
 /// The self-assessment evidence for `year`, judging unmet steps as of `today`.
 pub fn self_assessment(
-    cases: &[CaseView],
+    cases: &[ReportCase],
     calendar: &Calendar,
     year: ReportingYear,
     today: NaiveDate,
 ) -> SelfAssessment {
     let timescale = |step| {
-        move |case: &CaseView| {
+        move |case: &ReportCase| {
             let timed = timed(case, calendar, step)?;
             let concerned = match timed.met_on {
                 Some(on) => year.contains(on),
@@ -66,8 +65,8 @@ pub fn self_assessment(
             concerned.then_some(timed.in_time())
         }
     };
-    let stage2_responses = |test: fn(&CaseView) -> bool| {
-        move |case: &CaseView| {
+    let stage2_responses = |test: fn(&ReportCase) -> bool| {
+        move |case: &ReportCase| {
             let response = case.stage2_response.as_ref()?;
             year.contains(response.on).then(|| test(case))
         }
@@ -162,8 +161,8 @@ pub fn self_assessment(
 fn row(
     provision: &str,
     requirement: &str,
-    cases: &[CaseView],
-    test: impl Fn(&CaseView) -> Option<bool>,
+    cases: &[ReportCase],
+    test: impl Fn(&ReportCase) -> Option<bool>,
 ) -> ProvisionRow {
     let mut met = 0;
     let mut of = 0;
@@ -194,7 +193,7 @@ fn row(
 /// Whether a case given an extension at `stage` in `year` kept to the Code; `None` if it was
 /// given none in the year.
 fn extensions_in_order(
-    case: &CaseView,
+    case: &ReportCase,
     calendar: &Calendar,
     year: ReportingYear,
     stage: Stage,

@@ -19,8 +19,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::code::timed;
-use super::{rate, Homes, ReportingYear};
-use crate::case_view::CaseView;
+use super::{rate, Homes, ReportCase, ReportingYear};
 
 /// The tenures the regulator asks about, in report order.
 const REPORTED: [Tenure; 2] = [Tenure::Lcra, Tenure::Lcho];
@@ -78,13 +77,13 @@ fn stage_number(stage: Stage) -> u8 {
 }
 
 /// CH01 and CH02 for `homes.year`, over every case given.
-pub fn tsm(cases: &[CaseView], calendar: &Calendar, homes: &Homes, detail: bool) -> TsmReport {
+pub fn tsm(cases: &[ReportCase], calendar: &Calendar, homes: &Homes, detail: bool) -> TsmReport {
     let year = homes.year;
     let mut measures = Vec::with_capacity(8);
 
     for stage in [Stage::Stage1, Stage::Stage2] {
         for tenure in REPORTED {
-            let received: Vec<&CaseView> = cases
+            let received: Vec<&ReportCase> = cases
                 .iter()
                 .filter(|case| case.tenure == tenure)
                 .filter(|case| {
@@ -114,7 +113,7 @@ pub fn tsm(cases: &[CaseView], calendar: &Calendar, homes: &Homes, detail: bool)
             Stage::Stage2 => Step::Stage2Response,
         };
         for tenure in REPORTED {
-            let responded: Vec<(&CaseView, bool)> = cases
+            let responded: Vec<(&ReportCase, bool)> = cases
                 .iter()
                 .filter(|case| case.tenure == tenure)
                 .filter_map(|case| {
@@ -123,7 +122,7 @@ pub fn tsm(cases: &[CaseView], calendar: &Calendar, homes: &Homes, detail: bool)
                     year.contains(on).then_some((case, timed.in_time()))
                 })
                 .collect();
-            let in_time: Vec<&CaseView> = responded
+            let in_time: Vec<&ReportCase> = responded
                 .iter()
                 .filter(|(_, in_time)| *in_time)
                 .map(|(case, _)| *case)
@@ -148,7 +147,7 @@ fn measure(
     code: TsmCode,
     stage: Stage,
     tenure: Tenure,
-    counted: &[&CaseView],
+    counted: &[&ReportCase],
     denominator: u64,
     scale: u64,
     detail: bool,

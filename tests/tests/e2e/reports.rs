@@ -248,6 +248,32 @@ async fn reports_scenario(backend: Backend) {
         "{acknowledge}"
     );
 
+    // A stored fold of an older format is not read as one: its case is folded from its
+    // events instead, and every report gives the same figures.
+    let paths = [
+        "/api/v1/reports/kpi?from=2025-04-01&to=2025-06-30",
+        "/api/v1/reports/tsm?year=2025-26&detail=cases",
+        "/api/v1/reports/self-assessment?year=2025-26",
+    ];
+    let mut from_folds = Vec::new();
+    for path in paths {
+        let (status, report) = app.get(path, &staff.compliance.token).await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        from_folds.push(report);
+    }
+    let aged = app
+        .sql(
+            r#"UPDATE case_records SET body = replace(body, '{"format":3,', '{"format":2,')
+               WHERE body LIKE '{"format":3,%'"#,
+        )
+        .await;
+    assert!(aged >= 3, "{aged} folds aged");
+    for (path, expected) in paths.into_iter().zip(from_folds) {
+        let (status, report) = app.get(path, &staff.compliance.token).await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!(report, expected, "{path}");
+    }
+
     // Roles: the auditor reads no report; nor does an officer.
     for token in [&staff.auditor.token, &staff.officer.token] {
         let (status, body) = app.get("/api/v1/reports/tsm?year=2025-26", token).await;
