@@ -1,6 +1,8 @@
 //! Reads the reports start from: every case of a period as the reports read it, in one query
 //! from the stored folds, and the homes per tenure an admin sets for each year.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use casefile_domain::Calendar;
 use casefile_projections::case_view::CaseRecord;
 use casefile_projections::reports::{Homes, ReportCase, ReportRecord, ReportingYear};
@@ -25,6 +27,7 @@ impl Store {
     /// [`ReportRecord`]). One query, whatever the number of cases. Its rows are decoded
     /// while it is still being read, in batches handed to two threads off the async
     /// workers: the decoding is most of a report's time, and the database reads meanwhile.
+    /// Both threads add their cases to one list, so that no second copy of them is made.
     /// `calendar` and `today` fold the rare case whose stored fold is of an older format.
     pub async fn report_cases_between(
         &self,
@@ -130,20 +133,28 @@ const BATCH: usize = 512;
 /// them rather than holding every fold in memory.
 struct Decoders {
     queues: [mpsc::Sender<Vec<(String, String)>>; 2],
-    threads: [JoinHandle<(Vec<ReportCase>, Vec<String>)>; 2],
+    threads: [JoinHandle<Vec<String>>; 2],
+    /// The cases decoded so far, by either thread.
+    cases: Arc<Mutex<Vec<ReportCase>>>,
     next: usize,
 }
 
 impl Decoders {
     fn start() -> Self {
+        let cases = Arc::new(Mutex::new(Vec::new()));
         let start = || {
             let (queue, batches) = mpsc::channel(2);
-            (queue, tokio::task::spawn_blocking(move || decode(batches)))
+            let cases = cases.clone();
+            (
+                queue,
+                tokio::task::spawn_blocking(move || decode(batches, &cases)),
+            )
         };
         let ((first, one), (second, other)) = (start(), start());
         Self {
             queues: [first, second],
             threads: [one, other],
+            cases,
             next: 0,
         }
     }
@@ -191,34 +202,42 @@ impl Decoders {
     /// Each fold's case, and the ids of the folds that cannot give one.
     async fn finish(self) -> (Vec<ReportCase>, Vec<String>) {
         drop(self.queues);
-        let mut cases = Vec::new();
         let mut stale = Vec::new();
         for thread in self.threads {
-            let (more, older) = match thread.await {
-                Ok(decoded) => decoded,
+            match thread.await {
+                Ok(older) => stale.extend(older),
                 // Decoding does not panic; if it ever did, the request fails as it would have.
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
-            };
-            cases.extend(more);
-            stale.extend(older);
+            }
         }
-        (cases, stale)
+        (std::mem::take(&mut *lock(&self.cases)), stale)
     }
 }
 
-/// Decodes every batch it is handed until its queue closes.
-fn decode(mut batches: mpsc::Receiver<Vec<(String, String)>>) -> (Vec<ReportCase>, Vec<String>) {
-    let mut cases = Vec::new();
+/// Decodes every batch it is handed until its queue closes, adding each batch's cases to
+/// `cases`; gives the ids of the folds that could not be read.
+fn decode(
+    mut batches: mpsc::Receiver<Vec<(String, String)>>,
+    cases: &Mutex<Vec<ReportCase>>,
+) -> Vec<String> {
+    let mut decoded = Vec::with_capacity(BATCH);
     let mut stale = Vec::new();
     while let Some(batch) = batches.blocking_recv() {
         for (id, body) in batch {
             match serde_json::from_str::<ReportRecord>(&body) {
-                Ok(record) if record.usable(&id) => cases.push(record.case()),
+                Ok(record) if record.usable(&id) => decoded.push(record.case()),
                 _ => stale.push(id),
             }
         }
+        lock(cases).append(&mut decoded);
     }
-    (cases, stale)
+    stale
+}
+
+/// The list behind `cases`. Nothing panics while holding it, and a list of whole cases
+/// would be sound even if something did.
+fn lock(cases: &Mutex<Vec<ReportCase>>) -> std::sync::MutexGuard<'_, Vec<ReportCase>> {
+    cases.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The stored fold, if it is of the current format and of this case.
@@ -233,14 +252,41 @@ fn usable(id: &str, body: &str) -> Option<CaseRecord> {
 mod tests {
     use super::*;
 
+    /// `n` rows, every third a fold of the current format, with as little in it as a
+    /// stored fold can have, and the others not folds at all.
     fn rows(n: usize) -> Vec<(String, String)> {
         (0..n)
-            .map(|n| (format!("case-{n}"), "not a fold".to_string()))
+            .map(|n| {
+                let id = format!("case-{n}");
+                let body = if n % 3 == 0 {
+                    serde_json::json!({
+                        "format": CaseRecord::FORMAT,
+                        "view": {
+                            "id": id,
+                            "reference": format!("CF-{n}"),
+                            "procedure": {"id": "chc-2024"},
+                            "division": "england-and-wales",
+                            "received_on": "2025-04-01",
+                            "channel": "email",
+                            "extensions": [],
+                        },
+                        "state": {"status": "open"},
+                    })
+                    .to_string()
+                } else {
+                    "not a fold".to_string()
+                };
+                (id, body)
+            })
             .collect()
     }
 
-    fn ids(rows: &[(String, String)]) -> Vec<String> {
-        rows.iter().map(|(id, _)| id.clone()).collect()
+    /// The ids of the rows that are folds (`true`) or not.
+    fn ids(rows: &[(String, String)], folds: bool) -> Vec<String> {
+        rows.iter()
+            .filter(|(_, body)| body.starts_with('{') == folds)
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     fn in_order(mut ids: Vec<String>) -> Vec<String> {
@@ -248,10 +294,9 @@ mod tests {
         ids
     }
 
-    /// Every row read comes back once, from whichever decoder took its batch: here as the
-    /// id of a fold that cannot be read, so that rows of no case suffice. Eight
-    /// batches and a part, so that each decoder is handed more than it takes ahead and the
-    /// read waits for it.
+    /// Every row read comes back once, from whichever decoder took its batch: as its case,
+    /// or as the id of a fold that cannot be read. Eight batches and a part, so that each
+    /// decoder is handed more than it takes ahead and the read waits for it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_row_read_is_decoded_once() {
         for n in [1, BATCH - 1, BATCH, BATCH + 1, 8 * BATCH + BATCH / 2] {
@@ -260,8 +305,9 @@ mod tests {
             let stream = futures::stream::iter(read.clone().into_iter().map(Ok::<_, ()>));
             assert_eq!(decoders.take_all(stream).await, Ok(()));
             let (cases, stale) = decoders.finish().await;
-            assert!(cases.is_empty());
-            assert_eq!(in_order(stale), ids(&read), "{n} rows");
+            let cases = cases.into_iter().map(|case| case.id).collect();
+            assert_eq!(in_order(cases), ids(&read, true), "{n} rows");
+            assert_eq!(in_order(stale), ids(&read, false), "{n} rows");
         }
     }
 
@@ -277,8 +323,10 @@ mod tests {
         );
         let mut decoders = Decoders::start();
         assert_eq!(decoders.take_all(stream).await, Err("gone"));
-        let (_, stale) = decoders.finish().await;
-        assert_eq!(in_order(stale), ids(&read));
+        let (cases, stale) = decoders.finish().await;
+        let cases = cases.into_iter().map(|case| case.id).collect();
+        assert_eq!(in_order(cases), ids(&read, true));
+        assert_eq!(in_order(stale), ids(&read, false));
     }
 
     #[tokio::test]

@@ -6,8 +6,8 @@
 use casefile_domain::aggregate::Status;
 use casefile_domain::calendar::Division;
 use casefile_domain::procedure::Scheme;
-use casefile_domain::values::{Actor, Channel, Outcome, Tenure};
-use chrono::NaiveDate;
+use casefile_domain::values::{Channel, Outcome, Stage, Tenure};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::{Deserializer, IgnoredAny};
 use serde::Deserialize;
 
@@ -15,7 +15,7 @@ use super::count;
 
 use crate::case_view::{
     CaseRecord, CaseView, ClosureView, ExtensionView, LearningRow, LearningView, RefusalView,
-    ResponseView, StateFacts, WithdrawalView,
+    ResponseView, StateFacts,
 };
 
 /// What the reports read of one case, under the names its [`CaseView`] gives them: the same
@@ -32,12 +32,14 @@ pub struct ReportCase {
     pub channel: Channel,
     pub theme: Option<String>,
     pub root_cause: Option<String>,
-    pub refusal: Option<RefusalView>,
-    pub withdrawal: Option<WithdrawalView>,
+    // Boxed, as few cases are refused or reach Stage 2: unboxed, they would make every case
+    // of the year held in memory larger by their size.
+    pub refusal: Option<Box<RefusalView>>,
+    pub withdrawal: Option<ReportWithdrawal>,
     pub closure: Option<ReportClosure>,
     pub stage1_response: Option<ReportResponse>,
-    pub stage2_response: Option<ReportResponse>,
-    pub extensions: Vec<ExtensionView>,
+    pub stage2_response: Option<Box<ReportResponse>>,
+    pub extensions: Vec<ReportExtension>,
     #[serde(default)]
     pub learning: Vec<LearningView>,
     // What the aggregate's state decides: a stored fold's view does not keep these up to
@@ -64,12 +66,35 @@ pub struct ReportProcedure {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ReportResponse {
     pub on: NaiveDate,
-    pub by: Actor,
+    pub by: ReportActor,
     pub outcome: Outcome,
     pub remedy: ReportRemedy,
     /// The schemes a final response told the resident they may go to.
     #[serde(default)]
     pub signposted_to: Vec<Scheme>,
+}
+
+/// Who responded, by user id: the reports compare responders, and name none.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ReportActor {
+    pub id: String,
+}
+
+/// An extension: its stage, length and reason, when it was granted and when the resident
+/// was told.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ReportExtension {
+    pub stage: Stage,
+    pub working_days: u32,
+    pub reason: String,
+    pub resident_informed_on: NaiveDate,
+    pub at: DateTime<Utc>,
+}
+
+/// A withdrawal: when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct ReportWithdrawal {
+    pub on: NaiveDate,
 }
 
 /// How many actions a remedy names, and the compensation it offers.
@@ -99,7 +124,9 @@ impl From<&CaseView> for ReportCase {
     fn from(view: &CaseView) -> Self {
         let response = |response: &ResponseView| ReportResponse {
             on: response.on,
-            by: response.by.clone(),
+            by: ReportActor {
+                id: response.by.id.clone(),
+            },
             outcome: response.response.outcome,
             remedy: ReportRemedy {
                 actions: count(&response.response.remedy.actions),
@@ -114,6 +141,13 @@ impl From<&CaseView> for ReportCase {
                 compensation_pence: closure.remedy.compensation_pence,
             },
         };
+        let extension = |extension: &ExtensionView| ReportExtension {
+            stage: extension.stage,
+            working_days: extension.working_days,
+            reason: extension.reason.clone(),
+            resident_informed_on: extension.resident_informed_on,
+            at: extension.at,
+        };
         Self {
             id: view.id.clone(),
             reference: view.reference.clone(),
@@ -125,12 +159,15 @@ impl From<&CaseView> for ReportCase {
             channel: view.channel,
             theme: view.theme.clone(),
             root_cause: view.root_cause.clone(),
-            refusal: view.refusal.clone(),
-            withdrawal: view.withdrawal.clone(),
+            refusal: view.refusal.clone().map(Box::new),
+            withdrawal: view
+                .withdrawal
+                .as_ref()
+                .map(|withdrawal| ReportWithdrawal { on: withdrawal.on }),
             closure: view.closure.as_ref().map(closure),
             stage1_response: view.stage1_response.as_ref().map(response),
-            stage2_response: view.stage2_response.as_ref().map(response),
-            extensions: view.extensions.clone(),
+            stage2_response: view.stage2_response.as_ref().map(response).map(Box::new),
+            extensions: view.extensions.iter().map(extension).collect(),
             learning: view.learning.clone(),
             status: view.status,
             tenure: view.tenure,

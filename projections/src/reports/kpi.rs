@@ -221,7 +221,7 @@ const CHANNELS: [Channel; 6] = [
 fn response(case: &ReportCase, stage: Stage) -> Option<&ReportResponse> {
     match stage {
         Stage::Stage1 => case.stage1_response.as_ref(),
-        Stage::Stage2 => case.stage2_response.as_ref(),
+        Stage::Stage2 => case.stage2_response.as_deref(),
     }
 }
 
