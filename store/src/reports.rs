@@ -27,7 +27,7 @@ impl Store {
     /// [`ReportRecord`]). One query, whatever the number of cases. Its rows are decoded
     /// while it is still being read, in batches handed to two threads off the async
     /// workers: the decoding is most of a report's time, and the database reads meanwhile.
-    /// Both threads add their cases to one list, so that no second copy of them is made.
+    /// Both threads add their cases to one list, which is not copied into another at the end.
     /// `calendar` and `today` fold the rare case whose stored fold is of an older format.
     pub async fn report_cases_between(
         &self,
