@@ -166,24 +166,44 @@ impl Store {
     }
 
     /// Unmet steps of open cases that may still be alerted on `today`: those never alerted
-    /// and due on or before `horizon`, and those alerted due soon whose due date has
-    /// passed. Steps alerted as far as they can be yet stay out, so a scan reads what may
-    /// be raised, not every open case (on a day of many logs, most are alerted due soon).
+    /// and due on or before their division's horizon (`horizons`: each division's id and the
+    /// last date due soon there), and those alerted due soon whose due date has passed.
+    /// Steps alerted as far as they can be yet stay out, so a scan reads what may be
+    /// raised, not every open case (on a day of many logs, most are alerted due soon); and
+    /// each division's steps stop at its own horizon, since on the eve of one division's
+    /// bank holiday the latest horizon lies a day beyond the others', and every step of
+    /// theirs due that day was read, and not alerted, in every scan. A division not named
+    /// takes the latest horizon.
     pub async fn due_steps(
         &self,
         today: NaiveDate,
-        horizon: NaiveDate,
+        horizons: &[(&str, NaiveDate)],
     ) -> Result<Vec<DueStep>, sqlx::Error> {
-        // Each branch names the partial index's condition, so SQLite can use the index too.
-        let sql = "SELECT d.case_id, s.reference, d.step, d.due, s.division, s.owner_id, \
-                   d.alerted FROM ( \
-                     SELECT case_id, step, due, alerted FROM case_deadlines \
-                     WHERE alerted <> 'breached' AND alerted = '' AND due <= $1 \
-                     UNION ALL \
-                     SELECT case_id, step, due, alerted FROM case_deadlines \
-                     WHERE alerted <> 'breached' AND alerted = 'due_soon' AND due < $2 \
-                   ) d JOIN case_summaries s ON s.id = d.case_id \
-                   WHERE s.status = 'open' ORDER BY d.due, d.case_id";
+        let latest = horizons
+            .iter()
+            .map(|(_, horizon)| *horizon)
+            .max()
+            .unwrap_or(today)
+            .to_string();
+        // Each branch names the partial index's condition, so SQLite can use the index too;
+        // the first reads up to the latest horizon, and the join drops what lies beyond
+        // the case's own.
+        let select = |table: &str| {
+            format!(
+                "SELECT d.case_id, s.reference, d.step, d.due, s.division, s.owner_id, \
+                 d.alerted FROM ( \
+                   SELECT case_id, step, due, alerted FROM case_deadlines \
+                   WHERE alerted <> 'breached' AND alerted = '' AND due <= $1 \
+                   UNION ALL \
+                   SELECT case_id, step, due, alerted FROM case_deadlines \
+                   WHERE alerted <> 'breached' AND alerted = 'due_soon' AND due < $2 \
+                 ) d JOIN case_summaries s ON s.id = d.case_id \
+                 LEFT JOIN {table} ON h.division = s.division \
+                 WHERE s.status = 'open' \
+                   AND (d.alerted = 'due_soon' OR d.due <= COALESCE(h.horizon, $1)) \
+                 ORDER BY d.due, d.case_id"
+            )
+        };
         type Row = (
             String,
             String,
@@ -193,11 +213,36 @@ impl Store {
             Option<String>,
             String,
         );
-        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sql)
-            .bind(horizon.to_string())
-            .bind(today.to_string())
-            .fetch_all(pool)
-            .await)?;
+        let rows: Vec<Row> = match self {
+            Store::Postgres(pool) => {
+                let sql = select("UNNEST($3::text[], $4::text[]) AS h(division, horizon)");
+                sqlx::query_as(&sql)
+                    .bind(&latest)
+                    .bind(today.to_string())
+                    .bind(horizons.iter().map(|(d, _)| *d).collect::<Vec<_>>())
+                    .bind(
+                        horizons
+                            .iter()
+                            .map(|(_, h)| h.to_string())
+                            .collect::<Vec<_>>(),
+                    )
+                    .fetch_all(pool)
+                    .await?
+            }
+            Store::Sqlite(pools) => {
+                let sql = select(
+                    "(SELECT value ->> 0 AS division, value ->> 1 AS horizon FROM json_each($3)) h",
+                );
+                let horizons: Vec<(&str, String)> =
+                    horizons.iter().map(|(d, h)| (*d, h.to_string())).collect();
+                sqlx::query_as(&sql)
+                    .bind(&latest)
+                    .bind(today.to_string())
+                    .bind(serde_json::to_string(&horizons).unwrap_or_default())
+                    .fetch_all(&pools.read)
+                    .await?
+            }
+        };
         rows.into_iter()
             .map(
                 |(case_id, reference, step, due, division, owner_id, alerted)| {

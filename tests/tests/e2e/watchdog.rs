@@ -22,6 +22,7 @@ both_backends! {
     a_webhook_delivery_survives_the_instance_being_killed_mid_delivery => delivery_survives_kill,
     a_burst_of_breached_cases_gets_one_alert_each => burst,
     a_step_alerted_due_soon_is_alerted_again_once_breached => due_soon_then_breached,
+    each_division_s_steps_are_read_up_to_its_own_horizon => horizons_per_division,
 }
 
 /// A chc-2024 complaint received 60 days ago and never acknowledged: its acknowledgement
@@ -44,6 +45,80 @@ async fn watched_app(
         configure(config);
     })
     .await
+}
+
+/// A scan reads each division's unalerted steps up to that division's own horizon (the
+/// last date due soon there), not up to the latest of them: on the eve of one division's
+/// bank holiday the others' steps due a day later are not due soon, and were read, and
+/// left, in every scan.
+async fn horizons_per_division(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut due = Vec::new();
+    for division in ["england-and-wales", "scotland"] {
+        let view = app
+            .log_complaint(
+                &app.admin_token,
+                backdated_complaint("chc-2024", division, &days_ago(1)),
+            )
+            .await;
+        let on: chrono::NaiveDate = str_at(&view, "/deadlines/acknowledge/due").parse().unwrap();
+        due.push((str_at(&view, "id"), on));
+    }
+    let [(england, england_due), (scotland, scotland_due)] = [due[0].clone(), due[1].clone()];
+    let day = chrono::Days::new(1);
+    let store = casefile_store::Store::open(&app.database_url(), casefile_store::Access::ReadOnly)
+        .await
+        .unwrap();
+    let today = utc_today();
+    let read = |horizons: Vec<(&'static str, chrono::NaiveDate)>| {
+        let store = store.clone();
+        async move {
+            let mut ids: Vec<String> = store
+                .due_steps(today, &horizons)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|s| s.step == "acknowledge")
+                .map(|s| s.case_id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        read(vec![
+            ("england-and-wales", england_due),
+            ("scotland", scotland_due - day)
+        ])
+        .await,
+        vec![england.clone()]
+    );
+    assert_eq!(
+        read(vec![
+            ("england-and-wales", england_due - day),
+            ("scotland", scotland_due)
+        ])
+        .await,
+        vec![scotland.clone()]
+    );
+    assert_eq!(
+        read(vec![
+            ("england-and-wales", england_due),
+            ("scotland", scotland_due)
+        ])
+        .await,
+        sorted(vec![england.clone(), scotland.clone()])
+    );
+    // A division not named takes the latest horizon given.
+    let latest = england_due.max(scotland_due);
+    assert_eq!(
+        read(vec![("scotland", latest)]).await,
+        sorted(vec![england, scotland])
+    );
 }
 
 async fn alerts_raised(app: &TestApp, id: &str) -> usize {
