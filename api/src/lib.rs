@@ -14,7 +14,8 @@
 //! - [`error`], [`extract`]: one JSON error body for everything.
 //! - [`metrics`], [`telemetry`]: Prometheus and tracing.
 //! - [`web`]: the staff web app at `/`.
-//! - [`watchdog`]: SLA alerts raised on their own, and their notifications delivered.
+//! - [`watchdog`]: SLA alerts raised on their own, and their notifications delivered;
+//!   [`in_flight`]: the requests being answered, which its commands give way to.
 
 pub mod auth;
 pub mod cases;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod in_flight;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

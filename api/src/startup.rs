@@ -172,11 +172,13 @@ impl Application {
             .transpose()
             .map_err(StartupError::Smtp)?;
         let cases = Arc::new(Cases::new(store.clone(), services, sequencer.clone()));
+        let in_flight = Arc::new(crate::in_flight::InFlight::default());
         let watchdog = crate::watchdog::Watchdog {
             store: store.clone(),
             committed: cases.committed(),
             cases: cases.clone(),
             automation,
+            in_flight: in_flight.clone(),
             config: crate::watchdog::WatchdogConfig {
                 interval: std::time::Duration::from_secs(config.watchdog_interval_secs),
                 due_soon_days: config.due_soon_days,
@@ -196,6 +198,11 @@ impl Application {
         };
         let request_id = HeaderName::from_static("x-request-id");
         let router = crate::routes::router(state)
+            // Counted so that the watchdog's commands give way to people's requests.
+            .layer(axum::middleware::from_fn_with_state(
+                in_flight,
+                crate::in_flight::track,
+            ))
             .layer(DefaultBodyLimit::max(config.body_limit_bytes))
             .layer(PropagateRequestIdLayer::new(request_id.clone()))
             // A request answered with a server error was logged where it failed, with its

@@ -22,6 +22,7 @@ use chrono::{NaiveDate, Utc};
 use crate::auth::{Principal, Role};
 use crate::cases::{Cases, Changed, CommandContext, Committed};
 use crate::error::ApiError;
+use crate::in_flight::InFlight;
 
 /// How and when the watchdog looks.
 #[derive(Debug, Clone)]
@@ -44,6 +45,11 @@ const SETTLE: Duration = Duration::from_millis(200);
 /// leave the pool's other connections to the people using the service.
 const CASES_AT_ONCE: usize = 4;
 
+/// The longest each of the watchdog's commands waits for a moment with no request in
+/// flight (see [`crate::in_flight`]). While requests never stop, the watchdog goes on at
+/// about [`CASES_AT_ONCE`] commands in this time, and catches up once they do.
+pub(crate) const GIVE_WAY: Duration = Duration::from_millis(100);
+
 pub struct Watchdog {
     pub store: Store,
     pub cases: Arc<Cases>,
@@ -52,6 +58,8 @@ pub struct Watchdog {
     pub committed: Arc<Committed>,
     /// The procedures' automation rules, run in each scan.
     pub automation: automation::Automation,
+    /// The requests being answered, which each of the watchdog's commands gives way to.
+    pub in_flight: Arc<InFlight>,
 }
 
 impl Watchdog {
@@ -103,7 +111,11 @@ impl Watchdog {
             Changed::These(ids) if !every_case => Some(ids),
             _ => None,
         };
-        if let Err(err) = self.automation.run(&self.store, &self.cases, only).await {
+        if let Err(err) = self
+            .automation
+            .run(&self.store, &self.cases, only, &self.in_flight)
+            .await
+        {
             tracing::warn!(%err, "automation failed");
         }
         let raised = self.raise_due().await;
@@ -168,6 +180,7 @@ impl Watchdog {
                 state,
                 due: row.due,
             });
+            self.in_flight.turn(GIVE_WAY).await;
             match self
                 .cases
                 .execute(&row.case_id, "raise_sla_alert", action, ctx)

@@ -19,6 +19,7 @@ use chrono::{Days, NaiveDate, Utc};
 
 use crate::cases::Cases;
 use crate::error::ApiError;
+use crate::in_flight::InFlight;
 
 /// How many open cases a scan reads at a time.
 const OPEN_CASES_PAGE: u32 = 500;
@@ -55,6 +56,7 @@ impl Automation {
         store: &Store,
         cases: &Cases,
         only: Option<std::collections::HashSet<String>>,
+        in_flight: &InFlight,
     ) -> Result<usize, ApiError> {
         let today = uk_date(Utc::now());
         let mut acted = 0;
@@ -62,21 +64,24 @@ impl Automation {
             let mut ids: Vec<String> = ids.into_iter().collect();
             ids.sort();
             for ids in ids.chunks(OPEN_CASES_PAGE as usize) {
+                in_flight.turn(super::GIVE_WAY).await;
                 for case in store.open_cases_among(ids).await? {
-                    acted += self.run_case(store, cases, &case, today).await?;
+                    acted += self.run_case(store, cases, &case, today, in_flight).await?;
                 }
             }
             return Ok(acted);
         }
         let mut after = String::new();
         loop {
+            // Every open case is many pages on a busy store: each gives way to requests.
+            in_flight.turn(super::GIVE_WAY).await;
             let page = store.open_cases(&after, OPEN_CASES_PAGE).await?;
             let Some(last) = page.last() else {
                 break;
             };
             after = last.id.clone();
             for case in page {
-                acted += self.run_case(store, cases, &case, today).await?;
+                acted += self.run_case(store, cases, &case, today, in_flight).await?;
             }
         }
         Ok(acted)
@@ -89,6 +94,7 @@ impl Automation {
         cases: &Cases,
         case: &OpenCase,
         today: NaiveDate,
+        in_flight: &InFlight,
     ) -> Result<usize, ApiError> {
         let mut acted = 0;
         let Some(procedure) = self.procedures.get(&case.procedure) else {
@@ -102,6 +108,7 @@ impl Automation {
                 continue;
             };
             let ctx = super::automation_context(rule);
+            in_flight.turn(super::GIVE_WAY).await;
             match cases
                 .execute(
                     &case.id,
