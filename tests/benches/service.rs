@@ -19,9 +19,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use casefile_domain::{uk_date, Calendar, Division};
 use casefile_tests::instances::Process;
 use casefile_tests::{
-    bench_backends, spawn_app, stage_response, valid_complaint, Backend, TestApp,
+    bench_backends, merge, spawn_app, stage_response, valid_complaint, Backend, TestApp,
 };
 use serde_json::{json, Value};
 use sqlx::Connection;
@@ -71,6 +72,27 @@ fn admin_url() -> String {
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| casefile_tests::DEFAULT_TEST_DATABASE_URL.to_string())
+}
+
+/// A complaint whose acknowledgement (five working days) is due soon today, whatever the
+/// day of the week, so the watchdog raises an alert on every case logged: the most work a
+/// log brings. It is received on the latest day at least three days back that leaves two
+/// working days or fewer to go (from a Saturday or a Monday, three days back leaves more).
+fn due_soon_complaint() -> Value {
+    let calendar = Calendar::builtin();
+    let division = Division::EnglandAndWales;
+    let today = uk_date(chrono::Utc::now());
+    let received_on = (3..30)
+        .map(|days| today - chrono::Days::new(days))
+        .find(|received| {
+            let due = calendar.add_working_days(division, *received, 5);
+            due >= today && calendar.working_days_between(division, today, due) <= 2
+        })
+        .expect("a day within four weeks");
+    merge(
+        valid_complaint(),
+        json!({"division": division.as_str(), "received_on": received_on.to_string()}),
+    )
 }
 
 /// What pgbench runs as the baseline.
@@ -353,15 +375,21 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         .build()
         .unwrap();
     let token = app.admin_token.clone();
+    let complaint = due_soon_complaint();
 
     let log = {
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        let (client, base, token, complaint) = (
+            client.clone(),
+            base.clone(),
+            token.clone(),
+            complaint.clone(),
+        );
         load(CLIENTS, seconds, move |_, _| {
             Some(
                 client
                     .post(format!("{base}/api/v1/complaints"))
                     .bearer_auth(&token)
-                    .json(&valid_complaint()),
+                    .json(&complaint),
             )
         })
         .await
@@ -373,7 +401,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         let view: Value = client
             .post(format!("{base}/api/v1/complaints"))
             .bearer_auth(&token)
-            .json(&valid_complaint())
+            .json(&complaint)
             .send()
             .await
             .unwrap()
@@ -385,12 +413,17 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
     let log_backlog = caught_up(&app).await;
     let open_rate = log.per_second() / 2.0;
     let open = {
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        let (client, base, token, complaint) = (
+            client.clone(),
+            base.clone(),
+            token.clone(),
+            complaint.clone(),
+        );
         open_loop(open_rate, seconds, move |_| {
             client
                 .post(format!("{base}/api/v1/complaints"))
                 .bearer_auth(&token)
-                .json(&valid_complaint())
+                .json(&complaint)
         })
         .await
     };
@@ -472,7 +505,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         let view: Value = client
             .post(format!("{base}/api/v1/complaints"))
             .bearer_auth(&token)
-            .json(&valid_complaint())
+            .json(&complaint)
             .send()
             .await
             .unwrap()
