@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
+use sqlx::Row;
 
 use crate::{on_pool, Store};
 
@@ -12,7 +13,7 @@ use crate::{on_pool, Store};
 pub const NOTIFIED: [&str; 2] = ["SlaAlertRaised", "SlaAlertResolved"];
 
 /// Rows a claim takes at a time.
-pub const BATCH: usize = 100;
+const BATCH: i64 = 20;
 
 /// Key of the PostgreSQL advisory lock held while one instance scans for alerts.
 const SCAN_LOCK: i64 = 0x0CA5_EF11_E0A1_E875;
@@ -283,128 +284,71 @@ impl Store {
             .collect())
     }
 
-    /// Hands each undelivered notification to `deliver` and marks it delivered, a batch of
-    /// [`BATCH`] at a time; a row another instance holds is skipped. A row whose handling
-    /// fails stays for the next round. Returns how many rows were taken and how many of
-    /// them were delivered.
-    ///
-    /// On PostgreSQL the batch is claimed in a transaction held while it is handed over,
-    /// so two instances never take the same rows. On SQLite the batch is read, handed
-    /// over, and then recorded in one short write: the store's one writer connection is not
-    /// held while a channel (an SMTP server) answers, so commands do not wait on it.
-    pub async fn deliver_outbox<F, Fut>(&self, deliver: F) -> Result<(usize, usize), sqlx::Error>
+    /// Hands each undelivered notification to `deliver` and marks it delivered, a batch at
+    /// a time; a row another instance holds is skipped. A row whose handling fails stays
+    /// for the next round.
+    pub async fn deliver_outbox<F, Fut>(&self, deliver: F) -> Result<usize, sqlx::Error>
     where
         F: Fn(OutboxRow, Vec<Webhook>) -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
         let webhooks = self.webhooks().await?;
         let now = rfc3339(Utc::now());
-        let claim = |lock: &str| {
-            format!(
-                "SELECT id, case_id, sequence, event_type, payload FROM outbox \
-                 WHERE delivered_at IS NULL ORDER BY id LIMIT {BATCH}{lock}"
-            )
-        };
-        // Each row taken: its id and event type, the webhooks (id and body) that want it, and
-        // whether it was delivered.
-        type Handed = (i64, String, Vec<(String, String)>, bool);
-        let hand_over = |rows: Vec<(i64, String, i64, String, String)>| {
-            let (webhooks, deliver) = (&webhooks, &deliver);
-            async move {
-                let mut handed = Vec::with_capacity(rows.len());
-                for (id, case_id, sequence, event_type, payload) in rows {
+        macro_rules! round {
+            ($tx:expr, $lock:expr) => {{
+                let mut tx = $tx;
+                let sql = format!(
+                    "SELECT id, case_id, sequence, event_type, payload FROM outbox \
+                     WHERE delivered_at IS NULL ORDER BY id LIMIT {BATCH}{}",
+                    $lock
+                );
+                let rows = sqlx::query(&sql).fetch_all(&mut *tx).await?;
+                let mut done = 0;
+                for row in rows {
                     let row = OutboxRow {
-                        id,
-                        case_id,
-                        sequence,
-                        event_type,
-                        payload,
+                        id: row.try_get("id")?,
+                        case_id: row.try_get("case_id")?,
+                        sequence: row.try_get("sequence")?,
+                        event_type: row.try_get("event_type")?,
+                        payload: row.try_get("payload")?,
                     };
                     let wanted: Vec<Webhook> = webhooks
                         .iter()
-                        .filter(|w| w.events.contains(&row.event_type))
+                        .filter(|w| w.events.iter().any(|e| *e == row.event_type))
                         .cloned()
                         .collect();
-                    let queued: Vec<(String, String)> = wanted
-                        .iter()
-                        .map(|hook| (hook.id.clone(), notification_body(&row)))
-                        .collect();
-                    let event_type = row.event_type.clone();
-                    let delivered = deliver(row, wanted).await;
-                    handed.push((id, event_type, queued, delivered));
-                }
-                handed
-            }
-        };
-        macro_rules! record {
-            ($tx:expr, $handed:expr, $mark_sql:expr, $ids:expr) => {{
-                for (id, event_type, queued, _) in &$handed {
-                    for (hook, body) in queued {
+                    for hook in &wanted {
                         sqlx::query(
                             "INSERT INTO webhook_deliveries \
                              (webhook_id, outbox_id, event_type, body, next_attempt_at) \
                              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                         )
-                        .bind(hook)
-                        .bind(id)
-                        .bind(event_type)
-                        .bind(body)
+                        .bind(&hook.id)
+                        .bind(row.id)
+                        .bind(&row.event_type)
+                        .bind(notification_body(&row))
                         .bind(&now)
-                        .execute(&mut *$tx)
+                        .execute(&mut *tx)
                         .await?;
                     }
+                    let id = row.id;
+                    if deliver(row, wanted).await {
+                        sqlx::query("UPDATE outbox SET delivered_at = $1 WHERE id = $2")
+                            .bind(&now)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        done += 1;
+                    }
                 }
-                // The delivered rows in one statement, whatever the batch's size.
-                sqlx::query($mark_sql)
-                    .bind(&now)
-                    .bind($ids)
-                    .execute(&mut *$tx)
-                    .await?;
+                tx.commit().await?;
+                Ok(done)
             }};
         }
-        let delivered_ids = |handed: &[Handed]| -> Vec<i64> {
-            handed
-                .iter()
-                .filter(|(.., delivered)| *delivered)
-                .map(|(id, ..)| *id)
-                .collect()
-        };
-        let handed = match self {
-            Store::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                let rows = sqlx::query_as(&claim(" FOR UPDATE SKIP LOCKED"))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let handed = hand_over(rows).await;
-                record!(
-                    tx,
-                    handed,
-                    "UPDATE outbox SET delivered_at = $1 WHERE id = ANY($2)",
-                    delivered_ids(&handed)
-                );
-                tx.commit().await?;
-                handed
-            }
-            Store::Sqlite(pools) => {
-                let rows = sqlx::query_as(&claim("")).fetch_all(&pools.read).await?;
-                let handed = hand_over(rows).await;
-                if !handed.is_empty() {
-                    let ids = serde_json::to_string(&delivered_ids(&handed)).unwrap_or_default();
-                    let mut tx = pools.write.begin().await?;
-                    record!(
-                        tx,
-                        handed,
-                        "UPDATE outbox SET delivered_at = $1 \
-                         WHERE id IN (SELECT value FROM json_each($2))",
-                        ids
-                    );
-                    tx.commit().await?;
-                }
-                handed
-            }
-        };
-        let delivered = handed.iter().filter(|(.., delivered)| *delivered).count();
-        Ok((handed.len(), delivered))
+        match self {
+            Store::Postgres(pool) => round!(pool.begin().await?, " FOR UPDATE SKIP LOCKED"),
+            Store::Sqlite(pools) => round!(pools.write.begin().await?, ""),
+        }
     }
 
     pub async fn create_webhook(
@@ -506,46 +450,40 @@ impl Store {
         Ok(Some(deliveries))
     }
 
-    /// Attempts each webhook delivery that is due, a batch of [`BATCH`] at a time, through
-    /// `send`, recording every attempt; a delivery another instance holds is skipped.
-    /// Returns how many were attempted. As with [`Store::deliver_outbox`], SQLite's writer
-    /// is taken only to record the attempts, never while a receiver answers.
+    /// Attempts each webhook delivery that is due, through `send`, recording every attempt;
+    /// a delivery another instance holds is skipped.
     pub async fn attempt_deliveries<F, Fut>(&self, send: F) -> Result<usize, sqlx::Error>
     where
         F: Fn(PendingDelivery) -> Fut,
         Fut: std::future::Future<Output = AttemptResult>,
     {
-        let now = rfc3339(Utc::now());
-        let claim = |lock: &str| {
-            format!(
-                "SELECT d.id, w.url, w.secret, d.body, d.attempts \
-                 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-                 WHERE d.delivered_at IS NULL AND d.next_attempt_at <= $1 \
-                 ORDER BY d.id LIMIT {BATCH}{lock}"
-            )
-        };
-        // Each delivery attempted, its attempt's number and when, and its outcome.
-        let send_all = |rows: Vec<(i64, String, String, String, i64)>| {
-            let send = &send;
-            async move {
-                let mut sent = Vec::with_capacity(rows.len());
-                for (id, url, secret, body, attempts) in rows {
+        let now = Utc::now();
+        macro_rules! round {
+            ($tx:expr, $lock:expr) => {{
+                let mut tx = $tx;
+                let sql = format!(
+                    "SELECT d.id, w.url, w.secret, d.body, d.attempts \
+                     FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                     WHERE d.delivered_at IS NULL AND d.next_attempt_at <= $1 \
+                     ORDER BY d.id LIMIT {BATCH}{}",
+                    $lock
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(rfc3339(now))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut done = 0;
+                for row in rows {
                     let pending = PendingDelivery {
-                        id,
-                        url,
-                        secret,
-                        body,
-                        attempts,
+                        id: row.try_get("id")?,
+                        url: row.try_get("url")?,
+                        secret: row.try_get("secret")?,
+                        body: row.try_get("body")?,
+                        attempts: row.try_get("attempts")?,
                     };
+                    let (id, attempt) = (pending.id, pending.attempts + 1);
                     let result = send(pending).await;
-                    sent.push((id, attempts + 1, rfc3339(Utc::now()), result));
-                }
-                sent
-            }
-        };
-        macro_rules! record {
-            ($tx:expr, $sent:expr) => {{
-                for (id, attempt, at, result) in &$sent {
+                    let at = rfc3339(Utc::now());
                     sqlx::query(
                         "INSERT INTO webhook_attempts \
                          (delivery_id, attempt, attempted_at, status, error) \
@@ -553,10 +491,10 @@ impl Store {
                     )
                     .bind(id)
                     .bind(attempt)
-                    .bind(at)
+                    .bind(&at)
                     .bind(result.status)
                     .bind(&result.error)
-                    .execute(&mut *$tx)
+                    .execute(&mut *tx)
                     .await?;
                     let (next, delivered) = match result.retry_at {
                         Some(retry_at) => (rfc3339(retry_at), None),
@@ -570,38 +508,18 @@ impl Store {
                     .bind(next)
                     .bind(delivered)
                     .bind(id)
-                    .execute(&mut *$tx)
+                    .execute(&mut *tx)
                     .await?;
+                    done += 1;
                 }
+                tx.commit().await?;
+                Ok(done)
             }};
         }
-        let sent = match self {
-            Store::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                let rows = sqlx::query_as(&claim(" FOR UPDATE OF d SKIP LOCKED"))
-                    .bind(&now)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let sent = send_all(rows).await;
-                record!(tx, sent);
-                tx.commit().await?;
-                sent
-            }
-            Store::Sqlite(pools) => {
-                let rows = sqlx::query_as(&claim(""))
-                    .bind(&now)
-                    .fetch_all(&pools.read)
-                    .await?;
-                let sent = send_all(rows).await;
-                if !sent.is_empty() {
-                    let mut tx = pools.write.begin().await?;
-                    record!(tx, sent);
-                    tx.commit().await?;
-                }
-                sent
-            }
-        };
-        Ok(sent.len())
+        match self {
+            Store::Postgres(pool) => round!(pool.begin().await?, " FOR UPDATE OF d SKIP LOCKED"),
+            Store::Sqlite(pools) => round!(pools.write.begin().await?, ""),
+        }
     }
 
     /// Records where a user's email notifications go.

@@ -3,16 +3,13 @@
 //! so a crash loses none.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
-use casefile_store::outbox::{AttemptResult, OutboxRow, PendingDelivery, Webhook, BATCH};
+use casefile_store::outbox::{AttemptResult, OutboxRow, PendingDelivery, Webhook};
 use casefile_store::Store;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-
-use crate::in_flight::InFlight;
 
 /// The header a webhook delivery's signature travels in.
 pub const SIGNATURE_HEADER: &str = "X-Casefile-Signature";
@@ -56,12 +53,10 @@ pub struct Deliverer {
     store: Store,
     mailer: Option<Mailer>,
     http: reqwest::Client,
-    /// The requests being answered, which each batch after a round's first gives way to.
-    in_flight: Arc<InFlight>,
 }
 
 impl Deliverer {
-    pub fn new(store: Store, mailer: Option<Mailer>, in_flight: Arc<InFlight>) -> Self {
+    pub fn new(store: Store, mailer: Option<Mailer>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .build()
@@ -70,7 +65,6 @@ impl Deliverer {
             store,
             mailer,
             http,
-            in_flight,
         }
     }
 
@@ -87,31 +81,14 @@ impl Deliverer {
         }
     }
 
-    /// One round: every pending outbox row to the channels, then every due webhook attempt,
-    /// a batch after another while batches come full (after a burst of alerts thousands
-    /// wait, and one batch a poll took minutes to clear them), each batch after the first
-    /// giving way to people's requests as the watchdog's commands do. A batch not all
-    /// delivered ends the outbox's part of the round, so a failing mail server is tried
-    /// once a poll.
+    /// One round: every pending outbox row to the channels, then every due webhook attempt.
     pub async fn round(&self) -> Result<(), sqlx::Error> {
-        loop {
-            let (taken, delivered) = self
-                .store
-                .deliver_outbox(|row, hooks| self.hand_over(row, hooks))
-                .await?;
-            if taken < BATCH || delivered < taken {
-                break;
-            }
-            self.in_flight.turn(super::GIVE_WAY).await;
-        }
-        while self
-            .store
+        self.store
+            .deliver_outbox(|row, hooks| self.hand_over(row, hooks))
+            .await?;
+        self.store
             .attempt_deliveries(|pending| self.attempt(pending))
-            .await?
-            == BATCH
-        {
-            self.in_flight.turn(super::GIVE_WAY).await;
-        }
+            .await?;
         Ok(())
     }
 

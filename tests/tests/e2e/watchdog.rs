@@ -23,7 +23,6 @@ both_backends! {
     a_burst_of_breached_cases_gets_one_alert_each => burst,
     a_step_alerted_due_soon_is_alerted_again_once_breached => due_soon_then_breached,
     each_division_s_steps_are_read_up_to_its_own_horizon => horizons_per_division,
-    commands_go_on_while_a_webhook_receiver_stalls => commands_beside_a_stalled_delivery,
 }
 
 /// A chc-2024 complaint received 60 days ago and never acknowledged: its acknowledgement
@@ -549,43 +548,6 @@ async fn stalling_receiver() -> (String, mpsc::UnboundedReceiver<Bytes>) {
 
 /// The instance delivering is killed with SIGKILL while the receiver holds its request; the
 /// next instance delivers the same notification, and it is recorded delivered once.
-/// A webhook receiver that takes its time holds no writer: commands are written while a
-/// delivery waits on it. (On SQLite the one writer connection was held through each
-/// batch's attempts, so every command waited for the receiver, up to its timeout, and past
-/// the store's acquire timeout was refused.)
-async fn commands_beside_a_stalled_delivery(backend: Backend) {
-    let app = watched_app(backend, |config| config.db_acquire_timeout_ms = 2_000).await;
-    let (url, mut received) = stalling_receiver().await;
-    let (status, hook) = app
-        .post(
-            "/api/v1/webhooks",
-            &app.admin_token,
-            json!({"url": url, "secret": "a-long-shared-secret-for-tests", "events": ["SlaAlertRaised"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{hook}");
-    let view = app
-        .log_complaint(&app.admin_token, breached_complaint())
-        .await;
-    let id = str_at(&view, "id");
-    tokio::time::timeout(Duration::from_secs(20), received.recv())
-        .await
-        .expect("a delivery within 20 s")
-        .unwrap();
-    // The receiver holds that delivery (for the deliverer's 10 s timeout); meanwhile:
-    app.act_ok(
-        &app.admin_token,
-        &id,
-        "notes",
-        json!({"text": "written while the receiver stalls"}),
-    )
-    .await;
-    let (status, body) = app
-        .post("/api/v1/complaints", &app.admin_token, valid_complaint())
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-}
-
 async fn delivery_survives_kill(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let (url, mut received) = stalling_receiver().await;
