@@ -104,11 +104,12 @@ impl Automation {
             if !applies(rule, case, procedure, today) || self.was_refused(case, rule, today) {
                 continue;
             }
+            // Before the officer is chosen, so the act is decided on what is true after the wait.
+            in_flight.turn(super::GIVE_WAY).await;
             let Some(automate) = self.action(rule, case, procedure, store).await? else {
                 continue;
             };
             let ctx = super::automation_context(rule);
-            in_flight.turn(super::GIVE_WAY).await;
             match cases
                 .execute(
                     &case.id,
