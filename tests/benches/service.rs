@@ -77,7 +77,8 @@ fn admin_url() -> String {
 /// A complaint whose acknowledgement (five working days) is due soon today, whatever the
 /// day of the week, so the watchdog raises an alert on every case logged: the most work a
 /// log brings. It is received on the latest day at least three days back that leaves two
-/// working days or fewer to go (from a Saturday or a Monday, three days back leaves more).
+/// working days or fewer to go (from Saturday to Tuesday, three days back leaves three or
+/// four).
 fn due_soon_complaint() -> Value {
     let calendar = Calendar::builtin();
     let division = Division::EnglandAndWales;
