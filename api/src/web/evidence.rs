@@ -27,11 +27,11 @@ use super::PageError;
 pub fn size_words(bytes: usize) -> String {
     const KB: usize = 1024;
     const MB: usize = 1024 * 1024;
-    if bytes >= MB && bytes % MB == 0 {
+    if bytes >= MB && bytes.is_multiple_of(MB) {
         format!("{} MB", bytes / MB)
     } else if bytes >= MB {
         format!("{:.1} MB", bytes as f64 / MB as f64)
-    } else if bytes >= KB && bytes % KB == 0 {
+    } else if bytes >= KB && bytes.is_multiple_of(KB) {
         format!("{} KB", bytes / KB)
     } else if bytes >= KB {
         format!("{:.1} KB", bytes as f64 / KB as f64)
