@@ -66,7 +66,11 @@ impl Watchdog {
     /// Scans until `shutdown` completes, and delivers notifications alongside.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let deliverer = delivery::Deliverer::new(self.store.clone(), self.config.mailer.clone());
+        let deliverer = delivery::Deliverer::new(
+            self.store.clone(),
+            self.config.mailer.clone(),
+            self.in_flight.clone(),
+        );
         let delivering = tokio::spawn(deliverer.run(async move {
             let mut stopped = stopped;
             let _ = stopped.wait_for(|s| *s).await;

@@ -1,19 +1,20 @@
 //! The outbox: a row per notified event, written in the event's transaction (see
 //! [`crate::commit`]) and kept until handed to every channel; webhook subscriptions and
 //! their deliveries; and the reads the SLA watchdog and the alert list need. Claims take
-//! rows with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so two instances never both deliver.
+//! rows with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so two instances never both deliver;
+//! on SQLite one process on a file delivers, the holder of its [`DeliveryLock`].
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::{on_pool, Store};
 
 /// The event types that are notified.
 pub const NOTIFIED: [&str; 2] = ["SlaAlertRaised", "SlaAlertResolved"];
 
-/// Rows a claim takes at a time.
-const BATCH: i64 = 20;
+/// Rows a batch takes at a time. On PostgreSQL a batch's rows stay claimed until the last
+/// is handed over, up to the receiver's timeout each.
+pub const BATCH: i64 = 20;
 
 /// Key of the PostgreSQL advisory lock held while one instance scans for alerts.
 const SCAN_LOCK: i64 = 0x0CA5_EF11_E0A1_E875;
@@ -124,6 +125,44 @@ pub struct AttemptResult {
     pub retry_at: Option<DateTime<Utc>>,
 }
 
+/// What a batch of deliveries took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    /// Rows taken.
+    pub taken: usize,
+    /// The last row's id, after which the next batch starts; `None` if none was taken.
+    pub last: Option<i64>,
+}
+
+impl Batch {
+    fn of(ids: impl Iterator<Item = i64>) -> Self {
+        ids.fold(
+            Self {
+                taken: 0,
+                last: None,
+            },
+            |batch, id| Self {
+                taken: batch.taken + 1,
+                last: batch.last.max(Some(id)),
+            },
+        )
+    }
+
+    /// Whether the batch took as many rows as a batch can, so more may be waiting.
+    pub fn full(&self) -> bool {
+        i64::try_from(self.taken).is_ok_and(|taken| taken >= BATCH)
+    }
+}
+
+/// Held by the one process that delivers a SQLite store's notifications: an exclusive
+/// lock on the file `<database>-notifications.lock` beside it, which the operating system
+/// lets go when the process ends however it ends, so the next process takes over at once.
+/// (SQLite's batches are recorded after they are handed over, not claimed, so two
+/// processes delivering from one file would each send them.) On PostgreSQL rows are
+/// claimed, so every instance delivers and the lock holds nothing.
+#[derive(Debug)]
+pub struct DeliveryLock(#[allow(dead_code)] Option<std::fs::File>);
+
 /// Held while this instance scans for alerts; on PostgreSQL, a session advisory lock on a
 /// connection of its own.
 pub struct ScanLock(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
@@ -162,6 +201,31 @@ impl Store {
                 Ok(got.then_some(ScanLock(Some(conn))))
             }
             Store::Sqlite(_) => Ok(Some(ScanLock(None))),
+        }
+    }
+
+    /// The delivery lock, or `None` while another process holds it.
+    pub fn try_delivery_lock(&self) -> std::io::Result<Option<DeliveryLock>> {
+        let Store::Sqlite(pools) = self else {
+            return Ok(Some(DeliveryLock(None)));
+        };
+        let options = pools.write.connect_options();
+        let database = options.get_filename();
+        if database.as_os_str() == ":memory:" {
+            // No other process can open it.
+            return Ok(Some(DeliveryLock(None)));
+        }
+        let mut path = database.as_os_str().to_owned();
+        path.push("-notifications.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(DeliveryLock(Some(file)))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(err)) => Err(err),
         }
     }
 
@@ -284,71 +348,109 @@ impl Store {
             .collect())
     }
 
-    /// Hands each undelivered notification to `deliver` and marks it delivered, a batch at
-    /// a time; a row another instance holds is skipped. A row whose handling fails stays
-    /// for the next round.
-    pub async fn deliver_outbox<F, Fut>(&self, deliver: F) -> Result<usize, sqlx::Error>
+    /// Hands the undelivered notifications after `after` (an outbox id) to `deliver`, a
+    /// batch in id order, and records those handed over delivered (a row whose handling
+    /// fails stays for a later round) and the webhook deliveries each one wants.
+    ///
+    /// On PostgreSQL the batch is claimed `FOR UPDATE SKIP LOCKED` in a transaction held
+    /// while it is handed over, so two instances never take the same rows and a dead
+    /// instance's claim ends with its connection. On SQLite the batch is read, handed
+    /// over, and then recorded in one short write: a transaction held while an email or
+    /// a webhook waits would hold the store's one writer, and every command with it. Only
+    /// the holder of the [`DeliveryLock`] may call this on SQLite.
+    pub async fn deliver_outbox<F, Fut>(&self, after: i64, deliver: F) -> Result<Batch, sqlx::Error>
     where
         F: Fn(OutboxRow, Vec<Webhook>) -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
         let webhooks = self.webhooks().await?;
         let now = rfc3339(Utc::now());
-        macro_rules! round {
-            ($tx:expr, $lock:expr) => {{
-                let mut tx = $tx;
-                let sql = format!(
-                    "SELECT id, case_id, sequence, event_type, payload FROM outbox \
-                     WHERE delivered_at IS NULL ORDER BY id LIMIT {BATCH}{}",
-                    $lock
-                );
-                let rows = sqlx::query(&sql).fetch_all(&mut *tx).await?;
-                let mut done = 0;
-                for row in rows {
+        type Pending = (i64, String, i64, String, String);
+        let pending = |lock: &str| {
+            format!(
+                "SELECT id, case_id, sequence, event_type, payload FROM outbox \
+                 WHERE delivered_at IS NULL AND id > $1 ORDER BY id LIMIT {BATCH}{lock}"
+            )
+        };
+        macro_rules! hand_over {
+            ($rows:expr) => {{
+                let rows: Vec<Pending> = $rows;
+                let mut handed = Vec::with_capacity(rows.len());
+                for (id, case_id, sequence, event_type, payload) in rows {
                     let row = OutboxRow {
-                        id: row.try_get("id")?,
-                        case_id: row.try_get("case_id")?,
-                        sequence: row.try_get("sequence")?,
-                        event_type: row.try_get("event_type")?,
-                        payload: row.try_get("payload")?,
+                        id,
+                        case_id,
+                        sequence,
+                        event_type,
+                        payload,
                     };
                     let wanted: Vec<Webhook> = webhooks
                         .iter()
                         .filter(|w| w.events.iter().any(|e| *e == row.event_type))
                         .cloned()
                         .collect();
-                    for hook in &wanted {
+                    let body = notification_body(&row);
+                    let hooks: Vec<String> = wanted.iter().map(|w| w.id.clone()).collect();
+                    let event_type = row.event_type.clone();
+                    let delivered = deliver(row, wanted).await;
+                    handed.push((id, event_type, body, hooks, delivered));
+                }
+                handed
+            }};
+        }
+        macro_rules! record {
+            ($tx:expr, $handed:expr) => {{
+                let mut tx = $tx;
+                for (id, event_type, body, hooks, delivered) in &$handed {
+                    for hook in hooks {
                         sqlx::query(
                             "INSERT INTO webhook_deliveries \
                              (webhook_id, outbox_id, event_type, body, next_attempt_at) \
                              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                         )
-                        .bind(&hook.id)
-                        .bind(row.id)
-                        .bind(&row.event_type)
-                        .bind(notification_body(&row))
+                        .bind(hook)
+                        .bind(id)
+                        .bind(event_type)
+                        .bind(body)
                         .bind(&now)
                         .execute(&mut *tx)
                         .await?;
                     }
-                    let id = row.id;
-                    if deliver(row, wanted).await {
+                    if *delivered {
                         sqlx::query("UPDATE outbox SET delivered_at = $1 WHERE id = $2")
                             .bind(&now)
                             .bind(id)
                             .execute(&mut *tx)
                             .await?;
-                        done += 1;
                     }
                 }
                 tx.commit().await?;
-                Ok(done)
             }};
         }
-        match self {
-            Store::Postgres(pool) => round!(pool.begin().await?, " FOR UPDATE SKIP LOCKED"),
-            Store::Sqlite(pools) => round!(pools.write.begin().await?, ""),
-        }
+        let handed = match self {
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let rows = sqlx::query_as(&pending(" FOR UPDATE SKIP LOCKED"))
+                    .bind(after)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let handed = hand_over!(rows);
+                record!(tx, handed);
+                handed
+            }
+            Store::Sqlite(pools) => {
+                let rows = sqlx::query_as(&pending(""))
+                    .bind(after)
+                    .fetch_all(&pools.read)
+                    .await?;
+                let handed = hand_over!(rows);
+                if !handed.is_empty() {
+                    record!(pools.write.begin().await?, handed);
+                }
+                handed
+            }
+        };
+        Ok(Batch::of(handed.iter().map(|h| h.0)))
     }
 
     pub async fn create_webhook(
@@ -450,40 +552,50 @@ impl Store {
         Ok(Some(deliveries))
     }
 
-    /// Attempts each webhook delivery that is due, through `send`, recording every attempt;
-    /// a delivery another instance holds is skipped.
-    pub async fn attempt_deliveries<F, Fut>(&self, send: F) -> Result<usize, sqlx::Error>
+    /// Attempts the webhook deliveries after `after` (a delivery id) that are due, a batch
+    /// in id order, through `send`, and records every attempt. Claimed and recorded as in
+    /// [`Store::deliver_outbox`]: on SQLite only the holder of the [`DeliveryLock`] may
+    /// call this.
+    pub async fn attempt_deliveries<F, Fut>(
+        &self,
+        after: i64,
+        send: F,
+    ) -> Result<Batch, sqlx::Error>
     where
         F: Fn(PendingDelivery) -> Fut,
         Fut: std::future::Future<Output = AttemptResult>,
     {
-        let now = Utc::now();
-        macro_rules! round {
-            ($tx:expr, $lock:expr) => {{
-                let mut tx = $tx;
-                let sql = format!(
-                    "SELECT d.id, w.url, w.secret, d.body, d.attempts \
-                     FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-                     WHERE d.delivered_at IS NULL AND d.next_attempt_at <= $1 \
-                     ORDER BY d.id LIMIT {BATCH}{}",
-                    $lock
-                );
-                let rows = sqlx::query(&sql)
-                    .bind(rfc3339(now))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let mut done = 0;
-                for row in rows {
+        let now = rfc3339(Utc::now());
+        let due = |lock: &str| {
+            format!(
+                "SELECT d.id, w.url, w.secret, d.body, d.attempts \
+                 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                 WHERE d.delivered_at IS NULL AND d.next_attempt_at <= $1 AND d.id > $2 \
+                 ORDER BY d.id LIMIT {BATCH}{lock}"
+            )
+        };
+        macro_rules! attempt {
+            ($rows:expr) => {{
+                let rows: Vec<(i64, String, String, String, i64)> = $rows;
+                let mut made = Vec::with_capacity(rows.len());
+                for (id, url, secret, body, attempts) in rows {
                     let pending = PendingDelivery {
-                        id: row.try_get("id")?,
-                        url: row.try_get("url")?,
-                        secret: row.try_get("secret")?,
-                        body: row.try_get("body")?,
-                        attempts: row.try_get("attempts")?,
+                        id,
+                        url,
+                        secret,
+                        body,
+                        attempts,
                     };
-                    let (id, attempt) = (pending.id, pending.attempts + 1);
                     let result = send(pending).await;
-                    let at = rfc3339(Utc::now());
+                    made.push((id, attempts + 1, rfc3339(Utc::now()), result));
+                }
+                made
+            }};
+        }
+        macro_rules! record {
+            ($tx:expr, $made:expr) => {{
+                let mut tx = $tx;
+                for (id, attempt, at, result) in &$made {
                     sqlx::query(
                         "INSERT INTO webhook_attempts \
                          (delivery_id, attempt, attempted_at, status, error) \
@@ -491,14 +603,14 @@ impl Store {
                     )
                     .bind(id)
                     .bind(attempt)
-                    .bind(&at)
+                    .bind(at)
                     .bind(result.status)
                     .bind(&result.error)
                     .execute(&mut *tx)
                     .await?;
                     let (next, delivered) = match result.retry_at {
                         Some(retry_at) => (rfc3339(retry_at), None),
-                        None => (at.clone(), Some(at.clone())),
+                        None => (at.clone(), Some(at)),
                     };
                     sqlx::query(
                         "UPDATE webhook_deliveries SET attempts = $1, next_attempt_at = $2, \
@@ -510,16 +622,36 @@ impl Store {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                    done += 1;
                 }
                 tx.commit().await?;
-                Ok(done)
             }};
         }
-        match self {
-            Store::Postgres(pool) => round!(pool.begin().await?, " FOR UPDATE OF d SKIP LOCKED"),
-            Store::Sqlite(pools) => round!(pools.write.begin().await?, ""),
-        }
+        let made = match self {
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let rows = sqlx::query_as(&due(" FOR UPDATE OF d SKIP LOCKED"))
+                    .bind(&now)
+                    .bind(after)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let made = attempt!(rows);
+                record!(tx, made);
+                made
+            }
+            Store::Sqlite(pools) => {
+                let rows = sqlx::query_as(&due(""))
+                    .bind(&now)
+                    .bind(after)
+                    .fetch_all(&pools.read)
+                    .await?;
+                let made = attempt!(rows);
+                if !made.is_empty() {
+                    record!(pools.write.begin().await?, made);
+                }
+                made
+            }
+        };
+        Ok(Batch::of(made.iter().map(|m| m.0)))
     }
 
     /// Records where a user's email notifications go.

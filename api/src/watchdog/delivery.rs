@@ -3,19 +3,26 @@
 //! so a crash loses none.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use casefile_store::outbox::{AttemptResult, OutboxRow, PendingDelivery, Webhook};
+use casefile_store::outbox::{
+    AttemptResult, Batch, DeliveryLock, OutboxRow, PendingDelivery, Webhook,
+};
 use casefile_store::Store;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+use crate::in_flight::InFlight;
 
 /// The header a webhook delivery's signature travels in.
 pub const SIGNATURE_HEADER: &str = "X-Casefile-Signature";
 
 /// Time between delivery rounds.
 const POLL: Duration = Duration::from_secs(1);
+/// Most batches of each kind in one round; the rest wait for the next.
+const ROUND_BATCHES: usize = 50;
 /// Longest wait between two attempts of a delivery.
 const MAX_BACKOFF_SECS: i64 = 3600;
 /// How long a receiver has to answer.
@@ -53,10 +60,12 @@ pub struct Deliverer {
     store: Store,
     mailer: Option<Mailer>,
     http: reqwest::Client,
+    /// The requests being answered, which each batch after a round's first gives way to.
+    in_flight: Arc<InFlight>,
 }
 
 impl Deliverer {
-    pub fn new(store: Store, mailer: Option<Mailer>) -> Self {
+    pub fn new(store: Store, mailer: Option<Mailer>, in_flight: Arc<InFlight>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .build()
@@ -65,14 +74,33 @@ impl Deliverer {
             store,
             mailer,
             http,
+            in_flight,
         }
     }
 
+    /// Delivers a round a poll until `shutdown` completes, which ends a round where it is:
+    /// a row handed over but not yet recorded is handed over again by the next round, so
+    /// a channel may see a notification twice but never miss one.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut lock: Option<DeliveryLock> = None;
         loop {
-            if let Err(err) = self.round().await {
-                tracing::warn!(%err, "notification delivery failed");
+            if lock.is_none() {
+                lock = match self.store.try_delivery_lock() {
+                    Ok(lock) => lock,
+                    Err(err) => {
+                        tracing::warn!(%err, "cannot take the notification delivery lock");
+                        None
+                    }
+                };
+            }
+            if lock.is_some() {
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    done = self.round() => if let Err(err) = done {
+                        tracing::warn!(%err, "notification delivery failed");
+                    },
+                }
             }
             tokio::select! {
                 () = &mut shutdown => return,
@@ -81,14 +109,36 @@ impl Deliverer {
         }
     }
 
-    /// One round: every pending outbox row to the channels, then every due webhook attempt.
+    /// One round: the pending outbox rows to the channels and the due webhook attempts,
+    /// a batch of each in turn while either comes full (after a burst of alerts thousands
+    /// wait), each batch after the first giving way to people's requests as the
+    /// watchdog's commands do. Each kind goes on from its last batch's last id, so a row
+    /// is tried once a round however its handling goes (a failed email stays for the next
+    /// round, a failed webhook attempt waits for its backoff), and a round ends.
     pub async fn round(&self) -> Result<(), sqlx::Error> {
-        self.store
-            .deliver_outbox(|row, hooks| self.hand_over(row, hooks))
-            .await?;
-        self.store
-            .attempt_deliveries(|pending| self.attempt(pending))
-            .await?;
+        let (mut outbox, mut deliveries) = (Some(0), Some(0));
+        for batch in 0..ROUND_BATCHES {
+            if batch > 0 {
+                self.in_flight.turn(super::GIVE_WAY).await;
+            }
+            if let Some(after) = outbox {
+                let taken = self
+                    .store
+                    .deliver_outbox(after, |row, hooks| self.hand_over(row, hooks))
+                    .await?;
+                outbox = next_after(taken);
+            }
+            if let Some(after) = deliveries {
+                let taken = self
+                    .store
+                    .attempt_deliveries(after, |pending| self.attempt(pending))
+                    .await?;
+                deliveries = next_after(taken);
+            }
+            if outbox.is_none() && deliveries.is_none() {
+                break;
+            }
+        }
         Ok(())
     }
 
@@ -168,6 +218,12 @@ impl Deliverer {
     }
 }
 
+/// Where the next batch of a kind starts, or `None` when this one was not full and the
+/// kind is done for the round.
+fn next_after(batch: Batch) -> Option<i64> {
+    batch.full().then_some(batch.last).flatten()
+}
+
 /// The sender of notification emails.
 const FROM: &str = "Casefile <casefile@localhost>";
 
@@ -214,6 +270,7 @@ async fn send_email(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -233,6 +290,66 @@ mod tests {
         ] {
             assert!(smtp_transport(url).is_err(), "{url}");
         }
+    }
+
+    /// More rows wait than a batch takes, and every webhook attempt fails at once (the
+    /// receiver's port is closed) and is due again in 2 s: one round hands over every row
+    /// and attempts every delivery once, and ends; the next round attempts none yet.
+    #[tokio::test]
+    async fn a_round_takes_batch_after_batch_trying_each_row_once() {
+        use casefile_store::{Access, SqlitePools};
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("casefile.db").display());
+        let store = Store::open(&url, Access::Migrate).await.unwrap();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = closed.local_addr().unwrap();
+        drop(closed);
+        let hook = store
+            .create_webhook(
+                &format!("http://{address}/hook"),
+                "a-long-shared-secret-for-tests",
+                &["SlaAlertRaised".to_string()],
+            )
+            .await
+            .unwrap();
+        let Store::Sqlite(SqlitePools { write, read, .. }) = &store else {
+            unreachable!("a SQLite store")
+        };
+        let waiting = 2 * casefile_store::outbox::BATCH + 5;
+        for sequence in 0..waiting {
+            sqlx::query(
+                "INSERT INTO outbox (case_id, sequence, event_type, payload) \
+                 VALUES ('a-case', $1, 'SlaAlertRaised', '{}')",
+            )
+            .bind(sequence)
+            .execute(write)
+            .await
+            .unwrap();
+        }
+        let deliverer = Deliverer::new(store.clone(), None, Arc::default());
+        let attempts = || async {
+            let deliveries = store.deliveries(&hook.id).await.unwrap().unwrap();
+            let attempts: Vec<i64> = deliveries.iter().map(|d| d.attempts).collect();
+            assert!(deliveries.iter().all(|d| d.delivered_at.is_none()));
+            attempts
+        };
+
+        tokio::time::timeout(Duration::from_secs(60), deliverer.round())
+            .await
+            .expect("the round ends")
+            .unwrap();
+        let undelivered: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")
+                .fetch_one(read)
+                .await
+                .unwrap();
+        assert_eq!(undelivered, 0);
+        let once = vec![1; usize::try_from(waiting).unwrap()];
+        assert_eq!(attempts().await, once);
+
+        deliverer.round().await.unwrap();
+        assert_eq!(attempts().await, once, "none due again within 2 s");
     }
 
     #[test]

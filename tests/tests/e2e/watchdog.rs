@@ -23,6 +23,8 @@ both_backends! {
     a_burst_of_breached_cases_gets_one_alert_each => burst,
     a_step_alerted_due_soon_is_alerted_again_once_breached => due_soon_then_breached,
     each_division_s_steps_are_read_up_to_its_own_horizon => horizons_per_division,
+    commands_go_on_while_a_webhook_receiver_stalls => commands_beside_a_stalled_delivery,
+    two_instances_never_send_one_delivery_at_once => one_sender_at_a_time,
 }
 
 /// A chc-2024 complaint received 60 days ago and never acknowledged: its acknowledgement
@@ -544,6 +546,77 @@ async fn stalling_receiver() -> (String, mpsc::UnboundedReceiver<Bytes>) {
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
     (format!("http://{address}/hook"), rx)
+}
+
+/// A webhook receiver that takes its time holds no writer: commands are written while a
+/// delivery waits on it. (On SQLite the one writer connection was held through each
+/// batch's attempts, so every command waited for the receiver, up to its timeout, and past
+/// the store's acquire timeout was refused.)
+async fn commands_beside_a_stalled_delivery(backend: Backend) {
+    let app = watched_app(backend, |config| config.db_acquire_timeout_ms = 2_000).await;
+    let (url, mut received) = stalling_receiver().await;
+    let (status, hook) = app
+        .post(
+            "/api/v1/webhooks",
+            &app.admin_token,
+            json!({"url": url, "secret": "a-long-shared-secret-for-tests", "events": ["SlaAlertRaised"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let view = app
+        .log_complaint(&app.admin_token, breached_complaint())
+        .await;
+    let id = str_at(&view, "id");
+    tokio::time::timeout(Duration::from_secs(20), received.recv())
+        .await
+        .expect("a delivery within 20 s")
+        .unwrap();
+    // The receiver holds that delivery (for the deliverer's 10 s timeout); meanwhile:
+    app.act_ok(
+        &app.admin_token,
+        &id,
+        "notes",
+        json!({"text": "written while the receiver stalls"}),
+    )
+    .await;
+    let (status, body) = app
+        .post("/api/v1/complaints", &app.admin_token, valid_complaint())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// Two instances on one store: while one holds a webhook delivery (its receiver has not
+/// answered), the other does not send it too. (On SQLite a batch is recorded after it is
+/// sent, not claimed, so this rests on the one delivering process per file.)
+async fn one_sender_at_a_time(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (url, mut received) = stalling_receiver().await;
+    let (status, hook) = app
+        .post(
+            "/api/v1/webhooks",
+            &app.admin_token,
+            json!({"url": url, "secret": "a-long-shared-secret-for-tests", "events": ["SlaAlertRaised"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let (token, database) = (app.admin_token.clone(), app.database_url());
+    app.stop().await;
+    let program = env!("CARGO_BIN_EXE_casefile-test-server");
+    let first = Process::start(program, &database, &token).await;
+    let second = Process::start(program, &database, &token).await;
+    let (status, view) = second
+        .post("/api/v1/complaints", &token, &breached_complaint())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{view}");
+    tokio::time::timeout(Duration::from_secs(20), received.recv())
+        .await
+        .expect("a delivery within 20 s")
+        .unwrap();
+    // Both deliver a round a second; the receiver holds the first request for 10 s.
+    let again = tokio::time::timeout(Duration::from_secs(5), received.recv()).await;
+    assert!(again.is_err(), "sent again while held: {again:?}");
+    first.kill().await;
+    second.kill().await;
 }
 
 /// The instance delivering is killed with SIGKILL while the receiver holds its request; the
