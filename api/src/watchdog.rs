@@ -82,8 +82,8 @@ impl Watchdog {
             let _ = delivering.await;
             return;
         }
-        // The scheduled scans look at every open case, for rules that time alone brings
-        // due; a scan after commits looks only at the cases they wrote.
+        // The scheduled scans look at every open case a rule may act on, for rules that
+        // time alone brings due; a scan after commits looks only at the cases they wrote.
         let mut every_case = true;
         loop {
             if let Err(err) = self.scan(every_case).await {

@@ -57,6 +57,32 @@ pub struct OpenCase {
     pub unmet: Vec<(String, NaiveDate)>,
 }
 
+/// Which open cases the automation rules may act on today: for each rule, the procedures
+/// that have it on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutomationReach {
+    pub today: NaiveDate,
+    /// Unowned cases under these procedures.
+    pub assign: Vec<String>,
+    /// Cases under these procedures not yet acknowledged.
+    pub acknowledge: Vec<String>,
+    /// Cases at Stage 1 under these procedures whose response was due before today.
+    pub escalate: Vec<String>,
+    /// Cases under each procedure received on or before its date (its deadlock limit
+    /// before today).
+    pub deadlock: Vec<(String, NaiveDate)>,
+}
+
+impl AutomationReach {
+    /// No rule is on anywhere.
+    pub fn is_empty(&self) -> bool {
+        self.assign.is_empty()
+            && self.acknowledge.is_empty()
+            && self.escalate.is_empty()
+            && self.deadlock.is_empty()
+    }
+}
+
 /// An alert event as stored on a case.
 #[derive(Debug, Clone)]
 pub struct AlertEvent {
@@ -685,17 +711,65 @@ impl Store {
             .map(|(reference, owner, team_leader)| (reference, Recipients { owner, team_leader })))
     }
 
-    /// Up to `limit` open cases after the case id `after`, in id order, with what the
-    /// automation rules look at: a scan walks the open cases a page at a time, so its
-    /// memory does not grow with the store.
-    pub async fn open_cases(&self, after: &str, limit: u32) -> Result<Vec<OpenCase>, sqlx::Error> {
+    /// Up to `limit` open cases after the case id `after`, in id order, that one of the
+    /// automation rules may act on as `reach` says (the rules have the last word): what a
+    /// scheduled scan reads, a page at a time so its memory does not grow with the store.
+    /// Most open cases are out of every rule's reach on most days (under a procedure
+    /// without the rule, or not yet old enough), and a scan read them all every minute, to
+    /// pass over them one by one.
+    pub async fn open_cases_in_reach(
+        &self,
+        after: &str,
+        limit: u32,
+        reach: &AutomationReach,
+    ) -> Result<Vec<OpenCase>, sqlx::Error> {
+        // Procedure ids travel as JSON arrays, and the deadlock rule's dates as a JSON
+        // array of [procedure, last date received] pairs, as `due_steps` passes horizons.
+        let (among, pairs): (fn(u8) -> String, &str) = match self {
+            Store::Postgres(_) => (
+                |n: u8| format!("(SELECT jsonb_array_elements_text(${n}::jsonb))"),
+                "(SELECT p ->> 1 FROM jsonb_array_elements($7::jsonb) p WHERE p ->> 0 = s.procedure)",
+            ),
+            Store::Sqlite(_) => (
+                |n: u8| format!("(SELECT value FROM json_each(${n}))"),
+                "(SELECT value ->> 1 FROM json_each($7) WHERE value ->> 0 = s.procedure)",
+            ),
+        };
         let sql = format!(
-            "SELECT {OPEN_CASE_COLUMNS} FROM case_summaries WHERE status = 'open' AND id > $1 \
-             ORDER BY id LIMIT $2"
+            "SELECT {OPEN_CASE_COLUMNS} FROM case_summaries s \
+             WHERE status = 'open' AND id > $1 AND ( \
+               (owner_id IS NULL AND procedure IN {assign}) \
+               OR (procedure IN {acknowledge} AND EXISTS (SELECT 1 FROM case_deadlines d \
+                   WHERE d.case_id = s.id AND d.step = 'acknowledge')) \
+               OR (stage = 'stage1' AND procedure IN {escalate} AND EXISTS (SELECT 1 \
+                   FROM case_deadlines d WHERE d.case_id = s.id \
+                   AND d.step = 'stage1_response' AND d.due < $6)) \
+               OR received_on <= {pairs} \
+             ) ORDER BY id LIMIT $2",
+            assign = among(3),
+            acknowledge = among(4),
+            escalate = among(5),
         );
+        let list = |ids: &[String]| serde_json::to_string(ids).unwrap_or_default();
+        let binds = [
+            list(&reach.assign),
+            list(&reach.acknowledge),
+            list(&reach.escalate),
+        ];
+        let deadlock: Vec<(&str, String)> = reach
+            .deadlock
+            .iter()
+            .map(|(procedure, on)| (procedure.as_str(), on.to_string()))
+            .collect();
+        let deadlock = serde_json::to_string(&deadlock).unwrap_or_default();
         let rows: Vec<OpenCaseRow> = on_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(after)
             .bind(i64::from(limit))
+            .bind(&binds[0])
+            .bind(&binds[1])
+            .bind(&binds[2])
+            .bind(reach.today.to_string())
+            .bind(&deadlock)
             .fetch_all(pool)
             .await)?;
         self.with_unmet_steps(rows).await

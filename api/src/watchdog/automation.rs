@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use casefile_domain::command::Automate;
 use casefile_domain::procedure::Procedure;
 use casefile_domain::{uk_date, Action, Actor, AutoRule, Division, ProcedureRegistry};
-use casefile_store::outbox::OpenCase;
+use casefile_store::outbox::{AutomationReach, OpenCase};
 use casefile_store::Store;
 use chrono::{Days, NaiveDate, Utc};
 
@@ -49,8 +49,8 @@ impl Automation {
         }
     }
 
-    /// Carries out every rule whose moment has come, on every open case or on those of
-    /// `only`; returns how many acted.
+    /// Carries out every rule whose moment has come, on every open case in a rule's reach
+    /// or on those of `only`; returns how many acted.
     pub async fn run(
         &self,
         store: &Store,
@@ -71,11 +71,17 @@ impl Automation {
             }
             return Ok(acted);
         }
+        let reach = self.reach(today);
+        if reach.is_empty() {
+            return Ok(0);
+        }
         let mut after = String::new();
         loop {
-            // Every open case is many pages on a busy store: each gives way to requests.
+            // The open cases in reach may be many pages: each gives way to requests.
             in_flight.turn(super::GIVE_WAY).await;
-            let page = store.open_cases(&after, OPEN_CASES_PAGE).await?;
+            let page = store
+                .open_cases_in_reach(&after, OPEN_CASES_PAGE, &reach)
+                .await?;
             let Some(last) = page.last() else {
                 break;
             };
@@ -85,6 +91,35 @@ impl Automation {
             }
         }
         Ok(acted)
+    }
+
+    /// The open cases each rule may act on `today`, by the procedures that have it: those
+    /// [`applies`] may say yes to, and more where a case's procedure copy differs.
+    fn reach(&self, today: NaiveDate) -> AutomationReach {
+        let mut reach = AutomationReach {
+            today,
+            assign: Vec::new(),
+            acknowledge: Vec::new(),
+            escalate: Vec::new(),
+            deadlock: Vec::new(),
+        };
+        for procedure in self.procedures.all() {
+            let automation = &procedure.automation;
+            let id = || procedure.id.clone();
+            if automation.assign.is_some() {
+                reach.assign.push(id());
+            }
+            if automation.acknowledge_on_logging {
+                reach.acknowledge.push(id());
+            }
+            if automation.escalate_breached_stage1 {
+                reach.escalate.push(id());
+            }
+            if let Some(received_by) = deadlock_received_by(procedure, today) {
+                reach.deadlock.push((id(), received_by));
+            }
+        }
+        reach
     }
 
     /// Carries out the rules whose moment has come on one open case; returns how many acted.
@@ -243,18 +278,19 @@ fn applies(rule: AutoRule, case: &OpenCase, procedure: &Procedure, today: NaiveD
                 && unmet("stage1_response").is_some_and(|due| today > due)
         }
         AutoRule::DeadlockAfterLimit => {
-            automation.deadlock_after_limit
-                && procedure
-                    .deadlock
-                    .as_ref()
-                    .and_then(|rule| rule.after_weeks)
-                    .and_then(|weeks| {
-                        case.received_on
-                            .checked_add_days(Days::new(u64::from(weeks) * 7))
-                    })
-                    .is_some_and(|eligible_on| today >= eligible_on)
+            deadlock_received_by(procedure, today).is_some_and(|last| case.received_on <= last)
         }
     }
+}
+
+/// The last date a case under `procedure` may have been received to be past its deadlock
+/// limit `today`, if the procedure declares deadlock after a limit.
+fn deadlock_received_by(procedure: &Procedure, today: NaiveDate) -> Option<NaiveDate> {
+    if !procedure.automation.deadlock_after_limit {
+        return None;
+    }
+    let weeks = procedure.deadlock.as_ref()?.after_weeks?;
+    today.checked_sub_days(Days::new(u64::from(weeks) * 7))
 }
 
 /// Round robin: the case's serial number (the digits ending its reference, given out in

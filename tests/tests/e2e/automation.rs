@@ -11,11 +11,29 @@ both_backends! {
     new_cases_are_assigned_round_robin_and_acknowledged_once => assign_and_acknowledge,
     a_breached_stage1_is_escalated_once_and_earlier_entries_still_fit => escalate,
     cloud_direct_cases_deadlock_once_after_eight_weeks_and_may_be_referred => deadlock,
-    a_scan_reads_every_open_case_a_page_at_a_time => open_case_pages,
+    a_scheduled_scan_reads_the_open_cases_in_a_rule_s_reach_a_page_at_a_time => open_case_pages,
 }
 
-/// The scan's read of open cases, in pages smaller than the store: every open case once,
-/// with its unmet steps, and no closed one.
+/// Every page of open cases in `reach`, two at a time: the cases, and how many pages.
+async fn in_reach(
+    store: &casefile_store::Store,
+    reach: &casefile_store::outbox::AutomationReach,
+) -> (Vec<casefile_store::outbox::OpenCase>, usize) {
+    let (mut seen, mut after, mut pages) = (Vec::new(), String::new(), 0);
+    loop {
+        let page = store.open_cases_in_reach(&after, 2, reach).await.unwrap();
+        let Some(last) = page.last() else { break };
+        assert!(page.len() <= 2, "a page holds at most its limit");
+        after = last.id.clone();
+        pages += 1;
+        seen.extend(page);
+    }
+    (seen, pages)
+}
+
+/// A scheduled scan's read of open cases, in pages smaller than the store: every open case
+/// a rule may act on, once, with its unmet steps; no closed case, and no case out of every
+/// rule's reach (under a procedure without the rule, or not old enough for it).
 async fn open_case_pages(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut open = std::collections::BTreeSet::new();
@@ -30,30 +48,88 @@ async fn open_case_pages(backend: Backend) {
         json!({"reason": "The resident withdrew by phone."}),
     )
     .await;
+    // Cloud Direct declares deadlock eight weeks after receipt.
+    let mut cloud = Vec::new();
+    for weeks in [9, 7] {
+        let complaint =
+            backdated_complaint("cloud-direct", "england-and-wales", &days_ago(weeks * 7));
+        let view = app.log_complaint(&app.admin_token, complaint).await;
+        cloud.push(str_at(&view, "id"));
+    }
+    let [nine_weeks, seven_weeks] = [cloud[0].clone(), cloud[1].clone()];
     let store = casefile_store::Store::open(&app.database_url(), casefile_store::Access::ReadOnly)
         .await
         .unwrap();
-    let (mut seen, mut after, mut pages) = (Vec::new(), String::new(), 0);
-    loop {
-        let page = store.open_cases(&after, 2).await.unwrap();
-        let Some(last) = page.last() else { break };
-        assert!(page.len() <= 2, "a page holds at most its limit");
-        after = last.id.clone();
-        pages += 1;
-        for case in page {
-            let steps: Vec<&str> = case.unmet.iter().map(|(s, _)| s.as_str()).collect();
-            assert!(steps.contains(&"acknowledge"), "{}: {steps:?}", case.id);
-            seen.push(case.id);
-        }
-    }
+    let today: chrono::NaiveDate = days_ago(0).parse().unwrap();
+    let nowhere = casefile_store::outbox::AutomationReach {
+        today,
+        assign: Vec::new(),
+        acknowledge: Vec::new(),
+        escalate: Vec::new(),
+        deadlock: Vec::new(),
+    };
+    let ids = |cases: &[casefile_store::outbox::OpenCase]| -> Vec<String> {
+        cases.iter().map(|c| c.id.clone()).collect()
+    };
+    assert!(nowhere.is_empty());
+    assert!(in_reach(&store, &nowhere).await.0.is_empty());
+
+    let acknowledging = casefile_store::outbox::AutomationReach {
+        acknowledge: vec!["chc-2024".into()],
+        ..nowhere.clone()
+    };
+    let (seen, pages) = in_reach(&store, &acknowledging).await;
     assert_eq!(pages, 3, "five open cases in pages of two");
     assert_eq!(
-        seen.iter()
-            .cloned()
+        ids(&seen)
+            .into_iter()
             .collect::<std::collections::BTreeSet<_>>(),
         open
     );
     assert_eq!(seen.len(), open.len(), "each case once");
+    for case in &seen {
+        let steps: Vec<&str> = case.unmet.iter().map(|(s, _)| s.as_str()).collect();
+        assert!(steps.contains(&"acknowledge"), "{}: {steps:?}", case.id);
+    }
+
+    let deadlocking = casefile_store::outbox::AutomationReach {
+        deadlock: vec![("cloud-direct".into(), today - chrono::Days::new(56))],
+        ..nowhere.clone()
+    };
+    assert_eq!(
+        ids(&in_reach(&store, &deadlocking).await.0),
+        vec![nine_weeks.clone()]
+    );
+    let assigning = casefile_store::outbox::AutomationReach {
+        assign: vec!["cloud-direct".into()],
+        ..nowhere.clone()
+    };
+    let mut unowned = vec![nine_weeks.clone(), seven_weeks.clone()];
+    unowned.sort();
+    assert_eq!(ids(&in_reach(&store, &assigning).await.0), unowned);
+    app.act_ok(
+        &app.admin_token,
+        &seven_weeks,
+        "assign",
+        json!({"owner_id": app.user("Olu Officer", "officer").await.id}),
+    )
+    .await;
+    assert_eq!(ids(&in_reach(&store, &assigning).await.0), [nine_weeks]);
+
+    // Stage 1 cases whose response was due before the reach's day.
+    let acknowledged = open.last().unwrap().clone();
+    app.act_ok(&app.admin_token, &acknowledged, "acknowledge", json!({}))
+        .await;
+    let escalating = casefile_store::outbox::AutomationReach {
+        escalate: vec!["chc-2024".into()],
+        ..nowhere.clone()
+    };
+    assert!(in_reach(&store, &escalating).await.0.is_empty());
+    let later = casefile_store::outbox::AutomationReach {
+        today: today + chrono::Days::new(60),
+        ..escalating
+    };
+    assert_eq!(ids(&in_reach(&store, &later).await.0), [acknowledged]);
 
     // Among named cases (as after a burst of commands): the open ones, with their steps.
     let mut named: Vec<String> = open.iter().take(2).cloned().collect();
