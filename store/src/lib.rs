@@ -143,6 +143,9 @@ pub struct SqlitePools {
     committed: Arc<AtomicBool>,
     /// The queue of commits for the writer (`writer`).
     writer: writer::Writer,
+    /// The file whose lock the process delivering notifications holds (see
+    /// [`outbox::DeliveryLock`]); `None` for a store no other process can open.
+    pub(crate) notifications_lock: Option<std::path::PathBuf>,
 }
 
 impl SqlitePools {
@@ -384,7 +387,15 @@ impl Store {
                 .after_release(|conn, _| Box::pin(sqlite_reader_reusable(conn)))
                 .connect_lazy_with(readers);
             let writer = writer::Writer::start(write.clone(), committed.clone());
+            // Made from the file's real path, so two processes reaching it by different
+            // names share one lock; a store with no file (in memory) needs none.
+            let notifications_lock = std::fs::canonicalize(path).ok().map(|real| {
+                let mut lock = real.into_os_string();
+                lock.push("-notifications.lock");
+                std::path::PathBuf::from(lock)
+            });
             Self::Sqlite(SqlitePools {
+                notifications_lock,
                 read,
                 write,
                 blobs,

@@ -7,7 +7,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::{on_pool, Store};
+use crate::{on_pool, SqlitePools, Store};
 
 /// The event types that are notified.
 pub const NOTIFIED: [&str; 2] = ["SlaAlertRaised", "SlaAlertResolved"];
@@ -158,18 +158,23 @@ pub struct Batch {
     pub taken: usize,
     /// The last row's id, after which the next batch starts; `None` if none was taken.
     pub last: Option<i64>,
+    /// Rows whose handling failed (an email not sent, a webhook attempt not answered 2xx).
+    pub failed: usize,
 }
 
 impl Batch {
-    fn of(ids: impl Iterator<Item = i64>) -> Self {
-        ids.fold(
+    /// The batch of the rows `ids`, each with whether it went out.
+    fn of(rows: impl Iterator<Item = (i64, bool)>) -> Self {
+        rows.fold(
             Self {
                 taken: 0,
                 last: None,
+                failed: 0,
             },
-            |batch, id| Self {
+            |batch, (id, sent)| Self {
                 taken: batch.taken + 1,
                 last: batch.last.max(Some(id)),
+                failed: batch.failed + usize::from(!sent),
             },
         )
     }
@@ -181,8 +186,10 @@ impl Batch {
 }
 
 /// Held by the one process that delivers a SQLite store's notifications: an exclusive
-/// lock on the file `<database>-notifications.lock` beside it, which the operating system
-/// lets go when the process ends however it ends, so the next process takes over at once.
+/// lock on the file `<database>-notifications.lock` beside it (the database's real path,
+/// links followed), which the operating system lets go when the process ends however it
+/// ends, so the next process takes over at its next round. The file must stay while
+/// processes run: one made anew is another lock.
 /// (SQLite's batches are recorded after they are handed over, not claimed, so two
 /// processes delivering from one file would each send them.) On PostgreSQL rows are
 /// claimed, so every instance delivers and the lock holds nothing.
@@ -209,6 +216,21 @@ impl ScanLock {
     }
 }
 
+/// The first wait before a SQLite batch's record is written again.
+const RECORD_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Waits `wait` after a SQLite batch that has gone out failed to be recorded, and returns
+/// the next wait, twice as long up to 30 s. The record is written again until it is:
+/// read again unrecorded, the batch would go out again at every round for as long as the
+/// store cannot be written (a rebuild holding its write lock, a full disk), and nothing
+/// else can be recorded meanwhile anyway. Only a stop (the round's future dropped) leaves
+/// it unrecorded, for the next process to send again.
+async fn record_again(err: sqlx::Error, wait: std::time::Duration) -> std::time::Duration {
+    tracing::warn!(%err, "notifications sent but not yet recorded; trying again");
+    tokio::time::sleep(wait).await;
+    (wait * 2).min(std::time::Duration::from_secs(30))
+}
+
 fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
@@ -230,19 +252,16 @@ impl Store {
         }
     }
 
-    /// The delivery lock, or `None` while another process holds it.
+    /// The delivery lock, or `None` while another holder (in this process or another)
+    /// has it.
     pub fn try_delivery_lock(&self) -> std::io::Result<Option<DeliveryLock>> {
-        let Store::Sqlite(pools) = self else {
+        let Store::Sqlite(SqlitePools {
+            notifications_lock: Some(path),
+            ..
+        }) = self
+        else {
             return Ok(Some(DeliveryLock(None)));
         };
-        let options = pools.write.connect_options();
-        let database = options.get_filename();
-        if database.as_os_str() == ":memory:" {
-            // No other process can open it.
-            return Ok(Some(DeliveryLock(None)));
-        }
-        let mut path = database.as_os_str().to_owned();
-        path.push("-notifications.lock");
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -381,9 +400,10 @@ impl Store {
     /// On PostgreSQL the batch is claimed `FOR UPDATE SKIP LOCKED` in a transaction held
     /// while it is handed over, so two instances never take the same rows and a dead
     /// instance's claim ends with its connection. On SQLite the batch is read, handed
-    /// over, and then recorded in one short write: a transaction held while an email or
-    /// a webhook waits would hold the store's one writer, and every command with it. Only
-    /// the holder of the [`DeliveryLock`] may call this on SQLite.
+    /// over, and then recorded in one short write, written again until it is (see
+    /// [`record_again`]): a transaction held while an email or a webhook waits would hold
+    /// the store's one writer, and every command with it. Only the holder of the
+    /// [`DeliveryLock`] may call this on SQLite.
     pub async fn deliver_outbox<F, Fut>(&self, after: i64, deliver: F) -> Result<Batch, sqlx::Error>
     where
         F: Fn(OutboxRow, Vec<Webhook>) -> Fut,
@@ -471,12 +491,20 @@ impl Store {
                     .await?;
                 let handed = hand_over!(rows);
                 if !handed.is_empty() {
-                    record!(pools.write.begin().await?, handed);
+                    let mut wait = RECORD_AGAIN_AFTER;
+                    while let Err(err) = async {
+                        record!(pools.write.begin().await?, handed);
+                        Ok::<(), sqlx::Error>(())
+                    }
+                    .await
+                    {
+                        wait = record_again(err, wait).await;
+                    }
                 }
                 handed
             }
         };
-        Ok(Batch::of(handed.iter().map(|h| h.0)))
+        Ok(Batch::of(handed.iter().map(|h| (h.0, h.4))))
     }
 
     pub async fn create_webhook(
@@ -672,12 +700,22 @@ impl Store {
                     .await?;
                 let made = attempt!(rows);
                 if !made.is_empty() {
-                    record!(pools.write.begin().await?, made);
+                    let mut wait = RECORD_AGAIN_AFTER;
+                    while let Err(err) = async {
+                        record!(pools.write.begin().await?, made);
+                        Ok::<(), sqlx::Error>(())
+                    }
+                    .await
+                    {
+                        wait = record_again(err, wait).await;
+                    }
                 }
                 made
             }
         };
-        Ok(Batch::of(made.iter().map(|m| m.0)))
+        Ok(Batch::of(
+            made.iter().map(|m| (m.0, m.3.retry_at.is_none())),
+        ))
     }
 
     /// Records where a user's email notifications go.

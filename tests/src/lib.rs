@@ -309,7 +309,7 @@ impl Drop for TestApp {
         match &self.store {
             Store::Sqlite(path) => {
                 let _ = std::fs::remove_file(path);
-                for suffix in ["-wal", "-shm", "-journal"] {
+                for suffix in ["-wal", "-shm", "-journal", "-notifications.lock"] {
                     let mut other = path.clone().into_os_string();
                     other.push(suffix);
                     let _ = std::fs::remove_file(other);

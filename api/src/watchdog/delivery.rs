@@ -6,9 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use casefile_store::outbox::{
-    AttemptResult, Batch, DeliveryLock, OutboxRow, PendingDelivery, Webhook,
-};
+use casefile_store::outbox::{AttemptResult, DeliveryLock, OutboxRow, PendingDelivery, Webhook};
 use casefile_store::Store;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
@@ -84,12 +82,20 @@ impl Deliverer {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut lock: Option<DeliveryLock> = None;
+        let mut lock_failed = false;
         loop {
             if lock.is_none() {
                 lock = match self.store.try_delivery_lock() {
-                    Ok(lock) => lock,
+                    Ok(lock) => {
+                        lock_failed = false;
+                        lock
+                    }
                     Err(err) => {
-                        tracing::warn!(%err, "cannot take the notification delivery lock");
+                        // Said once, not every second, until it has worked again.
+                        if !lock_failed {
+                            tracing::error!(%err, "cannot take the notification delivery lock: no notification goes out until it can");
+                        }
+                        lock_failed = true;
                         None
                     }
                 };
@@ -113,29 +119,33 @@ impl Deliverer {
     /// a batch of each in turn while either comes full (after a burst of alerts thousands
     /// wait), each batch after the first giving way to people's requests as the
     /// watchdog's commands do. Each kind goes on from its last batch's last id, so a row
-    /// is tried once a round however its handling goes (a failed email stays for the next
-    /// round, a failed webhook attempt waits for its backoff), and a round ends.
+    /// is tried at most once a round (a failed webhook attempt waits for its backoff) and
+    /// a round ends; a kind whose batch came short is looked at again from there while the
+    /// other goes on, so neither waits for the other's slow receiver. A failed email ends
+    /// the outbox's part of the round: the mail server is tried again next round, not for
+    /// every row waiting.
     pub async fn round(&self) -> Result<(), sqlx::Error> {
-        let (mut outbox, mut deliveries) = (Some(0), Some(0));
+        let (mut outbox, mut deliveries) = (Some(0), 0);
         for batch in 0..ROUND_BATCHES {
             if batch > 0 {
                 self.in_flight.turn(super::GIVE_WAY).await;
             }
+            let mut more = false;
             if let Some(after) = outbox {
                 let taken = self
                     .store
                     .deliver_outbox(after, |row, hooks| self.hand_over(row, hooks))
                     .await?;
-                outbox = next_after(taken);
+                outbox = (taken.failed == 0).then_some(taken.last.unwrap_or(after));
+                more |= taken.full() && taken.failed == 0;
             }
-            if let Some(after) = deliveries {
-                let taken = self
-                    .store
-                    .attempt_deliveries(after, |pending| self.attempt(pending))
-                    .await?;
-                deliveries = next_after(taken);
-            }
-            if outbox.is_none() && deliveries.is_none() {
+            let taken = self
+                .store
+                .attempt_deliveries(deliveries, |pending| self.attempt(pending))
+                .await?;
+            deliveries = taken.last.unwrap_or(deliveries);
+            more |= taken.full();
+            if !more {
                 break;
             }
         }
@@ -218,12 +228,6 @@ impl Deliverer {
     }
 }
 
-/// Where the next batch of a kind starts, or `None` when this one was not full and the
-/// kind is done for the round.
-fn next_after(batch: Batch) -> Option<i64> {
-    batch.full().then_some(batch.last).flatten()
-}
-
 /// The sender of notification emails.
 const FROM: &str = "Casefile <casefile@localhost>";
 
@@ -292,64 +296,126 @@ mod tests {
         }
     }
 
-    /// More rows wait than a batch takes, and every webhook attempt fails at once (the
-    /// receiver's port is closed) and is due again in 2 s: one round hands over every row
-    /// and attempts every delivery once, and ends; the next round attempts none yet.
-    #[tokio::test]
-    async fn a_round_takes_batch_after_batch_trying_each_row_once() {
-        use casefile_store::{Access, SqlitePools};
-
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("casefile.db").display());
-        let store = Store::open(&url, Access::Migrate).await.unwrap();
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = closed.local_addr().unwrap();
-        drop(closed);
+    /// A SQLite store with a webhook for alerts at `url` and `waiting` alerts in the outbox.
+    async fn store_with_waiting(
+        dir: &tempfile::TempDir,
+        url: &str,
+        waiting: i64,
+    ) -> (Store, casefile_store::outbox::Webhook) {
+        let database = format!("sqlite://{}", dir.path().join("casefile.db").display());
+        let store = Store::open(&database, casefile_store::Access::Migrate)
+            .await
+            .unwrap();
         let hook = store
             .create_webhook(
-                &format!("http://{address}/hook"),
+                url,
                 "a-long-shared-secret-for-tests",
                 &["SlaAlertRaised".to_string()],
             )
             .await
             .unwrap();
-        let Store::Sqlite(SqlitePools { write, read, .. }) = &store else {
+        let Store::Sqlite(pools) = &store else {
             unreachable!("a SQLite store")
         };
-        let waiting = 2 * casefile_store::outbox::BATCH + 5;
         for sequence in 0..waiting {
             sqlx::query(
                 "INSERT INTO outbox (case_id, sequence, event_type, payload) \
                  VALUES ('a-case', $1, 'SlaAlertRaised', '{}')",
             )
             .bind(sequence)
-            .execute(write)
+            .execute(&pools.write)
             .await
             .unwrap();
         }
+        (store, hook)
+    }
+
+    /// More rows wait than a batch takes, and every webhook attempt fails at once (the
+    /// receiver's port is closed): one round hands over every row and attempts every
+    /// delivery once, each then waiting for its backoff, and ends.
+    #[tokio::test]
+    async fn a_round_takes_batch_after_batch_trying_each_row_once() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", closed.local_addr().unwrap());
+        drop(closed);
+        let dir = tempfile::tempdir().unwrap();
+        let waiting = 2 * casefile_store::outbox::BATCH + 5;
+        let (store, hook) = store_with_waiting(&dir, &url, waiting).await;
         let deliverer = Deliverer::new(store.clone(), None, Arc::default());
-        let attempts = || async {
-            let deliveries = store.deliveries(&hook.id).await.unwrap().unwrap();
-            let attempts: Vec<i64> = deliveries.iter().map(|d| d.attempts).collect();
-            assert!(deliveries.iter().all(|d| d.delivered_at.is_none()));
-            attempts
-        };
 
         tokio::time::timeout(Duration::from_secs(60), deliverer.round())
             .await
             .expect("the round ends")
             .unwrap();
+        let Store::Sqlite(pools) = &store else {
+            unreachable!("a SQLite store")
+        };
         let undelivered: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")
-                .fetch_one(read)
+                .fetch_one(&pools.read)
                 .await
                 .unwrap();
         assert_eq!(undelivered, 0);
-        let once = vec![1; usize::try_from(waiting).unwrap()];
-        assert_eq!(attempts().await, once);
+        let deliveries = store.deliveries(&hook.id).await.unwrap().unwrap();
+        assert_eq!(deliveries.len(), usize::try_from(waiting).unwrap());
+        for delivery in &deliveries {
+            assert_eq!(delivery.attempts, 1, "{delivery:?}");
+            assert!(delivery.delivered_at.is_none());
+            let attempted: chrono::DateTime<Utc> =
+                delivery.history[0].attempted_at.parse().unwrap();
+            let next: chrono::DateTime<Utc> = delivery.next_attempt_at.parse().unwrap();
+            assert!(
+                // The backoff (2 s) counts from just after the attempt's answer.
+                next > attempted + chrono::Duration::seconds(1),
+                "{delivery:?}"
+            );
+        }
+    }
 
-        deliverer.round().await.unwrap();
-        assert_eq!(attempts().await, once, "none due again within 2 s");
+    /// A failed delivery due again at once (as one whose backoff has passed while a round
+    /// goes on) is not taken again by the batches after it: each starts after the last id
+    /// the one before took, so batches taken until one comes short end, each row tried once.
+    #[tokio::test]
+    async fn batches_go_on_after_the_last_id_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let waiting = 2 * casefile_store::outbox::BATCH + 5;
+        let (store, hook) = store_with_waiting(&dir, "http://127.0.0.1:9/hook", waiting).await;
+        let mut after = 0;
+        loop {
+            let batch = store
+                .deliver_outbox(after, |_, _| async { true })
+                .await
+                .unwrap();
+            after = batch.last.unwrap_or(after);
+            if !batch.full() {
+                break;
+            }
+        }
+        let sent = std::sync::atomic::AtomicI64::new(0);
+        let (mut after, mut batches) = (0, 0);
+        loop {
+            let batch = store
+                .attempt_deliveries(after, |_| async {
+                    sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    AttemptResult {
+                        status: Some(503),
+                        error: Some("the receiver did not answer 2xx".to_string()),
+                        retry_at: Some(Utc::now() - chrono::Duration::seconds(60)),
+                    }
+                })
+                .await
+                .unwrap();
+            assert_eq!(batch.failed, batch.taken);
+            after = batch.last.unwrap_or(after);
+            batches += 1;
+            assert!(batches <= 3, "batches go on past the rows waiting");
+            if !batch.full() {
+                break;
+            }
+        }
+        assert_eq!(sent.into_inner(), waiting);
+        let deliveries = store.deliveries(&hook.id).await.unwrap().unwrap();
+        assert!(deliveries.iter().all(|d| d.attempts == 1));
     }
 
     #[test]
