@@ -388,8 +388,11 @@ impl Store {
                 .connect_lazy_with(readers);
             let writer = writer::Writer::start(write.clone(), committed.clone());
             // Made from the file's real path, so two processes reaching it by different
-            // names share one lock; a store with no file (in memory) needs none.
-            let notifications_lock = std::fs::canonicalize(path).ok().map(|real| {
+            // names share one lock (the name given if it has none); a store in memory,
+            // which no other process can open, needs none.
+            let in_memory = path == ":memory:" || url.contains("mode=memory");
+            let notifications_lock = (!in_memory).then(|| {
+                let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.into());
                 let mut lock = real.into_os_string();
                 lock.push("-notifications.lock");
                 std::path::PathBuf::from(lock)

@@ -219,16 +219,32 @@ impl ScanLock {
 /// The first wait before a SQLite batch's record is written again.
 const RECORD_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// Waits `wait` after a SQLite batch that has gone out failed to be recorded, and returns
-/// the next wait, twice as long up to 30 s. The record is written again until it is:
-/// read again unrecorded, the batch would go out again at every round for as long as the
-/// store cannot be written (a rebuild holding its write lock, a full disk), and nothing
-/// else can be recorded meanwhile anyway. Only a stop (the round's future dropped) leaves
-/// it unrecorded, for the next process to send again.
-async fn record_again(err: sqlx::Error, wait: std::time::Duration) -> std::time::Duration {
+/// Waits `wait` after a SQLite batch that has gone out failed to be recorded for a reason
+/// that passes (the store busy, as under a rebuild holding its write lock; its disk full;
+/// an I/O error; no connection in time), and returns the next wait, twice as long up to
+/// 30 s: read again unrecorded, the batch would go out again at every round for as long
+/// as that lasts, and nothing else can be recorded meanwhile anyway. Any other error is
+/// returned, and the batch goes out again next round. A stop (the round's future dropped)
+/// leaves it unrecorded, for the next process to send again.
+async fn record_again(
+    err: sqlx::Error,
+    wait: std::time::Duration,
+) -> Result<std::time::Duration, sqlx::Error> {
+    let passes = match &err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+        // SQLite's primary result codes: BUSY, LOCKED, IOERR, FULL.
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i64>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 13)),
+        _ => false,
+    };
+    if !passes {
+        return Err(err);
+    }
     tracing::warn!(%err, "notifications sent but not yet recorded; trying again");
     tokio::time::sleep(wait).await;
-    (wait * 2).min(std::time::Duration::from_secs(30))
+    Ok((wait * 2).min(std::time::Duration::from_secs(30)))
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {
@@ -498,7 +514,7 @@ impl Store {
                     }
                     .await
                     {
-                        wait = record_again(err, wait).await;
+                        wait = record_again(err, wait).await?;
                     }
                 }
                 handed
@@ -653,7 +669,7 @@ impl Store {
                     sqlx::query(
                         "INSERT INTO webhook_attempts \
                          (delivery_id, attempt, attempted_at, status, error) \
-                         VALUES ($1, $2, $3, $4, $5)",
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                     )
                     .bind(id)
                     .bind(attempt)
@@ -707,7 +723,7 @@ impl Store {
                     }
                     .await
                     {
-                        wait = record_again(err, wait).await;
+                        wait = record_again(err, wait).await?;
                     }
                 }
                 made

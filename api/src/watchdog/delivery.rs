@@ -119,26 +119,24 @@ impl Deliverer {
     /// a batch of each in turn while either comes full (after a burst of alerts thousands
     /// wait), each batch after the first giving way to people's requests as the
     /// watchdog's commands do. Each kind goes on from its last batch's last id, so a row
-    /// is tried at most once a round (a failed webhook attempt waits for its backoff) and
-    /// a round ends; a kind whose batch came short is looked at again from there while the
-    /// other goes on, so neither waits for the other's slow receiver. A failed email ends
-    /// the outbox's part of the round: the mail server is tried again next round, not for
-    /// every row waiting.
+    /// is tried at most once a round (a failed email next round, a failed webhook attempt
+    /// after its backoff), a row that keeps failing holds back none after it, and a round
+    /// ends. A kind whose batch came short is looked at again from there in each turn the
+    /// other goes on. (A mail server that refuses everything is tried for every row
+    /// waiting, up to 1,000 a round.)
     pub async fn round(&self) -> Result<(), sqlx::Error> {
-        let (mut outbox, mut deliveries) = (Some(0), 0);
+        let (mut outbox, mut deliveries) = (0, 0);
         for batch in 0..ROUND_BATCHES {
             if batch > 0 {
                 self.in_flight.turn(super::GIVE_WAY).await;
             }
             let mut more = false;
-            if let Some(after) = outbox {
-                let taken = self
-                    .store
-                    .deliver_outbox(after, |row, hooks| self.hand_over(row, hooks))
-                    .await?;
-                outbox = (taken.failed == 0).then_some(taken.last.unwrap_or(after));
-                more |= taken.full() && taken.failed == 0;
-            }
+            let taken = self
+                .store
+                .deliver_outbox(outbox, |row, hooks| self.hand_over(row, hooks))
+                .await?;
+            outbox = taken.last.unwrap_or(outbox);
+            more |= taken.full();
             let taken = self
                 .store
                 .attempt_deliveries(deliveries, |pending| self.attempt(pending))
