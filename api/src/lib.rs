@@ -25,6 +25,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod in_flight;
+pub mod memory;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;

@@ -89,6 +89,11 @@ impl Watchdog {
             if let Err(err) = self.scan(every_case).await {
                 tracing::warn!(%err, "SLA watchdog scan failed");
             }
+            if every_case {
+                // At most once an interval, and after the largest work the watchdog does:
+                // catching up on thousands of alerts after a start.
+                crate::memory::give_back();
+            }
             tokio::select! {
                 () = &mut shutdown => break,
                 () = tokio::time::sleep(self.config.interval) => every_case = true,

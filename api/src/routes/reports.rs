@@ -125,8 +125,10 @@ fn respond<T: Serialize>(
 
 /// The KPI report over a period, as the API serves it and the web app shows it.
 pub(crate) async fn kpi_report(state: &AppState, period: Period) -> Result<KpiReport, ApiError> {
-    let cases = period_cases(state, period.from(), period.to()).await?;
-    Ok(reports::kpi(&cases, state.cases.calendar(), period))
+    over_period(state, period.from(), period.to(), |cases| {
+        reports::kpi(cases, state.cases.calendar(), period)
+    })
+    .await
 }
 
 /// The TSM report for a reporting year, against the homes set for it (none set: CH01 has
@@ -141,8 +143,10 @@ pub(crate) async fn tsm_report(
         .homes(year)
         .await?
         .unwrap_or_else(|| Homes::unknown(year));
-    let cases = period_cases(state, year.first_day(), year.last_day()).await?;
-    Ok(reports::tsm(&cases, state.cases.calendar(), &homes, detail))
+    over_period(state, year.first_day(), year.last_day(), |cases| {
+        reports::tsm(cases, state.cases.calendar(), &homes, detail)
+    })
+    .await
 }
 
 /// The self-assessment for a reporting year, judging unmet steps as of today.
@@ -151,25 +155,30 @@ pub(crate) async fn self_assessment_report(
     year: ReportingYear,
 ) -> Result<SelfAssessment, ApiError> {
     let today = uk_date(Utc::now());
-    let cases = period_cases(state, year.first_day(), year.last_day()).await?;
-    Ok(reports::self_assessment(
-        &cases,
-        state.cases.calendar(),
-        year,
-        today,
-    ))
+    over_period(state, year.first_day(), year.last_day(), |cases| {
+        reports::self_assessment(cases, state.cases.calendar(), year, today)
+    })
+    .await
 }
 
-async fn period_cases(
+/// A report of the cases received in a period. A year of cases takes tens of MB for the
+/// one request, freed on the threads that decoded it, so it is given back to the system
+/// once the report is made.
+async fn over_period<T>(
     state: &AppState,
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<ReportCase>, ApiError> {
-    state
+    report: impl FnOnce(&[ReportCase]) -> T,
+) -> Result<T, ApiError> {
+    let cases = state
         .store
         .report_cases_between(from, to, state.cases.calendar(), uk_date(Utc::now()))
         .await
-        .map_err(ApiError::from_load)
+        .map_err(ApiError::from_load)?;
+    let made = report(&cases);
+    drop(cases);
+    crate::memory::give_back();
+    Ok(made)
 }
 
 /// Received, timeliness, extensions, escalations, outcomes, remedies, themes and response
@@ -292,8 +301,10 @@ pub async fn annual(
         .await?
         .unwrap_or_else(|| Homes::unknown(year));
     let today = uk_date(Utc::now());
-    let cases = period_cases(&state, year.first_day(), year.last_day()).await?;
-    let report = reports::annual(&cases, state.cases.calendar(), &homes, today);
+    let report = over_period(&state, year.first_day(), year.last_day(), |cases| {
+        reports::annual(cases, state.cases.calendar(), &homes, today)
+    })
+    .await?;
     Ok(match params.format.unwrap_or_default() {
         AnnualFormat::Json => Json(report).into_response(),
         AnnualFormat::Csv => (
