@@ -2,9 +2,10 @@
 //! deliveries, retrying with exponential backoff. Rows stay in the store until handled,
 //! so a crash loses none.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use casefile_store::outbox::{AttemptResult, DeliveryLock, OutboxRow, PendingDelivery, Webhook};
 use casefile_store::Store;
@@ -23,7 +24,7 @@ const POLL: Duration = Duration::from_secs(1);
 const ROUND_BATCHES: usize = 50;
 /// Longest wait between two attempts of a delivery.
 const MAX_BACKOFF_SECS: i64 = 3600;
-/// How long a receiver has to answer.
+/// How long a webhook receiver has to answer, and the mail server to take an email.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `sha256=<hex>`: HMAC-SHA256 of the body under the webhook's secret.
@@ -51,7 +52,7 @@ pub type Mailer = lettre::AsyncSmtpTransport<lettre::Tokio1Executor>;
 /// with TLS from the first byte (port 465); `user:password@` in front of the host logs in.
 /// Certificates are checked against the Mozilla root store.
 pub fn smtp_transport(url: &str) -> Result<Mailer, lettre::transport::smtp::Error> {
-    Ok(Mailer::from_url(url)?.build())
+    Ok(Mailer::from_url(url)?.timeout(Some(TIMEOUT)).build())
 }
 
 pub struct Deliverer {
@@ -60,6 +61,66 @@ pub struct Deliverer {
     http: reqwest::Client,
     /// The requests being answered, which each batch after a round's first gives way to.
     in_flight: Arc<InFlight>,
+    /// When each failed email may be tried again.
+    emails: Mutex<EmailRetries>,
+}
+
+/// The emails that failed, by outbox id: how many times, and not before when each is tried
+/// again (backing off as webhook attempts do); and whether the mail server could be
+/// reached this round. Kept in memory, each instance its own, so after a restart each is
+/// tried at once.
+#[derive(Debug, Default)]
+struct EmailRetries {
+    failed: HashMap<i64, (i64, Instant)>,
+    /// Set once in a round the mail server could not be reached or refused all mail: the
+    /// round's other emails wait for the next, rather than each trying in turn.
+    unreachable: bool,
+}
+
+impl EmailRetries {
+    fn new_round(&mut self, now: Instant) {
+        self.unreachable = false;
+        // Not seen again an hour after it was due: delivered by another instance (each
+        // round sees up to 1,000 waiting rows).
+        self.failed.retain(|_, (_, not_before)| {
+            now.saturating_duration_since(*not_before).as_secs() < MAX_BACKOFF_SECS.unsigned_abs()
+        });
+    }
+
+    fn may_try(&self, id: i64, now: Instant) -> bool {
+        !self.unreachable
+            && self
+                .failed
+                .get(&id)
+                .is_none_or(|(_, not_before)| now >= *not_before)
+    }
+
+    fn sent(&mut self, id: i64) {
+        self.failed.remove(&id);
+    }
+
+    /// Records a failure; true if it is the round's first with the server unreachable. A
+    /// server unreachable is no fault of the row's, which is tried again next round, so
+    /// that each waiting email goes out within a round of the server's return.
+    fn failed(&mut self, id: i64, now: Instant, unreachable: bool) -> bool {
+        if unreachable {
+            return !std::mem::replace(&mut self.unreachable, true);
+        }
+        let attempts = self.failed.get(&id).map_or(1, |(n, _)| n + 1);
+        let wait = Duration::from_secs(backoff_secs(attempts).unsigned_abs());
+        self.failed.insert(id, (attempts, now + wait));
+        false
+    }
+}
+
+/// How an email went.
+enum Emailed {
+    /// Sent, or nobody to write to.
+    Done,
+    /// Not tried: its backoff, or the server unreachable this round.
+    Waiting,
+    /// Tried and not sent.
+    Failed,
 }
 
 impl Deliverer {
@@ -73,6 +134,7 @@ impl Deliverer {
             mailer,
             http,
             in_flight,
+            emails: Mutex::default(),
         }
     }
 
@@ -119,12 +181,12 @@ impl Deliverer {
     /// a batch of each in turn while either comes full (after a burst of alerts thousands
     /// wait), each batch after the first giving way to people's requests as the
     /// watchdog's commands do. Each kind goes on from its last batch's last id, so a row
-    /// is tried at most once a round (a failed email next round, a failed webhook attempt
-    /// after its backoff), a row that keeps failing holds back none after it, and a round
-    /// ends. A kind whose batch came short is looked at again from there in each turn the
-    /// other goes on. (A mail server that refuses everything is tried for every row
-    /// waiting, up to 1,000 a round.)
+    /// is tried at most once a round (a failed email or webhook attempt after its
+    /// backoff), a row that keeps failing holds back none after it, and a round ends. A
+    /// kind whose batch came short is looked at again from there in each turn the other
+    /// goes on. A mail server that cannot be reached is tried once a round.
     pub async fn round(&self) -> Result<(), sqlx::Error> {
+        self.emails().new_round(Instant::now());
         let (mut outbox, mut deliveries) = (0, 0);
         for batch in 0..ROUND_BATCHES {
             if batch > 0 {
@@ -151,8 +213,17 @@ impl Deliverer {
     }
 
     /// The log and email channels; webhooks get their deliveries queued by the store.
-    /// `false` keeps the row for the next round.
+    /// `false` keeps the row for a later round. A row whose email waits is not logged
+    /// either, so the log has a line for each time a row is handed over or tried.
     async fn hand_over(&self, row: OutboxRow, hooks: Vec<Webhook>) -> bool {
+        let handed = match &self.mailer {
+            None => true,
+            Some(mailer) => match self.email(mailer, &row).await {
+                Emailed::Done => true,
+                Emailed::Waiting => return false,
+                Emailed::Failed => false,
+            },
+        };
         tracing::info!(
             target: "casefile::notifications",
             case_id = %row.case_id,
@@ -162,37 +233,59 @@ impl Deliverer {
             payload = %row.payload,
             "notification"
         );
-        match &self.mailer {
-            Some(mailer) => self.email(mailer, &row).await,
-            None => true,
-        }
+        handed
+    }
+
+    fn emails(&self) -> std::sync::MutexGuard<'_, EmailRetries> {
+        self.emails
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Emails the case owner, copying their team leader (or the team leader alone when the
-    /// owner has no address); `false` (try again next round) if the server did not take the
-    /// message. A case without an owner, or with nobody to write to, emails nobody.
-    async fn email(&self, mailer: &Mailer, row: &OutboxRow) -> bool {
+    /// owner has no address). A case without an owner, or with nobody to write to, emails
+    /// nobody.
+    async fn email(&self, mailer: &Mailer, row: &OutboxRow) -> Emailed {
         let (reference, recipients) = match self.store.notification_recipients(&row.case_id).await {
             Ok(Some(found)) => found,
-            Ok(None) => return true,
+            Ok(None) => return Emailed::Done,
             Err(err) => {
                 tracing::warn!(%err, case_id = %row.case_id, "cannot find who to email");
-                return false;
+                return Emailed::Failed;
             }
         };
         let (to, copy) = match (recipients.owner, recipients.team_leader) {
             (Some(owner), Some(leader)) if owner != leader => (owner, Some(leader)),
             (Some(owner), _) => (owner, None),
             (None, Some(leader)) => (leader, None),
-            (None, None) => return true,
+            (None, None) => return Emailed::Done,
         };
-        match send_email(mailer, &reference, &to, copy.as_deref(), row).await {
-            Ok(()) => true,
-            Err(err) => {
-                tracing::warn!(%err, case_id = %row.case_id, "email not sent");
-                false
-            }
+        if !self.emails().may_try(row.id, Instant::now()) {
+            return Emailed::Waiting;
         }
+        let sent = tokio::time::timeout(
+            TIMEOUT,
+            send_email(mailer, &reference, &to, copy.as_deref(), row),
+        )
+        .await;
+        let unreachable = match sent {
+            Ok(Ok(())) => {
+                self.emails().sent(row.id);
+                return Emailed::Done;
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(%err, case_id = %row.case_id, "email not sent");
+                server_unreachable(err.as_ref())
+            }
+            Err(_) => {
+                tracing::warn!(case_id = %row.case_id, "email not sent: the mail server did not answer in time");
+                true
+            }
+        };
+        if self.emails().failed(row.id, Instant::now(), unreachable) {
+            tracing::warn!("the mail server cannot be reached or refuses all mail: this round's other emails wait for the next");
+        }
+        Emailed::Failed
     }
 
     async fn attempt(&self, pending: PendingDelivery) -> AttemptResult {
@@ -228,6 +321,19 @@ impl Deliverer {
 
 /// The sender of notification emails.
 const FROM: &str = "Casefile <casefile@localhost>";
+
+/// Whether an email's error is the mail server's, not the message's: no connection, no
+/// SMTP reply, or a reply refusing all mail (service not available, TLS or login failed).
+/// Other replies, 4xx or 5xx, are about the message; so is a client error (an address the
+/// server cannot take), or a message that could not be built.
+fn server_unreachable(err: &(dyn std::error::Error + 'static)) -> bool {
+    const REFUSING_ALL: [u16; 6] = [421, 454, 530, 534, 535, 538];
+    err.downcast_ref::<lettre::transport::smtp::Error>()
+        .is_some_and(|err| match err.status() {
+            Some(code) => REFUSING_ALL.contains(&u16::from(code)),
+            None => !err.is_client(),
+        })
+}
 
 async fn send_email(
     mailer: &Mailer,
@@ -292,6 +398,104 @@ mod tests {
         ] {
             assert!(smtp_transport(url).is_err(), "{url}");
         }
+    }
+
+    /// A failed email waits out its backoff (2 s, then 4 s) while the others go on, a sent
+    /// one is forgotten, and once the mail server cannot be reached no other email is
+    /// tried until the next round, when every one waiting is tried again.
+    #[test]
+    fn a_failed_email_waits_its_backoff_and_an_unreachable_server_is_tried_once_a_round() {
+        let start = Instant::now();
+        let after = |secs: f64| start + Duration::from_secs_f64(secs);
+        let mut emails = EmailRetries::default();
+        emails.new_round(start);
+        assert!(emails.may_try(1, start));
+        assert!(!emails.failed(1, start, false), "a refusal of the message");
+        assert!(!emails.may_try(1, after(1.999)));
+        assert!(emails.may_try(1, after(2.0)));
+        assert!(emails.may_try(2, start), "the others go on");
+        assert!(!emails.failed(1, after(2.0), false));
+        assert!(!emails.may_try(1, after(5.999)));
+        assert!(emails.may_try(1, after(6.0)));
+
+        assert!(emails.failed(2, after(6.0), true), "the first time, said");
+        assert!(!emails.failed(2, after(6.0), true), "once a round");
+        assert!(!emails.may_try(3, after(6.0)), "no other email this round");
+        emails.new_round(after(7.0));
+        assert!(emails.may_try(3, after(7.0)), "tried again next round");
+        assert!(
+            emails.may_try(2, after(7.0)),
+            "the server's fault, not the row's"
+        );
+        assert!(!emails.may_try(1, after(5.999)));
+        emails.sent(1);
+        assert!(emails.may_try(1, after(7.0)));
+
+        emails.failed(4, after(7.0), false);
+        emails.new_round(after(9.0 + 3_599.0));
+        assert_eq!(emails.failed.len(), 1, "row 4 was due at 9 s");
+        emails.new_round(after(9.0 + 3_600.0));
+        assert!(
+            emails.failed.is_empty(),
+            "not seen for an hour after it was due"
+        );
+    }
+
+    /// A message sent to a mail server answering its greeting with `greeting`.
+    async fn send_to_greeting(greeting: &'static str) -> lettre::transport::smtp::Error {
+        use lettre::AsyncTransport;
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("smtp://{}", server.local_addr().unwrap());
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let (mut socket, _) = server.accept().await.unwrap();
+            socket.write_all(greeting.as_bytes()).await.unwrap();
+            // Held open until the client has read the reply.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        smtp_transport(&url)
+            .unwrap()
+            .send(message())
+            .await
+            .unwrap_err()
+    }
+
+    fn message() -> lettre::Message {
+        lettre::Message::builder()
+            .from(FROM.parse().unwrap())
+            .to("owner@example.org".parse().unwrap())
+            .subject("s")
+            .body(String::new())
+            .unwrap()
+    }
+
+    /// A closed port, and a server that refuses all mail, are the server's; a refusal of
+    /// one message, and an address that does not parse, are the message's.
+    #[tokio::test]
+    async fn only_a_server_not_reached_or_refusing_all_mail_is_unreachable() {
+        use lettre::AsyncTransport;
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("smtp://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let err = smtp_transport(&url)
+            .unwrap()
+            .send(message())
+            .await
+            .unwrap_err();
+        assert!(server_unreachable(&err), "{err:?}");
+
+        let err = send_to_greeting("421 closing, try later\r\n").await;
+        assert!(err.is_transient(), "{err:?}");
+        assert!(server_unreachable(&err));
+
+        // A 5xx greeting that is not one of the refusals of all mail.
+        let err = send_to_greeting("554 no\r\n").await;
+        assert!(err.is_permanent(), "{err:?}");
+        assert!(!server_unreachable(&err));
+
+        let err: Box<dyn std::error::Error + Send + Sync> =
+            "no address".parse::<lettre::Address>().unwrap_err().into();
+        assert!(!server_unreachable(err.as_ref()));
     }
 
     /// A SQLite store with a webhook for alerts at `url` and `waiting` alerts in the outbox.

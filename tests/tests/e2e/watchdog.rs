@@ -2,6 +2,8 @@
 //! scan and restart; the alert is listed until resolved; webhook deliveries are signed with
 //! HMAC-SHA256 (checked here with the `hmac` crate) and every attempt is recorded.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -25,6 +27,8 @@ both_backends! {
     each_division_s_steps_are_read_up_to_its_own_horizon => horizons_per_division,
     commands_go_on_while_a_webhook_receiver_stalls => commands_beside_a_stalled_delivery,
     two_instances_never_send_one_delivery_at_once => one_sender_at_a_time,
+    a_mail_server_down_is_tried_once_a_round_and_every_email_goes_out_on_its_return =>
+        mail_server_down_then_back,
 }
 
 /// A chc-2024 complaint received 60 days ago and never acknowledged: its acknowledgement
@@ -394,42 +398,138 @@ async fn smtp_sink() -> (String, mpsc::UnboundedReceiver<(Vec<String>, String)>)
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let (socket, _) = listener.accept().await.unwrap();
-        let (read, mut write) = socket.into_split();
-        let mut lines = BufReader::new(read).lines();
-        write.write_all(b"220 sink ready\r\n").await.unwrap();
-        let mut recipients = Vec::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
-            let reply: &[u8] = match verb.as_str() {
-                "EHLO" | "HELO" => b"250 sink\r\n",
-                "MAIL" => b"250 ok\r\n",
-                "RCPT" => {
-                    recipients.push(line[8..].trim().to_string());
-                    b"250 ok\r\n"
-                }
-                "DATA" => {
-                    write.write_all(b"354 go on\r\n").await.unwrap();
-                    let mut data = String::new();
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        if line == "." {
-                            break;
-                        }
-                        data.push_str(&line);
-                        data.push('\n');
-                    }
-                    let _ = tx.send((std::mem::take(&mut recipients), data));
-                    b"250 queued\r\n"
-                }
-                "QUIT" => {
-                    let _ = write.write_all(b"221 bye\r\n").await;
-                    break;
-                }
-                _ => b"250 ok\r\n",
-            };
-            write.write_all(reply).await.unwrap();
-        }
+        smtp_session(socket, &tx).await;
     });
     (format!("smtp://{address}"), rx)
+}
+
+/// One SMTP conversation, taking every message and passing on its envelope recipients
+/// and data.
+async fn smtp_session(
+    socket: tokio::net::TcpStream,
+    tx: &mpsc::UnboundedSender<(Vec<String>, String)>,
+) {
+    let (read, mut write) = socket.into_split();
+    let mut lines = BufReader::new(read).lines();
+    write.write_all(b"220 sink ready\r\n").await.unwrap();
+    let mut recipients = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" | "HELO" => b"250 sink\r\n",
+            "MAIL" => b"250 ok\r\n",
+            "RCPT" => {
+                recipients.push(line[8..].trim().to_string());
+                b"250 ok\r\n"
+            }
+            "DATA" => {
+                write.write_all(b"354 go on\r\n").await.unwrap();
+                let mut data = String::new();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if line == "." {
+                        break;
+                    }
+                    data.push_str(&line);
+                    data.push('\n');
+                }
+                let _ = tx.send((std::mem::take(&mut recipients), data));
+                b"250 queued\r\n"
+            }
+            "QUIT" => {
+                let _ = write.write_all(b"221 bye\r\n").await;
+                break;
+            }
+            _ => b"250 ok\r\n",
+        };
+        write.write_all(reply).await.unwrap();
+    }
+}
+
+/// An SMTP server that, while `up` is false, closes each connection at once, as a mail
+/// server restarting does; it counts the connections made to it.
+async fn mail_server_going_up(
+    up: Arc<AtomicBool>,
+) -> (
+    String,
+    mpsc::UnboundedReceiver<(Vec<String>, String)>,
+    Arc<AtomicUsize>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            if up.load(Ordering::SeqCst) {
+                let tx = tx.clone();
+                tokio::spawn(async move { smtp_session(socket, &tx).await });
+            }
+        }
+    });
+    (format!("smtp://{address}"), rx, connections)
+}
+
+/// While the mail server cannot be reached, each delivery round tries it once, not once
+/// for each email waiting; once it is back, every waiting email goes out.
+async fn mail_server_down_then_back(backend: Backend) {
+    let up = Arc::new(AtomicBool::new(false));
+    let (url, mut mail, connections) = mail_server_going_up(up.clone()).await;
+    let app = watched_app(backend, |config| config.smtp_url = Some(url)).await;
+    let (status, officer) = app
+        .post(
+            "/api/v1/users",
+            &app.admin_token,
+            json!({"name": "Olu Officer", "roles": ["officer"], "email": "olu@example.org"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{officer}");
+    let officer_id = str_at(&officer, "id");
+    let mut cases = Vec::new();
+    for _ in 0..4 {
+        let view = app
+            .log_complaint(&app.admin_token, breached_complaint())
+            .await;
+        let id = str_at(&view, "id");
+        app.act_ok(
+            &app.admin_token,
+            &id,
+            "assign",
+            json!({"owner_id": officer_id}),
+        )
+        .await;
+        cases.push(id);
+    }
+    for id in &cases {
+        eventually("the alert", || async { alerts_raised(&app, id).await >= 1 }).await;
+        // Its resolution is a second notification, emailed to the owner.
+        app.act_ok(&app.admin_token, id, "acknowledge", json!({}))
+            .await;
+    }
+    // Eight notifications wait, each with an email to write: before, every round tried
+    // each of them, eight connections a round.
+    let before = connections.load(Ordering::SeqCst);
+    let window = Duration::from_secs(4);
+    tokio::time::sleep(window).await;
+    let tried = connections.load(Ordering::SeqCst) - before;
+    assert!(
+        (1..=window.as_secs() as usize + 2).contains(&tried),
+        "{tried} connections in {window:?}"
+    );
+
+    up.store(true, Ordering::SeqCst);
+    let mut resolved = 0;
+    while resolved < cases.len() {
+        let (recipients, data) = tokio::time::timeout(Duration::from_secs(20), mail.recv())
+            .await
+            .expect("every waiting email within 20 s of the server's return")
+            .unwrap();
+        assert_eq!(recipients, ["<olu@example.org>"]);
+        if data.contains("alert resolved") {
+            resolved += 1;
+        }
+    }
 }
 
 async fn owner_emailed(backend: Backend) {
@@ -548,13 +648,8 @@ async fn stalling_receiver() -> (String, mpsc::UnboundedReceiver<Bytes>) {
     (format!("http://{address}/hook"), rx)
 }
 
-/// A webhook receiver that takes its time holds no writer: commands are written while a
-/// delivery waits on it. (On SQLite the one writer connection was held through each
-/// batch's attempts, so every command waited for the receiver, up to its timeout, and past
-/// the store's acquire timeout was refused.)
-async fn commands_beside_a_stalled_delivery(backend: Backend) {
-    let app = watched_app(backend, |config| config.db_acquire_timeout_ms = 2_000).await;
-    let (url, mut received) = stalling_receiver().await;
+/// Subscribes `url` to SLA alerts; returns the webhook as created.
+async fn subscribe(app: &TestApp, url: &str) -> Value {
     let (status, hook) = app
         .post(
             "/api/v1/webhooks",
@@ -563,6 +658,17 @@ async fn commands_beside_a_stalled_delivery(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{hook}");
+    hook
+}
+
+/// A webhook receiver that takes its time holds no writer: commands are written while a
+/// delivery waits on it. (On SQLite the one writer connection was held through each
+/// batch's attempts, so every command waited for the receiver, up to its timeout, and past
+/// the store's acquire timeout was refused.)
+async fn commands_beside_a_stalled_delivery(backend: Backend) {
+    let app = watched_app(backend, |config| config.db_acquire_timeout_ms = 2_000).await;
+    let (url, mut received) = stalling_receiver().await;
+    subscribe(&app, &url).await;
     let view = app
         .log_complaint(&app.admin_token, breached_complaint())
         .await;
@@ -591,14 +697,7 @@ async fn commands_beside_a_stalled_delivery(backend: Backend) {
 async fn one_sender_at_a_time(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let (url, mut received) = stalling_receiver().await;
-    let (status, hook) = app
-        .post(
-            "/api/v1/webhooks",
-            &app.admin_token,
-            json!({"url": url, "secret": "a-long-shared-secret-for-tests", "events": ["SlaAlertRaised"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    subscribe(&app, &url).await;
     let (token, database) = (app.admin_token.clone(), app.database_url());
     app.stop().await;
     let program = env!("CARGO_BIN_EXE_casefile-test-server");
@@ -624,14 +723,7 @@ async fn one_sender_at_a_time(backend: Backend) {
 async fn delivery_survives_kill(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let (url, mut received) = stalling_receiver().await;
-    let (status, hook) = app
-        .post(
-            "/api/v1/webhooks",
-            &app.admin_token,
-            json!({"url": url, "secret": "a-long-shared-secret-for-tests", "events": ["SlaAlertRaised"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let hook = subscribe(&app, &url).await;
     let hook_id = str_at(&hook, "id");
     let (token, database) = (app.admin_token.clone(), app.database_url());
     // From here on only the processes deliver.
