@@ -48,15 +48,16 @@ async fn open_case_pages(backend: Backend) {
         json!({"reason": "The resident withdrew by phone."}),
     )
     .await;
-    // Cloud Direct declares deadlock eight weeks after receipt.
+    // Cloud Direct declares deadlock eight weeks (56 days) after receipt: received on the
+    // limit's day and the day after it, and a week either side.
     let mut cloud = Vec::new();
-    for weeks in [9, 7] {
-        let complaint =
-            backdated_complaint("cloud-direct", "england-and-wales", &days_ago(weeks * 7));
+    for days in [63, 56, 55, 49] {
+        let complaint = backdated_complaint("cloud-direct", "england-and-wales", &days_ago(days));
         let view = app.log_complaint(&app.admin_token, complaint).await;
         cloud.push(str_at(&view, "id"));
     }
-    let [nine_weeks, seven_weeks] = [cloud[0].clone(), cloud[1].clone()];
+    let [nine_weeks, eight_weeks, seven_weeks] =
+        [cloud[0].clone(), cloud[1].clone(), cloud[3].clone()];
     let store = casefile_store::Store::open(&app.database_url(), casefile_store::Access::ReadOnly)
         .await
         .unwrap();
@@ -96,15 +97,14 @@ async fn open_case_pages(backend: Backend) {
         deadlock: vec![("cloud-direct".into(), today - chrono::Days::new(56))],
         ..nowhere.clone()
     };
-    assert_eq!(
-        ids(&in_reach(&store, &deadlocking).await.0),
-        vec![nine_weeks.clone()]
-    );
+    let mut past_limit = vec![nine_weeks, eight_weeks];
+    past_limit.sort();
+    assert_eq!(ids(&in_reach(&store, &deadlocking).await.0), past_limit);
     let assigning = casefile_store::outbox::AutomationReach {
         assign: vec!["cloud-direct".into()],
         ..nowhere.clone()
     };
-    let mut unowned = vec![nine_weeks.clone(), seven_weeks.clone()];
+    let mut unowned = cloud;
     unowned.sort();
     assert_eq!(ids(&in_reach(&store, &assigning).await.0), unowned);
     app.act_ok(
@@ -114,22 +114,38 @@ async fn open_case_pages(backend: Backend) {
         json!({"owner_id": app.user("Olu Officer", "officer").await.id}),
     )
     .await;
-    assert_eq!(ids(&in_reach(&store, &assigning).await.0), [nine_weeks]);
+    unowned.retain(|id| *id != seven_weeks);
+    assert_eq!(ids(&in_reach(&store, &assigning).await.0), unowned);
 
-    // Stage 1 cases whose response was due before the reach's day.
+    // Stage 1 cases whose response was due before the reach's day: not on the day it
+    // is due, from the day after.
     let acknowledged = open.last().unwrap().clone();
     app.act_ok(&app.admin_token, &acknowledged, "acknowledge", json!({}))
         .await;
+    let due: chrono::NaiveDate = app.case(&acknowledged).await["deadlines"]["stage1_response"]
+        ["due"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let escalating = casefile_store::outbox::AutomationReach {
         escalate: vec!["chc-2024".into()],
         ..nowhere.clone()
     };
     assert!(in_reach(&store, &escalating).await.0.is_empty());
-    let later = casefile_store::outbox::AutomationReach {
-        today: today + chrono::Days::new(60),
+    let on_the_day = casefile_store::outbox::AutomationReach {
+        today: due,
+        ..escalating.clone()
+    };
+    assert!(in_reach(&store, &on_the_day).await.0.is_empty());
+    let the_day_after = casefile_store::outbox::AutomationReach {
+        today: due + chrono::Days::new(1),
         ..escalating
     };
-    assert_eq!(ids(&in_reach(&store, &later).await.0), [acknowledged]);
+    assert_eq!(
+        ids(&in_reach(&store, &the_day_after).await.0),
+        [acknowledged]
+    );
 
     // Among named cases (as after a burst of commands): the open ones, with their steps.
     let mut named: Vec<String> = open.iter().take(2).cloned().collect();
