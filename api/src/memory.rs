@@ -1,7 +1,7 @@
 //! Hands the memory a large piece of work freed back to the system. glibc keeps what a
 //! thread freed in that thread's arena, one arena for each of up to 16 threads on two
 //! cores: after the watchdog's catching up and fifteen reports over a year of 100,000
-//! cases the service stood at 179 MiB resident while its heap had peaked at 89 MB
+//! cases the service stood at 171–179 MiB resident, while its heap had peaked at 89 MB
 //! (`docs/benchmarks.md`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
