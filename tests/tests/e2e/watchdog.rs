@@ -477,14 +477,7 @@ async fn mail_server_down_then_back(backend: Backend) {
     let up = Arc::new(AtomicBool::new(false));
     let (url, mut mail, connections) = mail_server_going_up(up.clone()).await;
     let app = watched_app(backend, |config| config.smtp_url = Some(url)).await;
-    let (status, officer) = app
-        .post(
-            "/api/v1/users",
-            &app.admin_token,
-            json!({"name": "Olu Officer", "roles": ["officer"], "email": "olu@example.org"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{officer}");
+    let officer = user_emailed_at(&app, "Olu Officer", "officer", "olu@example.org").await;
     let officer_id = str_at(&officer, "id");
     let mut cases = Vec::new();
     for _ in 0..4 {
@@ -532,26 +525,25 @@ async fn mail_server_down_then_back(backend: Backend) {
     }
 }
 
+/// A user with the one role `role`, whose alert emails go to `email`; as created.
+async fn user_emailed_at(app: &TestApp, name: &str, role: &str, email: &str) -> Value {
+    let (status, user) = app
+        .post(
+            "/api/v1/users",
+            &app.admin_token,
+            json!({"name": name, "roles": [role], "email": email}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    user
+}
+
 async fn owner_emailed(backend: Backend) {
     let (url, mut mail) = smtp_sink().await;
     let app = watched_app(backend, |config| config.smtp_url = Some(url)).await;
-    let (status, officer) = app
-        .post(
-            "/api/v1/users",
-            &app.admin_token,
-            json!({"name": "Olu Officer", "roles": ["officer"], "email": "olu@example.org"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{officer}");
+    let officer = user_emailed_at(&app, "Olu Officer", "officer", "olu@example.org").await;
     let officer_id = str_at(&officer, "id");
-    let (status, leader) = app
-        .post(
-            "/api/v1/users",
-            &app.admin_token,
-            json!({"name": "Lee Leader", "roles": ["manager"], "email": "lee@example.org"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{leader}");
+    let leader = user_emailed_at(&app, "Lee Leader", "manager", "lee@example.org").await;
     let leader_id = str_at(&leader, "id");
     let path = format!("/api/v1/users/{officer_id}/team-leader");
     let set = |team_leader: Value, token: String| {
