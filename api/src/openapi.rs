@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 mod contract;
 
 use crate::routes::{
-    alerts, complaints, dashboard, duties, events, ops, reports, residents, users, webhooks,
+    alerts, complaints, dashboard, duties, emails, events, ops, reports, residents, users, webhooks,
 };
 use crate::startup::AppState;
 
@@ -79,6 +79,7 @@ impl Modify for BearerAuth {
         webhooks::create_webhook,
         webhooks::list_webhooks,
         webhooks::deliveries,
+        emails::list_emails,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -107,6 +108,7 @@ impl Modify for BearerAuth {
         complaints::AdjustmentsParam,
         complaints::SortParam,
         alerts::AlertFilter,
+        emails::EmailFilter,
         reports::Format,
         reports::AnnualFormat,
         reports::Detail,
@@ -121,7 +123,7 @@ impl Modify for BearerAuth {
         (name = "reports", description = "KPI, Tenant Satisfaction Measures, self-assessment"),
         (name = "residents", description = "A resident's needs and reasonable adjustments"),
         (name = "alerts", description = "SLA alerts raised by the watchdog"),
-        (name = "webhooks", description = "Where notifications are posted"),
+        (name = "webhooks", description = "Where notifications are posted and emailed"),
     )
 )]
 pub struct ApiDoc;

@@ -8,7 +8,7 @@
 //! - [`evidence`]: evidence files, uploaded and downloaded.
 //! - [`letters`]: letters to the resident, and the ombudsman bundle.
 //! - [`users`]: users and tokens.
-//! - [`alerts`], [`webhooks`]: SLA alerts and where their notifications go.
+//! - [`alerts`], [`webhooks`], [`emails`]: SLA alerts and where their notifications go.
 //! - [`ops`]: health, readiness, metrics.
 //! - [`reports`]: KPI, TSM and self-assessment reports; homes per tenure; tenure.
 //! - [`duties`]: representatives, updates, actions and learning on a case.
@@ -18,6 +18,7 @@ pub mod alerts;
 pub mod complaints;
 pub mod dashboard;
 pub mod duties;
+pub mod emails;
 pub mod events;
 pub mod evidence;
 pub mod letters;
@@ -115,6 +116,7 @@ pub fn api(state: AppState) -> Router<AppState> {
             post(webhooks::create_webhook).get(webhooks::list_webhooks),
         )
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/emails", get(emails::list_emails))
         // Layers run bottom-up: authenticate, then deduplicate by Idempotency-Key.
         .layer(from_fn_with_state(
             state.clone(),

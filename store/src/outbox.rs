@@ -1,6 +1,6 @@
 //! The outbox: a row per notified event, written in the event's transaction (see
-//! [`crate::commit`]) and kept until handed to every channel; webhook subscriptions and
-//! their deliveries; and the reads the SLA watchdog and the alert list need. Claims take
+//! [`crate::commit`]) and kept until handed over; webhook subscriptions; the webhook and
+//! email deliveries each row queues as it is handed over, with their attempts; and the reads the SLA watchdog and the alert list need. Claims take
 //! rows with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so two instances never both deliver;
 //! on SQLite one process on a file delivers, the holder of its [`DeliveryLock`].
 
@@ -15,6 +15,18 @@ pub const NOTIFIED: [&str; 2] = ["SlaAlertRaised", "SlaAlertResolved"];
 /// Rows a batch takes at a time. On PostgreSQL a batch's rows stay claimed until the last
 /// is handed over, up to the receiver's timeout each.
 pub const BATCH: i64 = 20;
+
+/// Queues a notification's email (`$1` its outbox id, `$2` its case, `$3` now), addressed
+/// as it is handed over: to the case owner, copied to their team leader, or to the team
+/// leader alone when the owner has no address. A case without an owner, or with nobody to
+/// write to, gets none.
+const QUEUE_EMAIL: &str = "INSERT INTO email_deliveries \
+     (outbox_id, to_address, cc_address, next_attempt_at) \
+     SELECT $1, COALESCE(u.email, l.email), CASE WHEN u.email <> l.email THEN l.email END, $3 \
+     FROM case_summaries s JOIN users u ON u.id = s.owner_id \
+     LEFT JOIN users l ON l.id = u.team_leader \
+     WHERE s.id = $2 AND COALESCE(u.email, l.email) IS NOT NULL \
+     ON CONFLICT DO NOTHING";
 
 /// Key of the PostgreSQL advisory lock held while one instance scans for alerts.
 const SCAN_LOCK: i64 = 0x0CA5_EF11_E0A1_E875;
@@ -33,11 +45,55 @@ pub struct DueStep {
     pub alerted: String,
 }
 
-/// Where a case's notifications are emailed.
+/// An email due for an attempt: the notification, the case's reference, and where it goes.
+#[derive(Debug, Clone)]
+pub struct PendingEmail {
+    pub id: i64,
+    pub row: OutboxRow,
+    pub reference: String,
+    pub to: String,
+    pub cc: Option<String>,
+    /// Attempts made before this one.
+    pub attempts: i64,
+}
+
+/// How an attempt at an email went.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recipients {
-    pub owner: Option<String>,
-    pub team_leader: Option<String>,
+pub enum EmailAttempt {
+    Sent,
+    /// Tried and not sent: tried again at `retry_at`, or given up without one.
+    Failed {
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+    /// Not tried (the mail server cannot be reached this round): nothing is recorded, and
+    /// it is tried again next round.
+    NotTried,
+}
+
+/// An email as recorded, for `GET /emails`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Email {
+    pub id: i64,
+    pub case_id: String,
+    pub event_type: String,
+    pub to: String,
+    pub cc: Option<String>,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+    pub sent_at: Option<String>,
+    pub gave_up_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// Which emails a listing wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailState {
+    All,
+    /// Neither sent nor given up.
+    Waiting,
+    Sent,
+    GivenUp,
 }
 
 /// An open case as the automation rules see it.
@@ -409,22 +465,23 @@ impl Store {
             .collect())
     }
 
-    /// Hands the undelivered notifications after `after` (an outbox id) to `deliver`, a
-    /// batch in id order, and records those handed over delivered (a row whose handling
-    /// fails stays for a later round) and the webhook deliveries each one wants.
+    /// Hands the undelivered notifications after `after` (an outbox id) to `handed` (the
+    /// log), a batch in id order, and records them delivered with the webhook deliveries
+    /// each one wants and, when `email` is set, its email to the case owner (see
+    /// [`QUEUE_EMAIL`]); those then go out in their own rounds, so no channel's failures
+    /// hold back a notification.
     ///
     /// On PostgreSQL the batch is claimed `FOR UPDATE SKIP LOCKED` in a transaction held
     /// while it is handed over, so two instances never take the same rows and a dead
     /// instance's claim ends with its connection. On SQLite the batch is read, handed
     /// over, and then recorded in one short write, written again until it is (see
-    /// [`record_again`]): a transaction held while an email or a webhook waits would hold
-    /// the store's one writer, and every command with it. Only the holder of the
-    /// [`DeliveryLock`] may call this on SQLite.
-    pub async fn deliver_outbox<F, Fut>(&self, after: i64, deliver: F) -> Result<Batch, sqlx::Error>
-    where
-        F: Fn(OutboxRow, Vec<Webhook>) -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
+    /// [`record_again`]). Only the holder of the [`DeliveryLock`] may call this on SQLite.
+    pub async fn deliver_outbox(
+        &self,
+        after: i64,
+        email: bool,
+        handed: impl Fn(&OutboxRow, &[Webhook]),
+    ) -> Result<Batch, sqlx::Error> {
         let webhooks = self.webhooks().await?;
         let now = rfc3339(Utc::now());
         type Pending = (i64, String, i64, String, String);
@@ -434,11 +491,9 @@ impl Store {
                  WHERE delivered_at IS NULL AND id > $1 ORDER BY id LIMIT {BATCH}{lock}"
             )
         };
-        macro_rules! hand_over {
-            ($rows:expr) => {{
-                let rows: Vec<Pending> = $rows;
-                let mut handed = Vec::with_capacity(rows.len());
-                for (id, case_id, sequence, event_type, payload) in rows {
+        let hand_over = |rows: Vec<Pending>| {
+            rows.into_iter()
+                .map(|(id, case_id, sequence, event_type, payload)| {
                     let row = OutboxRow {
                         id,
                         case_id,
@@ -448,22 +503,19 @@ impl Store {
                     };
                     let wanted: Vec<Webhook> = webhooks
                         .iter()
-                        .filter(|w| w.events.iter().any(|e| *e == row.event_type))
+                        .filter(|w| w.events.contains(&row.event_type))
                         .cloned()
                         .collect();
-                    let body = notification_body(&row);
-                    let hooks: Vec<String> = wanted.iter().map(|w| w.id.clone()).collect();
-                    let event_type = row.event_type.clone();
-                    let delivered = deliver(row, wanted).await;
-                    handed.push((id, event_type, body, hooks, delivered));
-                }
-                handed
-            }};
-        }
+                    handed(&row, &wanted);
+                    let hooks: Vec<String> = wanted.into_iter().map(|w| w.id).collect();
+                    (notification_body(&row), row, hooks)
+                })
+                .collect::<Vec<_>>()
+        };
         macro_rules! record {
             ($tx:expr, $handed:expr) => {{
                 let mut tx = $tx;
-                for (id, event_type, body, hooks, delivered) in &$handed {
+                for (body, row, hooks) in &$handed {
                     for hook in hooks {
                         sqlx::query(
                             "INSERT INTO webhook_deliveries \
@@ -471,20 +523,26 @@ impl Store {
                              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                         )
                         .bind(hook)
-                        .bind(id)
-                        .bind(event_type)
+                        .bind(row.id)
+                        .bind(&row.event_type)
                         .bind(body)
                         .bind(&now)
                         .execute(&mut *tx)
                         .await?;
                     }
-                    if *delivered {
-                        sqlx::query("UPDATE outbox SET delivered_at = $1 WHERE id = $2")
+                    if email {
+                        sqlx::query(QUEUE_EMAIL)
+                            .bind(row.id)
+                            .bind(&row.case_id)
                             .bind(&now)
-                            .bind(id)
                             .execute(&mut *tx)
                             .await?;
                     }
+                    sqlx::query("UPDATE outbox SET delivered_at = $1 WHERE id = $2")
+                        .bind(&now)
+                        .bind(row.id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
             }};
@@ -496,7 +554,7 @@ impl Store {
                     .bind(after)
                     .fetch_all(&mut *tx)
                     .await?;
-                let handed = hand_over!(rows);
+                let handed = hand_over(rows);
                 record!(tx, handed);
                 handed
             }
@@ -505,7 +563,7 @@ impl Store {
                     .bind(after)
                     .fetch_all(&pools.read)
                     .await?;
-                let handed = hand_over!(rows);
+                let handed = hand_over(rows);
                 if !handed.is_empty() {
                     let mut wait = RECORD_AGAIN_AFTER;
                     while let Err(err) = async {
@@ -520,7 +578,7 @@ impl Store {
                 handed
             }
         };
-        Ok(Batch::of(handed.iter().map(|h| (h.0, h.4))))
+        Ok(Batch::of(handed.iter().map(|(_, row, _)| (row.id, true))))
     }
 
     pub async fn create_webhook(
@@ -746,23 +804,200 @@ impl Store {
         .map(|_| ()))
     }
 
-    /// A case's reference and the addresses its notifications go to: the owner's, and
-    /// their team leader's. `None` when the case has no owner.
-    pub async fn notification_recipients(
-        &self,
-        case_id: &str,
-    ) -> Result<Option<(String, Recipients)>, sqlx::Error> {
-        let row: Option<(String, Option<String>, Option<String>)> =
-            on_pool!(self, |pool| sqlx::query_as(
-                "SELECT s.reference, u.email, l.email FROM case_summaries s \
-                 JOIN users u ON u.id = s.owner_id \
-                 LEFT JOIN users l ON l.id = u.team_leader WHERE s.id = $1"
+    /// Attempts the emails after `after` (an email delivery id) that are due, a batch in
+    /// id order, through `send`, and records each attempt made. Claimed and recorded as in
+    /// [`Store::deliver_outbox`]: on SQLite only the holder of the [`DeliveryLock`] may
+    /// call this.
+    pub async fn attempt_emails<F, Fut>(&self, after: i64, send: F) -> Result<Batch, sqlx::Error>
+    where
+        F: Fn(PendingEmail) -> Fut,
+        Fut: std::future::Future<Output = EmailAttempt>,
+    {
+        let now = rfc3339(Utc::now());
+        // The case's reference is its summary's; one missing for a moment (a rebuild
+        // refilling the summaries) leaves the case id in its place.
+        let due = |lock: &str| {
+            format!(
+                "SELECT e.id, o.id, o.case_id, o.sequence, o.event_type, o.payload, \
+                 COALESCE((SELECT s.reference FROM case_summaries s WHERE s.id = o.case_id), \
+                 o.case_id), e.to_address, e.cc_address, e.attempts \
+                 FROM email_deliveries e JOIN outbox o ON o.id = e.outbox_id \
+                 WHERE e.sent_at IS NULL AND e.gave_up_at IS NULL \
+                 AND e.next_attempt_at <= $1 AND e.id > $2 ORDER BY e.id LIMIT {BATCH}{lock}"
             )
-            .bind(case_id)
-            .fetch_optional(pool)
+        };
+        type Due = (
+            i64,
+            i64,
+            String,
+            i64,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            i64,
+        );
+        let send = &send;
+        let attempt = |rows: Vec<Due>| async move {
+            let mut made = Vec::with_capacity(rows.len());
+            for (
+                id,
+                outbox_id,
+                case_id,
+                sequence,
+                event_type,
+                payload,
+                reference,
+                to,
+                cc,
+                attempts,
+            ) in rows
+            {
+                let pending = PendingEmail {
+                    id,
+                    row: OutboxRow {
+                        id: outbox_id,
+                        case_id,
+                        sequence,
+                        event_type,
+                        payload,
+                    },
+                    reference,
+                    to,
+                    cc,
+                    attempts,
+                };
+                let result = send(pending).await;
+                made.push((id, attempts + 1, rfc3339(Utc::now()), result));
+            }
+            made
+        };
+        macro_rules! record {
+            ($tx:expr, $made:expr) => {{
+                let mut tx = $tx;
+                for (id, attempt, at, result) in &$made {
+                    let (next, sent, gave_up, error) = match result {
+                        EmailAttempt::NotTried => continue,
+                        EmailAttempt::Sent => (at.clone(), Some(at), None, None),
+                        EmailAttempt::Failed { error, retry_at } => match retry_at {
+                            Some(retry_at) => (rfc3339(*retry_at), None, None, Some(error)),
+                            None => (at.clone(), None, Some(at), Some(error)),
+                        },
+                    };
+                    sqlx::query(
+                        "UPDATE email_deliveries SET attempts = $1, next_attempt_at = $2, \
+                         sent_at = $3, gave_up_at = $4, last_error = COALESCE($5, last_error) \
+                         WHERE id = $6",
+                    )
+                    .bind(attempt)
+                    .bind(next)
+                    .bind(sent)
+                    .bind(gave_up)
+                    .bind(error)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+            }};
+        }
+        let made = match self {
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let rows = sqlx::query_as(&due(" FOR UPDATE OF e SKIP LOCKED"))
+                    .bind(&now)
+                    .bind(after)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let made = attempt(rows).await;
+                record!(tx, made);
+                made
+            }
+            Store::Sqlite(pools) => {
+                let rows = sqlx::query_as(&due(""))
+                    .bind(&now)
+                    .bind(after)
+                    .fetch_all(&pools.read)
+                    .await?;
+                let made = attempt(rows).await;
+                if made.iter().any(|m| m.3 != EmailAttempt::NotTried) {
+                    let mut wait = RECORD_AGAIN_AFTER;
+                    while let Err(err) = async {
+                        record!(pools.write.begin().await?, made);
+                        Ok::<(), sqlx::Error>(())
+                    }
+                    .await
+                    {
+                        wait = record_again(err, wait).await?;
+                    }
+                }
+                made
+            }
+        };
+        Ok(Batch::of(
+            made.iter().map(|m| (m.0, m.3 == EmailAttempt::Sent)),
+        ))
+    }
+
+    /// The newest `limit` emails in `state`, newest first.
+    pub async fn emails(&self, state: EmailState, limit: i64) -> Result<Vec<Email>, sqlx::Error> {
+        let filter = match state {
+            EmailState::All => "",
+            EmailState::Waiting => "WHERE e.sent_at IS NULL AND e.gave_up_at IS NULL",
+            EmailState::Sent => "WHERE e.sent_at IS NOT NULL",
+            EmailState::GivenUp => "WHERE e.gave_up_at IS NOT NULL",
+        };
+        let sql = format!(
+            "SELECT e.id, o.case_id, o.event_type, e.to_address, e.cc_address, e.attempts, \
+             e.next_attempt_at, e.sent_at, e.gave_up_at, e.last_error \
+             FROM email_deliveries e JOIN outbox o ON o.id = e.outbox_id {filter} \
+             ORDER BY e.id DESC LIMIT $1"
+        );
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(limit)
+            .fetch_all(pool)
             .await)?;
-        Ok(row
-            .map(|(reference, owner, team_leader)| (reference, Recipients { owner, team_leader })))
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    id,
+                    case_id,
+                    event_type,
+                    to,
+                    cc,
+                    attempts,
+                    next_attempt_at,
+                    sent_at,
+                    gave_up_at,
+                    last_error,
+                )| Email {
+                    id,
+                    case_id,
+                    event_type,
+                    to,
+                    cc,
+                    attempts,
+                    next_attempt_at,
+                    sent_at,
+                    gave_up_at,
+                    last_error,
+                },
+            )
+            .collect())
     }
 
     /// Up to `limit` open cases after the case id `after`, in id order, that one of the

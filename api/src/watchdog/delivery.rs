@@ -1,13 +1,15 @@
-//! Hands outbox rows to the channels (the log, webhooks, email) and attempts webhook
-//! deliveries, retrying with exponential backoff. Rows stay in the store until handled,
-//! so a crash loses none.
+//! Hands outbox rows over (the log line, and the webhook deliveries and email each one
+//! queues) and attempts the webhook deliveries and emails, retrying with exponential
+//! backoff. Rows stay in the store until handled, so a crash loses none.
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use casefile_store::outbox::{AttemptResult, DeliveryLock, OutboxRow, PendingDelivery, Webhook};
+use casefile_store::outbox::{
+    AttemptResult, DeliveryLock, EmailAttempt, OutboxRow, PendingDelivery, PendingEmail, Webhook,
+};
 use casefile_store::Store;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
@@ -26,6 +28,9 @@ const ROUND_BATCHES: usize = 50;
 const MAX_BACKOFF_SECS: i64 = 3600;
 /// How long a webhook receiver has to answer, and the mail server to take an email.
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts at an email the mail server refuses for now (a 4xx reply) before it is given
+/// up: with the backoff, about 25 hours of trying.
+pub const EMAIL_ATTEMPTS: i64 = 36;
 
 /// `sha256=<hex>`: HMAC-SHA256 of the body under the webhook's secret.
 pub fn signature(secret: &str, body: &str) -> String {
@@ -61,66 +66,42 @@ pub struct Deliverer {
     http: reqwest::Client,
     /// The requests being answered, which each batch after a round's first gives way to.
     in_flight: Arc<InFlight>,
-    /// When each failed email may be tried again.
-    emails: Mutex<EmailRetries>,
-}
-
-/// The emails that failed, by outbox id: how many times, and not before when each is tried
-/// again (backing off as webhook attempts do); and whether the mail server could be
-/// reached this round. Kept in memory, each instance its own, so after a restart each is
-/// tried at once.
-#[derive(Debug, Default)]
-struct EmailRetries {
-    failed: HashMap<i64, (i64, Instant)>,
-    /// Set once in a round the mail server could not be reached or refused all mail: the
+    /// Set once in a round the mail server cannot be reached or refuses all mail: the
     /// round's other emails wait for the next, rather than each trying in turn.
-    unreachable: bool,
+    mail_server_down: AtomicBool,
 }
 
-impl EmailRetries {
-    fn new_round(&mut self, now: Instant) {
-        self.unreachable = false;
-        // Not seen again an hour after it was due: delivered by another instance (each
-        // round sees up to 1,000 waiting rows).
-        self.failed.retain(|_, (_, not_before)| {
-            now.saturating_duration_since(*not_before).as_secs() < MAX_BACKOFF_SECS.unsigned_abs()
-        });
-    }
-
-    fn may_try(&self, id: i64, now: Instant) -> bool {
-        !self.unreachable
-            && self
-                .failed
-                .get(&id)
-                .is_none_or(|(_, not_before)| now >= *not_before)
-    }
-
-    fn sent(&mut self, id: i64) {
-        self.failed.remove(&id);
-    }
-
-    /// Records a failure; true if it is the round's first with the server unreachable. A
-    /// server unreachable is no fault of the row's, which is tried again next round, so
-    /// that each waiting email goes out within a round of the server's return.
-    fn failed(&mut self, id: i64, now: Instant, unreachable: bool) -> bool {
-        if unreachable {
-            return !std::mem::replace(&mut self.unreachable, true);
-        }
-        let attempts = self.failed.get(&id).map_or(1, |(n, _)| n + 1);
-        let wait = Duration::from_secs(backoff_secs(attempts).unsigned_abs());
-        self.failed.insert(id, (attempts, now + wait));
-        false
-    }
+/// Why an email was not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// Not reached, no answer in time, or a refusal of all mail: no fault of the message,
+    /// which is not counted as tried.
+    ServerDown,
+    /// A 4xx reply about this message (a mailbox busy or full): tried again later.
+    Transient,
+    /// A 5xx reply about this message (no such mailbox), an address the server cannot
+    /// take, or a message that cannot be built: given up at once.
+    Permanent,
 }
 
-/// How an email went.
-enum Emailed {
-    /// Sent, or nobody to write to.
-    Done,
-    /// Not tried: its backoff, or the server unreachable this round.
-    Waiting,
-    /// Tried and not sent.
-    Failed,
+/// What becomes of an email that failed for `failure` at its `attempt`-th attempt.
+fn after_failure(
+    failure: Failure,
+    error: String,
+    attempt: i64,
+    now: chrono::DateTime<Utc>,
+) -> EmailAttempt {
+    match failure {
+        Failure::ServerDown => EmailAttempt::NotTried,
+        Failure::Transient if attempt < EMAIL_ATTEMPTS => EmailAttempt::Failed {
+            error,
+            retry_at: Some(now + chrono::Duration::seconds(backoff_secs(attempt))),
+        },
+        Failure::Transient | Failure::Permanent => EmailAttempt::Failed {
+            error,
+            retry_at: None,
+        },
+    }
 }
 
 impl Deliverer {
@@ -134,7 +115,7 @@ impl Deliverer {
             mailer,
             http,
             in_flight,
-            emails: Mutex::default(),
+            mail_server_down: AtomicBool::new(false),
         }
     }
 
@@ -177,17 +158,17 @@ impl Deliverer {
         }
     }
 
-    /// One round: the pending outbox rows to the channels and the due webhook attempts,
-    /// a batch of each in turn while either comes full (after a burst of alerts thousands
-    /// wait), each batch after the first giving way to people's requests as the
-    /// watchdog's commands do. Each kind goes on from its last batch's last id, so a row
-    /// is tried at most once a round (a failed email or webhook attempt after its
-    /// backoff), a row that keeps failing holds back none after it, and a round ends. A
-    /// kind whose batch came short is looked at again from there in each turn the other
-    /// goes on. A mail server that cannot be reached is tried once a round.
+    /// One round: the pending outbox rows handed over, and the due webhook deliveries and
+    /// emails attempted, a batch of each in turn while any comes full (after a burst of
+    /// alerts thousands wait), each batch after the first giving way to people's requests
+    /// as the watchdog's commands do. Each kind goes on from its last batch's last id, so
+    /// a row is tried at most once a round, a row that keeps failing holds back none after
+    /// it, and a round ends. A kind whose batch came short is looked at again from there
+    /// in each turn another goes on. A mail server that cannot be reached is tried once a
+    /// round.
     pub async fn round(&self) -> Result<(), sqlx::Error> {
-        self.emails().new_round(Instant::now());
-        let (mut outbox, mut deliveries) = (0, 0);
+        self.mail_server_down.store(false, Ordering::Relaxed);
+        let (mut outbox, mut deliveries, mut emails) = (0, 0, 0);
         for batch in 0..ROUND_BATCHES {
             if batch > 0 {
                 self.in_flight.turn(super::GIVE_WAY).await;
@@ -195,7 +176,7 @@ impl Deliverer {
             let mut more = false;
             let taken = self
                 .store
-                .deliver_outbox(outbox, |row, hooks| self.hand_over(row, hooks))
+                .deliver_outbox(outbox, self.mailer.is_some(), log_notification)
                 .await?;
             outbox = taken.last.unwrap_or(outbox);
             more |= taken.full();
@@ -205,6 +186,16 @@ impl Deliverer {
                 .await?;
             deliveries = taken.last.unwrap_or(deliveries);
             more |= taken.full();
+            if let Some(mailer) = &self.mailer {
+                if !self.mail_server_down.load(Ordering::Relaxed) {
+                    let taken = self
+                        .store
+                        .attempt_emails(emails, |pending| self.email(mailer, pending))
+                        .await?;
+                    emails = taken.last.unwrap_or(emails);
+                    more |= taken.full() && !self.mail_server_down.load(Ordering::Relaxed);
+                }
+            }
             if !more {
                 break;
             }
@@ -212,80 +203,35 @@ impl Deliverer {
         Ok(())
     }
 
-    /// The log and email channels; webhooks get their deliveries queued by the store.
-    /// `false` keeps the row for a later round. A row whose email waits is not logged
-    /// either, so the log has a line for each time a row is handed over or tried.
-    async fn hand_over(&self, row: OutboxRow, hooks: Vec<Webhook>) -> bool {
-        let handed = match &self.mailer {
-            None => true,
-            Some(mailer) => match self.email(mailer, &row).await {
-                Emailed::Done => true,
-                Emailed::Waiting => return false,
-                Emailed::Failed => false,
-            },
-        };
-        tracing::info!(
-            target: "casefile::notifications",
-            case_id = %row.case_id,
-            sequence = row.sequence,
-            event_type = %row.event_type,
-            webhooks = hooks.len(),
-            payload = %row.payload,
-            "notification"
-        );
-        handed
-    }
-
-    fn emails(&self) -> std::sync::MutexGuard<'_, EmailRetries> {
-        self.emails
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Emails the case owner, copying their team leader (or the team leader alone when the
-    /// owner has no address). A case without an owner, or with nobody to write to, emails
-    /// nobody.
-    async fn email(&self, mailer: &Mailer, row: &OutboxRow) -> Emailed {
-        let (reference, recipients) = match self.store.notification_recipients(&row.case_id).await {
-            Ok(Some(found)) => found,
-            Ok(None) => return Emailed::Done,
-            Err(err) => {
-                tracing::warn!(%err, case_id = %row.case_id, "cannot find who to email");
-                return Emailed::Failed;
-            }
-        };
-        let (to, copy) = match (recipients.owner, recipients.team_leader) {
-            (Some(owner), Some(leader)) if owner != leader => (owner, Some(leader)),
-            (Some(owner), _) => (owner, None),
-            (None, Some(leader)) => (leader, None),
-            (None, None) => return Emailed::Done,
-        };
-        if !self.emails().may_try(row.id, Instant::now()) {
-            return Emailed::Waiting;
+    /// Sends one email, unless the mail server was found down earlier in the round.
+    async fn email(&self, mailer: &Mailer, pending: PendingEmail) -> EmailAttempt {
+        if self.mail_server_down.load(Ordering::Relaxed) {
+            return EmailAttempt::NotTried;
         }
-        let sent = tokio::time::timeout(
-            TIMEOUT,
-            send_email(mailer, &reference, &to, copy.as_deref(), row),
-        )
-        .await;
-        let unreachable = match sent {
-            Ok(Ok(())) => {
-                self.emails().sent(row.id);
-                return Emailed::Done;
+        let case_id = pending.row.case_id.clone();
+        let attempt = pending.attempts + 1;
+        let (failure, error) =
+            match tokio::time::timeout(TIMEOUT, send_email(mailer, &pending)).await {
+                Ok(Ok(())) => return EmailAttempt::Sent,
+                Ok(Err(err)) => (failure_of(err.as_ref()), err.to_string()),
+                Err(_) => (
+                    Failure::ServerDown,
+                    "the mail server did not answer in time".to_string(),
+                ),
+            };
+        let outcome = after_failure(failure, error.clone(), attempt, Utc::now());
+        match &outcome {
+            EmailAttempt::NotTried => {
+                if !self.mail_server_down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(%error, "the mail server cannot be reached or refuses all mail: this round's other emails wait for the next");
+                }
             }
-            Ok(Err(err)) => {
-                tracing::warn!(%err, case_id = %row.case_id, "email not sent");
-                server_unreachable(err.as_ref())
+            EmailAttempt::Failed { retry_at: None, .. } => {
+                tracing::error!(%error, %case_id, to = %pending.to, attempt, "email given up");
             }
-            Err(_) => {
-                tracing::warn!(case_id = %row.case_id, "email not sent: the mail server did not answer in time");
-                true
-            }
-        };
-        if self.emails().failed(row.id, Instant::now(), unreachable) {
-            tracing::warn!("the mail server cannot be reached or refuses all mail: this round's other emails wait for the next");
+            _ => tracing::warn!(%error, %case_id, attempt, "email not sent; tried again later"),
         }
-        Emailed::Failed
+        outcome
     }
 
     async fn attempt(&self, pending: PendingDelivery) -> AttemptResult {
@@ -322,29 +268,45 @@ impl Deliverer {
 /// The sender of notification emails.
 const FROM: &str = "Casefile <casefile@localhost>";
 
-/// Whether an email's error is the mail server's, not the message's: no connection, no
-/// SMTP reply, or a reply refusing all mail (service not available, TLS or login failed).
-/// Other replies, 4xx or 5xx, are about the message; so is a client error (an address the
-/// server cannot take), or a message that could not be built.
-fn server_unreachable(err: &(dyn std::error::Error + 'static)) -> bool {
+/// The log channel: a line for each notification handed over.
+fn log_notification(row: &OutboxRow, hooks: &[Webhook]) {
+    tracing::info!(
+        target: "casefile::notifications",
+        case_id = %row.case_id,
+        sequence = row.sequence,
+        event_type = %row.event_type,
+        webhooks = hooks.len(),
+        payload = %row.payload,
+        "notification"
+    );
+}
+
+/// Whose fault an email's error is: the mail server's when there is no connection, no
+/// SMTP reply, or a reply refusing all mail (service not available, TLS or login failed);
+/// else the message's, for now on a 4xx reply, for good on a 5xx one, a client error (an
+/// address the server cannot take) or a message that could not be built.
+fn failure_of(err: &(dyn std::error::Error + 'static)) -> Failure {
     const REFUSING_ALL: [u16; 6] = [421, 454, 530, 534, 535, 538];
-    err.downcast_ref::<lettre::transport::smtp::Error>()
-        .is_some_and(|err| match err.status() {
-            Some(code) => REFUSING_ALL.contains(&u16::from(code)),
-            None => !err.is_client(),
-        })
+    let Some(err) = err.downcast_ref::<lettre::transport::smtp::Error>() else {
+        return Failure::Permanent;
+    };
+    match err.status() {
+        Some(code) if REFUSING_ALL.contains(&u16::from(code)) => Failure::ServerDown,
+        Some(_) if err.is_transient() => Failure::Transient,
+        Some(_) => Failure::Permanent,
+        None if err.is_client() => Failure::Permanent,
+        None => Failure::ServerDown,
+    }
 }
 
 async fn send_email(
     mailer: &Mailer,
-    reference: &str,
-    to: &str,
-    cc: Option<&str>,
-    row: &OutboxRow,
+    email: &PendingEmail,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use lettre::{AsyncTransport, Message};
 
-    let event: casefile_domain::ComplaintEvent = serde_json::from_str(&row.payload)?;
+    let reference = &email.reference;
+    let event: casefile_domain::ComplaintEvent = serde_json::from_str(&email.row.payload)?;
     let (subject, text) = match &event {
         casefile_domain::ComplaintEvent::SlaAlertRaised {
             step, state, due, ..
@@ -368,8 +330,8 @@ async fn send_email(
         ),
         other => (format!("{reference}: {}", other.name()), String::new()),
     };
-    let mut message = Message::builder().from(FROM.parse()?).to(to.parse()?);
-    if let Some(cc) = cc {
+    let mut message = Message::builder().from(FROM.parse()?).to(email.to.parse()?);
+    if let Some(cc) = &email.cc {
         message = message.cc(cc.parse()?);
     }
     let message = message.subject(subject).body(text)?;
@@ -400,45 +362,32 @@ mod tests {
         }
     }
 
-    /// A failed email waits out its backoff (2 s, then 4 s) while the others go on, a sent
-    /// one is forgotten, and once the mail server cannot be reached no other email is
-    /// tried until the next round, when every one waiting is tried again.
+    /// A message the server refuses for now is tried again after 2, 4, 8… s and given up
+    /// at its last attempt; one refused for good is given up at once; a server down is no
+    /// attempt at all.
     #[test]
-    fn a_failed_email_waits_its_backoff_and_an_unreachable_server_is_tried_once_a_round() {
-        let start = Instant::now();
-        let after = |secs: f64| start + Duration::from_secs_f64(secs);
-        let mut emails = EmailRetries::default();
-        emails.new_round(start);
-        assert!(emails.may_try(1, start));
-        assert!(!emails.failed(1, start, false), "a refusal of the message");
-        assert!(!emails.may_try(1, after(1.999)));
-        assert!(emails.may_try(1, after(2.0)));
-        assert!(emails.may_try(2, start), "the others go on");
-        assert!(!emails.failed(1, after(2.0), false));
-        assert!(!emails.may_try(1, after(5.999)));
-        assert!(emails.may_try(1, after(6.0)));
-
-        assert!(emails.failed(2, after(6.0), true), "the first time, said");
-        assert!(!emails.failed(2, after(6.0), true), "once a round");
-        assert!(!emails.may_try(3, after(6.0)), "no other email this round");
-        emails.new_round(after(7.0));
-        assert!(emails.may_try(3, after(7.0)), "tried again next round");
-        assert!(
-            emails.may_try(2, after(7.0)),
-            "the server's fault, not the row's"
+    fn a_refusal_for_now_backs_off_until_the_last_attempt_and_one_for_good_gives_up() {
+        let now = Utc::now();
+        let retry_at = |failure, attempt| match after_failure(failure, "e".into(), attempt, now) {
+            EmailAttempt::Failed { retry_at, .. } => retry_at.map(|at| (at - now).num_seconds()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(retry_at(Failure::Transient, 1), Some(2));
+        assert_eq!(retry_at(Failure::Transient, 2), Some(4));
+        assert_eq!(retry_at(Failure::Transient, 12), Some(MAX_BACKOFF_SECS));
+        assert_eq!(
+            retry_at(Failure::Transient, EMAIL_ATTEMPTS - 1),
+            Some(MAX_BACKOFF_SECS)
         );
-        assert!(!emails.may_try(1, after(5.999)));
-        emails.sent(1);
-        assert!(emails.may_try(1, after(7.0)));
-
-        emails.failed(4, after(7.0), false);
-        emails.new_round(after(9.0 + 3_599.0));
-        assert_eq!(emails.failed.len(), 1, "row 4 was due at 9 s");
-        emails.new_round(after(9.0 + 3_600.0));
-        assert!(
-            emails.failed.is_empty(),
-            "not seen for an hour after it was due"
+        assert_eq!(retry_at(Failure::Transient, EMAIL_ATTEMPTS), None);
+        assert_eq!(retry_at(Failure::Permanent, 1), None);
+        assert_eq!(
+            after_failure(Failure::ServerDown, "e".into(), 1, now),
+            EmailAttempt::NotTried
         );
+        // The waits before the last attempt add up to about a day.
+        let waited: i64 = (1..EMAIL_ATTEMPTS).map(backoff_secs).sum();
+        assert!((24 * 3600..26 * 3600).contains(&waited), "{waited} s");
     }
 
     /// A message sent to a mail server answering its greeting with `greeting`.
@@ -470,9 +419,10 @@ mod tests {
     }
 
     /// A closed port, and a server that refuses all mail, are the server's; a refusal of
-    /// one message, and an address that does not parse, are the message's.
+    /// one message is for now on a 4xx reply and for good on a 5xx one, and an address
+    /// that does not parse is for good.
     #[tokio::test]
-    async fn only_a_server_not_reached_or_refusing_all_mail_is_unreachable() {
+    async fn only_a_server_not_reached_or_refusing_all_mail_is_down() {
         use lettre::AsyncTransport;
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("smtp://{}", closed.local_addr().unwrap());
@@ -482,20 +432,22 @@ mod tests {
             .send(message())
             .await
             .unwrap_err();
-        assert!(server_unreachable(&err), "{err:?}");
+        assert_eq!(failure_of(&err), Failure::ServerDown, "{err:?}");
 
         let err = send_to_greeting("421 closing, try later\r\n").await;
         assert!(err.is_transient(), "{err:?}");
-        assert!(server_unreachable(&err));
+        assert_eq!(failure_of(&err), Failure::ServerDown);
 
-        // A 5xx greeting that is not one of the refusals of all mail.
+        // 4xx and 5xx greetings that are not refusals of all mail.
+        let err = send_to_greeting("450 busy\r\n").await;
+        assert_eq!(failure_of(&err), Failure::Transient, "{err:?}");
         let err = send_to_greeting("554 no\r\n").await;
         assert!(err.is_permanent(), "{err:?}");
-        assert!(!server_unreachable(&err));
+        assert_eq!(failure_of(&err), Failure::Permanent);
 
         let err: Box<dyn std::error::Error + Send + Sync> =
             "no address".parse::<lettre::Address>().unwrap_err().into();
-        assert!(!server_unreachable(err.as_ref()));
+        assert_eq!(failure_of(err.as_ref()), Failure::Permanent);
     }
 
     /// A SQLite store with a webhook for alerts at `url` and `waiting` alerts in the outbox.
@@ -584,10 +536,7 @@ mod tests {
         let (store, hook) = store_with_waiting(&dir, "http://127.0.0.1:9/hook", waiting).await;
         let mut after = 0;
         loop {
-            let batch = store
-                .deliver_outbox(after, |_, _| async { true })
-                .await
-                .unwrap();
+            let batch = store.deliver_outbox(after, false, |_, _| {}).await.unwrap();
             after = batch.last.unwrap_or(after);
             if !batch.full() {
                 break;

@@ -29,6 +29,8 @@ both_backends! {
     two_instances_never_send_one_delivery_at_once => one_sender_at_a_time,
     a_mail_server_down_is_tried_once_a_round_and_every_email_goes_out_on_its_return =>
         mail_server_down_then_back,
+    an_email_refused_for_good_is_given_up_and_one_refused_for_now_waits_both_recorded =>
+        refused_emails_recorded,
 }
 
 /// A chc-2024 complaint received 60 days ago and never acknowledged: its acknowledgement
@@ -404,7 +406,8 @@ async fn smtp_sink() -> (String, mpsc::UnboundedReceiver<(Vec<String>, String)>)
 }
 
 /// One SMTP conversation, taking every message and passing on its envelope recipients
-/// and data.
+/// and data; as a real server might, it refuses the mailbox `gone@…` for good (550) and
+/// `busy@…` for now (452).
 async fn smtp_session(
     socket: tokio::net::TcpStream,
     tx: &mpsc::UnboundedSender<(Vec<String>, String)>,
@@ -419,8 +422,15 @@ async fn smtp_session(
             "EHLO" | "HELO" => b"250 sink\r\n",
             "MAIL" => b"250 ok\r\n",
             "RCPT" => {
-                recipients.push(line[8..].trim().to_string());
-                b"250 ok\r\n"
+                let recipient = line[8..].trim().to_string();
+                if recipient.starts_with("<gone@") {
+                    b"550 5.1.1 no such mailbox\r\n"
+                } else if recipient.starts_with("<busy@") {
+                    b"452 4.2.2 mailbox full\r\n"
+                } else {
+                    recipients.push(recipient);
+                    b"250 ok\r\n"
+                }
             }
             "DATA" => {
                 write.write_all(b"354 go on\r\n").await.unwrap();
@@ -523,6 +533,100 @@ async fn mail_server_down_then_back(backend: Backend) {
             resolved += 1;
         }
     }
+}
+
+/// A message refused for good (550) is given up at its first attempt, one refused for now
+/// (452) is tried again after its backoff, and the emails after them go out; `GET /emails`
+/// shows each with the server's reply.
+async fn refused_emails_recorded(backend: Backend) {
+    let (url, mut mail, _) = mail_server_going_up(Arc::new(AtomicBool::new(true))).await;
+    let app = watched_app(backend, |config| config.smtp_url = Some(url)).await;
+    let mut cases = Vec::new();
+    for (name, email) in [
+        ("Gil Gone", "gone@example.org"),
+        ("Bea Busy", "busy@example.org"),
+        ("Olu Officer", "olu@example.org"),
+    ] {
+        let owner = user_emailed_at(&app, name, "officer", email).await;
+        let view = app
+            .log_complaint(&app.admin_token, breached_complaint())
+            .await;
+        let id = str_at(&view, "id");
+        app.act_ok(
+            &app.admin_token,
+            &id,
+            "assign",
+            json!({"owner_id": str_at(&owner, "id")}),
+        )
+        .await;
+        cases.push(id);
+    }
+    for id in &cases {
+        eventually("the alert", || async { alerts_raised(&app, id).await >= 1 }).await;
+        // Its resolution is a notification emailed to the owner.
+        app.act_ok(&app.admin_token, id, "acknowledge", json!({}))
+            .await;
+    }
+    loop {
+        let (recipients, data) = tokio::time::timeout(Duration::from_secs(20), mail.recv())
+            .await
+            .expect("the last owner's email within 20 s")
+            .unwrap();
+        assert_eq!(recipients, ["<olu@example.org>"]);
+        if data.contains("alert resolved") {
+            break;
+        }
+    }
+    let emails = |state: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .get(&format!("/api/v1/emails?state={state}"), &app.admin_token)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body.as_array().unwrap().clone()
+        }
+    };
+    let to = |email: &Value| str_at(email, "to");
+    // Refused for now: tried again after 2 s, and still waiting.
+    eventually("a second attempt at the busy mailbox", || async {
+        emails("waiting")
+            .await
+            .iter()
+            .any(|e| e["attempts"].as_i64() >= Some(2))
+    })
+    .await;
+    let waiting = emails("waiting").await;
+    assert!(!waiting.is_empty());
+    for email in &waiting {
+        assert_eq!(to(email), "busy@example.org", "{email}");
+        assert!(str_at(email, "last_error").contains("452"), "{email}");
+        assert!(email["sent_at"].is_null() && email["gave_up_at"].is_null());
+    }
+    // Refused for good: given up at the first attempt.
+    let failed = emails("failed").await;
+    assert!(!failed.is_empty());
+    for email in &failed {
+        assert_eq!(to(email), "gone@example.org", "{email}");
+        assert_eq!(email["attempts"], 1, "{email}");
+        assert!(str_at(email, "last_error").contains("550"), "{email}");
+        assert!(email["gave_up_at"].is_string() && email["sent_at"].is_null());
+    }
+    let sent = emails("sent").await;
+    assert!(!sent.is_empty());
+    for email in &sent {
+        assert_eq!(to(email), "olu@example.org", "{email}");
+        assert!(email["sent_at"].is_string() && email["last_error"].is_null());
+    }
+    let all = emails("all").await;
+    assert_eq!(all.len(), waiting.len() + failed.len() + sent.len());
+    assert!(all.iter().all(|e| cases.contains(&str_at(e, "case_id"))));
+
+    let officer = user_emailed_at(&app, "Ola Other", "officer", "ola@example.org").await;
+    let (status, body) = app.get("/api/v1/emails", &str_at(&officer, "token")).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, body) = app.get("/api/v1/emails?state=lost", &app.admin_token).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
 }
 
 /// A user with the one role `role`, whose alert emails go to `email`; as created.
