@@ -8,8 +8,24 @@ use clap::Parser;
 use crate::config::Config;
 use crate::startup::Application;
 
+/// The `casefile` command: bounds the allocator's arenas before any thread starts (see
+/// [`crate::memory`]), then runs the service on a multi-threaded runtime.
+pub fn main() -> ExitCode {
+    crate::memory::bound_arenas();
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(err) => {
+            eprintln!("casefile: cannot start the runtime: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Parses the command line, starts the service and serves until asked to stop.
-pub async fn run() -> ExitCode {
+async fn run() -> ExitCode {
     let config = Config::parse();
     let app = match Application::build(config).await {
         Ok(app) => app,

@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    casefile_api::cli::run().await
+fn main() -> ExitCode {
+    casefile_api::cli::main()
 }

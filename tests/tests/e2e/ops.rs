@@ -196,3 +196,63 @@ async fn links_scenario(backend: Backend) {
     assert!(links > 100, "only {links} links");
     assert_eq!(letter_links, 1, "issuing a letter leads to reading it");
 }
+
+/// The service process bounds glibc's allocator arenas to two a core (what keeps its
+/// memory near what it uses, `docs/benchmarks.md`), unless `MALLOC_ARENA_MAX` in its
+/// environment says otherwise. glibc maps each arena after the first as a heap of its
+/// own, aligned to 64 MiB: they are counted in `/proc/<pid>/maps` after a load that has
+/// many threads allocate at once.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test]
+async fn the_service_bounds_its_allocator_arenas_to_two_a_core() {
+    const SERVER: &str = env!("CARGO_BIN_EXE_casefile-test-server");
+    let app = spawn_app(Backend::Sqlite).await;
+    let url = app.database_url();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let heaps = |env: &'static [(&'static str, &'static str)]| {
+        let (url, token) = (url.clone(), app.admin_token.clone());
+        async move {
+            let process =
+                casefile_tests::instances::Process::start_with(SERVER, &url, &token, env, None)
+                    .await;
+            let requests = (0..256).map(|i| {
+                let path = if i % 8 == 0 {
+                    "/api/v1/reports/kpi?from=2025-01-01&to=2025-12-31"
+                } else {
+                    "/api/v1/complaints"
+                };
+                process.get(path, &token)
+            });
+            for (status, body) in futures::future::join_all(requests).await {
+                assert_eq!(status, StatusCode::OK, "{body}");
+            }
+            let maps = std::fs::read_to_string(format!("/proc/{}/maps", process.pid())).unwrap();
+            let heaps = maps
+                .lines()
+                .filter(|line| {
+                    let mut fields = line.split_whitespace();
+                    let start = fields.next().and_then(|range| range.split('-').next());
+                    // Anonymous: no path after the inode.
+                    start
+                        .and_then(|s| u64::from_str_radix(s, 16).ok())
+                        .is_some_and(|start| start % (64 << 20) == 0)
+                        && fields.nth(4).is_none()
+                })
+                .count();
+            process.kill().await;
+            heaps
+        }
+    };
+    let bounded = heaps(&[]).await;
+    assert!(
+        bounded < 2 * cores,
+        "{bounded} heaps besides the main arena, on {cores} cores"
+    );
+    // The count sees arenas: with a bound of the environment's, above two a core, there
+    // are more.
+    let unbounded = heaps(&[("MALLOC_ARENA_MAX", "64")]).await;
+    assert!(
+        unbounded >= 2 * cores,
+        "{unbounded} heaps with MALLOC_ARENA_MAX=64, on {cores} cores"
+    );
+}
