@@ -133,6 +133,10 @@ pub struct Config {
     /// docs/operations.md.
     #[arg(long, env = "CASEFILE_SMTP_URL")]
     pub smtp_url: Option<String>,
+
+    /// The sender of notification emails, a mailbox the mail server accepts mail from.
+    #[arg(long, env = "CASEFILE_SMTP_FROM", default_value = crate::watchdog::smtp::DEFAULT_FROM)]
+    pub smtp_from: String,
 }
 
 impl Config {
@@ -160,6 +164,7 @@ impl Config {
             watchdog_interval_secs: 0,
             due_soon_days: 2,
             smtp_url: None,
+            smtp_from: crate::watchdog::smtp::DEFAULT_FROM.to_string(),
         }
     }
 

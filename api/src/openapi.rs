@@ -80,6 +80,8 @@ impl Modify for BearerAuth {
         webhooks::list_webhooks,
         webhooks::deliveries,
         emails::list_emails,
+        emails::retry_email,
+        emails::retry_given_up,
         ops::healthz,
         ops::readyz,
         ops::metrics,

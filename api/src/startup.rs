@@ -60,8 +60,8 @@ pub enum StartupError {
     Admin(#[source] sqlx::Error),
     #[error("cannot record the bank-holiday calendar: {0}")]
     Calendar(#[source] sqlx::Error),
-    #[error("CASEFILE_SMTP_URL: {0}")]
-    Smtp(#[source] lettre::transport::smtp::Error),
+    #[error("CASEFILE_SMTP_URL or CASEFILE_SMTP_FROM: {0}")]
+    Smtp(String),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -168,7 +168,7 @@ impl Application {
         let mailer = config
             .smtp_url
             .as_deref()
-            .map(crate::watchdog::delivery::smtp_transport)
+            .map(|url| crate::watchdog::smtp::Mailer::new(url, &config.smtp_from))
             .transpose()
             .map_err(StartupError::Smtp)?;
         let cases = Arc::new(Cases::new(store.clone(), services, sequencer.clone()));

@@ -6,6 +6,7 @@
 
 pub mod automation;
 pub mod delivery;
+pub mod smtp;
 
 use std::future::Future;
 use std::sync::Arc;

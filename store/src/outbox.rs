@@ -7,7 +7,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::{on_pool, SqlitePools, Store};
+use crate::{on_pool, on_writer, SqlitePools, Store};
 
 /// The event types that are notified.
 pub const NOTIFIED: [&str; 2] = ["SlaAlertRaised", "SlaAlertResolved"];
@@ -53,21 +53,36 @@ pub struct PendingEmail {
     pub reference: String,
     pub to: String,
     pub cc: Option<String>,
+    /// The recipients who have it already.
+    pub sent_to: Vec<String>,
     /// Attempts made before this one.
     pub attempts: i64,
+}
+
+impl PendingEmail {
+    /// The recipients still to send it to: `to` and `cc`, but for those who have it.
+    pub fn recipients(&self) -> Vec<String> {
+        std::iter::once(&self.to)
+            .chain(&self.cc)
+            .filter(|address| !self.sent_to.contains(address))
+            .cloned()
+            .collect()
+    }
 }
 
 /// How an attempt at an email went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmailAttempt {
-    Sent,
-    /// Tried and not sent: tried again at `retry_at`, or given up without one.
-    Failed {
-        error: String,
+    /// Tried: `sent_to` the recipients who took it at this attempt, `error` what the
+    /// others' refusals said, and `retry_at` when those refused for now are tried again.
+    /// Without a `retry_at` the email is done with: sent if anyone has it, else given up.
+    Tried {
+        sent_to: Vec<String>,
+        error: Option<String>,
         retry_at: Option<DateTime<Utc>>,
     },
-    /// Not tried (the mail server cannot be reached this round): nothing is recorded, and
-    /// it is tried again next round.
+    /// Not tried (the mail server cannot be used this round): nothing is recorded, and it
+    /// is tried again next round.
     NotTried,
 }
 
@@ -79,6 +94,8 @@ pub struct Email {
     pub event_type: String,
     pub to: String,
     pub cc: Option<String>,
+    /// The recipients who have taken it.
+    pub sent_to: Vec<String>,
     pub attempts: i64,
     pub next_attempt_at: String,
     pub sent_at: Option<String>,
@@ -214,7 +231,8 @@ pub struct Batch {
     pub taken: usize,
     /// The last row's id, after which the next batch starts; `None` if none was taken.
     pub last: Option<i64>,
-    /// Rows whose handling failed (an email not sent, a webhook attempt not answered 2xx).
+    /// Rows whose attempt did not go out: a webhook not answered 2xx, an email not taken
+    /// by every recipient still to get it.
     pub failed: usize,
 }
 
@@ -301,6 +319,45 @@ async fn record_again(
     tracing::warn!(%err, "notifications sent but not yet recorded; trying again");
     tokio::time::sleep(wait).await;
     Ok((wait * 2).min(std::time::Duration::from_secs(30)))
+}
+
+/// An attempt made at an email, to record.
+struct Made {
+    id: i64,
+    attempt: i64,
+    at: String,
+    result: EmailAttempt,
+    /// The recipients who had it before the attempt.
+    sent_to: Vec<String>,
+}
+
+impl Made {
+    /// The recipients who have it after the attempt.
+    fn now_sent_to(&self) -> Vec<String> {
+        let mut all = self.sent_to.clone();
+        if let EmailAttempt::Tried { sent_to, .. } = &self.result {
+            all.extend(
+                sent_to
+                    .iter()
+                    .filter(|a| !self.sent_to.contains(a))
+                    .cloned(),
+            );
+        }
+        all
+    }
+
+    /// Whether the email is sent, with no recipient left to try.
+    fn done_sending(&self) -> bool {
+        matches!(&self.result, EmailAttempt::Tried { retry_at: None, .. })
+            && !self.now_sent_to().is_empty()
+    }
+}
+
+/// The recipients recorded in a `sent_to` column.
+fn recipients_of(sent_to: Option<&str>) -> Vec<String> {
+    sent_to
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default()
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {
@@ -820,7 +877,7 @@ impl Store {
             format!(
                 "SELECT e.id, o.id, o.case_id, o.sequence, o.event_type, o.payload, \
                  COALESCE((SELECT s.reference FROM case_summaries s WHERE s.id = o.case_id), \
-                 o.case_id), e.to_address, e.cc_address, e.attempts \
+                 o.case_id), e.to_address, e.cc_address, e.sent_to, e.attempts \
                  FROM email_deliveries e JOIN outbox o ON o.id = e.outbox_id \
                  WHERE e.sent_at IS NULL AND e.gave_up_at IS NULL \
                  AND e.next_attempt_at <= $1 AND e.id > $2 ORDER BY e.id LIMIT {BATCH}{lock}"
@@ -835,6 +892,7 @@ impl Store {
             String,
             String,
             String,
+            Option<String>,
             Option<String>,
             i64,
         );
@@ -851,9 +909,11 @@ impl Store {
                 reference,
                 to,
                 cc,
+                sent_to,
                 attempts,
             ) in rows
             {
+                let sent_to = recipients_of(sent_to.as_deref());
                 let pending = PendingEmail {
                     id,
                     row: OutboxRow {
@@ -866,36 +926,48 @@ impl Store {
                     reference,
                     to,
                     cc,
+                    sent_to: sent_to.clone(),
                     attempts,
                 };
                 let result = send(pending).await;
-                made.push((id, attempts + 1, rfc3339(Utc::now()), result));
+                made.push(Made {
+                    id,
+                    attempt: attempts + 1,
+                    at: rfc3339(Utc::now()),
+                    result,
+                    sent_to,
+                });
             }
             made
         };
         macro_rules! record {
             ($tx:expr, $made:expr) => {{
                 let mut tx = $tx;
-                for (id, attempt, at, result) in &$made {
-                    let (next, sent, gave_up, error) = match result {
-                        EmailAttempt::NotTried => continue,
-                        EmailAttempt::Sent => (at.clone(), Some(at), None, None),
-                        EmailAttempt::Failed { error, retry_at } => match retry_at {
-                            Some(retry_at) => (rfc3339(*retry_at), None, None, Some(error)),
-                            None => (at.clone(), None, Some(at), Some(error)),
-                        },
+                for made in &$made {
+                    let EmailAttempt::Tried { error, retry_at, .. } = &made.result else {
+                        continue;
                     };
+                    let sent_to = made.now_sent_to();
+                    let at = &made.at;
+                    let (next, sent, gave_up) = match retry_at {
+                        Some(retry_at) => (rfc3339(*retry_at), None, None),
+                        None if sent_to.is_empty() => (at.clone(), None, Some(at)),
+                        None => (at.clone(), Some(at), None),
+                    };
+                    let sent_to = (!sent_to.is_empty())
+                        .then(|| serde_json::to_string(&sent_to).unwrap_or_default());
                     sqlx::query(
                         "UPDATE email_deliveries SET attempts = $1, next_attempt_at = $2, \
-                         sent_at = $3, gave_up_at = $4, last_error = COALESCE($5, last_error) \
-                         WHERE id = $6",
+                         sent_at = $3, gave_up_at = $4, last_error = COALESCE($5, last_error), \
+                         sent_to = $6 WHERE id = $7",
                     )
-                    .bind(attempt)
+                    .bind(made.attempt)
                     .bind(next)
                     .bind(sent)
                     .bind(gave_up)
                     .bind(error)
-                    .bind(id)
+                    .bind(sent_to)
+                    .bind(made.id)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -921,7 +993,7 @@ impl Store {
                     .fetch_all(&pools.read)
                     .await?;
                 let made = attempt(rows).await;
-                if made.iter().any(|m| m.3 != EmailAttempt::NotTried) {
+                if made.iter().any(|m| m.result != EmailAttempt::NotTried) {
                     let mut wait = RECORD_AGAIN_AFTER;
                     while let Err(err) = async {
                         record!(pools.write.begin().await?, made);
@@ -935,30 +1007,45 @@ impl Store {
                 made
             }
         };
-        Ok(Batch::of(
-            made.iter().map(|m| (m.0, m.3 == EmailAttempt::Sent)),
-        ))
+        Ok(Batch::of(made.iter().map(|m| (m.id, m.done_sending()))))
     }
 
     /// The newest `limit` emails in `state`, newest first.
     pub async fn emails(&self, state: EmailState, limit: i64) -> Result<Vec<Email>, sqlx::Error> {
         let filter = match state {
-            EmailState::All => "",
-            EmailState::Waiting => "WHERE e.sent_at IS NULL AND e.gave_up_at IS NULL",
-            EmailState::Sent => "WHERE e.sent_at IS NOT NULL",
-            EmailState::GivenUp => "WHERE e.gave_up_at IS NOT NULL",
+            EmailState::All => "e.id > $1",
+            EmailState::Waiting => "e.id > $1 AND e.sent_at IS NULL AND e.gave_up_at IS NULL",
+            EmailState::Sent => "e.id > $1 AND e.sent_at IS NOT NULL",
+            EmailState::GivenUp => "e.id > $1 AND e.gave_up_at IS NOT NULL",
         };
+        // Ids count from 1.
+        self.select_emails(filter, 0, limit).await
+    }
+
+    /// The email `id`, if there is one.
+    pub async fn email(&self, id: i64) -> Result<Option<Email>, sqlx::Error> {
+        Ok(self.select_emails("e.id = $1", id, 1).await?.pop())
+    }
+
+    /// Emails matching `filter` (whose `$1` is `value`), newest first.
+    async fn select_emails(
+        &self,
+        filter: &str,
+        value: i64,
+        limit: i64,
+    ) -> Result<Vec<Email>, sqlx::Error> {
         let sql = format!(
-            "SELECT e.id, o.case_id, o.event_type, e.to_address, e.cc_address, e.attempts, \
-             e.next_attempt_at, e.sent_at, e.gave_up_at, e.last_error \
-             FROM email_deliveries e JOIN outbox o ON o.id = e.outbox_id {filter} \
-             ORDER BY e.id DESC LIMIT $1"
+            "SELECT e.id, o.case_id, o.event_type, e.to_address, e.cc_address, e.sent_to, \
+             e.attempts, e.next_attempt_at, e.sent_at, e.gave_up_at, e.last_error \
+             FROM email_deliveries e JOIN outbox o ON o.id = e.outbox_id WHERE {filter} \
+             ORDER BY e.id DESC LIMIT $2"
         );
         type Row = (
             i64,
             String,
             String,
             String,
+            Option<String>,
             Option<String>,
             i64,
             String,
@@ -967,6 +1054,7 @@ impl Store {
             Option<String>,
         );
         let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(value)
             .bind(limit)
             .fetch_all(pool)
             .await)?;
@@ -979,6 +1067,7 @@ impl Store {
                     event_type,
                     to,
                     cc,
+                    sent_to,
                     attempts,
                     next_attempt_at,
                     sent_at,
@@ -990,6 +1079,7 @@ impl Store {
                     event_type,
                     to,
                     cc,
+                    sent_to: recipients_of(sent_to.as_deref()),
                     attempts,
                     next_attempt_at,
                     sent_at,
@@ -998,6 +1088,21 @@ impl Store {
                 },
             )
             .collect())
+    }
+
+    /// Puts given-up emails back in the queue, due now and with their attempts counted
+    /// afresh, once what refused them is mended: the email `id`, or with `None` every one.
+    /// Recipients who have one already are not sent it again. Returns how many went back.
+    pub async fn requeue_emails(&self, id: Option<i64>) -> Result<u64, sqlx::Error> {
+        let now = rfc3339(Utc::now());
+        let sql = "UPDATE email_deliveries SET gave_up_at = NULL, attempts = 0, \
+                   next_attempt_at = $1 WHERE gave_up_at IS NOT NULL AND ($2 IS NULL OR id = $2)";
+        on_writer!(self, |pool| sqlx::query(sql)
+            .bind(&now)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))
     }
 
     /// Up to `limit` open cases after the case id `after`, in id order, that one of the

@@ -14,8 +14,12 @@ use casefile_store::Store;
 use chrono::Utc;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tokio::sync::Mutex;
 
+use super::smtp::{Refusal, Sent, Session};
 use crate::in_flight::InFlight;
+
+pub use super::smtp::Mailer;
 
 /// The header a webhook delivery's signature travels in.
 pub const SIGNATURE_HEADER: &str = "X-Casefile-Signature";
@@ -26,10 +30,10 @@ const POLL: Duration = Duration::from_secs(1);
 const ROUND_BATCHES: usize = 50;
 /// Longest wait between two attempts of a delivery.
 const MAX_BACKOFF_SECS: i64 = 3600;
-/// How long a webhook receiver has to answer, and the mail server to take an email.
+/// How long a webhook receiver has to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
-/// Attempts at an email the mail server refuses for now (a 4xx reply) before it is given
-/// up: with the backoff, about 25 hours of trying.
+/// Attempts at an email a recipient refuses for now (a 4xx reply, or a policy refusal)
+/// before it is given up for them: with the backoff, about 25 hours of trying.
 pub const EMAIL_ATTEMPTS: i64 = 36;
 
 /// `sha256=<hex>`: HMAC-SHA256 of the body under the webhook's secret.
@@ -49,58 +53,42 @@ pub fn backoff_secs(attempts: i64) -> i64 {
     2_i64.pow(exponent).min(MAX_BACKOFF_SECS)
 }
 
-/// The SMTP transport notifications go out by.
-pub type Mailer = lettre::AsyncSmtpTransport<lettre::Tokio1Executor>;
-
-/// The transport for `CASEFILE_SMTP_URL`: `smtp://host[:port]` plain (port 25), or
-/// `smtp://host[:port]?tls=required` with STARTTLS (port 587), or `smtps://host[:port]`
-/// with TLS from the first byte (port 465); `user:password@` in front of the host logs in.
-/// Certificates are checked against the Mozilla root store.
-pub fn smtp_transport(url: &str) -> Result<Mailer, lettre::transport::smtp::Error> {
-    Ok(Mailer::from_url(url)?.timeout(Some(TIMEOUT)).build())
-}
-
 pub struct Deliverer {
     store: Store,
     mailer: Option<Mailer>,
     http: reqwest::Client,
     /// The requests being answered, which each batch after a round's first gives way to.
     in_flight: Arc<InFlight>,
-    /// Set once in a round the mail server cannot be reached or refuses all mail: the
-    /// round's other emails wait for the next, rather than each trying in turn.
+    /// Set once in a round the mail server cannot be used: the round's other emails wait
+    /// for the next, rather than each trying in turn.
     mail_server_down: AtomicBool,
+    /// Whether the mail server was last found down: its going down and its coming back
+    /// are each logged once, not every round.
+    mail_was_down: AtomicBool,
 }
 
-/// Why an email was not sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Failure {
-    /// Not reached, no answer in time, or a refusal of all mail: no fault of the message,
-    /// which is not counted as tried.
-    ServerDown,
-    /// A 4xx reply about this message (a mailbox busy or full): tried again later.
-    Transient,
-    /// A 5xx reply about this message (no such mailbox), an address the server cannot
-    /// take, or a message that cannot be built: given up at once.
-    Permanent,
-}
-
-/// What becomes of an email that failed for `failure` at its `attempt`-th attempt.
-fn after_failure(
-    failure: Failure,
-    error: String,
+/// What becomes of an email after its `attempt`-th attempt, at which the recipients
+/// `accepted` took it and those `refused` did not: tried again after its backoff while one
+/// refused it for now, until its last attempt; else done with.
+fn after_attempt(
+    accepted: Vec<String>,
+    refused: &[Refusal],
     attempt: i64,
     now: chrono::DateTime<Utc>,
 ) -> EmailAttempt {
-    match failure {
-        Failure::ServerDown => EmailAttempt::NotTried,
-        Failure::Transient if attempt < EMAIL_ATTEMPTS => EmailAttempt::Failed {
-            error,
-            retry_at: Some(now + chrono::Duration::seconds(backoff_secs(attempt))),
-        },
-        Failure::Transient | Failure::Permanent => EmailAttempt::Failed {
-            error,
-            retry_at: None,
-        },
+    let error = (!refused.is_empty()).then(|| {
+        refused
+            .iter()
+            .map(|refusal| format!("{}: {}", refusal.address, refusal.reply))
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    let for_now = refused.iter().any(|refusal| !refusal.for_good);
+    EmailAttempt::Tried {
+        sent_to: accepted,
+        error,
+        retry_at: (for_now && attempt < EMAIL_ATTEMPTS)
+            .then(|| now + chrono::Duration::seconds(backoff_secs(attempt))),
     }
 }
 
@@ -116,6 +104,7 @@ impl Deliverer {
             http,
             in_flight,
             mail_server_down: AtomicBool::new(false),
+            mail_was_down: AtomicBool::new(false),
         }
     }
 
@@ -164,10 +153,14 @@ impl Deliverer {
     /// as the watchdog's commands do. Each kind goes on from its last batch's last id, so
     /// a row is tried at most once a round, a row that keeps failing holds back none after
     /// it, and a round ends. A kind whose batch came short is looked at again from there
-    /// in each turn another goes on. A mail server that cannot be reached is tried once a
-    /// round.
+    /// in each turn another goes on. The round's emails share one connection to the mail
+    /// server, and one that cannot be used is tried once a round.
     pub async fn round(&self) -> Result<(), sqlx::Error> {
         self.mail_server_down.store(false, Ordering::Relaxed);
+        let session = self
+            .mailer
+            .as_ref()
+            .map(|mailer| Mutex::new(mailer.session()));
         let (mut outbox, mut deliveries, mut emails) = (0, 0, 0);
         for batch in 0..ROUND_BATCHES {
             if batch > 0 {
@@ -186,11 +179,11 @@ impl Deliverer {
                 .await?;
             deliveries = taken.last.unwrap_or(deliveries);
             more |= taken.full();
-            if let Some(mailer) = &self.mailer {
+            if let Some(session) = &session {
                 if !self.mail_server_down.load(Ordering::Relaxed) {
                     let taken = self
                         .store
-                        .attempt_emails(emails, |pending| self.email(mailer, pending))
+                        .attempt_emails(emails, |pending| self.email(session, pending))
                         .await?;
                     emails = taken.last.unwrap_or(emails);
                     more |= taken.full() && !self.mail_server_down.load(Ordering::Relaxed);
@@ -200,36 +193,72 @@ impl Deliverer {
                 break;
             }
         }
+        if let Some(session) = session {
+            session.into_inner().close().await;
+        }
         Ok(())
     }
 
-    /// Sends one email, unless the mail server was found down earlier in the round.
-    async fn email(&self, mailer: &Mailer, pending: PendingEmail) -> EmailAttempt {
+    /// Sends one email to the recipients who do not have it yet, unless the mail server
+    /// was found down earlier in the round.
+    async fn email(&self, session: &Mutex<Session<'_>>, pending: PendingEmail) -> EmailAttempt {
         if self.mail_server_down.load(Ordering::Relaxed) {
             return EmailAttempt::NotTried;
         }
-        let case_id = pending.row.case_id.clone();
-        let attempt = pending.attempts + 1;
-        let (failure, error) =
-            match tokio::time::timeout(TIMEOUT, send_email(mailer, &pending)).await {
-                Ok(Ok(())) => return EmailAttempt::Sent,
-                Ok(Err(err)) => (failure_of(err.as_ref()), err.to_string()),
-                Err(_) => (
-                    Failure::ServerDown,
-                    "the mail server did not answer in time".to_string(),
-                ),
-            };
-        let outcome = after_failure(failure, error.clone(), attempt, Utc::now());
-        match &outcome {
-            EmailAttempt::NotTried => {
-                if !self.mail_server_down.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(%error, "the mail server cannot be reached or refuses all mail: this round's other emails wait for the next");
+        let recipients = pending.recipients();
+        let sent = match self.mailer.as_ref().map(|m| message(m, &pending)) {
+            Some(Ok(message)) => session.lock().await.send(&message, &recipients).await,
+            built => Sent::Tried {
+                accepted: Vec::new(),
+                refused: recipients
+                    .iter()
+                    .map(|address| Refusal {
+                        address: address.clone(),
+                        reply: match &built {
+                            Some(Err(err)) => format!("the message cannot be built: {err}"),
+                            _ => "no mail server is set".to_string(),
+                        },
+                        for_good: true,
+                    })
+                    .collect(),
+            },
+        };
+        let (accepted, refused) = match sent {
+            Sent::ServerDown(down) => {
+                self.mail_server_down.store(true, Ordering::Relaxed);
+                if !self.mail_was_down.swap(true, Ordering::Relaxed) {
+                    if down.settings {
+                        tracing::error!(error = %down.error, "the mail server refuses all mail: no email goes out until CASEFILE_SMTP_URL or CASEFILE_SMTP_FROM is mended; each waits, tried once a round");
+                    } else {
+                        tracing::warn!(error = %down.error, "the mail server cannot be used: every email waits, tried once a round");
+                    }
                 }
+                return EmailAttempt::NotTried;
             }
-            EmailAttempt::Failed { retry_at: None, .. } => {
-                tracing::error!(%error, %case_id, to = %pending.to, attempt, "email given up");
+            Sent::Tried { accepted, refused } => (accepted, refused),
+        };
+        if self.mail_was_down.swap(false, Ordering::Relaxed) {
+            tracing::info!("the mail server takes mail again");
+        }
+        let attempt = pending.attempts + 1;
+        let anyone = !accepted.is_empty() || !pending.sent_to.is_empty();
+        let outcome = after_attempt(accepted, &refused, attempt, Utc::now());
+        if let EmailAttempt::Tried {
+            error: Some(error),
+            retry_at,
+            ..
+        } = &outcome
+        {
+            let case_id = &pending.row.case_id;
+            match (retry_at, anyone) {
+                (Some(_), _) => {
+                    tracing::warn!(%error, %case_id, attempt, "email not taken by every recipient; tried again later")
+                }
+                (None, true) => {
+                    tracing::warn!(%error, %case_id, attempt, "email sent, but not to every recipient")
+                }
+                (None, false) => tracing::error!(%error, %case_id, attempt, "email given up"),
             }
-            _ => tracing::warn!(%error, %case_id, attempt, "email not sent; tried again later"),
         }
         outcome
     }
@@ -265,9 +294,6 @@ impl Deliverer {
     }
 }
 
-/// The sender of notification emails.
-const FROM: &str = "Casefile <casefile@localhost>";
-
 /// The log channel: a line for each notification handed over.
 fn log_notification(row: &OutboxRow, hooks: &[Webhook]) {
     tracing::info!(
@@ -281,30 +307,11 @@ fn log_notification(row: &OutboxRow, hooks: &[Webhook]) {
     );
 }
 
-/// Whose fault an email's error is: the mail server's when there is no connection, no
-/// SMTP reply, or a reply refusing all mail (service not available, TLS or login failed);
-/// else the message's, for now on a 4xx reply, for good on a 5xx one, a client error (an
-/// address the server cannot take) or a message that could not be built.
-fn failure_of(err: &(dyn std::error::Error + 'static)) -> Failure {
-    const REFUSING_ALL: [u16; 6] = [421, 454, 530, 534, 535, 538];
-    let Some(err) = err.downcast_ref::<lettre::transport::smtp::Error>() else {
-        return Failure::Permanent;
-    };
-    match err.status() {
-        Some(code) if REFUSING_ALL.contains(&u16::from(code)) => Failure::ServerDown,
-        Some(_) if err.is_transient() => Failure::Transient,
-        Some(_) => Failure::Permanent,
-        None if err.is_client() => Failure::Permanent,
-        None => Failure::ServerDown,
-    }
-}
-
-async fn send_email(
+/// The email of a notification, from `mailer`'s sender, addressed as it was queued.
+fn message(
     mailer: &Mailer,
     email: &PendingEmail,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    use lettre::{AsyncTransport, Message};
-
+) -> Result<lettre::Message, Box<dyn std::error::Error + Send + Sync>> {
     let reference = &email.reference;
     let event: casefile_domain::ComplaintEvent = serde_json::from_str(&email.row.payload)?;
     let (subject, text) = match &event {
@@ -330,13 +337,13 @@ async fn send_email(
         ),
         other => (format!("{reference}: {}", other.name()), String::new()),
     };
-    let mut message = Message::builder().from(FROM.parse()?).to(email.to.parse()?);
+    let mut message = lettre::Message::builder()
+        .from(mailer.from().clone())
+        .to(email.to.parse()?);
     if let Some(cc) = &email.cc {
         message = message.cc(cc.parse()?);
     }
-    let message = message.subject(subject).body(text)?;
-    mailer.send(message).await?;
-    Ok(())
+    Ok(message.subject(subject).body(text)?)
 }
 
 #[cfg(test)]
@@ -344,110 +351,58 @@ async fn send_email(
 mod tests {
     use super::*;
 
-    #[test]
-    fn smtp_urls_plain_starttls_and_tls_are_understood() {
-        for url in [
-            "smtp://127.0.0.1:2525",
-            "smtp://mail.example.org?tls=required",
-            "smtp://user:secret@mail.example.org:587?tls=opportunistic",
-            "smtps://mail.example.org",
-        ] {
-            assert!(smtp_transport(url).is_ok(), "{url}");
-        }
-        for url in [
-            "http://mail.example.org",
-            "smtp://mail.example.org?tls=sometimes",
-        ] {
-            assert!(smtp_transport(url).is_err(), "{url}");
+    fn refusal(address: &str, for_good: bool) -> Refusal {
+        Refusal {
+            address: address.to_string(),
+            reply: if for_good { "550 gone" } else { "452 busy" }.to_string(),
+            for_good,
         }
     }
 
-    /// A message the server refuses for now is tried again after 2, 4, 8… s and given up
-    /// at its last attempt; one refused for good is given up at once; a server down is no
-    /// attempt at all.
+    /// An email a recipient refuses for now is tried again after 2, 4, 8… s up to an hour,
+    /// until its last attempt; one refused for good by everyone left is done with at once;
+    /// the recipients who took it are recorded either way.
     #[test]
-    fn a_refusal_for_now_backs_off_until_the_last_attempt_and_one_for_good_gives_up() {
+    fn a_refusal_for_now_backs_off_until_the_last_attempt_and_one_for_good_does_not() {
         let now = Utc::now();
-        let retry_at = |failure, attempt| match after_failure(failure, "e".into(), attempt, now) {
-            EmailAttempt::Failed { retry_at, .. } => retry_at.map(|at| (at - now).num_seconds()),
+        let retry = |refused: &[Refusal], attempt| match after_attempt(
+            vec!["owner@example.org".to_string()],
+            refused,
+            attempt,
+            now,
+        ) {
+            EmailAttempt::Tried {
+                retry_at, sent_to, ..
+            } => {
+                assert_eq!(sent_to, ["owner@example.org"]);
+                retry_at.map(|at| (at - now).num_seconds())
+            }
             other => panic!("{other:?}"),
         };
-        assert_eq!(retry_at(Failure::Transient, 1), Some(2));
-        assert_eq!(retry_at(Failure::Transient, 2), Some(4));
-        assert_eq!(retry_at(Failure::Transient, 12), Some(MAX_BACKOFF_SECS));
+        let busy = [refusal("busy@example.org", false)];
+        assert_eq!(retry(&busy, 1), Some(2));
+        assert_eq!(retry(&busy, 2), Some(4));
+        assert_eq!(retry(&busy, 12), Some(MAX_BACKOFF_SECS));
+        assert_eq!(retry(&busy, EMAIL_ATTEMPTS - 1), Some(MAX_BACKOFF_SECS));
+        assert_eq!(retry(&busy, EMAIL_ATTEMPTS), None);
+        assert_eq!(retry(&[refusal("gone@example.org", true)], 1), None);
+        assert_eq!(retry(&[], 1), None);
+        // One refused for now is enough to try again, for them alone.
+        let both = [
+            refusal("gone@example.org", true),
+            refusal("busy@example.org", false),
+        ];
+        assert_eq!(retry(&both, 1), Some(2));
+        let EmailAttempt::Tried { error, .. } = after_attempt(Vec::new(), &both, 1, now) else {
+            panic!("tried")
+        };
         assert_eq!(
-            retry_at(Failure::Transient, EMAIL_ATTEMPTS - 1),
-            Some(MAX_BACKOFF_SECS)
-        );
-        assert_eq!(retry_at(Failure::Transient, EMAIL_ATTEMPTS), None);
-        assert_eq!(retry_at(Failure::Permanent, 1), None);
-        assert_eq!(
-            after_failure(Failure::ServerDown, "e".into(), 1, now),
-            EmailAttempt::NotTried
+            error.as_deref(),
+            Some("gone@example.org: 550 gone; busy@example.org: 452 busy")
         );
         // The waits before the last attempt add up to about a day.
         let waited: i64 = (1..EMAIL_ATTEMPTS).map(backoff_secs).sum();
         assert!((24 * 3600..26 * 3600).contains(&waited), "{waited} s");
-    }
-
-    /// A message sent to a mail server answering its greeting with `greeting`.
-    async fn send_to_greeting(greeting: &'static str) -> lettre::transport::smtp::Error {
-        use lettre::AsyncTransport;
-        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("smtp://{}", server.local_addr().unwrap());
-        tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            let (mut socket, _) = server.accept().await.unwrap();
-            socket.write_all(greeting.as_bytes()).await.unwrap();
-            // Held open until the client has read the reply.
-            tokio::time::sleep(Duration::from_secs(5)).await;
-        });
-        smtp_transport(&url)
-            .unwrap()
-            .send(message())
-            .await
-            .unwrap_err()
-    }
-
-    fn message() -> lettre::Message {
-        lettre::Message::builder()
-            .from(FROM.parse().unwrap())
-            .to("owner@example.org".parse().unwrap())
-            .subject("s")
-            .body(String::new())
-            .unwrap()
-    }
-
-    /// A closed port, and a server that refuses all mail, are the server's; a refusal of
-    /// one message is for now on a 4xx reply and for good on a 5xx one, and an address
-    /// that does not parse is for good.
-    #[tokio::test]
-    async fn only_a_server_not_reached_or_refusing_all_mail_is_down() {
-        use lettre::AsyncTransport;
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("smtp://{}", closed.local_addr().unwrap());
-        drop(closed);
-        let err = smtp_transport(&url)
-            .unwrap()
-            .send(message())
-            .await
-            .unwrap_err();
-        assert_eq!(failure_of(&err), Failure::ServerDown, "{err:?}");
-
-        let err = send_to_greeting("421 closing, try later\r\n").await;
-        assert!(err.is_transient(), "{err:?}");
-        assert_eq!(failure_of(&err), Failure::ServerDown);
-
-        // 4xx and 5xx greetings that are not refusals of all mail.
-        let err = send_to_greeting("450 busy\r\n").await;
-        assert_eq!(failure_of(&err), Failure::Transient, "{err:?}");
-        let err = send_to_greeting("554 no\r\n").await;
-        assert!(err.is_permanent(), "{err:?}");
-        assert_eq!(failure_of(&err), Failure::Permanent);
-
-        let err: Box<dyn std::error::Error + Send + Sync> =
-            "no address".parse::<lettre::Address>().unwrap_err().into();
-        assert_eq!(failure_of(err.as_ref()), Failure::Permanent);
     }
 
     /// A SQLite store with a webhook for alerts at `url` and `waiting` alerts in the outbox.

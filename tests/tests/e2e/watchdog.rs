@@ -29,6 +29,8 @@ both_backends! {
     two_instances_never_send_one_delivery_at_once => one_sender_at_a_time,
     a_mail_server_down_is_tried_once_a_round_and_every_email_goes_out_on_its_return =>
         mail_server_down_then_back,
+    a_relay_refusing_the_sender_gives_no_email_up_and_each_goes_once_it_is_set_up =>
+        relay_refusing_the_sender_then_set_up,
     an_email_refused_for_good_is_given_up_and_one_refused_for_now_waits_both_recorded =>
         refused_emails_recorded,
 }
@@ -400,17 +402,19 @@ async fn smtp_sink() -> (String, mpsc::UnboundedReceiver<(Vec<String>, String)>)
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let (socket, _) = listener.accept().await.unwrap();
-        smtp_session(socket, &tx).await;
+        smtp_session(socket, &tx, false).await;
     });
     (format!("smtp://{address}"), rx)
 }
 
 /// One SMTP conversation, taking every message and passing on its envelope recipients
 /// and data; as a real server might, it refuses the mailbox `gone@…` for good (550) and
-/// `busy@…` for now (452).
+/// `busy@…` for now (452), and with `refuse_sender` every sender, as a relay set up
+/// for another does (550 5.7.1).
 async fn smtp_session(
     socket: tokio::net::TcpStream,
     tx: &mpsc::UnboundedSender<(Vec<String>, String)>,
+    refuse_sender: bool,
 ) {
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read).lines();
@@ -420,7 +424,11 @@ async fn smtp_session(
         let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
         let reply: &[u8] = match verb.as_str() {
             "EHLO" | "HELO" => b"250 sink\r\n",
-            "MAIL" => b"250 ok\r\n",
+            "MAIL" if refuse_sender => b"550 5.7.1 sender not allowed to relay\r\n",
+            "MAIL" | "RSET" => {
+                recipients.clear();
+                b"250 ok\r\n"
+            }
             "RCPT" => {
                 let recipient = line[8..].trim().to_string();
                 if recipient.starts_with("<gone@") {
@@ -455,10 +463,20 @@ async fn smtp_session(
     }
 }
 
-/// An SMTP server that, while `up` is false, closes each connection at once, as a mail
-/// server restarting does; it counts the connections made to it.
+/// How a mail server that is not up yet answers.
+#[derive(Clone, Copy)]
+enum NotUp {
+    /// It closes each connection at once, as a mail server restarting does.
+    Closes,
+    /// It refuses every sender for good, as a relay not yet set up for us does.
+    RefusesSender,
+}
+
+/// An SMTP server that, while `up` is false, answers as `not_up` says; it counts the
+/// connections made to it.
 async fn mail_server_going_up(
     up: Arc<AtomicBool>,
+    not_up: NotUp,
 ) -> (
     String,
     mpsc::UnboundedReceiver<(Vec<String>, String)>,
@@ -472,20 +490,30 @@ async fn mail_server_going_up(
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
             counted.fetch_add(1, Ordering::SeqCst);
-            if up.load(Ordering::SeqCst) {
+            let up = up.load(Ordering::SeqCst);
+            if up || matches!(not_up, NotUp::RefusesSender) {
                 let tx = tx.clone();
-                tokio::spawn(async move { smtp_session(socket, &tx).await });
+                tokio::spawn(async move { smtp_session(socket, &tx, !up).await });
             }
         }
     });
     (format!("smtp://{address}"), rx, connections)
 }
 
-/// While the mail server cannot be reached, each delivery round tries it once, not once
-/// for each email waiting; once it is back, every waiting email goes out.
+/// While the mail server cannot be reached, or refuses our sender for good, each delivery
+/// round tries it once, not once for each email waiting, and no email is counted as tried
+/// or given up; once it is back or set up, every waiting email goes out.
 async fn mail_server_down_then_back(backend: Backend) {
+    mail_server_not_up_then_up(backend, NotUp::Closes).await;
+}
+
+async fn relay_refusing_the_sender_then_set_up(backend: Backend) {
+    mail_server_not_up_then_up(backend, NotUp::RefusesSender).await;
+}
+
+async fn mail_server_not_up_then_up(backend: Backend, not_up: NotUp) {
     let up = Arc::new(AtomicBool::new(false));
-    let (url, mut mail, connections) = mail_server_going_up(up.clone()).await;
+    let (url, mut mail, connections) = mail_server_going_up(up.clone(), not_up).await;
     let app = watched_app(backend, |config| config.smtp_url = Some(url)).await;
     let officer = user_emailed_at(&app, "Olu Officer", "officer", "olu@example.org").await;
     let officer_id = str_at(&officer, "id");
@@ -510,8 +538,8 @@ async fn mail_server_down_then_back(backend: Backend) {
         app.act_ok(&app.admin_token, id, "acknowledge", json!({}))
             .await;
     }
-    // Eight notifications wait, each with an email to write: before, every round tried
-    // each of them, eight connections a round.
+    // Four or more emails wait (each resolution's, and the alerts raised once the case
+    // had its owner): were each tried in turn, a round would make one connection each.
     let before = connections.load(Ordering::SeqCst);
     let window = Duration::from_secs(4);
     tokio::time::sleep(window).await;
@@ -520,6 +548,15 @@ async fn mail_server_down_then_back(backend: Backend) {
         (1..=window.as_secs() as usize + 2).contains(&tried),
         "{tried} connections in {window:?}"
     );
+    let (status, waiting) = app
+        .get("/api/v1/emails?state=waiting", &app.admin_token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{waiting}");
+    let waiting = waiting.as_array().unwrap();
+    assert!(waiting.len() >= cases.len(), "{waiting:?}");
+    for email in waiting {
+        assert_eq!(email["attempts"], 0, "not the email's fault: {email}");
+    }
 
     up.store(true, Ordering::SeqCst);
     let mut resolved = 0;
@@ -536,18 +573,36 @@ async fn mail_server_down_then_back(backend: Backend) {
 }
 
 /// A message refused for good (550) is given up at its first attempt, one refused for now
-/// (452) is tried again after its backoff, and the emails after them go out; `GET /emails`
-/// shows each with the server's reply.
+/// (452) is tried again after its backoff, and the emails after them go out; a team
+/// leader's address refused holds back none of the owner's email; `GET /emails` shows each
+/// with the server's reply, and a given-up email can be put back in the queue.
 async fn refused_emails_recorded(backend: Backend) {
-    let (url, mut mail, _) = mail_server_going_up(Arc::new(AtomicBool::new(true))).await;
+    let (url, mut mail, _) =
+        mail_server_going_up(Arc::new(AtomicBool::new(true)), NotUp::Closes).await;
     let app = watched_app(backend, |config| config.smtp_url = Some(url)).await;
     let mut cases = Vec::new();
+    let mut gone_id = String::new();
     for (name, email) in [
         ("Gil Gone", "gone@example.org"),
         ("Bea Busy", "busy@example.org"),
         ("Olu Officer", "olu@example.org"),
     ] {
         let owner = user_emailed_at(&app, name, "officer", email).await;
+        if email.starts_with("gone@") {
+            gone_id = str_at(&owner, "id");
+        } else if email.starts_with("olu@") {
+            // Olu's team leader is the address refused for good.
+            let r = app
+                .send(
+                    Method::PUT,
+                    &format!("/api/v1/users/{}/team-leader", str_at(&owner, "id")),
+                    Some(&app.admin_token),
+                    Body::Json(json!({"team_leader": gone_id})),
+                    &[],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+        }
         let view = app
             .log_complaint(&app.admin_token, breached_complaint())
             .await;
@@ -612,18 +667,66 @@ async fn refused_emails_recorded(backend: Backend) {
         assert!(str_at(email, "last_error").contains("550"), "{email}");
         assert!(email["gave_up_at"].is_string() && email["sent_at"].is_null());
     }
+    // Olu's, copied to the refused team leader: sent to Olu, the refusal recorded.
     let sent = emails("sent").await;
     assert!(!sent.is_empty());
     for email in &sent {
         assert_eq!(to(email), "olu@example.org", "{email}");
-        assert!(email["sent_at"].is_string() && email["last_error"].is_null());
+        assert_eq!(email["cc"], "gone@example.org", "{email}");
+        assert_eq!(email["sent_to"], json!(["olu@example.org"]), "{email}");
+        assert_eq!(email["attempts"], 1, "{email}");
+        let error = str_at(email, "last_error");
+        assert!(
+            error.contains("gone@example.org") && error.contains("550"),
+            "{email}"
+        );
+        assert!(email["sent_at"].is_string() && email["gave_up_at"].is_null());
     }
     let all = emails("all").await;
     assert_eq!(all.len(), waiting.len() + failed.len() + sent.len());
     assert!(all.iter().all(|e| cases.contains(&str_at(e, "case_id"))));
 
+    // A given-up email put back in the queue is tried afresh, and given up again.
+    let given_up = &failed[0];
+    let retry = format!("/api/v1/emails/{}/retry", given_up["id"]);
+    let (status, body) = app.post(&retry, &app.admin_token, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], given_up["id"]);
+    assert!(body["attempts"].as_i64() <= Some(1), "{body}");
+    let before = str_at(given_up, "gave_up_at");
+    eventually("the email given up again", || async {
+        emails("failed")
+            .await
+            .iter()
+            .any(|e| e["id"] == given_up["id"] && e["gave_up_at"].as_str() > Some(before.as_str()))
+    })
+    .await;
+    let failed = emails("failed").await;
+    let (status, body) = app
+        .post("/api/v1/emails/retry", &app.admin_token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"requeued": failed.len()}));
+    let sent_retry = format!("/api/v1/emails/{}/retry", sent[0]["id"]);
+    let (status, body) = app.post(&sent_retry, &app.admin_token, json!({})).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "email_not_given_up");
+    for missing in ["999999999", "not-an-id"] {
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/emails/{missing}/retry"),
+                &app.admin_token,
+                json!({}),
+            )
+            .await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    }
+
     let officer = user_emailed_at(&app, "Ola Other", "officer", "ola@example.org").await;
     let (status, body) = app.get("/api/v1/emails", &str_at(&officer, "token")).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, body) = app
+        .post(&retry, &str_at(&officer, "token"), json!({}))
+        .await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
     let (status, body) = app.get("/api/v1/emails?state=lost", &app.admin_token).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
