@@ -22,6 +22,7 @@ pub mod assets;
 pub mod audit;
 pub mod cases;
 pub mod credentials;
+pub mod emails;
 pub mod evidence;
 pub mod forms;
 pub mod home;
@@ -389,6 +390,9 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/users/{id}/revoke-tokens",
             post(admin::revoke_tokens),
         )
+        .route("/admin/emails", get(emails::page))
+        .route("/admin/emails/retry", post(emails::retry_all))
+        .route("/admin/emails/{id}/retry", post(emails::retry))
         .route("/assets/casefile.css", get(assets::css))
         .route("/assets/casefile.js", get(assets::js))
         .layer(from_fn(keep_nul_out))

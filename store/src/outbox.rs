@@ -91,6 +91,8 @@ pub enum EmailAttempt {
 pub struct Email {
     pub id: i64,
     pub case_id: String,
+    /// The case's reference (its id while a rebuild refills the summaries).
+    pub reference: String,
     pub event_type: String,
     pub to: String,
     pub cc: Option<String>,
@@ -1035,13 +1037,15 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Email>, sqlx::Error> {
         let sql = format!(
-            "SELECT e.id, o.case_id, o.event_type, e.to_address, e.cc_address, e.sent_to, \
+            "SELECT e.id, o.case_id, COALESCE((SELECT s.reference FROM case_summaries s \
+             WHERE s.id = o.case_id), o.case_id), o.event_type, e.to_address, e.cc_address, e.sent_to, \
              e.attempts, e.next_attempt_at, e.sent_at, e.gave_up_at, e.last_error \
              FROM email_deliveries e JOIN outbox o ON o.id = e.outbox_id WHERE {filter} \
              ORDER BY e.id DESC LIMIT $2"
         );
         type Row = (
             i64,
+            String,
             String,
             String,
             String,
@@ -1064,6 +1068,7 @@ impl Store {
                 |(
                     id,
                     case_id,
+                    reference,
                     event_type,
                     to,
                     cc,
@@ -1076,6 +1081,7 @@ impl Store {
                 )| Email {
                     id,
                     case_id,
+                    reference,
                     event_type,
                     to,
                     cc,

@@ -95,6 +95,7 @@ macro_rules! both_backends {
 
 pub mod cluster;
 pub mod instances;
+pub mod smtp;
 pub mod web;
 
 /// Where the test's store lives, so it can be removed afterwards.

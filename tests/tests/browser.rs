@@ -11,6 +11,8 @@ mod case_audit;
 mod dashboard;
 #[path = "browser/driver.rs"]
 mod driver;
+#[path = "browser/emails.rs"]
+mod emails;
 #[path = "browser/journeys.rs"]
 mod journeys;
 #[path = "browser/letters.rs"]

@@ -40,6 +40,7 @@ pub struct EmailParams {
 pub struct EmailView {
     pub id: i64,
     pub case_id: String,
+    pub reference: String,
     pub event_type: String,
     pub to: String,
     pub cc: Option<String>,
@@ -60,6 +61,7 @@ impl From<casefile_store::outbox::Email> for EmailView {
         Self {
             id: e.id,
             case_id: e.case_id,
+            reference: e.reference,
             event_type: e.event_type,
             to: e.to,
             cc: e.cc,

@@ -31,6 +31,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/web/set_password.html"),
     ),
     ("home.html", include_str!("../../templates/web/home.html")),
+    (
+        "admin_emails.html",
+        include_str!("../../templates/web/admin_emails.html"),
+    ),
     ("queue.html", include_str!("../../templates/web/queue.html")),
     (
         "case_new.html",
