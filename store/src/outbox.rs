@@ -75,7 +75,8 @@ impl PendingEmail {
 pub enum EmailAttempt {
     /// Tried: `sent_to` the recipients who took it at this attempt, `error` what the
     /// others' refusals said, and `retry_at` when those refused for now are tried again.
-    /// Without a `retry_at` the email is done with: sent if anyone has it, else given up.
+    /// Without a `retry_at` the email is done with: sent if every recipient has it, else
+    /// given up (for those who do not; [`Store::requeue_emails`] puts it back for them).
     Tried {
         sent_to: Vec<String>,
         error: Option<String>,
@@ -331,6 +332,8 @@ struct Made {
     result: EmailAttempt,
     /// The recipients who had it before the attempt.
     sent_to: Vec<String>,
+    /// Everyone it is for.
+    recipients: Vec<String>,
 }
 
 impl Made {
@@ -348,10 +351,15 @@ impl Made {
         all
     }
 
+    /// Whether every recipient has it after the attempt.
+    fn sent_to_all(&self) -> bool {
+        let sent_to = self.now_sent_to();
+        self.recipients.iter().all(|r| sent_to.contains(r))
+    }
+
     /// Whether the email is sent, with no recipient left to try.
     fn done_sending(&self) -> bool {
-        matches!(&self.result, EmailAttempt::Tried { retry_at: None, .. })
-            && !self.now_sent_to().is_empty()
+        matches!(&self.result, EmailAttempt::Tried { retry_at: None, .. }) && self.sent_to_all()
     }
 }
 
@@ -916,6 +924,8 @@ impl Store {
             ) in rows
             {
                 let sent_to = recipients_of(sent_to.as_deref());
+                let recipients: Vec<String> =
+                    std::iter::once(to.clone()).chain(cc.clone()).collect();
                 let pending = PendingEmail {
                     id,
                     row: OutboxRow {
@@ -938,6 +948,7 @@ impl Store {
                     at: rfc3339(Utc::now()),
                     result,
                     sent_to,
+                    recipients,
                 });
             }
             made
@@ -953,8 +964,8 @@ impl Store {
                     let at = &made.at;
                     let (next, sent, gave_up) = match retry_at {
                         Some(retry_at) => (rfc3339(*retry_at), None, None),
-                        None if sent_to.is_empty() => (at.clone(), None, Some(at)),
-                        None => (at.clone(), Some(at), None),
+                        None if made.sent_to_all() => (at.clone(), Some(at), None),
+                        None => (at.clone(), None, Some(at)),
                     };
                     let sent_to = (!sent_to.is_empty())
                         .then(|| serde_json::to_string(&sent_to).unwrap_or_default());
@@ -1098,7 +1109,8 @@ impl Store {
 
     /// Puts given-up emails back in the queue, due now and with their attempts counted
     /// afresh, once what refused them is mended: the email `id`, or with `None` every one.
-    /// Recipients who have one already are not sent it again. Returns how many went back.
+    /// Recipients who have one already (`sent_to`) are not sent it again. Returns how many
+    /// went back.
     pub async fn requeue_emails(&self, id: Option<i64>) -> Result<u64, sqlx::Error> {
         let now = rfc3339(Utc::now());
         let sql = "UPDATE email_deliveries SET gave_up_at = NULL, attempts = 0, \

@@ -221,6 +221,7 @@ impl Deliverer {
                         for_good: true,
                     })
                     .collect(),
+                connection_lost: false,
             },
         };
         let (accepted, refused) = match sent {
@@ -235,7 +236,18 @@ impl Deliverer {
                 }
                 return EmailAttempt::NotTried;
             }
-            Sent::Tried { accepted, refused } => (accepted, refused),
+            Sent::Tried {
+                accepted,
+                refused,
+                connection_lost,
+            } => {
+                if connection_lost {
+                    // Counted against this email, which may be its cause; the others wait
+                    // for the next round rather than each meet a server gone quiet.
+                    self.mail_server_down.store(true, Ordering::Relaxed);
+                }
+                (accepted, refused)
+            }
         };
         if self.mail_was_down.swap(false, Ordering::Relaxed) {
             tracing::info!("the mail server takes mail again");
@@ -243,6 +255,7 @@ impl Deliverer {
         let attempt = pending.attempts + 1;
         let anyone = !accepted.is_empty() || !pending.sent_to.is_empty();
         let outcome = after_attempt(accepted, &refused, attempt, Utc::now());
+        // Given up when one it was for does not have it and will not be tried again.
         if let EmailAttempt::Tried {
             error: Some(error),
             retry_at,
@@ -255,7 +268,7 @@ impl Deliverer {
                     tracing::warn!(%error, %case_id, attempt, "email not taken by every recipient; tried again later")
                 }
                 (None, true) => {
-                    tracing::warn!(%error, %case_id, attempt, "email sent, but not to every recipient")
+                    tracing::error!(%error, %case_id, attempt, "email given up for some of its recipients; the others have it")
                 }
                 (None, false) => tracing::error!(%error, %case_id, attempt, "email given up"),
             }

@@ -1,8 +1,9 @@
-//! The mail server as notifications use it. A round opens one connection when its first
-//! email is due and sends every email over it, each to its recipients one `RCPT` at a
+//! The mail server as notifications use it. A round opens a connection when its first
+//! email is due and sends its emails over it, each to its recipients one `RCPT` at a
 //! time, so that a failure lands where it belongs: on the server when it cannot be used
 //! at all (not reached, TLS or login failed, the sender refused), which no email is
-//! blamed for; else on the recipient the server refused.
+//! blamed for; on the email whose connection broke under it; else on the recipient the
+//! server refused.
 
 use std::time::Duration;
 
@@ -13,8 +14,14 @@ use lettre::transport::smtp::commands::{Data, Mail, Quit, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::Address;
 
-/// How long the mail server has to answer each step: connecting, and each command.
+/// How long the mail server has to answer: to be connected to (greeting, TLS and login
+/// together), and each command.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long it has to take a message once sent: content filters take their time, and a
+/// message given up on here that the server goes on to take is sent again (RFC 5321
+/// §4.5.3.2.6 suggests 10 minutes; the round's other deliveries wait meanwhile).
+pub const TAKE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The sender when `CASEFILE_SMTP_FROM` is not set.
 pub const DEFAULT_FROM: &str = "Casefile <casefile@localhost>";
@@ -170,11 +177,24 @@ pub struct Refusal {
 pub enum Sent {
     /// The server could not be used, for this email or any other.
     ServerDown(ServerDown),
-    /// The recipients who took it, and those who did not.
+    /// The recipients who took it, and those who did not; `connection_lost` when the
+    /// connection broke under it (no answer in time, or closed), which may be the server's
+    /// doing, so the round's other emails wait rather than each meet it in turn.
     Tried {
         accepted: Vec<String>,
         refused: Vec<Refusal>,
+        connection_lost: bool,
     },
+}
+
+impl Sent {
+    fn refused(refused: Vec<Refusal>) -> Self {
+        Self::Tried {
+            accepted: Vec::new(),
+            refused,
+            connection_lost: false,
+        }
+    }
 }
 
 pub struct Session<'a> {
@@ -188,12 +208,12 @@ enum NotBegun {
     Down(ServerDown),
     /// The connection failed under the transaction, which another may not.
     Broken(String),
-    /// The server cannot take these recipients at all.
+    /// The server cannot take this email: its recipients, or the options it needs.
     Refused(Vec<Refusal>),
 }
 
-fn no_answer() -> String {
-    format!("no answer within {} s", TIMEOUT.as_secs())
+fn no_answer(within: Duration) -> String {
+    format!("no answer within {} s", within.as_secs())
 }
 
 /// A step that failed: the server's reply code if it replied, and what it said.
@@ -211,11 +231,12 @@ impl StepFailed {
     }
 }
 
-/// `step` within [`TIMEOUT`].
+/// `step` within `within`.
 async fn in_time<T>(
+    within: Duration,
     step: impl std::future::Future<Output = Result<T, lettre::transport::smtp::Error>>,
 ) -> Result<T, StepFailed> {
-    match tokio::time::timeout(TIMEOUT, step).await {
+    match tokio::time::timeout(within, step).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(StepFailed {
             code: err.status().map(u16::from),
@@ -225,7 +246,7 @@ async fn in_time<T>(
         Err(_) => Err(StepFailed {
             code: None,
             for_good: false,
-            text: no_answer(),
+            text: no_answer(within),
         }),
     }
 }
@@ -250,16 +271,16 @@ impl Session<'_> {
             }
         }
         if addresses.is_empty() {
-            return Sent::Tried {
-                accepted: Vec::new(),
-                refused,
-            };
+            return Sent::refused(refused);
         }
-        // A connection kept from the email before may have been closed by the server
-        // since: one that fails under `MAIL` is replaced once.
+        // A connection kept from the email before may have been closed by the server since,
+        // with or without a last word (`451 timeout waiting for client input`): one whose
+        // `MAIL` fails is replaced once, before the server is taken to be down.
         let reused = self.connection.is_some();
         let begun = match self.begin(&addresses, &body).await {
-            Err(NotBegun::Broken(_)) if reused => self.begin(&addresses, &body).await,
+            Err(NotBegun::Broken(_) | NotBegun::Down(_)) if reused => {
+                self.begin(&addresses, &body).await
+            }
             begun => begun,
         };
         match begun {
@@ -273,10 +294,7 @@ impl Session<'_> {
             }
             Err(NotBegun::Refused(more)) => {
                 refused.extend(more);
-                return Sent::Tried {
-                    accepted: Vec::new(),
-                    refused,
-                };
+                return Sent::refused(refused);
             }
         }
         let Some(connection) = self.connection.as_mut() else {
@@ -297,7 +315,12 @@ impl Session<'_> {
                 });
                 continue;
             }
-            match in_time(connection.command(Rcpt::new(address.clone(), vec![]))).await {
+            match in_time(
+                TIMEOUT,
+                connection.command(Rcpt::new(address.clone(), vec![])),
+            )
+            .await
+            {
                 Ok(_) => accepted.push(address.to_string()),
                 Err(failed) => {
                     if failed.broke() {
@@ -311,14 +334,24 @@ impl Session<'_> {
                 }
             }
         }
-        if broken.is_none() && !accepted.is_empty() {
-            let data = async {
-                connection.command(Data).await?;
-                connection.message(&body).await
+        if !accepted.is_empty() {
+            let taken = match &broken {
+                // Nobody gets a message whose connection broke before it was sent.
+                Some(error) => Err(StepFailed {
+                    code: None,
+                    for_good: false,
+                    text: error.clone(),
+                }),
+                None => match in_time(TIMEOUT, connection.command(Data)).await {
+                    Ok(_) => in_time(TAKE_TIMEOUT, connection.message(&body))
+                        .await
+                        .map(|_| ()),
+                    Err(failed) => Err(failed),
+                },
             };
-            if let Err(failed) = in_time(data).await {
+            if let Err(failed) = taken {
                 // A refusal of the message is every recipient's.
-                if failed.broke() {
+                if failed.broke() && broken.is_none() {
                     broken = Some(failed.text.clone());
                 }
                 refused.extend(accepted.drain(..).map(|address| Refusal {
@@ -328,10 +361,15 @@ impl Session<'_> {
                 }));
             }
         }
-        if broken.is_some() || in_time(connection.command(Rset)).await.is_err() {
+        let connection_lost = broken.is_some();
+        if connection_lost || in_time(TIMEOUT, connection.command(Rset)).await.is_err() {
             self.drop_connection().await;
         }
-        Sent::Tried { accepted, refused }
+        Sent::Tried {
+            accepted,
+            refused,
+            connection_lost,
+        }
     }
 
     /// Connects if not connected, and begins a transaction with `MAIL`.
@@ -347,7 +385,7 @@ impl Session<'_> {
                 }
                 Err(_) => {
                     return Err(NotBegun::Down(ServerDown {
-                        error: no_answer(),
+                        error: no_answer(TIMEOUT),
                         settings: false,
                     }))
                 }
@@ -356,35 +394,51 @@ impl Session<'_> {
         let Some(connection) = self.connection.as_mut() else {
             return Err(NotBegun::Broken("the connection was lost".to_string()));
         };
-        let mut parameters = Vec::new();
-        let non_ascii = addresses.iter().any(|a| !a.to_string().is_ascii());
+        // The options this email needs, as lettre's own sending asks for them.
         let info = connection.server_info();
-        if non_ascii || !body.is_ascii() {
-            if info.supports_feature(Extension::SmtpUtfEight) {
-                parameters.push(MailParameter::SmtpUtfEight);
-            } else if !non_ascii && info.supports_feature(Extension::EightBitMime) {
-                parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
-            } else {
-                return Err(NotBegun::Refused(
-                    addresses
-                        .iter()
-                        .map(|address| Refusal {
-                            address: address.to_string(),
-                            reply: "the mail server takes no non-ASCII address or text \
-                                    (it offers no SMTPUTF8)"
-                                .to_string(),
-                            for_good: true,
-                        })
-                        .collect(),
-                ));
+        let cannot = |what: &str| {
+            NotBegun::Refused(
+                addresses
+                    .iter()
+                    .map(|address| Refusal {
+                        address: address.to_string(),
+                        reply: format!("the mail server takes no {what}"),
+                        for_good: true,
+                    })
+                    .collect(),
+            )
+        };
+        let mut parameters = Vec::new();
+        if addresses.iter().any(|a| !a.to_string().is_ascii()) {
+            if !info.supports_feature(Extension::SmtpUtfEight) {
+                return Err(cannot("non-ASCII address (it offers no SMTPUTF8)"));
             }
+            parameters.push(MailParameter::SmtpUtfEight);
         }
+        if !body.is_ascii() {
+            if !info.supports_feature(Extension::EightBitMime) {
+                return Err(cannot("non-ASCII text (it offers no 8BITMIME)"));
+            }
+            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        let with_options = !parameters.is_empty();
         let sender = Some(self.mailer.from.email.clone());
-        match in_time(connection.command(Mail::new(sender, parameters))).await {
+        match in_time(TIMEOUT, connection.command(Mail::new(sender, parameters))).await {
             Ok(_) => Ok(()),
             Err(failed) => {
                 self.drop_connection().await;
                 match failed.code {
+                    // Refused with the options this email alone needs: this email's refusal.
+                    Some(code) if code != CLOSING && with_options => Err(NotBegun::Refused(
+                        addresses
+                            .iter()
+                            .map(|address| Refusal {
+                                address: address.to_string(),
+                                reply: failed.text.clone(),
+                                for_good: failed.for_good,
+                            })
+                            .collect(),
+                    )),
                     // The sender refused: so is every email.
                     Some(code) if code != CLOSING => Err(NotBegun::Down(ServerDown {
                         error: format!("the sender {}: {}", self.mailer.from.email, failed.text),
@@ -399,7 +453,7 @@ impl Session<'_> {
     /// Says goodbye, once the round's emails are sent.
     pub async fn close(mut self) {
         if let Some(mut connection) = self.connection.take() {
-            let _ = in_time(connection.command(Quit)).await;
+            let _ = in_time(TIMEOUT, connection.command(Quit)).await;
         }
     }
 
@@ -686,7 +740,12 @@ mod tests {
                 &send(&["owner@example.org", "gone@example.org"]),
             )
             .await;
-        let Sent::Tried { accepted, refused } = sent else {
+        let Sent::Tried {
+            accepted,
+            refused,
+            connection_lost: false,
+        } = sent
+        else {
             panic!("tried")
         };
         assert_eq!(accepted, ["owner@example.org"]);
@@ -702,7 +761,12 @@ mod tests {
                 &send(&["busy@example.org", "policy@example.org"]),
             )
             .await;
-        let Sent::Tried { accepted, refused } = sent else {
+        let Sent::Tried {
+            accepted,
+            refused,
+            connection_lost: false,
+        } = sent
+        else {
             panic!("tried")
         };
         assert!(accepted.is_empty());
@@ -730,19 +794,37 @@ mod tests {
     }
 
     /// A server that closes the connection over one recipient (421) refuses that email for
-    /// now, and the next email goes out over a new connection.
+    /// now, to the recipient it had taken as well, who gets nothing; the connection is
+    /// lost, and the next email goes out over a new one.
     #[tokio::test]
     async fn a_connection_closed_under_one_email_is_made_again_for_the_next() {
         let (mailer, seen) = server(WILLING).await;
         let mut session = mailer.session();
         let sent = session
-            .send(&message(&mailer), &["closing@example.org".to_string()])
+            .send(
+                &message(&mailer),
+                &[
+                    "leader@example.org".to_string(),
+                    "closing@example.org".to_string(),
+                ],
+            )
             .await;
-        let Sent::Tried { accepted, refused } = sent else {
-            panic!("tried")
+        let Sent::Tried {
+            accepted,
+            refused,
+            connection_lost: true,
+        } = sent
+        else {
+            panic!("tried, the connection lost")
         };
         assert!(accepted.is_empty());
-        assert!(!refused[0].for_good && refused[0].reply.contains("421"));
+        assert_eq!(refused.len(), 2);
+        assert!(
+            refused
+                .iter()
+                .all(|r| !r.for_good && r.reply.contains("421")),
+            "{refused:?}"
+        );
         let sent = session
             .send(&message(&mailer), &["owner@example.org".to_string()])
             .await;
@@ -751,7 +833,35 @@ mod tests {
             "{sent:?}"
         );
         session.close().await;
-        assert_eq!(seen.messages.lock().unwrap().len(), 1);
+        assert_eq!(*seen.messages.lock().unwrap(), [vec!["owner@example.org"]]);
         assert_eq!(seen.connections.load(Ordering::SeqCst), 2);
+    }
+
+    /// A server that refuses the `MAIL` options one email needs (SMTPUTF8, for a non-ASCII
+    /// address) refuses that email, not every email: it is not taken for down.
+    #[tokio::test]
+    async fn a_refusal_of_the_options_one_email_needs_is_that_email_s() {
+        let (mailer, seen) = server(Script {
+            ehlo: "250-test\r\n250 SMTPUTF8\r\n",
+            mail: "555 5.5.4 unsupported option\r\n",
+            ..WILLING
+        })
+        .await;
+        let sent = send_once(&mailer, &["jürgen@example.org"]).await;
+        let Sent::Tried {
+            accepted, refused, ..
+        } = sent
+        else {
+            panic!("tried")
+        };
+        assert!(accepted.is_empty());
+        assert!(
+            refused[0].for_good && refused[0].reply.contains("555"),
+            "{refused:?}"
+        );
+        // Without them, the same refusal is of every email: the server is down.
+        let sent = send_once(&mailer, &["owner@example.org"]).await;
+        assert!(down(&sent).settings, "{sent:?}");
+        assert!(seen.messages.lock().unwrap().is_empty());
     }
 }
