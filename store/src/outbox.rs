@@ -13,7 +13,8 @@ use crate::{on_pool, on_writer, SqlitePools, Store};
 pub const NOTIFIED: [&str; 2] = ["SlaAlertRaised", "SlaAlertResolved"];
 
 /// Rows a batch takes at a time. On PostgreSQL a batch's rows stay claimed until the last
-/// is handed over, up to the receiver's timeout each.
+/// is handed over, up to the receiver's timeout each (10 s for a webhook; for an email 10 s
+/// a command and up to 120 s for the mail server to take the message).
 pub const BATCH: i64 = 20;
 
 /// Queues a notification's email (`$1` its outbox id, `$2` its case, `$3` now), addressed

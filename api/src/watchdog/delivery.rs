@@ -350,11 +350,18 @@ fn message(
         ),
         other => (format!("{reference}: {}", other.name()), String::new()),
     };
-    let mut message = lettre::Message::builder()
-        .from(mailer.from().clone())
-        .to(email.to.parse()?);
-    if let Some(cc) = &email.cc {
-        message = message.cc(cc.parse()?);
+    // An address that does not parse (one stored before addresses were checked as a mail
+    // server reads them) is left out of the headers and refused on its own when sent.
+    let mut message = lettre::Message::builder().from(mailer.from().clone());
+    if let Ok(to) = email.to.parse::<lettre::message::Mailbox>() {
+        message = message.to(to);
+    }
+    if let Some(Ok(cc)) = email
+        .cc
+        .as_deref()
+        .map(str::parse::<lettre::message::Mailbox>)
+    {
+        message = message.cc(cc);
     }
     Ok(message.subject(subject).body(text)?)
 }

@@ -276,10 +276,18 @@ impl Session<'_> {
         // A connection kept from the email before may have been closed by the server since,
         // with or without a last word (`451 timeout waiting for client input`): one whose
         // `MAIL` fails is replaced once, before the server is taken to be down.
+        // Non-ASCII addresses anywhere in the message (its headers name every recipient,
+        // not only this attempt's) need SMTPUTF8.
+        let utf8 = message
+            .envelope()
+            .to()
+            .iter()
+            .chain(&addresses)
+            .any(|address| !address.to_string().is_ascii());
         let reused = self.connection.is_some();
-        let begun = match self.begin(&addresses, &body).await {
+        let begun = match self.begin(&addresses, &body, utf8).await {
             Err(NotBegun::Broken(_) | NotBegun::Down(_)) if reused => {
-                self.begin(&addresses, &body).await
+                self.begin(&addresses, &body, utf8).await
             }
             begun => begun,
         };
@@ -373,7 +381,12 @@ impl Session<'_> {
     }
 
     /// Connects if not connected, and begins a transaction with `MAIL`.
-    async fn begin(&mut self, addresses: &[Address], body: &[u8]) -> Result<(), NotBegun> {
+    async fn begin(
+        &mut self,
+        addresses: &[Address],
+        body: &[u8],
+        utf8: bool,
+    ) -> Result<(), NotBegun> {
         if self.connection.is_none() {
             match tokio::time::timeout(TIMEOUT, self.mailer.connect()).await {
                 Ok(Ok(connection)) => self.connection = Some(connection),
@@ -409,7 +422,7 @@ impl Session<'_> {
             )
         };
         let mut parameters = Vec::new();
-        if addresses.iter().any(|a| !a.to_string().is_ascii()) {
+        if utf8 {
             if !info.supports_feature(Extension::SmtpUtfEight) {
                 return Err(cannot("non-ASCII address (it offers no SMTPUTF8)"));
             }
@@ -428,17 +441,27 @@ impl Session<'_> {
             Err(failed) => {
                 self.drop_connection().await;
                 match failed.code {
-                    // Refused with the options this email alone needs: this email's refusal.
-                    Some(code) if code != CLOSING && with_options => Err(NotBegun::Refused(
-                        addresses
-                            .iter()
-                            .map(|address| Refusal {
-                                address: address.to_string(),
-                                reply: failed.text.clone(),
-                                for_good: failed.for_good,
-                            })
-                            .collect(),
-                    )),
+                    // The options this email alone needs refused (a parameter not taken,
+                    // 555 or 5.5.4; a non-ASCII address, 5.6.7): this email's refusal.
+                    Some(code)
+                        if with_options
+                            && (code == 555
+                                || matches!(
+                                    enhanced_code(&failed.text),
+                                    Some((5, 4) | (6, 7))
+                                )) =>
+                    {
+                        Err(NotBegun::Refused(
+                            addresses
+                                .iter()
+                                .map(|address| Refusal {
+                                    address: address.to_string(),
+                                    reply: failed.text.clone(),
+                                    for_good: code >= 500,
+                                })
+                                .collect(),
+                        ))
+                    }
                     // The sender refused: so is every email.
                     Some(code) if code != CLOSING => Err(NotBegun::Down(ServerDown {
                         error: format!("the sender {}: {}", self.mailer.from.email, failed.text),
@@ -474,13 +497,17 @@ fn refused_for_good(err: &lettre::transport::smtp::Error) -> bool {
 /// The subject of the enhanced status code (RFC 3463) an error's reply begins with, if it
 /// has one: `permanent error (550): 5.1.1 no such mailbox` is about an address (1).
 fn enhanced_subject(error: &str) -> Option<u8> {
+    enhanced_code(error).map(|(subject, _)| subject)
+}
+
+/// The subject and detail of the enhanced status code an error's reply begins with.
+fn enhanced_code(error: &str) -> Option<(u8, u16)> {
     let reply = error.split_once("): ")?.1;
     let mut parts = reply.split_whitespace().next()?.split('.');
     let class = parts.next()?;
     let subject = parts.next()?.parse().ok()?;
-    let detail = parts.next()?;
-    (matches!(class, "2" | "4" | "5") && detail.parse::<u16>().is_ok() && parts.next().is_none())
-        .then_some(subject)
+    let detail = parts.next()?.parse().ok()?;
+    (matches!(class, "2" | "4" | "5") && parts.next().is_none()).then_some((subject, detail))
 }
 
 #[cfg(test)]

@@ -87,7 +87,9 @@ pub fn normalise_email(raw: &str) -> Result<String, CredentialError> {
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-        });
+        })
+        // And one a mail server can be given, for the alert emails sent to it.
+        && email.parse::<lettre::Address>().is_ok();
     if valid {
         Ok(email)
     } else {
@@ -195,9 +197,13 @@ pub async fn sign_in_with_password(
     password: &str,
     now: DateTime<Utc>,
 ) -> Result<SignInOutcome, ApiError> {
-    let credentials = match normalise_email(email) {
-        Ok(email) => store.credentials_by_email(&email).await?,
-        Err(_) => None,
+    // Looked up in its stored form alone, not checked as a new address is: an address
+    // stored before a check was added still signs in.
+    let email = email.trim().to_lowercase();
+    let credentials = if email.is_empty() {
+        None
+    } else {
+        store.credentials_by_email(&email).await?
     };
     if let Some(until) = credentials
         .as_ref()
@@ -320,6 +326,9 @@ mod tests {
             "@example.org",
             "sam@example",
             "a b@example.org",
+            // Ones a mail server cannot be given (alerts are emailed to them).
+            "bob,jim@example.org",
+            "a..b@example.org",
         ] {
             assert_eq!(
                 normalise_email(raw),
