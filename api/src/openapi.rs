@@ -82,6 +82,7 @@ impl Modify for BearerAuth {
         emails::list_emails,
         emails::retry_email,
         emails::retry_given_up,
+        emails::send_test,
         ops::healthz,
         ops::readyz,
         ops::metrics,

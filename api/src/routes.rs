@@ -118,6 +118,7 @@ pub fn api(state: AppState) -> Router<AppState> {
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/emails", get(emails::list_emails))
         .route("/emails/retry", post(emails::retry_given_up))
+        .route("/emails/test", post(emails::send_test))
         .route("/emails/{id}/retry", post(emails::retry_email))
         // Layers run bottom-up: authenticate, then deduplicate by Idempotency-Key.
         .layer(from_fn_with_state(

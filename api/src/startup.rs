@@ -38,6 +38,8 @@ pub struct AppState {
     pub letters: Arc<casefile_documents::Letters>,
     /// Who letters and bundles speak for.
     pub organisation: Arc<casefile_documents::Organisation>,
+    /// The mail server alert emails go out by, if one is set: for a test email.
+    pub mailer: Option<crate::watchdog::smtp::Mailer>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,7 +184,7 @@ impl Application {
             config: crate::watchdog::WatchdogConfig {
                 interval: std::time::Duration::from_secs(config.watchdog_interval_secs),
                 due_soon_days: config.due_soon_days,
-                mailer,
+                mailer: mailer.clone(),
             },
         };
         let state = AppState {
@@ -195,6 +197,7 @@ impl Application {
             web: Arc::new(web),
             letters,
             organisation,
+            mailer,
         };
         let request_id = HeaderName::from_static("x-request-id");
         let router = crate::routes::router(state)

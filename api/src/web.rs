@@ -392,6 +392,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/admin/emails", get(emails::page))
         .route("/admin/emails/retry", post(emails::retry_all))
+        .route("/admin/emails/test", post(emails::test))
         .route("/admin/emails/{id}/retry", post(emails::retry))
         .route("/assets/casefile.css", get(assets::css))
         .route("/assets/casefile.js", get(assets::js))

@@ -11,7 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
 use crate::startup::AppState;
+use crate::watchdog::smtp::Sent;
 
 /// The most emails one listing returns.
 const LIMIT: i64 = 1000;
@@ -158,4 +160,76 @@ pub async fn retry_given_up(
     principal.require(&[Role::Admin])?;
     let requeued = state.store.requeue_emails(None).await?;
     Ok(Json(Requeued { requeued }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestEmail {
+    /// Where the test email goes.
+    #[schema(format = "email")]
+    pub to: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestEmailSent {
+    pub to: String,
+    /// The mail server took it for this address.
+    pub taken: bool,
+    /// The mail server could not be used at all (not reached, TLS or login failed, the
+    /// sender refused): alert emails wait, none is given up.
+    pub server_down: bool,
+    /// What the server said when it did not take it, or what went wrong.
+    pub reply: Option<String>,
+}
+
+/// Sends a test email through the mail server alerts go out by, and says how it went: to
+/// check `CASEFILE_SMTP_URL` and `CASEFILE_SMTP_FROM`, and that the relay takes mail for
+/// an address, before an alert depends on it. Nothing is recorded.
+#[utoipa::path(post, path = "/api/v1/emails/test", tag = "webhooks",
+    request_body = TestEmail,
+    responses(
+        (status = 200, body = TestEmailSent),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`email_not_configured`: no `CASEFILE_SMTP_URL`"),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn send_test(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(request): ApiJson<TestEmail>,
+) -> Result<Json<TestEmailSent>, ApiError> {
+    principal.require(&[Role::Admin])?;
+    let Some(mailer) = &state.mailer else {
+        return Err(ApiError::Rejected {
+            code: "email_not_configured",
+            message: "no mail server is set: see CASEFILE_SMTP_URL".to_string(),
+        });
+    };
+    let to = request.to.trim().to_string();
+    let Ok(address) = to.parse::<lettre::Address>() else {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_field",
+            message: "field `to` is not an email address a mail server can be given".to_string(),
+            details: serde_json::json!({"field": "to"}),
+        });
+    };
+    let sent = mailer.send_test(address).await;
+    Ok(Json(match sent {
+        Sent::ServerDown(down) => TestEmailSent {
+            to,
+            taken: false,
+            server_down: true,
+            reply: Some(down.error),
+        },
+        Sent::Tried {
+            accepted, refused, ..
+        } => TestEmailSent {
+            to,
+            taken: !accepted.is_empty(),
+            server_down: false,
+            reply: refused.into_iter().next().map(|refusal| refusal.reply),
+        },
+    }))
 }

@@ -115,6 +115,33 @@ impl Mailer {
         &self.from
     }
 
+    /// Sends a test email to `to` on a connection of its own, at once.
+    pub async fn send_test(&self, to: Address) -> Sent {
+        let message = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to.clone()))
+            .subject("Casefile: a test email")
+            .body(
+                "This is a test email from Casefile. It came through the mail server that \
+                 SLA alert emails go out by."
+                    .to_string(),
+            );
+        let message = match message {
+            Ok(message) => message,
+            Err(err) => {
+                return Sent::refused(vec![Refusal {
+                    address: to.to_string(),
+                    reply: format!("the message cannot be built: {err}"),
+                    for_good: true,
+                }])
+            }
+        };
+        let mut session = self.session();
+        let sent = session.send(&message, &[to.to_string()]).await;
+        session.close().await;
+        sent
+    }
+
     /// A round's session, connected when its first email is sent.
     pub fn session(&self) -> Session<'_> {
         Session {

@@ -14,6 +14,7 @@ use crate::startup::AppState;
 use super::forms::FormData;
 use super::session::Staff;
 use super::PageError;
+use crate::watchdog::smtp::Sent;
 
 /// The most emails the page shows.
 const LIMIT: i64 = 200;
@@ -34,6 +35,13 @@ struct EmailsPage {
     emails: Vec<Shown>,
     limit: i64,
     notice: Option<String>,
+    /// How a test email went, when it was not taken.
+    test_problem: Option<String>,
+    /// The test form's address, and the error on it.
+    test_to: String,
+    test_error: Option<String>,
+    /// Whether a mail server is set, so that a test email can be sent.
+    mail_server: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -60,7 +68,39 @@ pub async fn page(
     staff.principal.require(&[Role::Admin])?;
     // A query that does not parse (typed by hand) shows every email.
     let query = query.map(|Query(q)| q).unwrap_or_default();
-    let (shown, wanted) = match query.state.as_deref() {
+    let notice = query.requeued.map(|n| match n {
+        0 => "No email was given up, so none went back in the queue.".to_string(),
+        1 => "1 email went back in the queue.".to_string(),
+        n => format!("{n} emails went back in the queue."),
+    });
+    emails_page(
+        &state,
+        &staff,
+        query.state.as_deref(),
+        Tested {
+            notice,
+            ..Tested::default()
+        },
+    )
+    .await
+}
+
+/// What the test form gave, if it was sent.
+#[derive(Default)]
+struct Tested {
+    notice: Option<String>,
+    problem: Option<String>,
+    to: String,
+    error: Option<String>,
+}
+
+async fn emails_page(
+    state: &AppState,
+    staff: &Staff,
+    wanted: Option<&str>,
+    tested: Tested,
+) -> Result<Response, PageError> {
+    let (shown, wanted) = match wanted {
         Some("waiting") => ("waiting", EmailState::Waiting),
         Some("sent") => ("sent", EmailState::Sent),
         Some("failed") => ("failed", EmailState::GivenUp),
@@ -76,14 +116,15 @@ pub async fn page(
             email,
         })
         .collect();
-    let notice = query.requeued.map(|n| match n {
-        0 => "No email was given up, so none went back in the queue.".to_string(),
-        1 => "1 email went back in the queue.".to_string(),
-        n => format!("{n} emails went back in the queue."),
-    });
-    state.web.page(
+    let status = if tested.error.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    state.web.page_with_status(
+        status,
         "admin_emails.html",
-        Some(&staff),
+        Some(staff),
         EmailsPage {
             state: shown,
             states: [
@@ -94,9 +135,57 @@ pub async fn page(
             ],
             emails,
             limit: LIMIT,
-            notice,
+            notice: tested.notice,
+            test_problem: tested.problem,
+            test_to: tested.to,
+            test_error: tested.error,
+            mail_server: state.mailer.is_some(),
         },
     )
+}
+
+/// Sends a test email through the mail server, and shows how it went.
+pub async fn test(
+    State(state): State<AppState>,
+    staff: Staff,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    staff.principal.require(&[Role::Admin])?;
+    let form = FormData::parse(&body);
+    staff.check_csrf(form.get("csrf"))?;
+    let to = form.text("to").unwrap_or_default();
+    let mut tested = Tested {
+        to: to.clone(),
+        ..Tested::default()
+    };
+    match (&state.mailer, to.parse::<lettre::Address>()) {
+        (None, _) => tested.problem = Some("No mail server is set (CASEFILE_SMTP_URL).".into()),
+        (Some(_), Err(_)) => {
+            tested.error = Some("Enter an email address, like name@example.org".to_string());
+        }
+        (Some(mailer), Ok(address)) => match mailer.send_test(address).await {
+            Sent::Tried { accepted, .. } if !accepted.is_empty() => {
+                tested.notice = Some(format!("The mail server took a test email for {to}."));
+            }
+            Sent::Tried { refused, .. } => {
+                let reply = refused
+                    .into_iter()
+                    .next()
+                    .map(|r| r.reply)
+                    .unwrap_or_default();
+                tested.problem = Some(format!(
+                    "The mail server refused a test email for {to}: {reply}"
+                ));
+            }
+            Sent::ServerDown(down) => {
+                tested.problem = Some(format!(
+                    "The mail server could not be used, so no alert email goes out until this is mended: {}",
+                    down.error
+                ));
+            }
+        },
+    }
+    emails_page(&state, &staff, None, tested).await
 }
 
 /// Puts every given-up email back in the queue.

@@ -89,6 +89,35 @@ async fn a_given_up_email_is_shown_with_the_server_s_reply_and_sent_again_from_t
         .contains("1 email went back in the queue."));
     browser.check_page("admin-emails-requeued").await;
 
+    // A test email, taken; one refused, with the server's reply; an address that is none.
+    browser.fill("#test-to", "kit@example.org").await;
+    browser
+        .click("form[action='/admin/emails/test'] button")
+        .await;
+    assert!(browser
+        .text(".notice")
+        .await
+        .contains("The mail server took a test email for kit@example.org."));
+    browser.fill("#test-to", "gone@example.org").await;
+    browser
+        .click("form[action='/admin/emails/test'] button")
+        .await;
+    let problem = browser.text("#test-problem").await;
+    assert!(
+        problem.contains("gone@example.org") && problem.contains("550"),
+        "{problem}"
+    );
+    browser.check_page("admin-emails-test-refused").await;
+    browser.fill("#test-to", "nobody").await;
+    browser
+        .click("form[action='/admin/emails/test'] button")
+        .await;
+    assert!(browser
+        .text("#test-to-error")
+        .await
+        .contains("Enter an email address"));
+    browser.check_page("admin-emails-test-invalid").await;
+
     // Tried again, and given up again: the mailbox is still gone.
     let before = str_at(&email, "gave_up_at");
     eventually("the email tried again", || async {

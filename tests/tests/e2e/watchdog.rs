@@ -33,6 +33,7 @@ both_backends! {
         relay_refusing_the_sender_then_set_up,
     each_recipient_refused_for_good_or_for_now_is_recorded_and_holds_back_no_other =>
         refused_emails_recorded,
+    a_test_email_says_whether_the_mail_server_took_it_and_records_nothing => test_email,
 }
 
 /// A chc-2024 complaint received 60 days ago and never acknowledged: its acknowledgement
@@ -674,6 +675,74 @@ async fn refused_emails_recorded(backend: Backend) {
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
     let (status, body) = app.get("/api/v1/emails?state=lost", &app.admin_token).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+}
+
+async fn send_test_email(app: &TestApp, to: &str) -> (StatusCode, Value) {
+    app.post("/api/v1/emails/test", &app.admin_token, json!({"to": to}))
+        .await
+}
+
+/// A test email goes through the mail server at once and says how it went (taken, refused
+/// with the server's reply, or the server down), and is not recorded as an alert email.
+async fn test_email(backend: Backend) {
+    let send = send_test_email;
+    let unset = spawn_app(backend).await;
+    let (status, body) = send(&unset, "kit@example.org").await;
+    assert_error(status, &body, StatusCode::CONFLICT, "email_not_configured");
+
+    let (url, mut mail, _) =
+        mail_server_going_up(Arc::new(AtomicBool::new(true)), NotUp::Closes).await;
+    let app = spawn_app_with(backend, |config| config.smtp_url = Some(url)).await;
+    let (status, body) = send(&app, " kit@example.org ").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"to": "kit@example.org", "taken": true, "server_down": false, "reply": null})
+    );
+    let (recipients, data) = tokio::time::timeout(Duration::from_secs(20), mail.recv())
+        .await
+        .expect("the test email")
+        .unwrap();
+    assert_eq!(recipients, ["<kit@example.org>"]);
+    assert!(data.contains("Subject: Casefile: a test email"), "{data}");
+
+    let (status, body) = send(&app, "gone@example.org").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (&body["taken"], &body["server_down"]),
+        (&json!(false), &json!(false))
+    );
+    assert!(str_at(&body, "reply").contains("550"), "{body}");
+    let (status, body) = send(&app, "not an address").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    let officer = user_emailed_at(&app, "Ola Other", "officer", "ola@example.org").await;
+    let (status, body) = app
+        .post(
+            "/api/v1/emails/test",
+            &str_at(&officer, "token"),
+            json!({"to": "kit@example.org"}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    // A test email is not one of the alert emails.
+    let (_, all) = app.get("/api/v1/emails", &app.admin_token).await;
+    assert_eq!(all, json!([]));
+
+    let (url, _, _) =
+        mail_server_going_up(Arc::new(AtomicBool::new(false)), NotUp::RefusesSender).await;
+    let refusing = spawn_app_with(backend, |config| config.smtp_url = Some(url)).await;
+    let (status, body) = send(&refusing, "kit@example.org").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (&body["taken"], &body["server_down"]),
+        (&json!(false), &json!(true))
+    );
+    assert!(str_at(&body, "reply").contains("5.7.1"), "{body}");
 }
 
 /// A user with the one role `role`, whose alert emails go to `email`; as created.
