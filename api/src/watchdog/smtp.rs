@@ -710,6 +710,23 @@ mod tests {
         sent
     }
 
+    /// Sends to `recipients` in `session`, which must try them and keep its connection;
+    /// who took it and who did not.
+    async fn tried_keeping_the_connection(
+        session: &mut Session<'_>,
+        recipients: &[&str],
+    ) -> (Vec<String>, Vec<Refusal>) {
+        let recipients: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
+        match session.send(&message(session.mailer), &recipients).await {
+            Sent::Tried {
+                accepted,
+                refused,
+                connection_lost: false,
+            } => (accepted, refused),
+            other => panic!("tried, the connection kept: {other:?}"),
+        }
+    }
+
     fn down(sent: &Sent) -> &ServerDown {
         match sent {
             Sent::ServerDown(down) => down,
@@ -782,26 +799,9 @@ mod tests {
     async fn each_recipient_is_taken_or_refused_on_its_own_over_one_connection() {
         let (mailer, seen) = server(WILLING).await;
         let mut session = mailer.session();
-        let send = |recipients: &[&str]| {
-            recipients
-                .iter()
-                .map(|r| r.to_string())
-                .collect::<Vec<String>>()
-        };
-        let sent = session
-            .send(
-                &message(&mailer),
-                &send(&["owner@example.org", "gone@example.org"]),
-            )
-            .await;
-        let Sent::Tried {
-            accepted,
-            refused,
-            connection_lost: false,
-        } = sent
-        else {
-            panic!("tried")
-        };
+        let (accepted, refused) =
+            tried_keeping_the_connection(&mut session, &["owner@example.org", "gone@example.org"])
+                .await;
         assert_eq!(accepted, ["owner@example.org"]);
         assert_eq!(refused.len(), 1);
         assert!(
@@ -809,20 +809,9 @@ mod tests {
             "{refused:?}"
         );
 
-        let sent = session
-            .send(
-                &message(&mailer),
-                &send(&["busy@example.org", "policy@example.org"]),
-            )
-            .await;
-        let Sent::Tried {
-            accepted,
-            refused,
-            connection_lost: false,
-        } = sent
-        else {
-            panic!("tried")
-        };
+        let (accepted, refused) =
+            tried_keeping_the_connection(&mut session, &["busy@example.org", "policy@example.org"])
+                .await;
         assert!(accepted.is_empty());
         assert_eq!(
             refused
@@ -832,13 +821,9 @@ mod tests {
             [(false, "busy"), (false, "poli")]
         );
 
-        let sent = session
-            .send(&message(&mailer), &send(&["leader@example.org"]))
-            .await;
-        assert!(
-            matches!(&sent, Sent::Tried { refused, .. } if refused.is_empty()),
-            "{sent:?}"
-        );
+        let (_, refused) =
+            tried_keeping_the_connection(&mut session, &["leader@example.org"]).await;
+        assert!(refused.is_empty(), "{refused:?}");
         session.close().await;
         assert_eq!(
             *seen.messages.lock().unwrap(),
