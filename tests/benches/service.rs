@@ -10,7 +10,9 @@
 //! Run: `cargo bench -p casefile-tests --bench service` (PostgreSQL as for the tests:
 //! `CASEFILE_TEST_DATABASE_URL`, default the local server; `pgbench` on the PATH or in
 //! /usr/lib/postgresql/*/bin). `BENCH_SECONDS` (default 10) is how long each load runs;
-//! `QUICK=1` runs every step for one second, to prove the harness works.
+//! `QUICK=1` runs every step for one second, to prove the harness works; `BENCH_SLICES=1`
+//! prints when the open loop ran and its slow 100 ms slices, to line up with a profile;
+//! `BENCH_WATCHDOG=off` runs the service with its watchdog off.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -263,6 +265,7 @@ where
     let total = (rate * seconds as f64).max(1.0) as usize;
     let interval = Duration::from_secs_f64(1.0 / rate.max(1e-3));
     let started = tokio::time::Instant::now();
+    let wall_started = chrono::Utc::now();
     let mut tasks = Vec::with_capacity(total);
     for n in 0..total {
         let due = started + interval.mul_f64(n as f64);
@@ -280,9 +283,43 @@ where
     for task in tasks {
         micros.push(task.await.unwrap());
     }
-    Load {
+    let load = Load {
         micros,
         wall: started.elapsed(),
+    };
+    if std::env::var("BENCH_SLICES").is_ok_and(|v| v == "1") {
+        print_slices(&load, interval, wall_started);
+    }
+    load
+}
+
+/// For profiling the open loop's tail (`BENCH_SLICES=1`): when it ran, by the wall clock
+/// (to line up with `perf record`, a database log or `vmstat`), and each slice of its
+/// requests (those due in about 100 ms) that had one answered later than 10 ms after it was
+/// due, with the time its first request was due.
+fn print_slices(load: &Load, interval: Duration, started: chrono::DateTime<chrono::Utc>) {
+    const SLICE: Duration = Duration::from_millis(100);
+    let ended = started + chrono::Duration::from_std(load.wall).unwrap_or_default();
+    eprintln!(
+        "open loop: {} to {} UTC, {} requests",
+        started.format("%H:%M:%S%.3f"),
+        ended.format("%H:%M:%S%.3f"),
+        load.micros.len()
+    );
+    let per_slice = (SLICE.as_secs_f64() / interval.as_secs_f64()).max(1.0) as usize;
+    for (n, slice) in load.micros.chunks(per_slice).enumerate() {
+        let late = slice.iter().filter(|&&m| m > 10_000).count();
+        if late > 0 {
+            // Request i was due `i` intervals after the start.
+            let due = interval.mul_f64((n * per_slice) as f64);
+            let at = started + chrono::Duration::from_std(due).unwrap_or_default();
+            eprintln!(
+                "  slice at {}: {late} of {} over 10 ms, slowest {:.1} ms",
+                at.format("%H:%M:%S%.3f"),
+                slice.len(),
+                slice.iter().max().copied().unwrap_or_default() as f64 / 1000.0
+            );
+        }
     }
 }
 
@@ -363,10 +400,20 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
     // its own (release build), so its memory is its own.
     let mut app = spawn_app(backend).await;
     app.stop_service().await;
-    let process = Process::start(
+    // `BENCH_WATCHDOG=off` measures the commands without the watchdog's alerts beside them,
+    // to see what share of the open loop's tail is theirs.
+    let watchdog_off = std::env::var("BENCH_WATCHDOG").is_ok_and(|v| v == "off");
+    let env: &[(&str, &str)] = if watchdog_off {
+        &[("CASEFILE_WATCHDOG_INTERVAL_SECS", "0")]
+    } else {
+        &[]
+    };
+    let process = Process::start_with(
         env!("CARGO_BIN_EXE_casefile-test-server"),
         &app.database_url(),
         &app.admin_token,
+        env,
+        None,
     )
     .await;
     let base = process.address.clone();
