@@ -47,8 +47,8 @@ const SETTLE: Duration = Duration::from_millis(200);
 const CASES_AT_ONCE: usize = 4;
 
 /// The longest each of the watchdog's commands waits for a moment with no request in
-/// flight (see [`crate::in_flight`]). While requests never stop, the watchdog goes on at
-/// about [`CASES_AT_ONCE`] commands in this time, and catches up once they do.
+/// flight (see [`crate::in_flight`]). While requests never stop, the watchdog goes on one
+/// command at a time, a tenth of the time at most, and catches up once they do.
 pub(crate) const GIVE_WAY: Duration = Duration::from_millis(100);
 
 pub struct Watchdog {
@@ -147,7 +147,12 @@ impl Watchdog {
             })
             .collect();
         let ctx = system_context();
-        let cases = by_case(self.store.due_steps(today, &horizons).await?);
+        // A read of every step still to alert: on a busy day, thousands.
+        let steps = {
+            let _turn = self.in_flight.turn(GIVE_WAY).await;
+            self.store.due_steps(today, &horizons).await?
+        };
+        let cases = by_case(steps);
         let raised = futures::stream::iter(cases)
             .map(|steps| self.raise_case(steps, today, &calendar, &ctx))
             .buffer_unordered(CASES_AT_ONCE)
@@ -190,7 +195,8 @@ impl Watchdog {
                 state,
                 due: row.due,
             });
-            self.in_flight.turn(GIVE_WAY).await;
+            // Held while the alert is raised: one at a time while people are busy.
+            let _turn = self.in_flight.turn(GIVE_WAY).await;
             match self
                 .cases
                 .execute(&row.case_id, "raise_sla_alert", action, ctx)

@@ -64,8 +64,12 @@ impl Automation {
             let mut ids: Vec<String> = ids.into_iter().collect();
             ids.sort();
             for ids in ids.chunks(OPEN_CASES_PAGE as usize) {
-                in_flight.turn(super::GIVE_WAY).await;
-                for case in store.open_cases_among(ids).await? {
+                // Held over the read alone: each command below waits a turn of its own.
+                let page = {
+                    let _turn = in_flight.turn(super::GIVE_WAY).await;
+                    store.open_cases_among(ids).await?
+                };
+                for case in page {
                     acted += self.run_case(store, cases, &case, today, in_flight).await?;
                 }
             }
@@ -78,10 +82,12 @@ impl Automation {
         let mut after = String::new();
         loop {
             // The open cases in reach may be many pages: each gives way to requests.
-            in_flight.turn(super::GIVE_WAY).await;
-            let page = store
-                .open_cases_in_reach(&after, OPEN_CASES_PAGE, &reach)
-                .await?;
+            let page = {
+                let _turn = in_flight.turn(super::GIVE_WAY).await;
+                store
+                    .open_cases_in_reach(&after, OPEN_CASES_PAGE, &reach)
+                    .await?
+            };
             let Some(last) = page.last() else {
                 break;
             };
@@ -140,7 +146,7 @@ impl Automation {
                 continue;
             }
             // Before the officer is chosen, so the act is decided on what is true after the wait.
-            in_flight.turn(super::GIVE_WAY).await;
+            let _turn = in_flight.turn(super::GIVE_WAY).await;
             let Some(automate) = self.action(rule, case, procedure, store).await? else {
                 continue;
             };

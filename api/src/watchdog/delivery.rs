@@ -164,7 +164,8 @@ impl Deliverer {
         let (mut outbox, mut deliveries, mut emails) = (0, 0, 0);
         for batch in 0..ROUND_BATCHES {
             if batch > 0 {
-                self.in_flight.turn(super::GIVE_WAY).await;
+                // Not held over the batch: a webhook may take its whole timeout.
+                drop(self.in_flight.turn(super::GIVE_WAY).await);
             }
             let mut more = false;
             let taken = self
