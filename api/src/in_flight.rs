@@ -2,14 +2,15 @@
 //! an answer. The watchdog raises an alert on every case logged already due soon, each a
 //! command as costly as the request that logged the case; raised at full speed beside a
 //! steady stream of requests, the alerts took as much of the machine as the requests did,
-//! and the requests queued behind them (`docs/benchmarks.md`). So while people are busy,
-//! background work takes turns one at a time, each turn waits for a moment with no request
-//! in flight (for a bounded time), and after each turn the next rests nine times as long as
-//! it lasted: a tenth of the time at most. It is slowed while people are busy, never
-//! stopped, and goes at full speed, several at once, once they are quiet. Letting every
-//! waiting task go at each moment with nobody waiting, which comes every few milliseconds
-//! between requests, still raised alerts about half as fast as cases were logged, and their
-//! writes doubled the database's.
+//! and the requests queued behind them (`docs/benchmarks.md`). So each of the watchdog's
+//! commands and reads waits for a moment with no request in flight (for a bounded time);
+//! and while people are busy they take turns one at a time, the next resting nine times as
+//! long as the last one lasted (at most a second): a tenth of the time at most. The
+//! watchdog is slowed while people are busy, never stopped, and goes at full speed, several
+//! at once, as soon as they have been quiet for a moment. Letting all its waiting tasks go
+//! at each moment with nobody waiting, which comes every few milliseconds between requests,
+//! still raised alerts at a fifth of the commands of an open loop at half of the peak.
+//! Notification deliveries wait for such a moment only, as they did.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -25,9 +26,13 @@ use tokio::time::Instant;
 /// requests in any steady stream worth giving way to.
 const QUIET: Duration = Duration::from_millis(50);
 
-/// While people are busy, background work rests this many times as long as its last turn
-/// lasted before the next turn: it takes a tenth of the time at most.
+/// While people are busy, the next turn rests this many times as long as the last one
+/// lasted: background work takes a tenth of the time at most.
 const REST: u32 = 9;
+
+/// The longest rest, so that one slow command (a pool waiting out its acquire timeout)
+/// does not hold the watchdog back for long after it.
+const LONGEST_REST: Duration = Duration::from_secs(1);
 
 /// How many requests are being answered.
 #[derive(Debug)]
@@ -38,7 +43,7 @@ pub struct InFlight {
     /// When the last request was answered, in microseconds after `since`.
     last_answered: AtomicU64,
     since: Instant,
-    /// Held by the one piece of background work that goes on while people are busy.
+    /// Held by the one turn that goes on while people are busy.
     one_at_a_time: Mutex<()>,
     /// When the next turn may come while people are busy, in microseconds after `since`.
     rested_at: AtomicU64,
@@ -57,8 +62,8 @@ impl Default for InFlight {
     }
 }
 
-/// Background work's turn, held while that work runs: while people are busy, no other
-/// background work gets a turn until it is dropped and the rest after it is over.
+/// The watchdog's turn, held while the work it was waited for runs: while people are busy,
+/// no other turn comes until it is dropped and the rest after it is over.
 #[must_use = "a turn is held while the work it was waited for runs"]
 #[derive(Debug)]
 pub struct Turn<'a> {
@@ -71,10 +76,11 @@ pub struct Turn<'a> {
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
         if self.one_at_a_time.is_some() {
-            let rest_until = self.in_flight.since.elapsed() + self.started.elapsed() * REST;
+            let rest = (self.started.elapsed() * REST).min(LONGEST_REST);
+            let rested_at = self.in_flight.since.elapsed() + rest;
             self.in_flight
                 .rested_at
-                .store(micros(rest_until), Ordering::Release);
+                .store(micros(rested_at), Ordering::Release);
         }
     }
 }
@@ -97,28 +103,53 @@ impl InFlight {
 
     /// Whether a request is being answered or was answered less than [`QUIET`] ago.
     fn busy(&self) -> bool {
+        // The count first: an answer that ends between the two reads has already moved
+        // `last_answered` (it does so before counting itself out).
+        if self.count() > 0 {
+            return true;
+        }
         let last = Duration::from_micros(self.last_answered.load(Ordering::Acquire));
-        let answered_any = !last.is_zero();
-        self.count() > 0 || (answered_any && self.since.elapsed() < last + QUIET)
+        !last.is_zero() && self.since.elapsed() < last + QUIET
     }
 
-    /// Background work's turn: while people are busy, first the turn of any other
-    /// background work must end, and the rest after it; then it comes as soon as no request
-    /// is in flight, or once `longest` has passed, whichever is first.
+    /// The watchdog's turn: while people are busy, first the turn before must end, and the
+    /// rest after it (which ends early once they are quiet); then a moment with no request
+    /// in flight, or `longest`, whichever comes first ([`Self::moment`]).
     pub async fn turn(&self, longest: Duration) -> Turn<'_> {
-        let held = if self.busy() {
-            let held = self.one_at_a_time.lock().await;
-            let rested = Duration::from_micros(self.rested_at.load(Ordering::Acquire));
-            tokio::time::sleep_until(self.since + rested).await;
-            Some(held)
-        } else {
-            None
-        };
-        let turn = |one_at_a_time| Turn {
-            one_at_a_time,
+        let mut held = None;
+        if self.busy() {
+            let guard = self.one_at_a_time.lock().await;
+            if self.rest().await {
+                held = Some(guard);
+            }
+        }
+        self.moment(longest).await;
+        Turn {
+            one_at_a_time: held,
             in_flight: self,
             started: Instant::now(),
-        };
+        }
+    }
+
+    /// Waits out the rest after the last turn, looking every [`QUIET`] whether people are
+    /// still busy; whether they still are at its end.
+    async fn rest(&self) -> bool {
+        let rested_at = self.since + Duration::from_micros(self.rested_at.load(Ordering::Acquire));
+        loop {
+            let now = Instant::now();
+            if now >= rested_at {
+                return self.busy();
+            }
+            tokio::time::sleep_until(rested_at.min(now + QUIET)).await;
+            if !self.busy() {
+                return false;
+            }
+        }
+    }
+
+    /// Returns as soon as no request is in flight, or once `longest` has passed, whichever
+    /// comes first: background work waits its turn, but never longer than that.
+    pub async fn moment(&self, longest: Duration) {
         let deadline = Instant::now() + longest;
         let none_left = self.none_left.notified();
         tokio::pin!(none_left);
@@ -126,13 +157,13 @@ impl InFlight {
             // Registered before the count is read, so a fall to zero in between still wakes it.
             none_left.as_mut().enable();
             if self.count() == 0 {
-                return turn(held);
+                return;
             }
             if tokio::time::timeout_at(deadline, none_left.as_mut())
                 .await
                 .is_err()
             {
-                return turn(held);
+                return;
             }
             none_left.set(self.none_left.notified());
         }
@@ -165,7 +196,7 @@ pub async fn track(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -232,58 +263,105 @@ mod tests {
         assert_eq!(in_flight.count(), 1);
     }
 
-    /// While a request is in flight, a second piece of background work waits for the first
-    /// one's turn to end, rests nine times as long as that turn lasted, and then waits for
-    /// its own moment, up to its own bound.
+    /// While a request is in flight, turns come one at a time: each after the one before
+    /// has ended and rested nine times as long as it lasted, then after its own wait for a
+    /// moment, up to its bound.
     #[tokio::test(start_paused = true)]
-    async fn while_people_are_busy_background_work_takes_turns_one_at_a_time() {
+    async fn while_people_are_busy_turns_come_one_at_a_time_with_a_rest_between() {
         let in_flight = Arc::new(InFlight::default());
         let _busy = in_flight.enter();
         let started = tokio::time::Instant::now();
         let first = in_flight.turn(Duration::from_millis(100)).await;
         assert_eq!(started.elapsed(), Duration::from_millis(100));
-        let waiting = in_flight.clone();
-        let second = tokio::spawn(async move {
-            let _turn = waiting.turn(Duration::from_millis(100)).await;
-            tokio::time::Instant::now()
-        });
-        // The first turn's work lasts 10 ms.
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert!(!second.is_finished(), "waits while the first turn is held");
+        let next = |work: u64| {
+            let in_flight = in_flight.clone();
+            tokio::spawn(async move {
+                let turn = in_flight.turn(Duration::from_millis(100)).await;
+                let at = tokio::time::Instant::now();
+                tokio::time::sleep(Duration::from_millis(work)).await;
+                drop(turn);
+                at
+            })
+        };
+        let second = next(10);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let third = next(0);
+        // The first turn's work lasts 30 ms.
+        tokio::time::sleep(Duration::from_millis(29)).await;
         drop(first);
-        let second_at = second.await.unwrap();
-        // 100 ms waiting, 10 ms of work, 90 ms of rest, 100 ms waiting.
-        assert_eq!(second_at - started, Duration::from_millis(300));
+        // 100 ms waiting, 30 of work, 270 of rest, 100 waiting; then 10 of work, 90 of
+        // rest, 100 waiting.
+        assert_eq!(second.await.unwrap() - started, Duration::from_millis(500));
+        assert_eq!(third.await.unwrap() - started, Duration::from_millis(700));
     }
 
-    /// A request answered a moment ago still counts as people being busy; once they have
-    /// been quiet for a while, pieces of background work no longer wait on each other.
+    /// One long turn makes the next rest a second, not nine times as long.
     #[tokio::test(start_paused = true)]
-    async fn after_a_quiet_spell_background_work_runs_side_by_side() {
+    async fn a_rest_lasts_a_second_at_most() {
         let in_flight = Arc::new(InFlight::default());
-        let quiet_from_start = [
-            in_flight.turn(Duration::from_secs(5)).await,
-            in_flight.turn(Duration::from_secs(5)).await,
-        ];
-        drop(quiet_from_start);
+        let _busy = in_flight.enter();
+        let started = tokio::time::Instant::now();
+        let first = in_flight.turn(Duration::ZERO).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(first);
+        let _second = in_flight.turn(Duration::ZERO).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(6));
+    }
+
+    /// People count as busy until [`QUIET`] after the last answer. A turn waiting behind
+    /// another stops resting once they are quiet, and once quiet, turns come side by side.
+    #[tokio::test(start_paused = true)]
+    async fn once_people_are_quiet_turns_come_side_by_side() {
+        let in_flight = Arc::new(InFlight::default());
+        let never_answered = tokio::time::timeout(Duration::from_secs(1), async {
+            let both = [
+                in_flight.turn(Duration::from_secs(5)).await,
+                in_flight.turn(Duration::from_secs(5)).await,
+            ];
+            drop(both);
+        });
+        never_answered
+            .await
+            .expect("side by side before any request");
+
+        // Not at the clock's start, where an answer counts as a microsecond after it.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let answered = tokio::time::Instant::now();
         drop(in_flight.enter());
-        tokio::time::sleep(QUIET / 2).await;
+        tokio::time::sleep(QUIET - Duration::from_millis(1)).await;
+        assert!(in_flight.busy(), "just inside the quiet spell");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert!(!in_flight.busy(), "at its end");
+
+        drop(in_flight.enter());
+        let answered_again = tokio::time::Instant::now();
         let first = in_flight.turn(Duration::from_secs(5)).await;
         let waiting = in_flight.clone();
         let second = tokio::spawn(async move {
             let _turn = waiting.turn(Duration::from_secs(5)).await;
+            tokio::time::Instant::now()
         });
-        tokio::time::sleep(QUIET).await;
-        assert!(!second.is_finished(), "just after an answer, one at a time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!second.is_finished(), "waits while the first turn is held");
         drop(first);
-        second.await.unwrap();
-        tokio::time::sleep(QUIET).await;
-        let started = tokio::time::Instant::now();
-        let both = [
-            in_flight.turn(Duration::from_secs(5)).await,
-            in_flight.turn(Duration::from_secs(5)).await,
-        ];
-        assert_eq!(started.elapsed(), Duration::ZERO, "side by side once quiet");
-        drop(both);
+        // The rest would last 180 ms; it ends at the first look after the quiet spell.
+        let second_at = second.await.unwrap();
+        assert_eq!(second_at - answered_again, Duration::from_millis(70));
+        assert!(second_at - answered > QUIET);
+
+        let side_by_side = tokio::time::timeout(Duration::from_secs(1), async {
+            let started = tokio::time::Instant::now();
+            let both = [
+                in_flight.turn(Duration::from_secs(5)).await,
+                in_flight.turn(Duration::from_secs(5)).await,
+            ];
+            let elapsed = started.elapsed();
+            drop(both);
+            elapsed
+        });
+        assert_eq!(
+            side_by_side.await.expect("side by side once quiet"),
+            Duration::ZERO
+        );
     }
 }

@@ -149,8 +149,8 @@ impl Deliverer {
 
     /// One round: the pending outbox rows handed over, and the due webhook deliveries and
     /// emails attempted, a batch of each in turn while any comes full (after a burst of
-    /// alerts thousands wait), each batch after the first giving way to people's requests
-    /// as the watchdog's commands do. Each kind goes on from its last batch's last id, so
+    /// alerts thousands wait), each batch after the first waiting for a moment with no
+    /// request in flight ([`InFlight::moment`]). Each kind goes on from its last batch's last id, so
     /// a row is tried at most once a round, a row that keeps failing holds back none after
     /// it, and a round ends. A kind whose batch came short is looked at again from there
     /// in each turn another goes on. The round's emails share one connection to the mail
@@ -164,8 +164,9 @@ impl Deliverer {
         let (mut outbox, mut deliveries, mut emails) = (0, 0, 0);
         for batch in 0..ROUND_BATCHES {
             if batch > 0 {
-                // Not held over the batch: a webhook may take its whole timeout.
-                drop(self.in_flight.turn(super::GIVE_WAY).await);
+                // A moment only, not a turn: a webhook may take its whole timeout, and
+                // alerts must not wait on it.
+                self.in_flight.moment(super::GIVE_WAY).await;
             }
             let mut more = false;
             let taken = self
