@@ -243,9 +243,13 @@ async fn the_service_bounds_its_allocator_arenas_to_two_a_core() {
             heaps
         }
     };
+    // Two arenas a core are the main one and `2 * cores - 1` heaps, counted with a margin
+    // of one: an arena whose 64 MiB heap fills maps a second, and another mapping may start
+    // on the alignment by chance (one run of the suite saw 4). Without the bound there are
+    // more (below; 15 in the run `docs/benchmarks.md` gives).
     let bounded = heaps(&[]).await;
     assert!(
-        bounded < 2 * cores,
+        bounded <= 2 * cores,
         "{bounded} heaps besides the main arena, on {cores} cores"
     );
     // The count sees arenas: with a bound of the environment's, above two a core, there
