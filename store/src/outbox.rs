@@ -46,6 +46,22 @@ pub struct DueStep {
     pub alerted: String,
 }
 
+/// Where a page of [`Store::due_steps`] ended: the next page starts after it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StepKey {
+    pub due: NaiveDate,
+    pub case_id: String,
+    pub step: String,
+}
+
+/// A page of steps to alert.
+#[derive(Debug, Clone)]
+pub struct DuePage {
+    pub steps: Vec<DueStep>,
+    /// Where the next page starts; `None` when this page was the last.
+    pub next: Option<StepKey>,
+}
+
 /// An email due for an attempt: the notification, the case's reference, and where it goes.
 #[derive(Debug, Clone)]
 pub struct PendingEmail {
@@ -423,51 +439,79 @@ impl Store {
     /// bank holiday the latest horizon lies a day beyond the others', and every step of
     /// theirs due that day was read, and not alerted, in every scan. A division not named
     /// takes the latest horizon.
+    ///
+    /// One page: the first `limit` unalerted or due-soon steps after `after` in (due, case,
+    /// step) order, read in that order from the index and stopped there, so a backlog of
+    /// thousands costs a scan a few milliseconds a page, and a step the rules refuse does
+    /// not hold the next page back. Those of the page beyond their division's horizon, or
+    /// of a case no longer open, are left out of its steps but still move the page on.
     pub async fn due_steps(
         &self,
         today: NaiveDate,
         horizons: &[(&str, NaiveDate)],
-    ) -> Result<Vec<DueStep>, sqlx::Error> {
+        after: Option<&StepKey>,
+        limit: u32,
+    ) -> Result<DuePage, sqlx::Error> {
         let latest = horizons
             .iter()
             .map(|(_, horizon)| *horizon)
             .max()
             .unwrap_or(today)
             .to_string();
-        // Each branch names the partial index's condition, so SQLite can use the index too;
-        // the first reads up to the latest horizon, and the join drops what lies beyond
-        // the case's own.
+        // The first page starts after ('', '', ''), below every step.
+        let (after_due, after_case, after_step) = match after {
+            Some(key) => (key.due.to_string(), key.case_id.as_str(), key.step.as_str()),
+            None => (String::new(), "", ""),
+        };
+        // Each branch names the partial index's condition, and is ordered as the index is,
+        // so both stores read each branch's first rows of the page from the index and merge
+        // them; the first branch reads up to the latest horizon, and `alertable` says which
+        // rows lie within the case's own.
         let select = |table: &str| {
             format!(
-                "SELECT d.case_id, s.reference, d.step, d.due, s.division, s.owner_id, \
-                 d.alerted FROM ( \
-                   SELECT case_id, step, due, alerted FROM case_deadlines \
-                   WHERE alerted <> 'breached' AND alerted = '' AND due <= $1 \
-                   UNION ALL \
-                   SELECT case_id, step, due, alerted FROM case_deadlines \
-                   WHERE alerted <> 'breached' AND alerted = 'due_soon' AND due < $2 \
-                 ) d JOIN case_summaries s ON s.id = d.case_id \
+                "WITH page AS MATERIALIZED ( \
+                   SELECT case_id, step, due, alerted FROM ( \
+                     SELECT case_id, step, due, alerted FROM ( \
+                       SELECT case_id, step, due, alerted FROM case_deadlines \
+                       WHERE alerted <> 'breached' AND alerted = '' AND due <= $1 \
+                         AND due >= $3 AND (due, case_id, step) > ($3, $4, $5) \
+                       ORDER BY alerted, due, case_id, step LIMIT $6) never \
+                     UNION ALL \
+                     SELECT case_id, step, due, alerted FROM ( \
+                       SELECT case_id, step, due, alerted FROM case_deadlines \
+                       WHERE alerted <> 'breached' AND alerted = 'due_soon' AND due < $2 \
+                         AND due >= $3 AND (due, case_id, step) > ($3, $4, $5) \
+                       ORDER BY alerted, due, case_id, step LIMIT $6) soon \
+                   ) steps ORDER BY due, case_id, step LIMIT $6 \
+                 ) \
+                 SELECT d.case_id, s.reference, d.step, d.due, s.division, s.owner_id, \
+                   d.alerted, COALESCE(s.status = 'open' AND (d.alerted = 'due_soon' \
+                     OR d.due <= COALESCE(h.horizon, $1)), false) AS alertable \
+                 FROM page d LEFT JOIN case_summaries s ON s.id = d.case_id \
                  LEFT JOIN {table} ON h.division = s.division \
-                 WHERE s.status = 'open' \
-                   AND (d.alerted = 'due_soon' OR d.due <= COALESCE(h.horizon, $1)) \
-                 ORDER BY d.due, d.case_id"
+                 ORDER BY d.due, d.case_id, d.step"
             )
         };
         type Row = (
             String,
-            String,
-            String,
+            Option<String>,
             String,
             String,
             Option<String>,
+            Option<String>,
             String,
+            bool,
         );
         let rows: Vec<Row> = match self {
             Store::Postgres(pool) => {
-                let sql = select("UNNEST($3::text[], $4::text[]) AS h(division, horizon)");
+                let sql = select("UNNEST($7::text[], $8::text[]) AS h(division, horizon)");
                 sqlx::query_as(&sql)
                     .bind(&latest)
                     .bind(today.to_string())
+                    .bind(&after_due)
+                    .bind(after_case)
+                    .bind(after_step)
+                    .bind(i64::from(limit))
                     .bind(horizons.iter().map(|(d, _)| *d).collect::<Vec<_>>())
                     .bind(
                         horizons
@@ -480,33 +524,49 @@ impl Store {
             }
             Store::Sqlite(pools) => {
                 let sql = select(
-                    "(SELECT value ->> 0 AS division, value ->> 1 AS horizon FROM json_each($3)) h",
+                    "(SELECT value ->> 0 AS division, value ->> 1 AS horizon FROM json_each($7)) h",
                 );
                 let horizons: Vec<(&str, String)> =
                     horizons.iter().map(|(d, h)| (*d, h.to_string())).collect();
                 sqlx::query_as(&sql)
                     .bind(&latest)
                     .bind(today.to_string())
+                    .bind(&after_due)
+                    .bind(after_case)
+                    .bind(after_step)
+                    .bind(i64::from(limit))
                     .bind(serde_json::to_string(&horizons).unwrap_or_default())
                     .fetch_all(&pools.read)
                     .await?
             }
         };
-        rows.into_iter()
-            .map(
-                |(case_id, reference, step, due, division, owner_id, alerted)| {
-                    Ok(DueStep {
-                        case_id,
-                        reference,
-                        step,
-                        due: due.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                        division,
-                        owner_id,
-                        alerted,
-                    })
-                },
-            )
-            .collect()
+        let date = |due: &str| -> Result<NaiveDate, sqlx::Error> {
+            due.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        };
+        let next = match rows.last() {
+            Some((case_id, _, step, due, ..)) if rows.len() >= limit as usize => Some(StepKey {
+                due: date(due)?,
+                case_id: case_id.clone(),
+                step: step.clone(),
+            }),
+            _ => None,
+        };
+        let mut steps = Vec::with_capacity(rows.len());
+        for (case_id, reference, step, due, division, owner_id, alerted, alertable) in rows {
+            let (true, Some(reference), Some(division)) = (alertable, reference, division) else {
+                continue;
+            };
+            steps.push(DueStep {
+                case_id,
+                reference,
+                step,
+                due: date(&due)?,
+                division,
+                owner_id,
+                alerted,
+            });
+        }
+        Ok(DuePage { steps, next })
     }
 
     /// Every alert event on every case, oldest first per case: the alert list is folded

@@ -23,6 +23,7 @@ both_backends! {
     the_case_owner_and_their_team_leader_are_emailed_the_alert => owner_emailed,
     a_webhook_delivery_survives_the_instance_being_killed_mid_delivery => delivery_survives_kill,
     a_burst_of_breached_cases_gets_one_alert_each => burst,
+    a_backlog_of_more_than_a_page_is_read_a_page_at_a_time_and_alerted_once => backlog_in_pages,
     a_step_alerted_due_soon_is_alerted_again_once_breached => due_soon_then_breached,
     each_division_s_steps_are_read_up_to_its_own_horizon => horizons_per_division,
     commands_go_on_while_a_webhook_receiver_stalls => commands_beside_a_stalled_delivery,
@@ -85,9 +86,10 @@ async fn horizons_per_division(backend: Backend) {
         let store = store.clone();
         async move {
             let mut ids: Vec<String> = store
-                .due_steps(today, &horizons)
+                .due_steps(today, &horizons, None, 1_000)
                 .await
                 .unwrap()
+                .steps
                 .into_iter()
                 .filter(|s| s.step == "acknowledge")
                 .map(|s| s.case_id)
@@ -247,6 +249,120 @@ async fn burst(backend: Backend) {
     assert!(alerts
         .iter()
         .all(|a| a["step"] == "acknowledge" && a["state"] == "breached"));
+}
+
+/// More steps to alert than a scan reads at once (256): read page after page, they are the
+/// steps one read of them all gives, in the same order, each once; and a watching instance
+/// started on them raises every alert once.
+async fn backlog_in_pages(backend: Backend) {
+    const CASES: usize = 300;
+    use futures::StreamExt;
+    let app = spawn_app(backend).await;
+    let ids: std::collections::BTreeSet<String> = futures::stream::iter(0..CASES)
+        .map(|_| app.log_complaint(&app.admin_token, breached_complaint()))
+        .buffer_unordered(16)
+        .map(|view| str_at(&view, "id"))
+        .collect()
+        .await;
+    assert_eq!(ids.len(), CASES);
+    let store = casefile_store::Store::open(&app.database_url(), casefile_store::Access::ReadOnly)
+        .await
+        .unwrap();
+    let today = utc_today();
+    let horizons = [("england-and-wales", today)];
+    let key = |s: &casefile_store::outbox::DueStep| casefile_store::outbox::StepKey {
+        due: s.due,
+        case_id: s.case_id.clone(),
+        step: s.step.clone(),
+    };
+    let one_read = store
+        .due_steps(today, &horizons, None, 10_000)
+        .await
+        .unwrap();
+    assert_eq!(one_read.next, None, "one page holds them all");
+    let whole: Vec<_> = one_read.steps.iter().map(key).collect();
+    let mut paged = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .due_steps(today, &horizons, after.as_ref(), 64)
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.steps.len() <= 64);
+        paged.extend(page.steps.iter().map(key));
+        match page.next {
+            Some(next) => {
+                assert_eq!(Some(&next), paged.last(), "a page ends at its last step");
+                after = Some(next);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(paged, whole);
+    assert_eq!(
+        pages,
+        whole.len() / 64 + 1,
+        "pages of 64, and an empty one after a full last"
+    );
+    let mut sorted = whole.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, whole, "in (due, case, step) order, each once");
+    let read: std::collections::BTreeSet<String> =
+        whole.iter().map(|k| k.case_id.clone()).collect();
+    assert!(read.is_superset(&ids));
+    // Steps beyond their own division's horizon are read (another division's reaches
+    // them) but left out; they still move the pages on to the end.
+    let early = [
+        ("england-and-wales", today - chrono::Days::new(365)),
+        ("scotland", today),
+    ];
+    let (mut after, mut pages) = (None, 0);
+    loop {
+        let page = store
+            .due_steps(today, &early, after.as_ref(), 64)
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(
+            page.steps.iter().all(|s| !ids.contains(&s.case_id)),
+            "{:?}",
+            page.steps
+        );
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(pages, whole.len() / 64 + 1);
+
+    let watching_app = app.sibling_with(watching).await;
+    let manager = app.user("Mo Manager", "manager").await;
+    let open_alerts = || async {
+        let (status, alerts) = watching_app
+            .get("/api/v1/alerts?state=open", &manager.token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{alerts}");
+        alerts.as_array().cloned().unwrap_or_default()
+    };
+    eventually("every case's alert", || async {
+        open_alerts().await.len() >= CASES
+    })
+    .await;
+    let alerted: Vec<String> = open_alerts()
+        .await
+        .iter()
+        .map(|a| a["case_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(alerted.len(), CASES, "one alert a case");
+    assert_eq!(
+        alerted
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>(),
+        ids
+    );
 }
 
 /// A step whose deadline row says it was alerted due soon, and whose due date has passed:
