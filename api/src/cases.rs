@@ -204,7 +204,8 @@ impl Cases {
         }
     }
 
-    /// Told of every commit, for work that follows events as they arrive.
+    /// Told of every commit but the watchdog's alerts, for work that follows events as they
+    /// arrive.
     pub fn committed(&self) -> Arc<Committed> {
         self.committed.clone()
     }

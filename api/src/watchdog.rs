@@ -59,7 +59,7 @@ pub struct Watchdog {
     pub store: Store,
     pub cases: Arc<Cases>,
     pub config: WatchdogConfig,
-    /// Told of every commit.
+    /// Told of every commit but its own alerts.
     pub committed: Arc<Committed>,
     /// The procedures' automation rules, run in each scan.
     pub automation: automation::Automation,
@@ -231,7 +231,8 @@ impl Watchdog {
                 Err(err @ (ApiError::Rule(_) | ApiError::Conflict)) => {
                     tracing::debug!(case_id = %row.case_id, %err, "alert not raised")
                 }
-                // The store failed: the step is still due, so the next round tries again.
+                // The store failed: the step is still due, so the next scan tries again
+                // (after the next command, or the scheduled one).
                 Err(err) => tracing::warn!(
                     case_id = %row.case_id,
                     error = ?err.classified(),

@@ -46,8 +46,9 @@ pub struct DueStep {
     pub alerted: String,
 }
 
-/// Where a page of [`Store::due_steps`] ended: the next page starts after it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// Where a page of [`Store::due_steps`] ended: the next page starts after it, in the store's
+/// own order of text.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepKey {
     pub due: NaiveDate,
     pub case_id: String,

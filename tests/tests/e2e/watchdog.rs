@@ -251,9 +251,10 @@ async fn burst(backend: Backend) {
         .all(|a| a["step"] == "acknowledge" && a["state"] == "breached"));
 }
 
-/// More steps to alert than a scan reads at once (256): read page after page, they are the
-/// steps one read of them all gives, in the same order, each once; and a watching instance
-/// started on them raises every alert once.
+/// More steps to alert than a scan reads at once (256), half never alerted and half alerted
+/// due soon (the scan's two branches, merged): read page after page, they are the steps one
+/// read of them all gives, in the same order, each once; and a watching instance started on
+/// them raises every alert once.
 async fn backlog_in_pages(backend: Backend) {
     const CASES: usize = 300;
     use futures::StreamExt;
@@ -265,6 +266,19 @@ async fn backlog_in_pages(backend: Backend) {
         .collect()
         .await;
     assert_eq!(ids.len(), CASES);
+    // Every other case as the watchdog would have left it days before, alerted due soon
+    // (as in `due_soon_then_breached`); its breach is still to be alerted.
+    let soon: Vec<&String> = ids.iter().step_by(2).collect();
+    let marked = app
+        .sql(&format!(
+            "UPDATE case_deadlines SET alerted = 'due_soon' WHERE case_id IN ({})",
+            soon.iter()
+                .map(|id| format!("'{id}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .await;
+    assert_eq!(marked, soon.len() as u64);
     let store = casefile_store::Store::open(&app.database_url(), casefile_store::Access::ReadOnly)
         .await
         .unwrap();
@@ -306,44 +320,55 @@ async fn backlog_in_pages(backend: Backend) {
         whole.len() / 64 + 1,
         "pages of 64, and an empty one after a full last"
     );
+    // Byte order: the store's for these ids (UUIDs, their dashes all in the same places).
+    let order = |k: &casefile_store::outbox::StepKey| (k.due, k.case_id.clone(), k.step.clone());
     let mut sorted = whole.clone();
-    sorted.sort();
+    sorted.sort_by_key(order);
     sorted.dedup();
     assert_eq!(sorted, whole, "in (due, case, step) order, each once");
     let read: std::collections::BTreeSet<String> =
         whole.iter().map(|k| k.case_id.clone()).collect();
     assert!(read.is_superset(&ids));
-    // Steps beyond their own division's horizon are read (another division's reaches
-    // them) but left out; they still move the pages on to the end.
+    let soon_read = one_read
+        .steps
+        .iter()
+        .filter(|s| s.alerted == "due_soon" && ids.contains(&s.case_id))
+        .count();
+    assert_eq!(soon_read, soon.len(), "both branches read");
+    // Steps never alerted beyond their own division's horizon are read (another division's
+    // reaches them) but left out; they still move the pages on to the end. Those alerted
+    // due soon and now past due are in, whatever the horizon.
     let early = [
         ("england-and-wales", today - chrono::Days::new(365)),
         ("scotland", today),
     ];
     let (mut after, mut pages) = (None, 0);
+    let mut early_read = std::collections::BTreeSet::new();
     loop {
         let page = store
             .due_steps(today, &early, after.as_ref(), 64)
             .await
             .unwrap();
         pages += 1;
-        assert!(
-            page.steps.iter().all(|s| !ids.contains(&s.case_id)),
-            "{:?}",
-            page.steps
-        );
+        early_read.extend(page.steps.into_iter().map(|s| s.case_id));
         match page.next {
             Some(next) => after = Some(next),
             None => break,
         }
     }
+    assert_eq!(
+        early_read,
+        soon.iter().map(|id| id.to_string()).collect(),
+        "only those alerted due soon"
+    );
     assert_eq!(pages, whole.len() / 64 + 1);
 
-    let watching_app = app.sibling_with(watching).await;
+    // Read through the instance that does not watch: a request to the watching one is
+    // one its watchdog gives way to.
+    let _watching = app.sibling_with(watching).await;
     let manager = app.user("Mo Manager", "manager").await;
     let open_alerts = || async {
-        let (status, alerts) = watching_app
-            .get("/api/v1/alerts?state=open", &manager.token)
-            .await;
+        let (status, alerts) = app.get("/api/v1/alerts?state=open", &manager.token).await;
         assert_eq!(status, StatusCode::OK, "{alerts}");
         alerts.as_array().cloned().unwrap_or_default()
     };
@@ -363,6 +388,10 @@ async fn backlog_in_pages(backend: Backend) {
             .collect::<std::collections::BTreeSet<_>>(),
         ids
     );
+    let breached = app
+        .sql_texts("SELECT CAST(COUNT(*) AS TEXT) FROM case_deadlines WHERE alerted = 'breached'")
+        .await;
+    assert_eq!(breached, [CASES.to_string()]);
 }
 
 /// A step whose deadline row says it was alerted due soon, and whose due date has passed:
