@@ -134,6 +134,13 @@ async fn horizons_per_division(backend: Backend) {
     );
 }
 
+/// The alerts not yet resolved, as `GET /alerts` lists them.
+async fn open_alerts(app: &TestApp, token: &str) -> Vec<serde_json::Value> {
+    let (status, alerts) = app.get("/api/v1/alerts?state=open", token).await;
+    assert_eq!(status, StatusCode::OK, "{alerts}");
+    alerts.as_array().cloned().unwrap_or_default()
+}
+
 async fn alerts_raised(app: &TestApp, id: &str) -> usize {
     app.event_types(id)
         .await
@@ -224,11 +231,7 @@ async fn burst(backend: Backend) {
         logged.iter().map(|view| str_at(view, "id")).collect();
     assert_eq!(ids.len(), CASES);
     let manager = app.user("Mo Manager", "manager").await;
-    let open_alerts = || async {
-        let (status, alerts) = app.get("/api/v1/alerts?state=open", &manager.token).await;
-        assert_eq!(status, StatusCode::OK, "{alerts}");
-        alerts.as_array().cloned().unwrap_or_default()
-    };
+    let open_alerts = || open_alerts(&app, &manager.token);
     eventually("every case's alert", || async {
         open_alerts().await.len() >= CASES
     })
@@ -367,11 +370,7 @@ async fn backlog_in_pages(backend: Backend) {
     // one its watchdog gives way to.
     let _watching = app.sibling_with(watching).await;
     let manager = app.user("Mo Manager", "manager").await;
-    let open_alerts = || async {
-        let (status, alerts) = app.get("/api/v1/alerts?state=open", &manager.token).await;
-        assert_eq!(status, StatusCode::OK, "{alerts}");
-        alerts.as_array().cloned().unwrap_or_default()
-    };
+    let open_alerts = || open_alerts(&app, &manager.token);
     eventually("every case's alert", || async {
         open_alerts().await.len() >= CASES
     })
