@@ -298,25 +298,16 @@ async fn backlog_in_pages(backend: Backend) {
         .unwrap();
     assert_eq!(one_read.next, None, "one page holds them all");
     let whole: Vec<_> = one_read.steps.iter().map(key).collect();
+    let pages = pages_of(&store, today, &horizons).await;
     let mut paged = Vec::new();
-    let mut after = None;
-    let mut pages = 0;
-    loop {
-        let page = store
-            .due_steps(today, &horizons, after.as_ref(), 64)
-            .await
-            .unwrap();
-        pages += 1;
+    for page in &pages {
         assert!(page.steps.len() <= 64);
         paged.extend(page.steps.iter().map(key));
-        match page.next {
-            Some(next) => {
-                assert_eq!(Some(&next), paged.last(), "a page ends at its last step");
-                after = Some(next);
-            }
-            None => break,
+        if let Some(next) = &page.next {
+            assert_eq!(Some(next), paged.last(), "a page ends at its last step");
         }
     }
+    let pages = pages.len();
     assert_eq!(paged, whole);
     assert_eq!(
         pages,
@@ -345,20 +336,12 @@ async fn backlog_in_pages(backend: Backend) {
         ("england-and-wales", today - chrono::Days::new(365)),
         ("scotland", today),
     ];
-    let (mut after, mut pages) = (None, 0);
-    let mut early_read = std::collections::BTreeSet::new();
-    loop {
-        let page = store
-            .due_steps(today, &early, after.as_ref(), 64)
-            .await
-            .unwrap();
-        pages += 1;
-        early_read.extend(page.steps.into_iter().map(|s| s.case_id));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+    let pages = pages_of(&store, today, &early).await;
+    let early_read: std::collections::BTreeSet<String> = pages
+        .iter()
+        .flat_map(|page| page.steps.iter().map(|s| s.case_id.clone()))
+        .collect();
+    let pages = pages.len();
     assert_eq!(
         early_read,
         soon.iter().map(|id| id.to_string()).collect(),
@@ -391,6 +374,27 @@ async fn backlog_in_pages(backend: Backend) {
         .sql_texts("SELECT CAST(COUNT(*) AS TEXT) FROM case_deadlines WHERE alerted = 'breached'")
         .await;
     assert_eq!(breached, [CASES.to_string()]);
+}
+
+/// Every page of 64 of the steps to alert, first to last, as the watchdog reads them.
+async fn pages_of(
+    store: &casefile_store::Store,
+    today: chrono::NaiveDate,
+    horizons: &[(&str, chrono::NaiveDate)],
+) -> Vec<casefile_store::outbox::DuePage> {
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .due_steps(today, horizons, after.as_ref(), 64)
+            .await
+            .unwrap();
+        after = page.next.clone();
+        pages.push(page);
+        if after.is_none() {
+            return pages;
+        }
+    }
 }
 
 /// A step whose deadline row says it was alerted due soon, and whose due date has passed:
