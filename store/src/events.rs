@@ -259,17 +259,8 @@ impl EventRow {
     pub fn decode(&self) -> Result<RecordedEvent, LoadError> {
         let event: ComplaintEvent =
             serde_json::from_str(&self.payload).map_err(|e| self.corrupt(e.to_string()))?;
-        let metadata: HashMap<String, String> = match serde_json::from_str(&self.metadata) {
-            Ok(Value::Object(map)) => map
-                .into_iter()
-                .map(|(k, v)| match v {
-                    Value::String(s) => (k, s),
-                    other => (k, other.to_string()),
-                })
-                .collect(),
-            Ok(_) => HashMap::new(),
-            Err(e) => return Err(self.corrupt(e.to_string())),
-        };
+        let Metadata(metadata) =
+            serde_json::from_str(&self.metadata).map_err(|e| self.corrupt(e.to_string()))?;
         Ok(RecordedEvent {
             aggregate_id: self.aggregate_id.clone(),
             sequence: u64::try_from(self.sequence).unwrap_or_default(),
@@ -310,6 +301,124 @@ impl EventRow {
             recorded_at: self.recorded_at()?,
             hash: row.hash.unwrap_or_default(),
         })
+    }
+}
+
+/// An event's metadata as the read models take it: each string value as it is, any other
+/// value as its JSON text, and no fields at all if the metadata is not an object. Read in
+/// one pass rather than through a `serde_json::Value` tree and a second map: that tree was
+/// over a third of decoding an event in a rebuild.
+struct Metadata(HashMap<String, String>);
+
+impl<'de> serde::Deserialize<'de> for Metadata {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MetadataVisitor)
+    }
+}
+
+struct MetadataVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MetadataVisitor {
+    type Value = Metadata;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON metadata")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Metadata, A::Error> {
+        let mut fields = HashMap::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some((key, MetaValue(value))) = map.next_entry::<String, MetaValue>()? {
+            fields.insert(key, value);
+        }
+        Ok(Metadata(fields))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Metadata, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Metadata(HashMap::new()))
+    }
+
+    fn visit_unit<E>(self) -> Result<Metadata, E> {
+        Ok(Metadata(HashMap::new()))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Metadata, E> {
+        Ok(Metadata(HashMap::new()))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Metadata, E> {
+        Ok(Metadata(HashMap::new()))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Metadata, E> {
+        Ok(Metadata(HashMap::new()))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Metadata, E> {
+        Ok(Metadata(HashMap::new()))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Metadata, E> {
+        Ok(Metadata(HashMap::new()))
+    }
+}
+
+/// One metadata value: a string as it is, anything else as `serde_json::Value` prints it.
+struct MetaValue(String);
+
+impl<'de> serde::Deserialize<'de> for MetaValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MetaValueVisitor)
+    }
+}
+
+struct MetaValueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MetaValueVisitor {
+    type Value = MetaValue;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<MetaValue, E> {
+        Ok(MetaValue(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<MetaValue, E> {
+        Ok(MetaValue(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<MetaValue, E> {
+        Ok(MetaValue(Value::Null.to_string()))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<MetaValue, E> {
+        Ok(MetaValue(Value::from(v).to_string()))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<MetaValue, E> {
+        Ok(MetaValue(Value::from(v).to_string()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<MetaValue, E> {
+        Ok(MetaValue(Value::from(v).to_string()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<MetaValue, E> {
+        Ok(MetaValue(Value::from(v).to_string()))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<MetaValue, A::Error> {
+        let value: Value =
+            serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Ok(MetaValue(value.to_string()))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<MetaValue, A::Error> {
+        let value: Value =
+            serde::Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(MetaValue(value.to_string()))
     }
 }
 
@@ -470,6 +579,58 @@ impl Store {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The metadata as a `serde_json::Value` tree read it, the way decoding did before
+    /// [`Metadata`]: the reference its one pass must agree with.
+    fn through_a_tree(text: &str) -> serde_json::Result<HashMap<String, String>> {
+        Ok(match serde_json::from_str(text)? {
+            Value::Object(map) => map
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => (k, s),
+                    other => (k, other.to_string()),
+                })
+                .collect(),
+            _ => HashMap::new(),
+        })
+    }
+
+    #[test]
+    fn metadata_reads_as_a_tree_of_json_would() {
+        for text in [
+            r#"{"actor_id": "admin", "actor_name": "Administrator", "actor_role": "admin", "request_id": "7c2a5f6e-6dc0-446d-ae19-7351c2119e8f", "recorded_at": "2026-11-29T15:07:40.132949022+00:00"}"#,
+            r#"{"n": 3, "neg": -7, "big": 18446744073709551615, "f": 1.5, "e": 1e300, "whole": 2.0}"#,
+            r#"{"yes": true, "no": false, "none": null}"#,
+            r#"{"nested": {"b": [1, "two", {"c": null}], "a": "x"}, "list": []}"#,
+            r#"{"escaped": "line\nbreak \"quoted\" \u00e9 \ud83d\ude00 tab\t"}"#,
+            r#"{"twice": "first", "twice": "second"}"#,
+            "{}",
+            "[]",
+            r#"[{"a": "b"}, 1]"#,
+            r#""text""#,
+            "42",
+            "-1.25",
+            "true",
+            "null",
+        ] {
+            let Metadata(one_pass) = serde_json::from_str(text).unwrap();
+            assert_eq!(one_pass, through_a_tree(text).unwrap(), "{text}");
+        }
+        for broken in [
+            "",
+            "{",
+            r#"{"a": }"#,
+            r#"{"a": "b"} trailing"#,
+            "[1,]",
+            "nul",
+        ] {
+            assert!(
+                serde_json::from_str::<Metadata>(broken).is_err(),
+                "{broken}"
+            );
+            assert!(through_a_tree(broken).is_err(), "{broken}");
+        }
+    }
 
     fn joined(events: &[[&str; 9]]) -> CaseText {
         CaseText {
