@@ -3,7 +3,8 @@
 //! a ratio to what PostgreSQL itself does for the same work in the same run (pgbench with a
 //! custom script: read one case's 20 events and append one, in one transaction, 16 clients;
 //! and a bare single-row insert), latency in an open loop at half the peak rate (p50, p99,
-//! p99.9, corrected for coordinated omission), a command on a 1,000-event case against one
+//! p99.9, corrected for coordinated omission; beside it pgbench's command script at the same
+//! rate, PostgreSQL's own tail), a command on a 1,000-event case against one
 //! on a 10-event case, and the service's peak resident memory. Each load starts once the
 //! service has finished the work the one before left it (no new event for a second).
 //!
@@ -109,8 +110,19 @@ enum Baseline {
     BareInsert,
 }
 
-/// pgbench at 16 clients on a fresh database; its transactions per second.
-async fn baseline(kind: Baseline, seconds: u64) -> f64 {
+/// What one pgbench run measured.
+struct Pgbench {
+    /// Transactions a second.
+    tps: f64,
+    /// With a set rate: each transaction's latency, from when it was due.
+    latency: Option<Load>,
+}
+
+/// pgbench at 16 clients on a fresh database, as fast as it can go or, with `rate`, at that
+/// many transactions a second: PostgreSQL's own open loop, each latency counted from when
+/// the transaction was due (pgbench's per-transaction log), as the service's open loop
+/// counts its requests.
+async fn baseline(kind: Baseline, seconds: u64, rate: Option<f64>) -> Pgbench {
     let admin = admin_url();
     let database = format!("casefile_bench_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
@@ -146,7 +158,10 @@ async fn baseline(kind: Baseline, seconds: u64) -> f64 {
     };
     std::fs::write(&script, text).unwrap();
     let (host, port, user) = pg_parts(&url);
-    let output = Command::new(pgbench())
+    // pgbench names its logs `<prefix>.<pid>` and `<prefix>.<pid>.<thread>`.
+    let log_prefix = std::env::temp_dir().join(format!("{database}_log"));
+    let mut command = Command::new(pgbench());
+    command
         .args([
             "-n",
             "-c",
@@ -156,19 +171,28 @@ async fn baseline(kind: Baseline, seconds: u64) -> f64 {
             "-T",
             &seconds.to_string(),
         ])
-        .args(["-h", &host, "-p", &port, "-U", &user, "-f"])
+        .args(["-h", &host, "-p", &port, "-U", &user]);
+    if let Some(rate) = rate {
+        command
+            .args(["-R", &format!("{rate:.0}"), "-l"])
+            .arg(format!("--log-prefix={}", log_prefix.display()));
+    }
+    let output = command
+        .arg("-f")
         .arg(&script)
         .arg(&database)
         .output()
         .expect("run pgbench");
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     let _ = std::fs::remove_file(&script);
+    let latency = rate.map(|_| transaction_log(&log_prefix, seconds));
     let _ = db.close().await;
     sqlx::query(&format!("DROP DATABASE \"{database}\" WITH (FORCE)"))
         .execute(&mut conn)
         .await
         .unwrap();
-    text.lines()
+    let tps = text
+        .lines()
         .find_map(|l| l.strip_prefix("tps = "))
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse().ok())
@@ -177,7 +201,37 @@ async fn baseline(kind: Baseline, seconds: u64) -> f64 {
                 "pgbench said: {text}\n{}",
                 String::from_utf8_lossy(&output.stderr)
             )
-        })
+        });
+    Pgbench { tps, latency }
+}
+
+/// The latencies of pgbench's per-transaction logs under `prefix` (which it then removes):
+/// the third field of each line, in microseconds from when the transaction was due. A
+/// transaction that failed has a word there, and fails the bench, as a failed request does.
+fn transaction_log(prefix: &std::path::Path, seconds: u64) -> Load {
+    let dir = prefix.parent().expect("a directory");
+    let stem = format!("{}.", prefix.file_name().unwrap().to_string_lossy());
+    let mut micros = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        if !entry.file_name().to_string_lossy().starts_with(&stem) {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        for line in text.lines() {
+            let field = line.split_whitespace().nth(2).unwrap_or_default();
+            micros.push(
+                field
+                    .parse()
+                    .unwrap_or_else(|_| panic!("a pgbench transaction failed: {line}")),
+            );
+        }
+        let _ = std::fs::remove_file(entry.path());
+    }
+    assert!(!micros.is_empty(), "pgbench logged no transaction");
+    Load {
+        micros,
+        wall: Duration::from_secs(seconds),
+    }
 }
 
 fn pg_parts(url: &str) -> (String, String, String) {
@@ -637,8 +691,8 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let seconds = seconds();
-    let tps = baseline(Baseline::Command, seconds).await;
-    let bare = baseline(Baseline::BareInsert, seconds).await;
+    let tps = baseline(Baseline::Command, seconds, None).await.tps;
+    let bare = baseline(Baseline::BareInsert, seconds, None).await.tps;
     println!(
         "baseline: pgbench, 16 clients, read 20 events + append 1 per transaction: {tps:.0} tps"
     );
@@ -683,14 +737,30 @@ async fn main() {
     println!("| store | rate req/s | p50 ms | p99 ms | p99.9 ms |");
     println!("|---|---|---|---|---|");
     for f in &all {
-        println!(
-            "| {} | {:.0} | {:.1} | {:.1} | {:.1} |",
-            f.backend,
-            f.open_rate,
-            f.open.percentile(0.5) as f64 / 1000.0,
-            f.open.percentile(0.99) as f64 / 1000.0,
-            f.open.percentile(0.999) as f64 / 1000.0
-        );
+        // PostgreSQL's own tail at the same rate, measured now, in the same run: on a disk
+        // whose flushes stall, no service on it can answer faster than its commits.
+        let own = baseline(Baseline::Command, seconds, Some(f.open_rate))
+            .await
+            .latency
+            .expect("a rate gives latencies");
+        for (who, l) in [
+            (f.backend.to_string(), &f.open),
+            (
+                format!(
+                    "baseline at {}'s rate: pgbench, read 20 + append 1",
+                    f.backend
+                ),
+                &own,
+            ),
+        ] {
+            println!(
+                "| {who} | {:.0} | {:.1} | {:.1} | {:.1} |",
+                f.open_rate,
+                l.percentile(0.5) as f64 / 1000.0,
+                l.percentile(0.99) as f64 / 1000.0,
+                l.percentile(0.999) as f64 / 1000.0
+            );
+        }
     }
     println!();
     let ratio = |long: &Load, short: &Load| {
