@@ -334,7 +334,9 @@ impl<'de> serde::de::Visitor<'de> for MetadataVisitor {
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Metadata, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        // Each element read as the tree read it, so what it refused (a number out of range,
+        // a lone surrogate) is refused still.
+        while seq.next_element::<Value>()?.is_some() {}
         Ok(Metadata(HashMap::new()))
     }
 
@@ -616,6 +618,8 @@ mod tests {
             let Metadata(one_pass) = serde_json::from_str(text).unwrap();
             assert_eq!(one_pass, through_a_tree(text).unwrap(), "{text}");
         }
+        let too_deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let too_deep_inside = format!(r#"{{"a": {}{}}}"#, "[".repeat(200), "]".repeat(200));
         for broken in [
             "",
             "{",
@@ -623,6 +627,13 @@ mod tests {
             r#"{"a": "b"} trailing"#,
             "[1,]",
             "nul",
+            "[1e400]",
+            r#"{"a": 1e400}"#,
+            r#"["\ud800"]"#,
+            r#"{"a": "\ud800"}"#,
+            r#"{"\ud800": "a"}"#,
+            &too_deep,
+            &too_deep_inside,
         ] {
             assert!(
                 serde_json::from_str::<Metadata>(broken).is_err(),
