@@ -100,11 +100,17 @@ fn due_soon_complaint() -> Value {
     )
 }
 
+/// The baseline's table holds 1,000 cases; its command script gives each client 62 of them.
+const _: () = assert!(CLIENTS * 62 <= 1_000);
+
 /// What pgbench runs as the baseline.
 #[derive(Clone, Copy)]
 enum Baseline {
-    /// What one command needs, on a table shaped like ours: each transaction reads one of
-    /// 1,000 cases' 20 events and appends one.
+    /// What one command needs, on a table shaped like ours: each transaction reads a case's
+    /// last 20 events and appends one. Each client goes round 62 cases of its own, as the
+    /// service's clients go round cases of their own: two clients appending to one case at
+    /// once would both take its next sequence, and pgbench stops a client whose
+    /// transaction fails on the duplicate key.
     Command,
     /// The least a write can be: one single-row insert.
     BareInsert,
@@ -147,7 +153,7 @@ async fn baseline(kind: Baseline, seconds: u64, rate: Option<f64>) -> Pgbench {
     }
     let script = std::env::temp_dir().join(format!("{database}.sql"));
     let text = match kind {
-        Baseline::Command => "\\set c random(1, 1000)\n\
+        Baseline::Command => "\\set c :client_id * 62 + random(1, 62)\n\
          BEGIN;\n\
          SELECT sequence, payload, metadata FROM events WHERE aggregate_id = 'case-' || :c ORDER BY sequence DESC LIMIT 20;\n\
          INSERT INTO events (aggregate_id, sequence, event_type, payload, metadata) \
@@ -174,7 +180,7 @@ async fn baseline(kind: Baseline, seconds: u64, rate: Option<f64>) -> Pgbench {
         .args(["-h", &host, "-p", &port, "-U", &user]);
     if let Some(rate) = rate {
         command
-            .args(["-R", &format!("{rate:.0}"), "-l"])
+            .args(["-R", &rate.to_string(), "-l"])
             .arg(format!("--log-prefix={}", log_prefix.display()));
     }
     let output = command
@@ -185,47 +191,58 @@ async fn baseline(kind: Baseline, seconds: u64, rate: Option<f64>) -> Pgbench {
         .expect("run pgbench");
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     let _ = std::fs::remove_file(&script);
-    let latency = rate.map(|_| transaction_log(&log_prefix, seconds));
+    let logs = pgbench_logs(&log_prefix);
     let _ = db.close().await;
     sqlx::query(&format!("DROP DATABASE \"{database}\" WITH (FORCE)"))
         .execute(&mut conn)
         .await
         .unwrap();
+    // A client whose transaction fails is stopped, and pgbench goes on with the others and
+    // exits with 2: its rate would then be that of fewer clients.
     let tps = text
         .lines()
         .find_map(|l| l.strip_prefix("tps = "))
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse().ok())
+        .filter(|_| output.status.success())
         .unwrap_or_else(|| {
             panic!(
-                "pgbench said: {text}\n{}",
+                "pgbench ({}) said: {text}\n{}",
+                output.status,
                 String::from_utf8_lossy(&output.stderr)
             )
         });
+    let latency = rate.map(|_| transaction_log(&logs, seconds));
     Pgbench { tps, latency }
 }
 
-/// The latencies of pgbench's per-transaction logs under `prefix` (which it then removes):
-/// the third field of each line, in microseconds from when the transaction was due. A
-/// transaction that failed has a word there, and fails the bench, as a failed request does.
-fn transaction_log(prefix: &std::path::Path, seconds: u64) -> Load {
+/// The texts of pgbench's per-transaction logs under `prefix`, each file removed once read.
+fn pgbench_logs(prefix: &std::path::Path) -> Vec<String> {
     let dir = prefix.parent().expect("a directory");
     let stem = format!("{}.", prefix.file_name().unwrap().to_string_lossy());
-    let mut micros = Vec::new();
+    let mut logs = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
-        if !entry.file_name().to_string_lossy().starts_with(&stem) {
-            continue;
+        if entry.file_name().to_string_lossy().starts_with(&stem) {
+            logs.push(std::fs::read_to_string(entry.path()).unwrap());
+            let _ = std::fs::remove_file(entry.path());
         }
-        let text = std::fs::read_to_string(entry.path()).unwrap();
-        for line in text.lines() {
-            let field = line.split_whitespace().nth(2).unwrap_or_default();
-            micros.push(
-                field
-                    .parse()
-                    .unwrap_or_else(|_| panic!("a pgbench transaction failed: {line}")),
-            );
-        }
-        let _ = std::fs::remove_file(entry.path());
+    }
+    logs
+}
+
+/// The latencies in pgbench's per-transaction logs: the third field of each line, in
+/// microseconds from when the transaction was due. With neither `--latency-limit` nor
+/// retries, a transaction that failed would have a word there; it fails the bench, as a
+/// failed request does.
+fn transaction_log(logs: &[String], seconds: u64) -> Load {
+    let mut micros = Vec::new();
+    for line in logs.iter().flat_map(|log| log.lines()) {
+        let field = line.split_whitespace().nth(2).unwrap_or_default();
+        micros.push(
+            field
+                .parse()
+                .unwrap_or_else(|_| panic!("a pgbench transaction failed: {line}")),
+        );
     }
     assert!(!micros.is_empty(), "pgbench logged no transaction");
     Load {
@@ -243,7 +260,7 @@ fn pg_parts(url: &str) -> (String, String, String) {
     (host.to_string(), port.to_string(), user)
 }
 
-/// Latencies (µs) of requests sent by `CLIENTS` clients back to back for `seconds`.
+/// Latencies (µs) of the requests of one load, and how long it ran.
 struct Load {
     micros: Vec<u64>,
     wall: Duration,
