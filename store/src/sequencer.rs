@@ -19,13 +19,16 @@ const POLL: Duration = Duration::from_millis(100);
 /// Any number, the same in every instance: the advisory lock's key.
 const LOCK_KEY: i64 = 0x4361_7365_6669_6c65;
 
+/// Places up to `$1` events. With none to place, it writes nothing (the head is left as it
+/// is), so a poll that finds nothing commits no change for the disk to flush.
 const PLACE: &str = "\
 WITH next AS MATERIALIZED (
     SELECT id, row_number() OVER (ORDER BY id) AS n
     FROM (SELECT id FROM events WHERE position IS NULL AND aggregate_type = 'Complaint'
           ORDER BY id LIMIT $1) pending
 ), head AS (
-    UPDATE event_head SET position = position + (SELECT COUNT(*) FROM next) WHERE id = 0
+    UPDATE event_head SET position = position + (SELECT COUNT(*) FROM next)
+    WHERE id = 0 AND EXISTS (SELECT 1 FROM next)
     RETURNING position - (SELECT COUNT(*) FROM next) AS base
 ), placed AS (
     UPDATE events e SET position = head.base + next.n FROM next, head WHERE e.id = next.id

@@ -354,6 +354,50 @@ async fn a_rebuild_and_a_reader_of_two_read_models_both_finish() {
     assert_eq!(app.read_model_rows().await, before);
 }
 
+/// PostgreSQL's sequencer looks for events without a position every 100 ms. Finding none,
+/// it writes nothing: the position head's row keeps its version (`xmin`), where each poll
+/// used to update it and commit a change the disk had to flush, ten times a second on an
+/// idle instance. New events are still placed, and the head moves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_sequencer_writes_nothing() {
+    let app = spawn_app(Backend::Postgres).await;
+    app.new_case().await;
+    let unplaced = "SELECT CAST(COUNT(*) AS TEXT) FROM events WHERE position IS NULL";
+    let placed = || async {
+        for _ in 0..100 {
+            if app.sql_texts(unplaced).await == ["0"] {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("events still without a position after 5 s");
+    };
+    // The case's events, and any alert the watchdog raises on it, all placed.
+    app.until_no_new_events(Duration::from_secs(1), Duration::from_millis(100))
+        .await;
+    placed().await;
+    let head = "SELECT CAST(xmin AS TEXT) || ' ' || CAST(position AS TEXT) FROM event_head";
+    let before = app.sql_texts(head).await;
+    // Ten polls.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        app.sql_texts(head).await,
+        before,
+        "a poll with nothing to place leaves the head as it was"
+    );
+    app.new_case().await;
+    placed().await;
+    let position = |head: &[String]| -> u64 {
+        let (_, position) = head[0].split_once(' ').unwrap();
+        position.parse().unwrap()
+    };
+    let after = app.sql_texts(head).await;
+    assert!(
+        position(&after) > position(&before),
+        "new events move the head on: {before:?} to {after:?}"
+    );
+}
+
 /// PostgreSQL's rebuild drops the old read-model tables at its end. A view of the store's
 /// owner on one would stop that drop after all the work: the rebuild refuses before any,
 /// naming the view, and changes nothing; without the view it goes through.
