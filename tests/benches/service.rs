@@ -6,7 +6,10 @@
 //! p99.9, corrected for coordinated omission; beside it pgbench's command script at the same
 //! rate, PostgreSQL's own tail), a command on a 1,000-event case against one
 //! on a 10-event case, and the service's peak resident memory. Each load starts once the
-//! service has finished the work the one before left it (no new event for a second).
+//! service has finished the work the one before left it (no new event for a second). On
+//! PostgreSQL each command also says how much write-ahead log it wrote, the work it left
+//! (positions, alerts) included, beside the baseline's per transaction: what a commit costs
+//! the disk, whose flushes every commit waits for.
 //!
 //! Run: `cargo bench -p casefile-tests --bench service` (PostgreSQL as for the tests:
 //! `CASEFILE_TEST_DATABASE_URL`, default the local server; `pgbench` on the PATH or in
@@ -120,6 +123,8 @@ enum Baseline {
 struct Pgbench {
     /// Transactions a second.
     tps: f64,
+    /// Bytes of write-ahead log the server wrote per transaction.
+    wal_per_transaction: f64,
     /// With a set rate: each transaction's latency, from when it was due.
     latency: Option<Load>,
 }
@@ -183,12 +188,14 @@ async fn baseline(kind: Baseline, seconds: u64, rate: Option<f64>) -> Pgbench {
             .args(["-R", &rate.to_string(), "-l"])
             .arg(format!("--log-prefix={}", log_prefix.display()));
     }
+    let wal_before = wal_written().await;
     let output = command
         .arg("-f")
         .arg(&script)
         .arg(&database)
         .output()
         .expect("run pgbench");
+    let wal = wal_written().await - wal_before;
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     let _ = std::fs::remove_file(&script);
     let logs = pgbench_logs(&log_prefix);
@@ -213,7 +220,29 @@ async fn baseline(kind: Baseline, seconds: u64, rate: Option<f64>) -> Pgbench {
             )
         });
     let latency = rate.map(|_| transaction_log(&logs, seconds));
-    Pgbench { tps, latency }
+    let transactions = text
+        .lines()
+        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
+        .and_then(|n| n.split('/').next()?.trim().parse::<f64>().ok())
+        .unwrap_or(tps * seconds as f64);
+    Pgbench {
+        tps,
+        wal_per_transaction: wal as f64 / transactions.max(1.0),
+        latency,
+    }
+}
+
+/// Where the server's write-ahead log has got to, in bytes from its start: the difference
+/// of two readings is what it wrote between them, for every database on the server (the
+/// bench's alone, while it runs).
+async fn wal_written() -> i64 {
+    let mut conn = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
+    let at = sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    at
 }
 
 /// The texts of pgbench's per-transaction logs under `prefix`, each file removed once read.
@@ -473,6 +502,9 @@ struct Figures {
     long: Load,
     short_minimal: Load,
     long_minimal: Load,
+    /// On PostgreSQL, bytes of write-ahead log per request of `log`, `note`, `acknowledge`
+    /// and `stage1`, from the load's start until the service had finished what it left.
+    wal_per_request: [Option<f64>; 4],
     rss_mib: f64,
 }
 
@@ -505,7 +537,19 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         .unwrap();
     let token = app.admin_token.clone();
     let complaint = due_soon_complaint();
+    let on_postgres = matches!(backend, Backend::Postgres);
+    let wal_at = || async move {
+        if on_postgres {
+            Some(wal_written().await)
+        } else {
+            None
+        }
+    };
+    let per_request = |before: Option<i64>, after: Option<i64>, load: &Load| {
+        Some((after? - before?) as f64 / load.micros.len().max(1) as f64)
+    };
 
+    let wal_before_log = wal_at().await;
     let log = {
         let (client, base, token, complaint) = (
             client.clone(),
@@ -540,6 +584,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         logged.push(view["id"].as_str().unwrap().to_string());
     }
     let log_backlog = caught_up(&app).await;
+    let log_wal = per_request(wal_before_log, wal_at().await, &log);
     let open_rate = set_open_rate().unwrap_or(log.per_second() / 2.0);
     let open = {
         let (client, base, token, complaint) = (
@@ -560,6 +605,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
     // Notes go round NOTE_CASES cases per client, so a case holds about as many events as
     // the baseline's 20 and the clients never queue on one case.
     let note_cases: Arc<Vec<String>> = Arc::new(logged[..CLIENTS * NOTE_CASES].to_vec());
+    let wal_before = wal_at().await;
     let note = {
         let (client, base, token, cases) = (
             client.clone(),
@@ -579,11 +625,13 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         .await
     };
     caught_up(&app).await;
+    let note_wal = per_request(wal_before, wal_at().await, &note);
     // Acknowledging and then answering at Stage 1 the cases logged earlier (their
     // complaint definition came with them), each case once, until time is up or they run
     // out.
     let fresh: Arc<Vec<String>> = Arc::new(logged[CLIENTS * NOTE_CASES..].to_vec());
     let acknowledged = Arc::new(AtomicUsize::new(0));
+    let wal_before = wal_at().await;
     let acknowledge = {
         let (client, base, token, cases, next) = (
             client.clone(),
@@ -604,8 +652,10 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         .await
     };
     caught_up(&app).await;
+    let acknowledge_wal = per_request(wal_before, wal_at().await, &acknowledge);
     let acknowledged = acknowledged.load(Ordering::Relaxed).min(fresh.len());
     let answered = Arc::new(AtomicUsize::new(0));
+    let wal_before = wal_at().await;
     let stage1 = {
         let (client, base, token, cases, next) = (
             client.clone(),
@@ -627,6 +677,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         .await
     };
     caught_up(&app).await;
+    let stage1_wal = per_request(wal_before, wal_at().await, &stage1);
     // A 10-event case and a 1,000-event case, measured one after the other, one client
     // each (more would only race each other on the one case).
     let mut sized = Vec::new();
@@ -701,6 +752,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         long,
         short_minimal,
         long_minimal,
+        wal_per_request: [log_wal, note_wal, acknowledge_wal, stage1_wal],
         rss_mib,
     }
 }
@@ -708,37 +760,50 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let seconds = seconds();
-    let tps = baseline(Baseline::Command, seconds, None).await.tps;
-    let bare = baseline(Baseline::BareInsert, seconds, None).await.tps;
+    let command = baseline(Baseline::Command, seconds, None).await;
+    let bare_insert = baseline(Baseline::BareInsert, seconds, None).await;
+    let (tps, bare) = (command.tps, bare_insert.tps);
     println!(
-        "baseline: pgbench, 16 clients, read 20 events + append 1 per transaction: {tps:.0} tps"
+        "baseline: pgbench, 16 clients, read 20 events + append 1 per transaction: {tps:.0} tps, \
+         {:.0} bytes of WAL a transaction",
+        command.wal_per_transaction
     );
-    println!("baseline: pgbench, 16 clients, a bare single-row insert: {bare:.0} tps\n");
     println!(
-        "| store | request | req/s | ratio to baseline | ratio to bare insert | p50 ms | p99 ms |"
+        "baseline: pgbench, 16 clients, a bare single-row insert: {bare:.0} tps, {:.0} bytes of \
+         WAL a transaction\n",
+        bare_insert.wal_per_transaction
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| store | request | req/s | ratio to baseline | ratio to bare insert | p50 ms | p99 ms | WAL bytes a request |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let mut all = Vec::new();
     for backend in bench_backends() {
         let f = measure(backend, seconds).await;
-        for (name, l) in [
-            ("log a complaint", &f.log),
-            ("record a note", &f.note),
-            ("acknowledge", &f.acknowledge),
-            ("Stage 1 response", &f.stage1),
-            ("categorise, 10-event case", &f.short),
-            ("categorise, 1,000-event case", &f.long),
-            ("categorise, 10-event case, minimal", &f.short_minimal),
-            ("categorise, 1,000-event case, minimal", &f.long_minimal),
+        let [log_wal, note_wal, acknowledge_wal, stage1_wal] = f.wal_per_request;
+        for (name, l, wal) in [
+            ("log a complaint", &f.log, log_wal),
+            ("record a note", &f.note, note_wal),
+            ("acknowledge", &f.acknowledge, acknowledge_wal),
+            ("Stage 1 response", &f.stage1, stage1_wal),
+            ("categorise, 10-event case", &f.short, None),
+            ("categorise, 1,000-event case", &f.long, None),
+            ("categorise, 10-event case, minimal", &f.short_minimal, None),
+            (
+                "categorise, 1,000-event case, minimal",
+                &f.long_minimal,
+                None,
+            ),
         ] {
             println!(
-                "| {} | {name} | {:.0} | {:.2} | {:.2} | {:.1} | {:.1} |",
+                "| {} | {name} | {:.0} | {:.2} | {:.2} | {:.1} | {:.1} | {} |",
                 f.backend,
                 l.per_second(),
                 l.per_second() / tps,
                 l.per_second() / bare,
                 l.percentile(0.5) as f64 / 1000.0,
-                l.percentile(0.99) as f64 / 1000.0
+                l.percentile(0.99) as f64 / 1000.0,
+                wal.map_or_else(|| "-".to_string(), |bytes| format!("{bytes:.0}"))
             );
         }
         all.push(f);
