@@ -7,9 +7,9 @@
 //! rate, PostgreSQL's own tail), a command on a 1,000-event case against one
 //! on a 10-event case, and the service's peak resident memory. Each load starts once the
 //! service has finished the work the one before left it (no new event for a second). On
-//! PostgreSQL each command also says how much write-ahead log it wrote, the work it left
-//! (positions, alerts) included, beside the baseline's per transaction: what a commit costs
-//! the disk, whose flushes every commit waits for.
+//! PostgreSQL each of the four commands also says how much write-ahead log it wrote, the
+//! work it left (positions, alerts and their notifications) included, beside the baseline's
+//! per transaction: what a commit costs the disk, whose flushes every commit waits for.
 //!
 //! Run: `cargo bench -p casefile-tests --bench service` (PostgreSQL as for the tests:
 //! `CASEFILE_TEST_DATABASE_URL`, default the local server; `pgbench` on the PATH or in
@@ -232,17 +232,38 @@ async fn baseline(kind: Baseline, seconds: u64, rate: Option<f64>) -> Pgbench {
     }
 }
 
-/// Where the server's write-ahead log has got to, in bytes from its start: the difference
-/// of two readings is what it wrote between them, for every database on the server (the
-/// bench's alone, while it runs).
+/// Where the server's write-ahead log has got to (its insert position, in bytes from
+/// 0/0): the difference of two readings is what the server wrote between them, for every
+/// database on it. The figures assume nothing else writes while the bench runs; autovacuum
+/// of the bench's own tables counts with the work that left it to do.
 async fn wal_written() -> i64 {
     let mut conn = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
-    let at = sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let at =
+        sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     let _ = conn.close().await;
     at
+}
+
+/// The server's log position once it has stopped moving for a second (or after a minute):
+/// after the last event, the notifications of the alerts are still being marked delivered,
+/// which writes no event.
+async fn wal_settled() -> i64 {
+    let started = Instant::now();
+    let mut last = wal_written().await;
+    let mut still_since = Instant::now();
+    while still_since.elapsed() < Duration::from_secs(1)
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = wal_written().await;
+        if now != last {
+            (last, still_since) = (now, Instant::now());
+        }
+    }
+    last
 }
 
 /// The texts of pgbench's per-transaction logs under `prefix`, each file removed once read.
@@ -538,15 +559,18 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
     let token = app.admin_token.clone();
     let complaint = due_soon_complaint();
     let on_postgres = matches!(backend, Backend::Postgres);
+    // Read before and after each load once the service has finished what the load before
+    // left (alerts' notifications are marked delivered after the last event).
     let wal_at = || async move {
         if on_postgres {
-            Some(wal_written().await)
+            Some(wal_settled().await)
         } else {
             None
         }
     };
-    let per_request = |before: Option<i64>, after: Option<i64>, load: &Load| {
-        Some((after? - before?) as f64 / load.micros.len().max(1) as f64)
+    let per_request = |before: Option<i64>, after: Option<i64>, requests: usize| {
+        let bytes = after? - before?;
+        (requests > 0).then(|| bytes as f64 / requests as f64)
     };
 
     let wal_before_log = wal_at().await;
@@ -570,6 +594,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
     // Every case logged so far (topped up for short runs), for the commands that need a
     // case in a given state.
     let mut logged = case_ids(&client, &base, &token, "open").await;
+    let listed = logged.len();
     while logged.len() < CLIENTS * (NOTE_CASES + 1) {
         let view: Value = client
             .post(format!("{base}/api/v1/complaints"))
@@ -584,7 +609,12 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         logged.push(view["id"].as_str().unwrap().to_string());
     }
     let log_backlog = caught_up(&app).await;
-    let log_wal = per_request(wal_before_log, wal_at().await, &log);
+    // The logs topped up for short runs wrote too.
+    let log_wal = per_request(
+        wal_before_log,
+        wal_at().await,
+        log.micros.len() + logged.len() - listed,
+    );
     let open_rate = set_open_rate().unwrap_or(log.per_second() / 2.0);
     let open = {
         let (client, base, token, complaint) = (
@@ -625,7 +655,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         .await
     };
     caught_up(&app).await;
-    let note_wal = per_request(wal_before, wal_at().await, &note);
+    let note_wal = per_request(wal_before, wal_at().await, note.micros.len());
     // Acknowledging and then answering at Stage 1 the cases logged earlier (their
     // complaint definition came with them), each case once, until time is up or they run
     // out.
@@ -652,7 +682,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         .await
     };
     caught_up(&app).await;
-    let acknowledge_wal = per_request(wal_before, wal_at().await, &acknowledge);
+    let acknowledge_wal = per_request(wal_before, wal_at().await, acknowledge.micros.len());
     let acknowledged = acknowledged.load(Ordering::Relaxed).min(fresh.len());
     let answered = Arc::new(AtomicUsize::new(0));
     let wal_before = wal_at().await;
@@ -677,7 +707,7 @@ async fn measure(backend: Backend, seconds: u64) -> Figures {
         .await
     };
     caught_up(&app).await;
-    let stage1_wal = per_request(wal_before, wal_at().await, &stage1);
+    let stage1_wal = per_request(wal_before, wal_at().await, stage1.micros.len());
     // A 10-event case and a 1,000-event case, measured one after the other, one client
     // each (more would only race each other on the one case).
     let mut sized = Vec::new();
